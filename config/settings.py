@@ -1,0 +1,365 @@
+"""Settings read from the environment and an optional env file.
+
+Real environment variables win over the env file. `load()` never raises for a bad value: it
+records a problem naming the exact variable, keeps a safe default, and `check-config` prints
+the problems. Anything that runs for real calls `load(strict=True)` instead.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+DEFAULT_API_BASE_URL = "https://qyapi.weixin.qq.com/cgi-bin/"
+SIM_PATH = "/_sim/cgi-bin/"
+
+# Dev-only callback secrets used when none are configured, so that the built-in simulator
+# can sign and encrypt callbacks. They are public on purpose and never used with a real corp id.
+DEV_TOKEN = "devtoken"
+DEV_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+DEV_CORP_ID = "wwsimulator"
+
+DAILY_SLOTS = ("chain", "remind", "digest")
+WEEKLY_SLOTS = ("midweek", "summary")
+SLOTS = DAILY_SLOTS + WEEKLY_SLOTS
+SLOT_DEFAULTS = {
+    "chain": "08:00",
+    "remind": "21:00",
+    "digest": "22:00",
+    "midweek": "wed 20:00",
+    "summary": "sun 21:00",
+}
+WEEKDAYS = {
+    "mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6,
+    "周一": 0, "周二": 1, "周三": 2, "周四": 3, "周五": 4, "周六": 5, "周日": 6, "周天": 6,
+}
+SECRET_VARS = ("WECOM_SECRET", "WECOM_TOKEN", "WECOM_ENCODING_AES_KEY", "WECOM_ROBOT_TOKEN",
+               "WECOM_ROBOT_ENCODING_AES_KEY", "WECOM_ARCHIVE_SECRET", "WECOM_ARCHIVE_PRIVATE_KEY")
+_USERID = re.compile(r"^[A-Za-z0-9_.@\-]{1,64}$")
+_KEY = re.compile(r"^[A-Za-z0-9_]{1,32}$")
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A daily (weekday None) or weekly time of day, in the group's timezone."""
+    hour: int
+    minute: int
+    weekday: int | None = None
+
+    def __str__(self) -> str:
+        day = "" if self.weekday is None else ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][self.weekday] + " "
+        return f"{day}{self.hour:02d}:{self.minute:02d}"
+
+
+@dataclass
+class Group:
+    key: str
+    chat_id: str = ""
+    name: str = ""
+    leaders: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+    webhook_key: str = field(default="", repr=False)
+    weekly_goal: int = 3
+    timezone: str = "Asia/Shanghai"
+    slots: dict[str, Slot | None] = field(default_factory=dict)
+    camp_start: date | None = None
+    camp_end: date | None = None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def display(self) -> str:
+        return self.name or self.key
+
+
+@dataclass
+class Settings:
+    corp_id: str = ""
+    agent_id: str = ""
+    secret: str = field(default="", repr=False)
+    token: str = field(default="", repr=False)
+    aes_key: str = field(default="", repr=False)
+    robot_token: str = field(default="", repr=False)
+    robot_aes_key: str = field(default="", repr=False)
+    api_base_url: str = DEFAULT_API_BASE_URL
+    simulated: bool = False
+    redis_url: str = ""
+    data_dir: str = "var"
+    timezone: str = "Asia/Shanghai"
+    admins: tuple[str, ...] = ()
+    weekly_goal: int = 3
+    groups: dict[str, Group] = field(default_factory=dict)
+    quiet_hours: tuple[int, int, int, int] | None = (22, 30, 8, 0)
+    silent_days: int = 3
+    catchup_grace_minutes: int = 120
+    dry_run: bool = False
+    max_body: int = 256 * 1024
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def group_by_chat(self, chat_id: str) -> Group | None:
+        return self._by_chat().get(chat_id)
+
+    def _by_chat(self) -> dict[str, Group]:
+        cache = getattr(self, "_chat_cache", None)
+        if cache is None:
+            cache = {g.chat_id: g for g in self.groups.values() if g.chat_id}
+            object.__setattr__(self, "_chat_cache", cache)
+        return cache
+
+    def group(self, key: str) -> Group | None:
+        return self.groups.get(key.lower())
+
+    def groups_led_by(self, userid: str) -> list[Group]:
+        if userid in self.admins:
+            return list(self.groups.values())
+        return [g for g in self.groups.values() if userid in g.leaders]
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value, for log redaction and leak tests."""
+        values = [self.secret, self.token, self.aes_key, self.robot_token, self.robot_aes_key]
+        values += [g.webhook_key for g in self.groups.values()]
+        return [v for v in values if v and len(v) >= 6]
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[str]):
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+def _csv(value: str | None) -> tuple[str, ...]:
+    return tuple(p.strip() for p in (value or "").replace("，", ",").split(",") if p.strip())
+
+
+def parse_slot(text: str, weekly: bool) -> Slot | None:
+    """`HH:MM` (daily) or `wed 20:00` / `周三 20:00` (weekly); `off` gives None; ValueError otherwise."""
+    text = text.strip()
+    if text.lower() == "off":
+        return None
+    weekday = None
+    if weekly:
+        parts = text.split()
+        if len(parts) != 2 or parts[0].lower()[:3] not in WEEKDAYS and parts[0] not in WEEKDAYS:
+            raise ValueError("expected a weekday and a time, e.g. `wed 20:00` or `周三 20:00`, or `off`")
+        day = parts[0] if parts[0] in WEEKDAYS else parts[0].lower()[:3]
+        weekday, text = WEEKDAYS[day], parts[1]
+    m = _HHMM.match(text)
+    if not m:
+        raise ValueError("expected a time HH:MM (00:00-23:59)" + (" after the weekday" if weekly else "") + ", or `off`")
+    return Slot(int(m.group(1)), int(m.group(2)), weekday)
+
+
+def _parse_quiet(text: str) -> tuple[int, int, int, int] | None:
+    if text.strip().lower() == "off":
+        return None
+    a, sep, b = text.partition("-")
+    ma, mb = _HHMM.match(a.strip()), _HHMM.match(b.strip())
+    if not sep or not ma or not mb:
+        raise ValueError("expected `HH:MM-HH:MM`, e.g. 22:30-08:00, or `off`")
+    return int(ma.group(1)), int(ma.group(2)), int(mb.group(1)), int(mb.group(2))
+
+
+def read_environment(environ: dict[str, str] | None = None, env_file: str | os.PathLike | None = None) -> dict[str, str]:
+    """The env file (BOT_ENV_FILE, default ./.env) overlaid by the real environment."""
+    environ = dict(os.environ if environ is None else environ)
+    path = Path(env_file or environ.get("BOT_ENV_FILE") or ".env")
+    merged: dict[str, str] = {}
+    if path.is_file():
+        merged.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    merged.update(environ)
+    return merged
+
+
+def load(environ: dict[str, str] | None = None, env_file: str | os.PathLike | None = None,
+         strict: bool = False) -> Settings:
+    env = read_environment(environ, env_file)
+    s = Settings()
+    problems = s.problems
+
+    def get(name: str, default: str = "") -> str:
+        return env.get(name, default).strip()
+
+    def integer(name: str, default: int, low: int, high: int) -> int:
+        raw = get(name)
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            problems.append(f"{name}={raw!r}: expected a whole number from {low} to {high}")
+            return default
+        if not low <= value <= high:
+            problems.append(f"{name}={raw!r}: expected a whole number from {low} to {high}")
+            return default
+        return value
+
+    def timezone(name: str, default: str) -> str:
+        raw = get(name) or default
+        try:
+            ZoneInfo(raw)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"{name}={raw!r}: not an IANA timezone (e.g. Asia/Shanghai, Europe/Berlin)")
+            return default
+        return raw
+
+    def day(name: str) -> date | None:
+        raw = get(name)
+        if not raw:
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            problems.append(f"{name}={raw!r}: expected a date YYYY-MM-DD")
+            return None
+
+    s.corp_id = get("WECOM_CORP_ID")
+    s.agent_id = get("WECOM_AGENT_ID")
+    s.secret = get("WECOM_SECRET")
+    s.token = get("WECOM_TOKEN")
+    s.aes_key = get("WECOM_ENCODING_AES_KEY")
+    s.robot_token = get("WECOM_ROBOT_TOKEN")
+    s.robot_aes_key = get("WECOM_ROBOT_ENCODING_AES_KEY")
+    s.redis_url = get("REDIS_URL")
+    s.data_dir = get("BOT_DATA_DIR", "var")
+    s.dry_run = get("BOT_DRY_RUN").lower() in ("1", "true", "yes", "on")
+
+    base = get("WECOM_API_BASE_URL")
+    s.simulated = not s.corp_id and not base
+    if s.simulated:
+        # Nothing configured: talk to the simulator that the web process serves itself.
+        s.api_base_url = f"http://127.0.0.1:{get('PORT', '8000') or '8000'}{SIM_PATH}"
+        s.corp_id, s.agent_id, s.secret = DEV_CORP_ID, s.agent_id or "1000002", s.secret or "simsecret"
+        s.token, s.aes_key = s.token or DEV_TOKEN, s.aes_key or DEV_AES_KEY
+        s.robot_token, s.robot_aes_key = s.robot_token or DEV_TOKEN, s.robot_aes_key or DEV_AES_KEY
+        s.notes.append("no WECOM_CORP_ID: running against the built-in WeCom simulator")
+    else:
+        s.api_base_url = base or DEFAULT_API_BASE_URL
+        if not re.match(r"^https?://[^\s/]+", s.api_base_url):
+            problems.append(f"WECOM_API_BASE_URL={s.api_base_url!r}: expected an http(s) URL")
+        if not s.api_base_url.endswith("/"):
+            s.api_base_url += "/"
+        for name in ("WECOM_CORP_ID", "WECOM_AGENT_ID", "WECOM_SECRET"):
+            if not get(name):
+                problems.append(f"{name} is missing: the app needs WECOM_CORP_ID, WECOM_AGENT_ID and WECOM_SECRET")
+        if s.agent_id and not s.agent_id.isdigit():
+            problems.append(f"WECOM_AGENT_ID={s.agent_id!r}: expected the app's numeric AgentId")
+        if not (s.token and s.aes_key) and not (s.robot_token and s.robot_aes_key):
+            problems.append("WECOM_TOKEN/WECOM_ENCODING_AES_KEY or WECOM_ROBOT_TOKEN/WECOM_ROBOT_ENCODING_AES_KEY: "
+                            "set at least one callback (the app's or the robots')")
+    for name, value in (("WECOM_ENCODING_AES_KEY", s.aes_key), ("WECOM_ROBOT_ENCODING_AES_KEY", s.robot_aes_key)):
+        if value and (len(value) != 43 or not re.match(r"^[A-Za-z0-9+/]{43}$", value)):
+            problems.append(f"{name}: must be exactly 43 letters and digits as WeCom shows it (got {len(value)} characters)")
+    for name, token, key in (("WECOM_TOKEN", s.token, s.aes_key), ("WECOM_ROBOT_TOKEN", s.robot_token, s.robot_aes_key)):
+        if bool(token) != bool(key):
+            other = name.replace("TOKEN", "ENCODING_AES_KEY")
+            problems.append(f"{name if not token else other} is missing: {name} and {other} go together")
+
+    s.timezone = timezone("BOT_TIMEZONE", "Asia/Shanghai")
+    s.admins = _csv(get("BOT_ADMINS"))
+    for uid in s.admins:
+        if not _USERID.match(uid):
+            problems.append(f"BOT_ADMINS: {uid!r} is not a WeCom userid (letters, digits, _ . @ -)")
+    s.weekly_goal = integer("BOT_WEEKLY_GOAL", 3, 1, 7)
+    s.silent_days = integer("BOT_SILENT_DAYS", 3, 1, 60)
+    s.catchup_grace_minutes = integer("BOT_CATCHUP_GRACE_MINUTES", 120, 0, 24 * 60)
+    try:
+        s.quiet_hours = _parse_quiet(get("BOT_QUIET_HOURS", "22:30-08:00") or "22:30-08:00")
+    except ValueError as exc:
+        problems.append(f"BOT_QUIET_HOURS={get('BOT_QUIET_HOURS')!r}: {exc}")
+
+    default_slots: dict[str, Slot | None] = {}
+    for slot in SLOTS:
+        name = f"BOT_{slot.upper()}_AT"
+        raw = get(name, SLOT_DEFAULTS[slot]) or SLOT_DEFAULTS[slot]
+        try:
+            default_slots[slot] = parse_slot(raw, slot in WEEKLY_SLOTS)
+        except ValueError as exc:
+            problems.append(f"{name}={raw!r}: {exc}")
+            default_slots[slot] = parse_slot(SLOT_DEFAULTS[slot], slot in WEEKLY_SLOTS)
+    camp_start, camp_end = day("BOT_CAMP_START"), day("BOT_CAMP_END")
+
+    keys = _csv(get("BOT_GROUPS"))
+    seen_chats: dict[str, str] = {}
+    for raw_key in keys:
+        key = raw_key.lower()
+        if not _KEY.match(raw_key):
+            problems.append(f"BOT_GROUPS: {raw_key!r} is not a valid group key (letters, digits and _, at most 32)")
+            continue
+        if key in s.groups:
+            problems.append(f"BOT_GROUPS: {raw_key!r} is listed twice (keys are case-insensitive)")
+            continue
+        p = f"GROUP_{key.upper()}_"
+        g = Group(key=key)
+        g.chat_id = get(p + "CHAT_ID")
+        g.name = get(p + "NAME")
+        g.leaders = _csv(get(p + "LEADERS"))
+        g.members = _csv(get(p + "MEMBERS"))
+        g.webhook_key = get(p + "WEBHOOK_KEY")
+        g.weekly_goal = integer(p + "WEEKLY_GOAL", s.weekly_goal, 1, 7)
+        g.timezone = timezone(p + "TIMEZONE", s.timezone)
+        g.camp_start = day(p + "CAMP_START") or camp_start
+        g.camp_end = day(p + "CAMP_END") or camp_end
+        if g.camp_start and g.camp_end and g.camp_end < g.camp_start:
+            problems.append(f"{p}CAMP_END: {g.camp_end} is before the camp start {g.camp_start}")
+        if not g.chat_id:
+            problems.append(f"{p}CHAT_ID is missing: set it to the group's ChatId (the bot reports unknown ChatIds to BOT_ADMINS)")
+        elif g.chat_id in seen_chats:
+            problems.append(f"{p}CHAT_ID: the same chat id is already used by group {seen_chats[g.chat_id]!r}")
+        else:
+            seen_chats[g.chat_id] = key
+        for role, ids in (("LEADERS", g.leaders), ("MEMBERS", g.members)):
+            for uid in ids:
+                if not _USERID.match(uid):
+                    problems.append(f"{p}{role}: {uid!r} is not a WeCom userid (letters, digits, _ . @ -)")
+        if not g.leaders and not s.admins:
+            problems.append(f"{p}LEADERS is missing: nobody would receive this group's alerts (or set BOT_ADMINS)")
+        if g.webhook_key and not re.match(r"^[A-Za-z0-9\-]{8,64}$", g.webhook_key):
+            problems.append(f"{p}WEBHOOK_KEY: expected the key=... part of the robot's webhook URL")
+        for slot in SLOTS:
+            name = f"{p}{slot.upper()}_AT"
+            raw = get(name)
+            if not raw:
+                g.slots[slot] = default_slots[slot]
+                continue
+            try:
+                g.slots[slot] = parse_slot(raw, slot in WEEKLY_SLOTS)
+            except ValueError as exc:
+                problems.append(f"{name}={raw!r}: {exc}")
+                g.slots[slot] = default_slots[slot]
+        s.groups[key] = g
+
+    # A GROUP_<KEY>_* variable for a key that BOT_GROUPS does not list is almost always a typo.
+    listed = {k.upper() for k in s.groups}
+    for name in sorted(env):
+        m = re.match(r"^GROUP_([A-Za-z0-9_]+?)_(CHAT_ID|NAME|LEADERS|MEMBERS|WEBHOOK_KEY|WEEKLY_GOAL|TIMEZONE)$", name)
+        if m and m.group(1).upper() not in listed:
+            problems.append(f"{name}: group {m.group(1).lower()!r} is not listed in BOT_GROUPS")
+
+    if strict and problems:
+        raise ConfigError(problems)
+    return s
+
+
+_cached: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process-wide settings, loaded once. Tests call `reset()` after changing the environment."""
+    global _cached
+    if _cached is None:
+        _cached = load()
+    return _cached
+
+
+def reset(settings: Settings | None = None) -> None:
+    global _cached
+    _cached = settings
