@@ -1,0 +1,194 @@
+"""Decide what one inbound event means. No I/O: the worker gathers the context, calls `route()`,
+and carries out the actions it returns.
+
+Handlers are tried in order; each says whether it matches and then handles; the first match wins.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from handlers import texts
+from handlers.checkin import detect, strip_mentions
+
+
+@dataclass(frozen=True)
+class Context:
+    event: dict
+    group_key: str | None = None            # the group this event belongs to, if known
+    group_name: str = ""
+    chat_known: bool = True
+    members: dict[str, str] = field(default_factory=dict)   # display name / userid -> userid
+    is_leader: bool = False
+    day: int = 0
+    member_groups: tuple[tuple[str, str], ...] = ()          # (key, name) groups a private sender belongs to
+    keywords: tuple[str, ...] | None = None
+    link_hosts: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Checkin:
+    group: str
+    userid: str
+    name: str
+    day: int
+    links: tuple[str, ...] = ()
+    reply_to: str = "group"          # "group": reply in the group; "user": privately
+
+
+@dataclass(frozen=True)
+class Send:
+    msg: dict
+
+
+@dataclass(frozen=True)
+class ReportUnknownChat:
+    chat_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Command:
+    text: str
+
+
+Action = Checkin | Send | ReportUnknownChat | Command
+
+
+def group_post(msg_id: str, group: str, content: str, mentions: list | None = None) -> Send:
+    return Send({"id": msg_id, "to": "group", "group": group, "msgtype": "text", "content": content,
+                 "mentions": mentions or []})
+
+
+def private(msg_id: str, users: list[str], content: str) -> Send:
+    return Send({"id": msg_id, "to": "user", "users": users, "msgtype": "text", "content": content})
+
+
+# --- handlers: (matches, handle) pairs --------------------------------------------------------
+
+def _robot_joined(ctx: Context) -> bool:
+    return ctx.event.get("event") == "add_to_chat" and ctx.chat_known
+
+
+def _welcome(ctx: Context) -> list[Action]:
+    return [group_post(f"welcome:{ctx.event['msgid']}", ctx.group_key, texts.WELCOME)]
+
+
+def _unknown_chat(ctx: Context) -> bool:
+    return bool(ctx.event.get("chat_id")) and not ctx.chat_known
+
+
+def _report_unknown(ctx: Context) -> list[Action]:
+    return [ReportUnknownChat(ctx.event["chat_id"], ctx.event.get("name", ""))]
+
+
+def _other_event(ctx: Context) -> bool:
+    return ctx.event.get("msgtype") == "event"
+
+
+def _ignore(ctx: Context) -> list[Action]:
+    return []
+
+
+COMMAND_WORDS = ("帮助", "help", "我的", "me", "目标", "goal", "退阶", "downgrade", "档案", "note", "补卡", "makeup",
+                 "请假", "leave", "本周", "week", "导出", "export", "免打扰", "mute", "撤销", "undo", "不公开",
+                 "private", "删除档案", "加入", "移除", "暂停", "恢复", "#通知", "通知", "订阅")
+
+
+def command_word(text: str) -> str | None:
+    body = strip_mentions(text).strip()
+    if not body:
+        return None
+    first = body.split()[0]
+    low = first.lower()
+    for word in COMMAND_WORDS:
+        if low == word or (not word.isascii() and first.startswith(word) and word in ("#通知",)):
+            return word
+    return None
+
+
+def _is_command(ctx: Context) -> bool:
+    return ctx.event.get("msgtype") == "text" and command_word(ctx.event.get("text", "")) is not None
+
+
+def _command(ctx: Context) -> list[Action]:
+    return [Command(strip_mentions(ctx.event.get("text", "")))]
+
+
+def _detection(ctx: Context):
+    ev = ctx.event
+    return detect(ev.get("text", ""), "image" if ev.get("has_image") and ev.get("msgtype") != "mixed" else ev.get("msgtype", "text"),
+                  sender_userid=ev.get("userid", ""), sender_name=ev.get("name", ""),
+                  sender_is_leader=ctx.is_leader, members=ctx.members,
+                  keywords=ctx.keywords, link_hosts=ctx.link_hosts)
+
+
+def _group_post(ctx: Context) -> bool:
+    return ctx.group_key is not None and bool(ctx.event.get("chat_id"))
+
+
+def _group_checkin(ctx: Context) -> list[Action]:
+    ev = ctx.event
+    found = _detection(ctx)
+    actions: list[Action] = []
+    if found.kind in ("checkin", "chain"):
+        for credit in found.credits:
+            uid = credit.userid or (ev["userid"] if credit.name is None else None)
+            if not uid:
+                continue
+            name = ev.get("name") or uid if uid == ev["userid"] else _name_of(ctx, uid, credit.name)
+            actions.append(Checkin(ctx.group_key, uid, name, ctx.day, tuple(credit.note_links)))
+        if actions:
+            return actions
+    # Robot callbacks only arrive when the robot was @-ed: an unrecognised post deserves a hint.
+    if ev.get("source") == "robot" and found.kind == "none":
+        actions.append(group_post(f"hint:{ev['msgid']}", ctx.group_key,
+                                  texts.pick(texts.HINTS, ev["msgid"]), [[ev["userid"], ev.get("name", "")]]))
+    return actions
+
+
+def _name_of(ctx: Context, uid: str, fallback: str | None) -> str:
+    for name, member in ctx.members.items():
+        if member == uid and name != uid:
+            return name
+    return fallback or uid
+
+
+def _private_message(ctx: Context) -> bool:
+    return not ctx.event.get("chat_id") and ctx.event.get("source") == "app"
+
+
+def _private_checkin(ctx: Context) -> list[Action]:
+    ev = ctx.event
+    found = _detection(ctx)
+    if found.kind == "none":
+        return []
+    groups = list(ctx.member_groups)
+    words = strip_mentions(ev.get("text", "")).split()
+    named = [g for g in groups if g[0] in (w.lower() for w in words)]
+    if named:
+        groups = named
+    if not groups:
+        return [private(f"nogroup:{ev['msgid']}", [ev["userid"]], texts.private_no_group())]
+    if len(groups) > 1:
+        return [private(f"pick:{ev['msgid']}", [ev["userid"]], texts.private_pick_group(groups))]
+    name = _name_of(ctx, ev["userid"], ev.get("name") or ev["userid"])
+    links = tuple(link for c in found.credits for link in c.note_links)
+    return [Checkin(groups[0][0], ev["userid"], name, ctx.day, links, reply_to="user")]
+
+
+HANDLERS: list[tuple[Callable[[Context], bool], Callable[[Context], list[Action]]]] = [
+    (_unknown_chat, _report_unknown),
+    (_robot_joined, _welcome),
+    (_other_event, _ignore),
+    (_is_command, _command),
+    (_group_post, _group_checkin),
+    (_private_message, _private_checkin),
+]
+
+
+def route(ctx: Context) -> list[Action]:
+    for matches, handle in HANDLERS:
+        if matches(ctx):
+            return handle(ctx)
+    return []

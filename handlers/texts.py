@@ -1,0 +1,60 @@
+"""What members and leaders read. zh-CN, warm and short, the way a good group leader writes."""
+from __future__ import annotations
+
+import hashlib
+
+WELCOME = (
+    "大家好，我是打卡助手🙌\n"
+    "每天完成后 @我 说一声就算打卡，比如：\n"
+    "「@打卡助手 打卡」「@打卡助手 已更 笔记链接」，也可以发接龙。\n"
+    "我会记下连续天数和本周进度，一起坚持呀💪\n"
+    "发「@打卡助手 帮助」看更多用法。"
+)
+
+HINTS = (
+    "我没认出这是打卡哦～完成后 @我 发「打卡」或贴上笔记链接就行✨ 发「帮助」看全部用法",
+    "收到你的消息啦😊 想打卡的话，@我 说「打卡」或「已更+链接」就好，发「帮助」看用法",
+)
+
+CHECKIN_TAILS = ("🔥", "💪", "✨", "🌟", "👏")
+
+
+def pick(options: tuple[str, ...], seed: str) -> str:
+    """A stable choice: the same message always gets the same wording (retries stay identical)."""
+    digest = hashlib.sha1(seed.encode()).digest()
+    return options[digest[0] % len(options)]
+
+
+def checkin_reply(name: str, streak: int, week_count: int, week_goal: int, seed: str) -> str:
+    tail = pick(CHECKIN_TAILS, seed)
+    text = f"✅ {name} 打卡成功｜连续 {streak} 天{tail}｜本周 {week_count}/{week_goal}"
+    if week_count == week_goal:
+        text += "｜本周目标达成🎉"
+    return text
+
+
+def already_reply(name: str, streak: int, week_count: int, week_goal: int) -> str:
+    return f"👌 {name} 今天已经打过卡啦｜连续 {streak} 天｜本周 {week_count}/{week_goal}"
+
+
+def chain_credit_reply(names: list[str]) -> str:
+    return "✅ 接龙已记录：" + "、".join(names) + " 今日打卡成功👏"
+
+
+def too_early_reply(name: str) -> str:
+    return f"{name}，这一天早于本群的记录起点，没法记上哦，请找组长处理🙏"
+
+
+def unknown_chat_report(chat_id: str, name: str) -> str:
+    return (f"有一个未配置的群在 @打卡助手（发消息的人：{name or '未知'}）。\n"
+            f"群 ChatId：{chat_id}\n"
+            "如需启用，请在配置里加上 GROUP_<KEY>_CHAT_ID，并把 <KEY> 加入 BOT_GROUPS。")
+
+
+def private_pick_group(groups: list[tuple[str, str]]) -> str:
+    lines = "\n".join(f"· {name}（{key}）" for key, name in groups)
+    return f"你在好几个群里呢，这次打卡记到哪个群？请在打卡后加上群代号，比如「打卡 {groups[0][0]}」：\n{lines}"
+
+
+def private_no_group() -> str:
+    return "还没找到你所在的打卡群哦～请先在群里 @打卡助手 打一次卡，或请组长把你加入名单🙏"

@@ -1,0 +1,106 @@
+"""The two WeCom callback endpoints. Verify, decrypt, parse, dedupe, persist, answer: nothing else
+happens here, so WeCom gets its answer in milliseconds and the work is done by the workers.
+
+Status codes (DESIGN.md): 200 once the message is in Redis, 403 bad signature or receive id,
+400 malformed input, 413 too large (Flask's MAX_CONTENT_LENGTH), 503 Redis unreachable. Never 500.
+"""
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+
+import redis
+from flask import Blueprint, Response, request
+from werkzeug.exceptions import HTTPException
+
+from config.settings import get_settings
+from wecom_bot.crypto import BadSignature, CallbackCrypto, CallbackError, Malformed
+from wecom_bot.xmlparse import parse_app, parse_envelope, parse_robot
+from workers import ingest, keys
+from workers.connection import get_redis
+
+log = logging.getLogger(__name__)
+bp = Blueprint("callbacks", __name__)
+
+
+@lru_cache(maxsize=8)
+def _crypto(token: str, aes_key: str, receive_id: str) -> CallbackCrypto:
+    return CallbackCrypto(token, aes_key, receive_id)
+
+
+def _endpoint_crypto(kind: str) -> CallbackCrypto | None:
+    s = get_settings()
+    if kind == "robot":
+        return _crypto(s.robot_token, s.robot_aes_key, "") if s.robot_token and s.robot_aes_key else None
+    return _crypto(s.token, s.aes_key, s.corp_id) if s.token and s.aes_key else None
+
+
+@bp.route("/wecom/robot", methods=["GET", "POST"])
+def robot():
+    return _handle("robot", parse_robot)
+
+
+@bp.route("/wecom/callback", methods=["GET", "POST"])
+def app_callback():
+    return _handle("app", parse_app)
+
+
+def _handle(kind: str, parse) -> Response:
+    status = 500
+    try:
+        response = _process(kind, parse)
+        status = response.status_code
+        return response
+    except CallbackError as exc:
+        status = exc.status
+        log.info("%s callback rejected (%d): %s", kind, exc.status, exc)
+        return _text(str(exc), exc.status)
+    except HTTPException as exc:  # 413 from MAX_CONTENT_LENGTH, 405 ...
+        status = exc.code or 400
+        return _text(exc.name, status)
+    except (redis.RedisError, OSError):
+        status = 503
+        log.warning("%s callback: Redis unreachable; answering 503 so that WeCom retries", kind)
+        return _text("storage unavailable, retry later", 503)
+    except Exception:  # never a 500: an unforeseen fault is treated as transient so nothing is lost
+        status = 503
+        log.exception("%s callback: unexpected error", kind)
+        return _text("temporary error, retry later", 503)
+    finally:
+        _count(kind, status)
+
+
+def _process(kind: str, parse) -> Response:
+    crypto = _endpoint_crypto(kind)
+    if crypto is None:
+        raise BadSignature(f"the {kind} callback is not configured")
+    args = request.args
+    signature, timestamp, nonce = args.get("msg_signature"), args.get("timestamp"), args.get("nonce")
+    if not signature or not timestamp or not nonce:
+        raise Malformed("missing msg_signature, timestamp or nonce")
+    if not timestamp.isdigit() or len(timestamp) > 12:
+        raise Malformed("timestamp must be a unix time in seconds")
+    if request.method == "GET":
+        echostr = args.get("echostr")
+        if not echostr:
+            raise Malformed("missing echostr")
+        return _text(crypto.verify_url(signature, timestamp, nonce, echostr), 200)
+    encrypt = parse_envelope(request.get_data(cache=False))
+    event = parse(crypto.decrypt(signature, timestamp, nonce, encrypt), int(timestamp))
+    r = get_redis()
+    if ingest.accept(r, event):
+        log.info("%s message %s accepted", kind, event["msgid"])
+    else:
+        log.info("%s message %s is a retry; already stored", kind, event["msgid"])
+    return _text("", 200)
+
+
+def _text(body: str, status: int) -> Response:
+    return Response(body, status=status, mimetype="text/plain")
+
+
+def _count(kind: str, status: int) -> None:
+    try:
+        get_redis().hincrby(keys.METRICS, f"callbacks:{kind}:{status}", 1)
+    except (redis.RedisError, OSError):
+        pass

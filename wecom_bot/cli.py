@@ -1,0 +1,230 @@
+"""The `wecom-bot` command line (also `python -m wecom_bot`)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+
+def _settings(strict: bool = False):
+    from config.settings import ConfigError, get_settings, load, reset
+    if strict:
+        try:
+            s = load(strict=True)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            sys.exit(2)
+        reset(s)
+        return s
+    return get_settings()
+
+
+def _group(settings, key: str):
+    group = settings.group(key)
+    if group is None:
+        known = ", ".join(settings.groups) or "none configured"
+        print(f"unknown group {key!r} (BOT_GROUPS: {known})", file=sys.stderr)
+        sys.exit(2)
+    return group
+
+
+def cmd_worker(args) -> int:
+    from rq import SimpleWorker
+    from workers.connection import get_redis
+    from workers.jobs import QUEUES
+    from wecom_bot.logs import configure_logging
+    settings = _settings(strict=True)
+    configure_logging(settings)
+    worker = SimpleWorker(list(QUEUES), connection=get_redis())
+    worker.work(burst=args.burst, with_scheduler=False)
+    return 0
+
+
+def cmd_cron(args) -> int:
+    from rq.cron import CronScheduler
+    from workers.connection import get_redis
+    from wecom_bot.logs import configure_logging
+    configure_logging(_settings(strict=True))
+    scheduler = CronScheduler(connection=get_redis())
+    scheduler.load_config_from_file("workers.cron_config")
+    scheduler.start()
+    return 0
+
+
+def cmd_tick(args) -> int:
+    from workers import schedule
+    settings = _settings(strict=True)
+    at = datetime.now(timezone.utc)
+    if args.at:
+        from handlers.calendar import parse_instant
+        at = parse_instant(args.at, ZoneInfo(settings.timezone))
+    result = schedule.tick(at.timestamp(), force=args.force)
+    for line in result.get("lines", []):
+        print(line)
+    return 0
+
+
+def cmd_stats(args) -> int:
+    from handlers.calendar import day_index, day_of
+    from workers.connection import get_redis
+    from workers.register import stats_json
+    settings = _settings()
+    group = _group(settings, args.group)
+    if args.date:
+        from datetime import date
+        try:
+            day = day_index(date.fromisoformat(args.date))
+        except ValueError:
+            print(f"--date {args.date!r}: expected YYYY-MM-DD", file=sys.stderr)
+            return 2
+    else:
+        day = day_of(datetime.now(timezone.utc).timestamp(), group.tz)
+    data = stats_json(get_redis(), group, day)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False))
+        return 0
+    print(f"{group.display}（{group.key}） {data['date']}")
+    print(f"{'成员':<12}{'今日':<6}{'连续':>4}{'最长':>6}{'累计':>6}{'本周':>8}")
+    for m in data["members"]:
+        mark = "✅" if m["checked_in"] else "—"
+        print(f"{m['name']:<12}{mark:<6}{m['streak']:>4}{m['longest_streak']:>6}{m['total']:>6}"
+              f"{m['week_count']:>5}/{m['week_goal']}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from workers import export
+    from workers.connection import get_redis
+    settings = _settings()
+    group = _group(settings, args.group)
+    export.write(get_redis(), group, args.format, args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_backup(args) -> int:
+    from workers import backup
+    from workers.connection import get_redis
+    _settings()
+    n = backup.dump(get_redis(), args.output)
+    print(f"saved {n} keys to {args.output}")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from workers import backup
+    from workers.connection import get_redis
+    _settings()
+    n = backup.load(get_redis(), args.file)
+    print(f"restored {n} keys from {args.file}")
+    return 0
+
+
+def cmd_failed(args) -> int:
+    from workers import outbound
+    from workers.connection import get_redis
+    _settings()
+    r = get_redis()
+    items = outbound.failed_list(r)
+    if not items:
+        print("no failed sends")
+        return 0
+    for item in items:
+        msg = item.get("msg", {})
+        target = msg.get("group") or ",".join(msg.get("users", []))
+        print(f"{item.get('id', msg.get('id'))}  to {msg.get('to')}:{target}  error {item.get('error')}  "
+              f"attempts {item.get('attempts')}  {msg.get('content', '')[:40]!r}")
+    if args.resend:
+        print(f"re-queued {outbound.resend_failed(r)} message(s)")
+    return 0
+
+
+def cmd_check_config(args) -> int:
+    from config.settings import load
+    settings = load()
+    for note in settings.notes:
+        print(f"note: {note}")
+    try:
+        from workers import archive
+        print(f"sources: {archive.sources_line(settings)}")
+    except ImportError:
+        print("sources: group robot callback" + (", app callback" if settings.token else ""))
+    if settings.problems:
+        for problem in settings.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        print(f"{len(settings.problems)} problem(s); fix the variables named above", file=sys.stderr)
+        return 1
+    print(f"configuration OK: {len(settings.groups)} group(s), timezone {settings.timezone}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from wecom_bot import demo
+    return demo.run(days=args.days)
+
+
+def cmd_run(args) -> int:
+    from wecom_bot import devserver
+    return devserver.run(port=args.port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="wecom-bot", description="WeCom check-in bot for training camps")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("worker", help="an RQ worker on all of the service's queues")
+    p.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("cron", help="`rq cron` with the service's Redis: enqueues the tick every minute")
+    p.set_defaults(func=cmd_cron)
+
+    p = sub.add_parser("tick", help="enqueue what is due at that instant (default now)")
+    p.add_argument("--at", help="ISO-8601 instant; without an offset it is read in BOT_TIMEZONE")
+    p.add_argument("--force", choices=["chain", "remind", "digest", "midweek", "summary"],
+                   help="re-send that slot now for every group")
+    p.set_defaults(func=cmd_tick)
+
+    p = sub.add_parser("stats", help="a group's register on a date")
+    p.add_argument("group")
+    p.add_argument("--date", help="YYYY-MM-DD in the group's timezone (default today)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("export", help="the register as a spreadsheet")
+    p.add_argument("group")
+    p.add_argument("--format", choices=["xlsx", "csv"], required=True)
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("backup", help="save all state to a file")
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="load all state from a backup file")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("failed", help="sends that exhausted their retries")
+    p.add_argument("--resend", action="store_true")
+    p.set_defaults(func=cmd_failed)
+
+    p = sub.add_parser("check-config", help="validate the environment")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("demo", help="a scripted camp week against the built-in WeCom simulator")
+    p.add_argument("--days", type=int, default=4)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("run", help="everything on one machine: embedded Redis, web, worker, cron")
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=cmd_run)
+
+    args = parser.parse_args(argv)
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Operational endpoints: /healthz (Redis reachability, queue depths) and /metrics (Prometheus)."""
+from __future__ import annotations
+
+import time
+
+import redis
+from flask import Blueprint, Response, jsonify
+
+from workers import keys, streams
+from workers.connection import get_redis
+
+bp = Blueprint("ops", __name__)
+
+
+def _queues(r: redis.Redis) -> dict:
+    from rq import Queue
+    from workers.jobs import QUEUES
+    return {name: Queue(name, connection=r).count for name in QUEUES}
+
+
+@bp.get("/healthz")
+def healthz():
+    try:
+        r = get_redis()
+        r.ping()
+        body = {"ok": True, "redis": "up", "inbox": streams.depth(r, streams.INBOX),
+                "outbox": streams.depth(r, streams.OUTBOX), "queues": _queues(r)}
+        return jsonify(body)
+    except (redis.RedisError, OSError):
+        return jsonify({"ok": False, "redis": "down"}), 503
+
+
+@bp.get("/metrics")
+def metrics():
+    lines: list[str] = []
+    try:
+        r = get_redis()
+        counters = {k.decode(): int(v) for k, v in r.hgetall(keys.METRICS).items()}
+        lines.append("# TYPE wecom_bot_redis_up gauge")
+        lines.append("wecom_bot_redis_up 1")
+    except (redis.RedisError, OSError):
+        return Response("# TYPE wecom_bot_redis_up gauge\nwecom_bot_redis_up 0\n", mimetype="text/plain; version=0.0.4")
+    lines.append("# TYPE wecom_bot_callbacks_total counter")
+    for name, value in sorted(counters.items()):
+        if name.startswith("callbacks:"):
+            _, kind, status = name.split(":")
+            lines.append(f'wecom_bot_callbacks_total{{endpoint="{kind}",status="{status}"}} {value}')
+    lines.append("# TYPE wecom_bot_checkins_total counter")
+    lines.append(f"wecom_bot_checkins_total {counters.get('checkins', 0)}")
+    lines.append("# TYPE wecom_bot_sends_total counter")
+    for result in ("ok", "retry", "unknown", "failed"):
+        lines.append(f'wecom_bot_sends_total{{result="{result}"}} {counters.get("sends_" + result, 0)}')
+    now_ms = int(time.time() * 1000)
+    lines.append("# TYPE wecom_bot_queue_depth gauge")
+    lines.append("# TYPE wecom_bot_queue_lag_seconds gauge")
+    for stream in (streams.INBOX, streams.OUTBOX):
+        d = streams.depth(r, stream)
+        name = stream.key.split(":")[-1]
+        lines.append(f'wecom_bot_queue_depth{{queue="{name}"}} {d["length"]}')
+        oldest = r.xrange(stream.key, count=1)
+        lag = max(0, now_ms - int(oldest[0][0].split(b"-")[0])) / 1000 if oldest else 0
+        lines.append(f'wecom_bot_queue_lag_seconds{{queue="{name}"}} {lag:.3f}')
+    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

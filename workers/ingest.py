@@ -1,0 +1,186 @@
+"""Inbound events: accepted by the web process into the inbox, processed in batches by workers.
+
+`accept()` is all the callback does after decrypting: dedupe on msgid and append to the inbox in
+one Lua call, so a 200 always means the message is in Redis. `drain_inbox()` (an RQ job) reads
+batches, lets `handlers.router` decide, and applies every effect keyed by the message id, so a
+retried, replayed or reclaimed entry changes nothing twice.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+import redis
+
+from config.settings import Group, Settings, get_settings
+from handlers import texts
+from handlers.calendar import day_of, day_index, week_start
+from handlers.router import Checkin, Command, Context, ReportUnknownChat, Send, group_post, private, route
+from handlers.streaks import DayBits, goal_for_week, parse_goals, record
+from workers import keys, outbound, streams
+from workers.connection import get_redis
+
+log = logging.getLogger(__name__)
+
+EFFECT_TTL = 8 * 24 * 3600
+BACKFILL_DAYS = 35
+
+
+def accept(r: redis.Redis, event: dict) -> bool:
+    """Durably queue one event, at most once per msgid; False for a duplicate."""
+    return streams.add(r, streams.INBOX, event, dedupe_key=keys.seen(event["msgid"]))
+
+
+def drain_inbox() -> int:
+    r = get_redis()
+    return streams.drain(r, streams.INBOX, lambda entries: process_batch(r, entries))
+
+
+def process_batch(r: redis.Redis, entries: list[tuple[str, dict]]) -> list[str]:
+    """Handle a batch; returns the entry ids that are finished (the rest stay pending)."""
+    settings = get_settings()
+    members = _MemberCache(r, settings)
+    done: list[str] = []
+    planned: list[tuple[str, dict, list]] = []
+    for entry_id, event in entries:
+        if event.get("_corrupt") or "msgid" not in event:
+            log.error("inbox entry %s is unreadable; skipped", entry_id)
+            done.append(entry_id)
+            continue
+        try:
+            ctx = _context(settings, members, event)
+            planned.append((entry_id, event, route(ctx)))
+        except Exception:  # one bad message must not hold up its batch
+            log.exception("could not route message %s", event.get("msgid"))
+    checkins = [(entry_id, event, a) for entry_id, event, actions in planned for a in actions if isinstance(a, Checkin)]
+    results = _apply_checkins(r, settings, [(e["msgid"], a) for _, e, a in checkins]) if checkins else []
+    outgoing: list[dict] = []
+    by_message: dict[str, list] = defaultdict(list)
+    for (entry_id, event, action), result in zip(checkins, results):
+        by_message[event["msgid"]].append((action, result))
+    for entry_id, event, actions in planned:
+        try:
+            outgoing += _other_effects(r, settings, event, actions)
+            outgoing += _checkin_replies(settings, event, by_message.get(event["msgid"], []))
+        except Exception:
+            log.exception("could not finish message %s", event.get("msgid"))
+            continue
+        done.append(entry_id)
+    if outgoing:
+        outbound.post_many(r, outgoing)
+    new = sum(1 for results in by_message.values() for _, res in results if res["status"] == 1 and not res["replayed"])
+    if new:
+        r.hincrby(keys.METRICS, "checkins", new)
+    return done
+
+
+class _MemberCache:
+    """Known members per group (configured and learnt from posts), read once per batch."""
+
+    def __init__(self, r: redis.Redis, settings: Settings):
+        self.r, self.settings, self._names = r, settings, {}
+
+    def names(self, group: Group) -> dict[str, str]:
+        """userid -> display name."""
+        if group.key not in self._names:
+            raw = self.r.hgetall(keys.names(group.key))
+            learnt = {k.decode(): v.decode() for k, v in raw.items()}
+            for uid in group.members:
+                learnt.setdefault(uid, uid)
+            self._names[group.key] = learnt
+        return self._names[group.key]
+
+    def lookup(self, group: Group) -> dict[str, str]:
+        """display name and userid -> userid, for matching names in chains and commands."""
+        out = {}
+        for uid, name in self.names(group).items():
+            out[uid] = uid
+            out.setdefault(name, uid)
+        return out
+
+    def groups_of(self, userid: str) -> list[Group]:
+        return [g for g in self.settings.groups.values() if userid in self.names(g) or userid in g.members]
+
+
+def _context(settings: Settings, members: _MemberCache, event: dict) -> Context:
+    chat_id = event.get("chat_id") or ""
+    group = settings.group_by_chat(chat_id) if chat_id else None
+    userid = event.get("userid", "")
+    if group is not None:
+        return Context(event=event, group_key=group.key, group_name=group.display, chat_known=True,
+                       members=members.lookup(group), is_leader=userid in group.leaders or userid in settings.admins,
+                       day=day_of(event["ts"], group.tz))
+    if chat_id:
+        return Context(event=event, chat_known=False)
+    groups = members.groups_of(userid)
+    tz = groups[0].tz if len(groups) == 1 else settings.groups[next(iter(settings.groups))].tz if settings.groups else None
+    from zoneinfo import ZoneInfo
+    return Context(event=event, chat_known=True, is_leader=bool(settings.groups_led_by(userid)),
+                   members={userid: userid}, member_groups=tuple((g.key, g.display) for g in groups),
+                   day=day_of(event["ts"], tz or ZoneInfo(settings.timezone)))
+
+
+def _apply_checkins(r: redis.Redis, settings: Settings, actions: list[tuple[str, Checkin]]) -> list[dict]:
+    checkin = streams.script("checkin", r)
+    with r.pipeline(transaction=False) as p:
+        for msgid, a in actions:
+            group = settings.groups[a.group]
+            default_base = (day_index(group.camp_start) - 7) if group.camp_start else a.day - BACKFILL_DAYS
+            checkin(keys=[keys.effect(msgid, a.group, a.userid), keys.days(a.group, a.userid),
+                          keys.base(a.group), keys.names(a.group), keys.off(a.group, a.userid),
+                          keys.links(a.group, a.day), keys.goals(a.group, a.userid)],
+                    args=[a.day, default_base, a.userid, a.name if a.name != a.userid else "",
+                          " ".join(a.links), EFFECT_TTL], client=p)
+        raw = p.execute()
+    out = []
+    for (_, a), (status, replayed, days, off, base, goals) in zip(actions, raw):
+        base = int(base)
+        rec = record(DayBits(days, base), DayBits(off, base), a.day)
+        goal = goal_for_week(parse_goals(goals), week_start(a.day), settings.groups[a.group].weekly_goal)
+        out.append({"status": int(status), "replayed": bool(replayed), "record": rec, "goal": goal})
+    return out
+
+
+def _other_effects(r: redis.Redis, settings: Settings, event: dict, actions: list) -> list[dict]:
+    out = []
+    for a in actions:
+        if isinstance(a, Send):
+            out.append(a.msg)
+        elif isinstance(a, ReportUnknownChat):
+            if r.sadd(keys.UNKNOWN_CHATS, a.chat_id) and settings.admins:
+                log.warning("message from an unconfigured chat; reported to the admins")
+                out.append(private(f"unknown:{a.chat_id}", list(settings.admins),
+                                   texts.unknown_chat_report(a.chat_id, a.name)).msg)
+        elif isinstance(a, Command):
+            from workers import commands
+            out += commands.execute(r, settings, event, a.text)
+    return out
+
+
+def _checkin_replies(settings: Settings, event: dict, results: list) -> list[dict]:
+    if not results:
+        return []
+    msgid = event["msgid"]
+    first, _ = results[0]
+    if first.reply_to == "user":
+        action, res = results[0]
+        return [private(f"reply:{msgid}", [action.userid], _one_reply(action, res, msgid)).msg]
+    credited_others = any(a.userid != event.get("userid") for a, _ in results)
+    if credited_others:  # a leader's chain: one line naming everyone it credited
+        names = [a.name for a, res in results if res["status"] == 1]
+        if not names:
+            return []
+        return [group_post(f"reply:{msgid}", first.group, texts.chain_credit_reply(names)).msg]
+    action, res = results[0]
+    if res["status"] == 0 and event.get("source") != "robot":
+        return []  # the archive sees every re-post of a chain: only the first one deserves an answer
+    return [group_post(f"reply:{msgid}", action.group, _one_reply(action, res, msgid)).msg]
+
+
+def _one_reply(action: Checkin, res: dict, seed: str) -> str:
+    rec = res["record"]
+    if res["status"] == -1:
+        return texts.too_early_reply(action.name)
+    if res["status"] == 0:
+        return texts.already_reply(action.name, rec.streak, rec.week_count, res["goal"])
+    return texts.checkin_reply(action.name, rec.streak, rec.week_count, res["goal"], seed)

@@ -1,0 +1,35 @@
+-- Count one check-in of one member on one day, exactly once per message.
+-- KEYS[1] effect key (per message and member)  KEYS[2] days bitmap  KEYS[3] group base day
+-- KEYS[4] names hash  KEYS[5] days-off bitmap  KEYS[6] the day's note links hash  KEYS[7] goals hash
+-- ARGV[1] day  ARGV[2] base to use if the group has none  ARGV[3] userid  ARGV[4] display name
+-- ARGV[5] note links ('' for none)  ARGV[6] effect ttl seconds
+-- Returns {status, replayed, days bitmap, off bitmap, base, goals}; status 1 = a new day was counted,
+-- 0 = the day was already counted, -1 = the day is before the group's first day.
+local base = tonumber(redis.call('GET', KEYS[3]))
+if not base then
+  base = tonumber(ARGV[2])
+  redis.call('SET', KEYS[3], base)
+end
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
+end
+local day = tonumber(ARGV[1])
+if day < base then
+  return {-1, 0, '', '', base, {}}
+end
+local replayed = 0
+local status = redis.call('GET', KEYS[1])
+if status then
+  status = tonumber(status)
+  replayed = 1
+else
+  status = 1 - redis.call('SETBIT', KEYS[2], day - base, 1)
+  redis.call('SET', KEYS[1], status, 'EX', ARGV[6])
+  if ARGV[5] ~= '' then
+    local cur = redis.call('HGET', KEYS[6], ARGV[3])
+    redis.call('HSET', KEYS[6], ARGV[3], cur and (cur .. ' ' .. ARGV[5]) or ARGV[5])
+    redis.call('EXPIRE', KEYS[6], 1209600)
+  end
+end
+return {status, replayed, redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[5]) or '', base,
+        redis.call('HGETALL', KEYS[7])}

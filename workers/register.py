@@ -1,0 +1,87 @@
+"""The group register: every member's record on a date, read from Redis in one round trip."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import redis
+
+from config.settings import Group
+from handlers.calendar import day_date, week_start
+from handlers.streaks import DayBits, Record, goal_for_week, parse_goals, record
+from workers import keys
+
+
+@dataclass
+class MemberRow:
+    userid: str
+    name: str
+    streak: int
+    longest_streak: int
+    total: int
+    week_count: int
+    week_goal: int
+    checked_in: bool
+    last_day: int | None = None       # last check-in day up to the date (for silence), not in --json
+
+    def as_json(self) -> dict:
+        data = asdict(self)
+        data.pop("last_day")
+        return data
+
+
+@dataclass
+class MemberState:
+    """What Redis holds for one member, enough to compute any day's record."""
+    userid: str
+    name: str
+    days: DayBits
+    off: DayBits
+    goals: dict[int, int]
+
+    def row(self, day: int, default_goal: int) -> MemberRow:
+        rec: Record = record(self.days, self.off, day)
+        checked = [d for d in self.days.days() if d <= day]
+        return MemberRow(self.userid, self.name, rec.streak, rec.longest_streak, rec.total, rec.week_count,
+                         goal_for_week(self.goals, week_start(day), default_goal), rec.checked_in,
+                         checked[-1] if checked else None)
+
+
+def member_ids(r: redis.Redis, group: Group) -> dict[str, str]:
+    """userid -> display name: configured members first, then those learnt from posts.
+    Leaders count only when they are members too (configured, or they checked in)."""
+    learnt = {k.decode(): v.decode() for k, v in r.hgetall(keys.names(group.key)).items()}
+    out = {uid: learnt.get(uid, uid) for uid in group.members}
+    for uid, name in learnt.items():
+        if uid in out:
+            continue
+        if uid in group.leaders and not r.exists(keys.days(group.key, uid)):
+            continue
+        out[uid] = name or uid
+    removed = {m.decode() for m in r.smembers(keys.removed(group.key))}
+    return {uid: name for uid, name in out.items() if uid not in removed}
+
+
+def load_members(r: redis.Redis, group: Group) -> list[MemberState]:
+    people = member_ids(r, group)
+    with r.pipeline(transaction=False) as p:
+        p.get(keys.base(group.key))
+        for uid in people:
+            p.get(keys.days(group.key, uid))
+            p.get(keys.off(group.key, uid))
+            p.hgetall(keys.goals(group.key, uid))
+        raw = p.execute()
+    base = int(raw[0]) if raw[0] is not None else 0
+    out = []
+    for i, (uid, name) in enumerate(people.items()):
+        days, off, goals = raw[1 + 3 * i: 4 + 3 * i]
+        out.append(MemberState(uid, name, DayBits(days, base), DayBits(off, base), parse_goals(goals)))
+    return out
+
+
+def rows(r: redis.Redis, group: Group, day: int) -> list[MemberRow]:
+    return [m.row(day, group.weekly_goal) for m in load_members(r, group)]
+
+
+def stats_json(r: redis.Redis, group: Group, day: int) -> dict:
+    return {"group": group.key, "date": day_date(day).isoformat(),
+            "members": [row.as_json() for row in rows(r, group, day)]}

@@ -1,0 +1,188 @@
+"""Durable work queues on Redis streams, drained in batches by RQ jobs.
+
+RQ costs a few milliseconds per job, so one job per message caps a worker at a few hundred
+messages a second. Instead each message is one stream entry; an RQ job drains the stream in
+batches through a consumer group. An entry is acknowledged (and deleted) only after its
+handler returned, so a worker killed mid-batch leaves its entries pending; `reclaim()` (run by
+every drain and by the minute tick) takes entries idle for longer than `RECLAIM_IDLE_MS` and
+hands them to a live consumer. Handlers must therefore be idempotent, and they are: every effect
+is keyed by the entry's own id (msgid, outbound id).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import redis
+
+from workers import jobs
+from workers.connection import get_redis
+
+log = logging.getLogger(__name__)
+
+RECLAIM_IDLE_MS = 60_000
+MAX_DELIVERIES = 5
+WAKE_TTL = 30
+GROUP = "workers"
+
+_LUA = {}
+
+
+def script(name: str, r: redis.Redis):
+    """A registered Lua script from workers/lua, loaded once per client."""
+    key = (name, id(r))
+    if key not in _LUA:
+        _LUA[key] = r.register_script((Path(__file__).parent / "lua" / f"{name}.lua").read_text())
+    return _LUA[key]
+
+
+@dataclass(frozen=True)
+class Stream:
+    key: str
+    queue: str
+    drain_func: str
+
+    @property
+    def wake_key(self) -> str:
+        return self.key + ":wake"
+
+    @property
+    def dead_key(self) -> str:
+        return self.key + ":dead"
+
+
+INBOX = Stream("wb:inbox", "inbox", "workers.ingest.drain_inbox")
+OUTBOX = Stream("wb:outbox", "outbox", "workers.outbound.drain_outbox")
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def ensure_group(r: redis.Redis, stream: Stream) -> None:
+    try:
+        r.xgroup_create(stream.key, GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def add(r: redis.Redis, stream: Stream, payload: dict, dedupe_key: str | None = None,
+        dedupe_ttl: int = 24 * 3600, wake: bool = True) -> bool:
+    """Add one payload durably; False when the dedupe key was seen already. Wakes a drain job."""
+    added, must_wake = script("stream_add", r)(
+        keys=[stream.key, stream.wake_key, dedupe_key or stream.key + ":nodedupe"],
+        args=[json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+              dedupe_ttl if dedupe_key else 0, WAKE_TTL])
+    if must_wake and wake:
+        wake_drain(stream)
+    return bool(added)
+
+
+def wake_drain(stream: Stream) -> None:
+    jobs.enqueue(stream.queue, stream.drain_func, timeout=3600)
+
+
+def drain(r: redis.Redis, stream: Stream, handle: Callable[[list[tuple[str, dict]]], Iterable[str]],
+          batch: int = 500, max_batches: int | None = None) -> int:
+    """Process entries until the stream is empty. `handle` gets [(entry_id, payload)] and returns
+    the ids it finished; the others stay pending and come back through `reclaim()`."""
+    ensure_group(r, stream)
+    r.delete(stream.wake_key)
+    consumer = consumer_name()
+    done = reclaim(r, stream, handle, consumer)
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        reply = r.xreadgroup(GROUP, consumer, {stream.key: ">"}, count=batch)
+        if not reply or not reply[0][1]:
+            break
+        entries = _decode(reply[0][1])
+        done += _finish(r, stream, entries, handle)
+        batches += 1
+    return done
+
+
+def reclaim(r: redis.Redis, stream: Stream, handle, consumer: str | None = None,
+            min_idle_ms: int = RECLAIM_IDLE_MS) -> int:
+    """Hand entries that a dead consumer left pending to this one; park poison entries."""
+    ensure_group(r, stream)
+    consumer = consumer or consumer_name()
+    done, start = 0, "0-0"
+    while True:
+        start, claimed, _deleted = r.xautoclaim(stream.key, GROUP, consumer, min_idle_ms, start, count=500)
+        if claimed:
+            entries = _decode([c for c in claimed if c[1]])
+            entries = _park_poison(r, stream, entries)
+            done += _finish(r, stream, entries, handle)
+        if start in (b"0-0", "0-0"):
+            return done
+
+
+def _park_poison(r: redis.Redis, stream: Stream, entries):
+    """An entry delivered MAX_DELIVERIES times moves to the dead list: kept, shown, never lost."""
+    if not entries:
+        return entries
+    pending = r.xpending_range(stream.key, GROUP, min=entries[0][0], max=entries[-1][0], count=len(entries) + 10)
+    counts = {_s(p["message_id"]): p["times_delivered"] for p in pending}
+    keep = []
+    for entry_id, payload in entries:
+        if counts.get(entry_id, 0) > MAX_DELIVERIES:
+            log.error("stream %s entry %s failed %d times; moved to %s", stream.key, entry_id,
+                      counts[entry_id], stream.dead_key)
+            with r.pipeline() as p:
+                p.rpush(stream.dead_key, json.dumps(payload, ensure_ascii=False))
+                p.xack(stream.key, GROUP, entry_id)
+                p.xdel(stream.key, entry_id)
+                p.execute()
+        else:
+            keep.append((entry_id, payload))
+    return keep
+
+
+def _finish(r: redis.Redis, stream: Stream, entries, handle) -> int:
+    if not entries:
+        return 0
+    finished = list(handle(entries))
+    if finished:
+        with r.pipeline(transaction=False) as p:
+            p.xack(stream.key, GROUP, *finished)
+            p.xdel(stream.key, *finished)
+            p.execute()
+    return len(finished)
+
+
+def _decode(raw) -> list[tuple[str, dict]]:
+    out = []
+    for entry_id, fields in raw:
+        data = fields.get(b"p") if isinstance(next(iter(fields), b""), bytes) else fields.get("p")
+        try:
+            payload = json.loads(data)
+        except (TypeError, ValueError):
+            payload = {"_corrupt": True}
+        out.append((_s(entry_id), payload))
+    return out
+
+
+def _s(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def depth(r: redis.Redis, stream: Stream) -> dict:
+    """Entries waiting, pending (taken but not finished) and dead, for /healthz and /metrics."""
+    try:
+        ensure_group(r, stream)
+        info = {_s(g["name"]): g for g in r.xinfo_groups(stream.key)}
+        g = info.get(GROUP, {})
+        return {"length": r.xlen(stream.key), "pending": int(g.get("pending") or 0),
+                "lag": int(g.get("lag") or 0), "dead": r.llen(stream.dead_key)}
+    except redis.ResponseError:
+        return {"length": 0, "pending": 0, "lag": 0, "dead": 0}
+
+
+def default_redis() -> redis.Redis:
+    return get_redis()
