@@ -92,7 +92,8 @@ def _ignore(ctx: Context) -> list[Action]:
 
 COMMAND_WORDS = ("帮助", "help", "我的", "me", "目标", "goal", "退阶", "downgrade", "档案", "note", "补卡", "makeup",
                  "请假", "leave", "本周", "week", "导出", "export", "免打扰", "mute", "撤销", "undo", "不公开",
-                 "private", "删除档案", "加入", "移除", "暂停", "恢复", "#通知", "通知", "订阅")
+                 "private", "删除档案", "delnote", "加入", "add", "移除", "remove", "暂停", "pause", "恢复",
+                 "resume", "#通知", "通知", "订阅")
 
 
 def command_word(text: str) -> str | None:
@@ -117,7 +118,10 @@ def _command(ctx: Context) -> list[Action]:
 
 def _detection(ctx: Context):
     ev = ctx.event
-    return detect(ev.get("text", ""), "image" if ev.get("has_image") and ev.get("msgtype") != "mixed" else ev.get("msgtype", "text"),
+    msgtype = ev.get("msgtype", "text")
+    if msgtype == "mixed" and not ev.get("has_image"):
+        msgtype = "text"
+    return detect(ev.get("text", ""), msgtype,
                   sender_userid=ev.get("userid", ""), sender_name=ev.get("name", ""),
                   sender_is_leader=ctx.is_leader, members=ctx.members,
                   keywords=ctx.keywords, link_hosts=ctx.link_hosts)

@@ -1,0 +1,60 @@
+"""`wecom-bot run`: the Procfile's three processes on one machine, with the embedded Redis.
+
+With nothing configured (no WECOM_CORP_ID, no BOT_GROUPS, no env file) it loads
+config/demo.env: one demo group, talking to the simulator that the web process serves at
+/_sim/cgi-bin/, so a newcomer sees the whole service run without any WeCom account.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _procfile() -> list[tuple[str, str]]:
+    out = []
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if ":" in line and not line.lstrip().startswith("#"):
+            name, cmd = line.split(":", 1)
+            out.append((name.strip(), cmd.strip()))
+    return out
+
+
+def run(port: int | None = None) -> int:
+    from honcho.manager import Manager
+    from honcho.printer import Printer
+
+    import config.settings as settings_mod
+    from workers.connection import redis_url
+
+    env = dict(os.environ)
+    nothing_configured = not any(env.get(k) for k in ("WECOM_CORP_ID", "BOT_GROUPS", "BOT_ENV_FILE")) \
+        and not Path(".env").is_file()
+    if nothing_configured:
+        env["BOT_ENV_FILE"] = str(ROOT / "config" / "demo.env")
+        os.environ["BOT_ENV_FILE"] = env["BOT_ENV_FILE"]
+    env["PORT"] = str(port or env.get("PORT") or 8000)
+    os.environ["PORT"] = env["PORT"]
+    settings_mod.reset()
+    settings = settings_mod.get_settings()
+    if settings.problems:
+        print("configuration problems (run `wecom-bot check-config`):", file=sys.stderr)
+        for p in settings.problems:
+            print("  " + p, file=sys.stderr)
+        return 2
+    env["REDIS_URL"] = redis_url()  # start the embedded Redis once, share it with every process
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    base = f"http://127.0.0.1:{env['PORT']}"
+    print(f"wecom-bot: web on {base}  (callbacks: {base}/wecom/robot and {base}/wecom/callback)")
+    print(f"wecom-bot: Redis at {env['REDIS_URL'] if settings.redis_url else 'embedded, ' + settings.data_dir + '/redis'}")
+    if settings.simulated:
+        print(f"wecom-bot: no WeCom account configured: using the built-in simulator; what the bot sends is at "
+              f"{base}/_sim/cgi-bin/_control/sent")
+        print("wecom-bot: try `wecom-bot demo` in another terminal for a scripted camp week")
+    manager = Manager(Printer(sys.stdout))
+    for name, cmd in _procfile():
+        manager.add_process(name, cmd, env=env)
+    manager.loop()
+    return manager.returncode or 0
