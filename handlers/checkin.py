@@ -232,6 +232,8 @@ _NEG_BU_RE = re.compile(r"不|别")                                    # within 
 _NEG_FAR_RE = re.compile(r"忘|(?<![a-z])(?:not|no|never|haven't|havent|didn't|didnt|won't|can't|cannot)(?![a-z])")
 _NEG_AFTER_RE = re.compile(r"还没|没有|没写|没更|没发|没打|没成功|没交|未完成|未更|不了|不上|失败|不成|没法|不行")
 _MAKEUP_RE = re.compile(r"补(?:卡|打|签|更|交|发|一下|一个|个|上|昨|前|做|写|一篇|回|到|[哈呀啊哦吧的]|\s*$)")
+# "打卡 补上啦" said the same day reports a done check-in, not a request to credit another day.
+_MADE_UP_RE = re.compile(r"补(?:上|好|完|交)(?:了|啦|咯|喽)")
 _BARE_MAKEUP_RE = re.compile(r"补(?:打?卡|签到?|更|交作业)")
 _BARE_NEG_RE = re.compile(r"(?:还)?没有?(?:更|发笔记|写完|写)|未(?:更|完成|发)|不更|停更|断更")
 _PAST_RE = re.compile(r"昨天|昨日|昨晚|前天|前日|上周|上礼拜|之前|那天")
@@ -343,6 +345,8 @@ def _analyse_clause(c: str, at: int, q_end: bool, kw_re: re.Pattern, opener_end:
             return _Verdict("neg", f"negated: {bare.group(0)}", "negated")
         return None
     makeup = _MAKEUP_RE.search(c)
+    if makeup and _MADE_UP_RE.search(c) and not _PAST_RE.search(c):
+        makeup = None
     if makeup:
         return _Verdict("neg", f"makeup: {c[makeup.start():makeup.end() + 2].strip()}", "makeup")
     wh = _Spans(_WH_BEFORE_RE, c)

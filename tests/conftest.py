@@ -107,3 +107,29 @@ def env(monkeypatch, redis_server, r):
     jobs.set_inline(False)
     settings_mod.reset()
     connection.reset_clients()
+
+
+# -- the WeCom simulator (added for tests/test_outbound.py) -------------------------------------------
+SIM_CORP_ID = "wwtestcorp"
+SIM_AGENT_ID = "1000002"
+SIM_SECRET = "sim-secret-0123456789abcdef"
+SIM_ROBOT_KEY = "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+
+
+@pytest.fixture
+def sim(env):
+    """The simulator on loopback, and the service pointed at it: group `xhs01` has a robot
+    (SIM_ROBOT_KEY), group `xhs02` has none (posts go through appchat/send to chat `wrchat02`)."""
+    from wecom_bot.simulator import SimState, SimulatorServer
+
+    state = SimState(corp_id=SIM_CORP_ID, secret=SIM_SECRET, agent_id=SIM_AGENT_ID,
+                     valid_keys={SIM_ROBOT_KEY}, timeout_seconds=1.5)
+    server = SimulatorServer(state)
+    env(WECOM_API_BASE_URL=server.base_url, WECOM_CORP_ID=SIM_CORP_ID, WECOM_AGENT_ID=SIM_AGENT_ID,
+        WECOM_SECRET=SIM_SECRET, BOT_HTTP_TIMEOUT="0.5",
+        BOT_GROUPS="xhs01,xhs02",
+        GROUP_XHS01_CHAT_ID="wrchat01", GROUP_XHS01_NAME="小红书01", GROUP_XHS01_LEADERS="leader1",
+        GROUP_XHS01_WEBHOOK_KEY=SIM_ROBOT_KEY,
+        GROUP_XHS02_CHAT_ID="wrchat02", GROUP_XHS02_NAME="小红书02", GROUP_XHS02_LEADERS="leader2")
+    yield server
+    server.stop()

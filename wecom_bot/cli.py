@@ -104,6 +104,25 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_audit(args) -> int:
+    from workers import audit
+    from workers.connection import get_redis
+    settings = _settings()
+    group = _group(settings, args.group)
+    r = get_redis()
+    if args.json:
+        for entry in audit.entries(r, group.key, args.limit):
+            print(json.dumps(entry, ensure_ascii=False))
+        return 0
+    lines = audit.lines(r, group.key, group.tz, args.limit)
+    if not lines:
+        print(f"{group.display}（{group.key}）: no changes recorded")
+        return 0
+    for line in lines:
+        print(line)
+    return 0
+
+
 def cmd_backup(args) -> int:
     from workers import backup
     from workers.connection import get_redis
@@ -199,6 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", required=True)
     p.set_defaults(func=cmd_export)
 
+    p = sub.add_parser("audit", help="a group's changes of goals, credits, roster and profiles: who, when, why")
+    p.add_argument("group")
+    p.add_argument("--limit", type=int, default=None, help="only the last N entries")
+    p.add_argument("--json", action="store_true", help="one JSON entry per line")
+    p.set_defaults(func=cmd_audit)
+
     p = sub.add_parser("backup", help="save all state to a file")
     p.add_argument("--output", required=True)
     p.set_defaults(func=cmd_backup)
@@ -215,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("demo", help="a scripted camp week against the built-in WeCom simulator")
-    p.add_argument("--days", type=int, default=4)
+    p.add_argument("--days", type=int, default=3)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("run", help="everything on one machine: embedded Redis, web, worker, cron")

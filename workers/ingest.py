@@ -42,6 +42,7 @@ def process_batch(r: redis.Redis, entries: list[tuple[str, dict]]) -> list[str]:
     members = _MemberCache(r, settings)
     done: list[str] = []
     planned: list[tuple[str, dict, list]] = []
+    learnt: dict[str, dict[str, str]] = defaultdict(dict)   # group -> userid -> display name
     for entry_id, event in entries:
         if event.get("_corrupt") or "msgid" not in event:
             log.error("inbox entry %s is unreadable; skipped", entry_id)
@@ -50,8 +51,15 @@ def process_batch(r: redis.Redis, entries: list[tuple[str, dict]]) -> list[str]:
         try:
             ctx = _context(settings, members, event)
             planned.append((entry_id, event, route(ctx)))
+            if ctx.group_key and event.get("name") and event.get("msgtype") != "event":
+                learnt[ctx.group_key][event["userid"]] = event["name"]
         except Exception:  # one bad message must not hold up its batch
             log.exception("could not route message %s", event.get("msgid"))
+    if learnt:
+        with r.pipeline(transaction=False) as p:
+            for group_key, people in learnt.items():
+                p.hset(keys.names(group_key), mapping=people)
+            p.execute()
     checkins = [(entry_id, event, a) for entry_id, event, actions in planned for a in actions if isinstance(a, Checkin)]
     results = _apply_checkins(r, settings, [(e["msgid"], a) for _, e, a in checkins]) if checkins else []
     outgoing: list[dict] = []

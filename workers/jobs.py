@@ -15,11 +15,14 @@ from workers.connection import get_redis
 QUEUES = ("tick", "inbox", "outbox", "default")
 
 _inline = False
+_deferred: frozenset[str] = frozenset()
 
 
-def set_inline(flag: bool) -> None:
-    global _inline
-    _inline = flag
+def set_inline(flag: bool, defer: tuple[str, ...] = ()) -> None:
+    """Run jobs at once in this process; jobs for the `defer` queues are left in Redis instead
+    (the demo drives the outbox itself, on its simulated clock)."""
+    global _inline, _deferred
+    _inline, _deferred = flag, frozenset(defer)
 
 
 def is_inline() -> bool:
@@ -27,7 +30,7 @@ def is_inline() -> bool:
 
 
 def queue(name: str) -> Queue:
-    return Queue(name, connection=get_redis(), is_async=not _inline)
+    return Queue(name, connection=get_redis(), is_async=not _inline or name in _deferred)
 
 
 def enqueue(queue_name: str, func: str, *args, job_id: str | None = None, timeout: int = 600):

@@ -1,0 +1,143 @@
+"""`wecom-bot demo`: a few days of a ten-member camp group, played through the real callback,
+worker, schedule and outbound code against the built-in WeCom simulator, printing what the bot
+sends as the group and the leader would see it.
+
+It runs on its own throwaway Redis and simulator, so it never touches a configured deployment.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+TZ = ZoneInfo("Asia/Shanghai")
+KEY = "demo-robot-key-0001"
+CHAT = "wrkDemoChat0001"
+LEADER = ("tingting", "婷婷")
+MEMBERS = [("xiaolu", "小鹿"), ("aqing", "阿青"), ("momo", "Momo"), ("dabai", "大白"), ("xiaoyu", "小雨"),
+           ("anan", "安安"), ("lele", "乐乐"), ("guoguo", "果果"), ("sisi", "思思"), ("yiyi", "一一")]
+TOKEN, AES = "demotoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+# (day, "HH:MM", userid or None for a tick, text)
+SCRIPT = [
+    (0, "09:05", "xiaolu", "@打卡助手 打卡 今天写了一篇探店笔记"),
+    (0, "09:30", "aqing", "@打卡助手 已更 http://xhslink.com/a/Qw12Er"),
+    (0, "10:10", "momo", "@打卡助手 怎么打卡呀？"),
+    (0, "10:12", "momo", "@打卡助手 打卡"),
+    (0, "12:00", "dabai", "@打卡助手 #接龙\n11月23日 更文打卡\n例 名字 已更/未更 笔记链接\n\n1. 小鹿 已更\n2. 大白 已更 第1天"),
+    (0, "19:40", "xiaoyu", "@打卡助手 日更完成 http://xhslink.com/a/Ab3dE9"),
+    (1, "08:40", "xiaolu", "@打卡助手 Day 2 打卡✅"),
+    (1, "09:00", "anan", "@打卡助手 今天太忙了还没打卡，晚上补"),
+    (1, "13:20", "aqing", "@打卡助手 更文打卡+1"),
+    (1, "22:50", "anan", "@打卡助手 打卡 补上啦"),
+    (2, "09:15", "xiaolu", "@打卡助手 第3天 打卡"),
+    (2, "11:00", "momo", "@打卡助手 已更 https://www.xiaohongshu.com/explore/6561c0a5000000003c01b2f1"),
+    (2, "20:30", "aqing", "@打卡助手 打卡"),
+]
+SLOTS = [("08:00", "chain"), ("21:00", "remind"), ("22:00", "digest")]
+
+
+def run(days: int = 3, start: str = "2026-11-23") -> int:
+    import logging
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger().setLevel(logging.WARNING)
+    workdir = tempfile.mkdtemp(prefix="wecom-bot-demo-")
+    try:
+        return _run(workdir, days, datetime.fromisoformat(start).replace(tzinfo=TZ))
+    finally:
+        from workers.connection import reset_clients, stop_embedded
+        reset_clients()
+        stop_embedded(workdir)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(workdir: str, days: int, monday: datetime) -> int:
+    import config.settings as settings_mod
+    from wecom_bot import create_app
+    from wecom_bot.builders import robot_xml, sign
+    from wecom_bot.crypto import CallbackCrypto
+    from wecom_bot.simulator import SimState, SimulatorServer
+    from workers import jobs, outbound, schedule
+    from workers.connection import ensure_embedded, get_redis, reset_clients
+
+    state = SimState(corp_id="wwdemocorp", secret="demo-secret", agent_id="1000002", valid_keys={KEY})
+    server = SimulatorServer(state)
+    for name in [n for n in os.environ if n.startswith(("WECOM_", "BOT_", "GROUP_"))]:
+        del os.environ[name]
+    os.environ.update({
+        "REDIS_URL": ensure_embedded(workdir), "BOT_ENV_FILE": os.path.join(workdir, "none.env"),
+        "WECOM_API_BASE_URL": server.base_url, "WECOM_CORP_ID": "wwdemocorp", "WECOM_AGENT_ID": "1000002",
+        "WECOM_SECRET": "demo-secret", "WECOM_ROBOT_TOKEN": TOKEN, "WECOM_ROBOT_ENCODING_AES_KEY": AES,
+        "BOT_TIMEZONE": "Asia/Shanghai", "BOT_ADMINS": "admin", "BOT_GROUPS": "demo",
+        "GROUP_DEMO_CHAT_ID": CHAT, "GROUP_DEMO_NAME": "小红书写作营·1组", "GROUP_DEMO_LEADERS": LEADER[0],
+        "GROUP_DEMO_MEMBERS": ",".join(uid for uid, _ in MEMBERS), "GROUP_DEMO_WEBHOOK_KEY": KEY,
+        "BOT_QUIET_HOURS": "23:00-08:00",
+    })
+    settings_mod.reset()
+    reset_clients()
+    jobs.set_inline(True, defer=("outbox",))
+    r = get_redis()
+    r.flushdb()
+    client = create_app().test_client()
+    robot = CallbackCrypto(TOKEN, AES, "")
+    names = dict(MEMBERS + [LEADER])
+    shown = 0
+
+    def show(now: datetime) -> None:
+        nonlocal shown
+        state.offset = now.timestamp() - __import__("time").time()
+        outbound.process_outbox(r, now=now.timestamp())
+        for m in state.sent_messages()[shown:]:
+            if m.get("channel") == "robot":
+                who = "群里 · 打卡助手"
+            else:
+                users = m.get("touser") or []
+                who = "私聊 → " + "、".join(names.get(u, u) for u in users)
+            at = ""
+            if m.get("mentioned_list"):
+                at = "  (@" + " @".join(names.get(u, u) for u in m["mentioned_list"]) + ")"
+            print(f"    ⤷ [{who}]{at}")
+            for line in str(m.get("content", "")).splitlines():
+                print(f"        {line}")
+        shown = len(state.sent_messages())
+
+    print("wecom-bot demo: 小红书写作营·1组, 10 members, leader 婷婷; everything below went through the")
+    print("real callback (encrypted as WeCom does), the worker, the schedule and the outbox, into the")
+    print("built-in WeCom simulator.\n")
+    events = []
+    for day in range(days):
+        for hhmm, slot in SLOTS:
+            events.append((day, hhmm, None, slot))
+    events += [e for e in SCRIPT if e[0] < days]
+    events.sort(key=lambda e: (e[0], e[1]))
+    current_day = None
+    for day, hhmm, userid, text in events:
+        h, m = map(int, hhmm.split(":"))
+        now = (monday + timedelta(days=day)).replace(hour=h, minute=m)
+        if day != current_day:
+            current_day = day
+            print(f"── {now:%Y-%m-%d} 周{'一二三四五六日'[now.weekday()]} " + "─" * 40)
+        if userid is None:
+            print(f"  {hhmm}  ⏰ tick: {text}")
+            schedule.tick(now.timestamp())
+        else:
+            print(f"  {hhmm}  {names[userid]}: {text.replace(chr(10), ' ⏎ ')}")
+            xml = robot_xml(CHAT, userid, names[userid], text)
+            signed = sign(robot, "/wecom/robot", xml, int(now.timestamp()))
+            status = client.post(signed.path, data=signed.body).status_code
+            if status != 200:
+                print(f"        (callback answered {status})")
+        show(now)
+    print("\nThe register afterwards (`wecom-bot stats demo --json` gives the same as JSON):")
+    from handlers.calendar import day_of
+    from workers.register import rows
+    group = settings_mod.get_settings().groups["demo"]
+    last = monday + timedelta(days=days - 1, hours=23)
+    for row in rows(r, group, day_of(last.timestamp(), TZ)):
+        print(f"  {row.name:<6} 连续 {row.streak} 天  最长 {row.longest_streak}  累计 {row.total}  "
+              f"本周 {row.week_count}/{row.week_goal}")
+    server.stop()
+    jobs.set_inline(False)
+    return 0

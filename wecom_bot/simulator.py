@@ -1,0 +1,553 @@
+"""A built-in WeCom API simulator: a real HTTP server speaking the parts of WeCom's API the bot uses.
+
+Used by the tests, the benchmarks, `wecom-bot demo`, and mounted by the web app (at
+config.settings.SIM_PATH) when nothing is configured. Paths are relative to a base URL, exactly as
+under https://qyapi.weixin.qq.com/cgi-bin/:
+
+    GET  gettoken?corpid=&corpsecret=             {errcode, access_token, expires_in}; bad secret 40001
+    POST message/send?access_token=               app private messages (text, markdown, file)
+    POST appchat/send?access_token=               app group chats (text, markdown, file)
+    POST webhook/send?key=                        group robots (text + mentioned_list, markdown, file)
+    POST media/upload?access_token=&type=file     multipart upload, gives a media_id
+    POST webhook/upload_media?key=&type=file      the robot's upload, gives a media_id
+
+Token errors: 40014 unknown token, 42001 expired token. Robots: 93000 unknown key, 45009 over 20
+messages a minute per key, 40058 content over 2048 bytes (text) / 4096 bytes (markdown). App
+messages: 45009 over 30 a minute per user; text over 2048 bytes is truncated as WeCom does.
+
+All state lives in a thread-safe `SimState`: the accepted messages, issued tokens, uploaded media,
+injected faults (a FIFO), latency, the valid robot keys, a clock offset. Control endpoints
+under `_control/` (JSON): GET sent, GET calls, POST reset, POST faults, POST expire_tokens, POST config.
+
+The blueprint `bp` mounts at any prefix; its state is `current_app.extensions["wecom_sim"]` when
+the app sets one (create_simulator_app does), else the module-level `DEFAULT_STATE`.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import socket
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+
+ROBOT_PER_MINUTE = 20
+USER_PER_MINUTE = 30
+TEXT_LIMIT = 2048
+MARKDOWN_LIMIT = 4096
+APP_MARKDOWN_LIMIT = 2048
+TOKEN_LIFETIME = 7200
+
+
+class SimState:
+    """Everything the simulator knows. Safe to use from the server's threads and from tests.
+
+    secret / corp_id: None accepts any. valid_keys: None accepts any robot key, else a set.
+    latency: seconds slept on every API call. timeout_seconds: how long a `timeout` fault sleeps.
+    """
+
+    def __init__(self, corp_id: str | None = None, secret: str | None = None, agent_id: str | None = None,
+                 valid_keys: set[str] | None = None, latency: float = 0.0, timeout_seconds: float = 15.0,
+                 rate_limits: bool = True):
+        self.lock = threading.RLock()
+        self.corp_id = corp_id
+        self.secret = secret
+        self.agent_id = agent_id
+        self.valid_keys = set(valid_keys) if valid_keys is not None else None
+        self.latency = latency
+        self.timeout_seconds = timeout_seconds
+        self.rate_limits = rate_limits
+        self._reset_dynamic()
+
+    def _reset_dynamic(self) -> None:
+        self.sent: list[dict] = []
+        self.calls: list[dict] = []
+        self.faults: list[dict] = []
+        self.tokens: dict[str, float] = {}
+        self.media: dict[str, dict] = {}
+        self.token_fetches = 0
+        self.offset = 0.0
+        self._windows: dict[str, deque] = {}
+
+    # -- control -------------------------------------------------------------------------------
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulator's clock forward (rate windows, token expiry)."""
+        with self.lock:
+            self.offset += seconds
+
+    def reset(self) -> None:
+        """Forget messages, calls, faults, tokens, media, rate windows and the clock offset.
+        Credentials, valid keys and latency stay."""
+        with self.lock:
+            self._reset_dynamic()
+
+    def add_fault(self, *faults: dict) -> None:
+        """Queue faults, applied in order to the next matching calls. A fault is a dict with an
+        optional "path" (e.g. "message/send"; default any API path but gettoken), optional "times"
+        (default 1), and one of: {"errcode": N[, "errmsg": ...]}, {"http": 502}, or
+        {"timeout": true[, "delivered": bool][, "seconds": s]} (sleeps past the client's timeout;
+        "delivered" says whether the message was recorded anyway)."""
+        with self.lock:
+            for f in faults:
+                f = dict(f)
+                f.setdefault("times", 1)
+                self.faults.append(f)
+
+    def expire_tokens(self) -> None:
+        with self.lock:
+            for token in self.tokens:
+                self.tokens[token] = 0.0
+
+    def revoke_key(self, key: str) -> None:
+        with self.lock:
+            if self.valid_keys is None:
+                self.valid_keys = set()
+            self.valid_keys.discard(key)
+
+    def sent_messages(self, path: str | None = None) -> list[dict]:
+        with self.lock:
+            return [copy.deepcopy(m) for m in self.sent if path is None or m["path"] == path]
+
+    def call_count(self, path: str | None = None) -> int:
+        with self.lock:
+            return sum(1 for c in self.calls if path is None or c["path"] == path)
+
+    # -- internals used by the views --------------------------------------------------------------
+    def take_fault(self, path: str) -> dict | None:
+        with self.lock:
+            for i, f in enumerate(self.faults):
+                fpath = f.get("path")
+                if fpath == path or (fpath is None and path != "gettoken"):
+                    f["times"] -= 1
+                    if f["times"] <= 0:
+                        del self.faults[i]
+                    return dict(f)
+        return None
+
+    def issue_token(self) -> str:
+        with self.lock:
+            token = secrets.token_urlsafe(48)
+            self.tokens[token] = self.now() + TOKEN_LIFETIME
+            self.token_fetches += 1
+            return token
+
+    def check_token(self, token: str) -> int:
+        with self.lock:
+            if token not in self.tokens:
+                return 40014
+            if self.tokens[token] <= self.now():
+                return 42001
+            return 0
+
+    def key_valid(self, key: str) -> bool:
+        with self.lock:
+            return bool(key) and (self.valid_keys is None or key in self.valid_keys)
+
+    def rate_ok(self, names: list[str], limit: int) -> bool:
+        """Sliding one-minute window per name; all names must have room; counts only if allowed."""
+        if not self.rate_limits:
+            return True
+        with self.lock:
+            now = self.now()
+            windows = []
+            for name in names:
+                w = self._windows.setdefault(name, deque())
+                while w and w[0] <= now - 60:
+                    w.popleft()
+                windows.append(w)
+            if any(len(w) >= limit for w in windows):
+                return False
+            for w in windows:
+                w.append(now)
+            return True
+
+    def record(self, entry: dict) -> None:
+        with self.lock:
+            entry["time"] = self.now()
+            self.sent.append(entry)
+
+    def log_call(self, path: str, errcode: int | None, http: int = 200) -> None:
+        with self.lock:
+            self.calls.append({"path": path, "errcode": errcode, "http": http, "time": self.now()})
+
+
+DEFAULT_STATE = SimState()
+
+bp = Blueprint("wecom_sim", __name__)
+
+
+def get_state() -> SimState:
+    try:
+        state = current_app.extensions.get("wecom_sim")
+    except RuntimeError:
+        state = None
+    return state or DEFAULT_STATE
+
+
+def _err(state: SimState, path: str, errcode: int, errmsg: str, **extra):
+    state.log_call(path, errcode)
+    return jsonify({"errcode": errcode, "errmsg": errmsg, **extra})
+
+
+def _ok(state: SimState, path: str, **extra):
+    state.log_call(path, 0)
+    return jsonify({"errcode": 0, "errmsg": "ok", **extra})
+
+
+class _Fault(Exception):
+    def __init__(self, response):
+        self.response = response
+
+
+def _begin(state: SimState, path: str) -> dict | None:
+    """Latency, then the next matching fault: errcode/http faults answer at once (raise _Fault);
+    a timeout fault is returned so that the view can record (or not) and then sleep."""
+    if state.latency:
+        time.sleep(state.latency)
+    fault = state.take_fault(path)
+    if not fault:
+        return None
+    if fault.get("timeout"):
+        return fault
+    if "http" in fault:
+        state.log_call(path, None, int(fault["http"]))
+        raise _Fault((f"simulated HTTP {fault['http']}", int(fault["http"]), {"Content-Type": "text/plain"}))
+    if "errcode" in fault:
+        raise _Fault(_err(state, path, int(fault["errcode"]), fault.get("errmsg", "simulated fault")))
+    return None
+
+
+def _finish_timeout(state: SimState, path: str, fault: dict | None, entry: dict | None):
+    """Apply a timeout fault: maybe record, then sleep past the client's timeout."""
+    if entry is not None and fault.get("delivered", False):
+        state.record(entry)
+    state.log_call(path, None, 0)
+    time.sleep(float(fault.get("seconds", state.timeout_seconds)))
+    return jsonify({"errcode": 0, "errmsg": "ok (too late)"})
+
+
+def _json_body() -> dict | None:
+    try:
+        body = json.loads(request.get_data(as_text=True) or "null")
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _content_of(body: dict, msgtype: str) -> tuple[str | None, dict]:
+    part = body.get(msgtype)
+    if not isinstance(part, dict):
+        return None, {}
+    if msgtype == "file":
+        return part.get("media_id"), part
+    return part.get("content"), part
+
+
+@bp.errorhandler(_Fault)
+def _fault_response(exc: _Fault):
+    return exc.response
+
+
+@bp.get("/gettoken")
+def gettoken():
+    state = get_state()
+    path = "gettoken"
+    fault = _begin(state, path)
+    if fault:
+        return _finish_timeout(state, path, fault, None)
+    corpid, secret = request.args.get("corpid", ""), request.args.get("corpsecret", "")
+    if not corpid or (state.corp_id is not None and corpid != state.corp_id):
+        return _err(state, path, 40013, "invalid corpid")
+    if not secret or (state.secret is not None and secret != state.secret):
+        return _err(state, path, 40001, "invalid credential")
+    token = state.issue_token()
+    return _ok(state, path, access_token=token, expires_in=TOKEN_LIFETIME)
+
+
+def _token_check(state: SimState, path: str):
+    code = state.check_token(request.args.get("access_token", ""))
+    if code == 40014:
+        raise _Fault(_err(state, path, 40014, "invalid access_token"))
+    if code == 42001:
+        raise _Fault(_err(state, path, 42001, "access_token expired"))
+
+
+def _media_name(state: SimState, media_id: str) -> str | None:
+    with state.lock:
+        media = state.media.get(media_id)
+    return media["name"] if media else None
+
+
+@bp.post("/message/send")
+def message_send():
+    state = get_state()
+    path = "message/send"
+    fault = _begin(state, path)
+    _token_check(state, path)
+    body = _json_body()
+    if body is None:
+        return _err(state, path, 47001, "data format error")
+    msgtype = body.get("msgtype")
+    if msgtype not in ("text", "markdown", "file"):
+        return _err(state, path, 40008, "invalid message type")
+    agentid = str(body.get("agentid", ""))
+    if not agentid or (state.agent_id is not None and agentid != str(state.agent_id)):
+        return _err(state, path, 40056, "invalid agentid")
+    touser = [u for u in str(body.get("touser", "")).split("|") if u]
+    if not touser:
+        return _err(state, path, 40031, "invalid userid list")
+    content, _part = _content_of(body, msgtype)
+    if not content:
+        return _err(state, path, 44004, "empty content")
+    truncated = False
+    if msgtype == "file":
+        name = _media_name(state, content)
+        if name is None:
+            return _err(state, path, 40007, "invalid media_id")
+        content = name
+    elif len(content.encode()) > TEXT_LIMIT:
+        content = content.encode()[:TEXT_LIMIT].decode(errors="ignore")
+        truncated = True
+    entry = {"path": path, "channel": "app", "touser": touser, "msgtype": msgtype, "content": content,
+             "mentioned_list": [], "truncated": truncated,
+             "duplicate_check": bool(body.get("enable_duplicate_check"))}
+    if fault:
+        return _finish_timeout(state, path, fault, entry)
+    if not state.rate_ok([f"user:{u}" for u in touser], USER_PER_MINUTE):
+        return _err(state, path, 45009, "api freq out of limit")
+    state.record(entry)
+    return _ok(state, path, invaliduser="", msgid=secrets.token_hex(8))
+
+
+@bp.post("/appchat/send")
+def appchat_send():
+    state = get_state()
+    path = "appchat/send"
+    fault = _begin(state, path)
+    _token_check(state, path)
+    body = _json_body()
+    if body is None:
+        return _err(state, path, 47001, "data format error")
+    chatid = body.get("chatid")
+    if not chatid:
+        return _err(state, path, 86003, "chat not exist")
+    msgtype = body.get("msgtype")
+    if msgtype not in ("text", "markdown", "file"):
+        return _err(state, path, 40008, "invalid message type")
+    content, _part = _content_of(body, msgtype)
+    if not content:
+        return _err(state, path, 44004, "empty content")
+    truncated = False
+    if msgtype == "file":
+        name = _media_name(state, content)
+        if name is None:
+            return _err(state, path, 40007, "invalid media_id")
+        content = name
+    elif len(content.encode()) > (TEXT_LIMIT if msgtype == "text" else APP_MARKDOWN_LIMIT):
+        content = content.encode()[:TEXT_LIMIT].decode(errors="ignore")
+        truncated = True
+    entry = {"path": path, "channel": "appchat", "chatid": chatid, "msgtype": msgtype, "content": content,
+             "mentioned_list": [], "truncated": truncated}
+    if fault:
+        return _finish_timeout(state, path, fault, entry)
+    state.record(entry)
+    return _ok(state, path)
+
+
+@bp.post("/webhook/send")
+def webhook_send():
+    state = get_state()
+    path = "webhook/send"
+    fault = _begin(state, path)
+    key = request.args.get("key", "")
+    if not state.key_valid(key):
+        return _err(state, path, 93000, "invalid webhook url")
+    body = _json_body()
+    if body is None:
+        return _err(state, path, 40035, "invalid json")
+    msgtype = body.get("msgtype")
+    if msgtype not in ("text", "markdown", "file"):
+        return _err(state, path, 40008, "invalid message type")
+    content, part = _content_of(body, msgtype)
+    if not content:
+        return _err(state, path, 44004, "empty content")
+    limit = TEXT_LIMIT if msgtype == "text" else MARKDOWN_LIMIT
+    if msgtype == "file":
+        name = _media_name(state, content)
+        if name is None:
+            return _err(state, path, 40007, "invalid media_id")
+        content = name
+    elif len(content.encode()) > limit:
+        return _err(state, path, 40058, f"{msgtype}.content exceed max length {limit}")
+    mentioned = part.get("mentioned_list") or [] if msgtype == "text" else []
+    entry = {"path": path, "channel": "robot", "key": key, "msgtype": msgtype, "content": content,
+             "mentioned_list": list(mentioned)}
+    if fault:
+        return _finish_timeout(state, path, fault, entry)
+    if not state.rate_ok([f"key:{key}"], ROBOT_PER_MINUTE):
+        return _err(state, path, 45009, "api freq out of limit")
+    state.record(entry)
+    return _ok(state, path)
+
+
+def _upload(state: SimState, path: str):
+    if request.args.get("type") not in ("file", "image", "voice", "video"):
+        return _err(state, path, 40004, "invalid media type")
+    f = request.files.get("media")
+    if f is None:
+        return _err(state, path, 41006, "media data missing")
+    data = f.read()
+    if not data:
+        return _err(state, path, 40005, "invalid file size")
+    media_id = "sim-media-" + secrets.token_hex(12)
+    with state.lock:
+        state.media[media_id] = {"name": f.filename or "file", "size": len(data), "time": state.now()}
+    return _ok(state, path, type=request.args.get("type"), media_id=media_id, created_at=str(int(state.now())))
+
+
+@bp.post("/media/upload")
+def media_upload():
+    state = get_state()
+    path = "media/upload"
+    fault = _begin(state, path)
+    _token_check(state, path)
+    if fault:
+        return _finish_timeout(state, path, fault, None)
+    return _upload(state, path)
+
+
+@bp.post("/webhook/upload_media")
+def webhook_upload_media():
+    state = get_state()
+    path = "webhook/upload_media"
+    fault = _begin(state, path)
+    if not state.key_valid(request.args.get("key", "")):
+        return _err(state, path, 93000, "invalid webhook url")
+    if fault:
+        return _finish_timeout(state, path, fault, None)
+    return _upload(state, path)
+
+
+# -- control ---------------------------------------------------------------------------------------
+@bp.get("/_control/sent")
+def control_sent():
+    return jsonify(get_state().sent_messages(request.args.get("path")))
+
+
+@bp.get("/_control/calls")
+def control_calls():
+    state = get_state()
+    with state.lock:
+        return jsonify(list(state.calls))
+
+
+@bp.post("/_control/reset")
+def control_reset():
+    get_state().reset()
+    return jsonify({"ok": True})
+
+
+@bp.post("/_control/faults")
+def control_faults():
+    body = json.loads(request.get_data(as_text=True) or "[]")
+    faults = body.get("faults", [body]) if isinstance(body, dict) else body
+    get_state().add_fault(*[f for f in faults if isinstance(f, dict)])
+    return jsonify({"ok": True, "queued": len(get_state().faults)})
+
+
+@bp.post("/_control/expire_tokens")
+def control_expire_tokens():
+    get_state().expire_tokens()
+    return jsonify({"ok": True})
+
+
+@bp.post("/_control/config")
+def control_config():
+    """{"latency": s, "valid_keys": [...]|null, "advance": s, "rate_limits": bool, "timeout_seconds": s}"""
+    state = get_state()
+    body = json.loads(request.get_data(as_text=True) or "{}")
+    with state.lock:
+        if "latency" in body:
+            state.latency = float(body["latency"])
+        if "valid_keys" in body:
+            state.valid_keys = None if body["valid_keys"] is None else set(body["valid_keys"])
+        if "rate_limits" in body:
+            state.rate_limits = bool(body["rate_limits"])
+        if "timeout_seconds" in body:
+            state.timeout_seconds = float(body["timeout_seconds"])
+        if "advance" in body:
+            state.offset += float(body["advance"])
+    return jsonify({"ok": True})
+
+
+def create_simulator_app(state: SimState | None = None) -> Flask:
+    """A Flask app serving the simulator at /cgi-bin, with its own state."""
+    app = Flask(__name__)
+    app.extensions["wecom_sim"] = state or SimState()
+    app.register_blueprint(bp, url_prefix="/cgi-bin")
+    return app
+
+
+class SimulatorServer:
+    """The simulator on 127.0.0.1, a free port, in a background thread.
+
+        with SimulatorServer() as sim:
+            os.environ["WECOM_API_BASE_URL"] = sim.base_url   # http://127.0.0.1:PORT/cgi-bin/
+            ...
+            sim.state.sent_messages()
+    """
+
+    def __init__(self, state: SimState | None = None, host: str = "127.0.0.1", port: int = 0):
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        live: set = set()
+        self._live = live
+
+        class QuietHandler(WSGIRequestHandler):
+            # Request lines carry webhook keys and access tokens: never log them.
+            def log_request(self, *args, **kwargs):
+                pass
+
+            def setup(self):
+                super().setup()
+                live.add(self.connection)
+
+            def finish(self):
+                live.discard(self.connection)
+                super().finish()
+
+        self.state = state or SimState()
+        self.app = create_simulator_app(self.state)
+        self._server = make_server(host, port, self.app, threaded=True, request_handler=QuietHandler)
+        self._server.daemon_threads = True
+        self.host, self.port = host, self._server.server_port
+        self.base_url = f"http://{host}:{self.port}/cgi-bin/"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="wecom-simulator", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            # Keep-alive connections would go on being served: cut them, as a dead server would.
+            for conn in list(self._live):
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self._thread.join(5)
+            self._thread = None
+
+    def __enter__(self) -> "SimulatorServer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

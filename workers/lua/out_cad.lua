@@ -1,0 +1,5 @@
+-- Compare and delete: drop KEYS[1] only if it still holds ARGV[1] (a lock we own, a token that failed).
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0

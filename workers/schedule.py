@@ -1,0 +1,479 @@
+"""The daily rhythm: what is due at an instant, claimed once per group per slot.
+
+`rq cron` enqueues `tick_now()` every minute on the "tick" queue (workers/cron_config.py); the CLI's
+`wecom-bot tick --at ISO` calls `tick(ts)` for any instant. A tick:
+
+1. runs the self-healing maintenance (workers.maintenance.run);
+2. works out, for every group in its own timezone, which slot instants of the local today and
+   yesterday are due: daily slots chain/remind/digest, weekly slots midweek/summary, within the
+   camp dates; a slot caught up after midnight still speaks of its own day;
+3. claims each (group, slot, local date) once with SET NX on keys.slot(...) — in Lua, a few thousand
+   claims per round trip, so 10,000 groups sharing a slot are claimed and enqueued in well under a
+   second. A slot whose instant is more than BOT_CATCHUP_GRACE_MINUTES old is claimed as skipped and
+   the group's leaders are told once; a paused group's slots are claimed as paused (nothing is sent,
+   and nothing fires late when the group resumes);
+4. enqueues the won claims in batches (`run_slot_batch`, queue "default"), which read the register
+   and post through workers.outbound. Every outbound id is derived from the slot key,
+   `slot:<group>:<slot>:<date>`, so a retried batch job posts nothing twice.
+
+Catch-up after downtime needs to look further back than the grace window only when the previous
+tick is older than the window (or there was none): `wb:tick:last` keeps the latest instant ticked.
+On the very first tick, slots already past their window are claimed silently: the service was not
+running then, there is nothing to apologise for.
+
+`force=SLOT` re-sends one slot for every group now, with ids suffixed `:force<N>` so the outbound
+dedupe does not swallow them.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import redis
+
+from config.settings import SLOTS, Group, Settings, Slot, get_settings
+from handlers import daily
+from handlers.calendar import day_date, day_index
+from workers import jobs, keys
+from workers.connection import get_redis
+from workers.register import MemberRow, MemberState, load_members
+
+log = logging.getLogger(__name__)
+
+CLAIM_TTL = 8 * 24 * 3600          # longer than a week: weekly slots and `tick --at` replays stay claimed
+LAST_TICK = "wb:tick:last"         # the latest instant ticked (TODO: move to workers/keys.py)
+FORCE_COUNTER = "wb:slot:force"    # INCR per forced re-send (TODO: move to workers/keys.py)
+BATCH = 250                        # groups per run_slot_batch job
+CLAIM_CHUNK = 2000                 # claims per Lua call
+NOTES_SHOWN = 3                    # latest profile notes per member in a digest
+
+# KEYS: (slot key, paused key) pairs; ARGV[1] ttl, ARGV[1 + i] the value for pair i.
+# Returns per pair: 1 claimed with its value, 2 claimed as paused, 0 already claimed.
+_CLAIM_LUA = """
+local out = {}
+local n = 0
+for i = 1, #KEYS, 2 do
+  n = n + 1
+  local value = ARGV[n + 1]
+  local status = 1
+  if redis.call('EXISTS', KEYS[i + 1]) == 1 then
+    value = 'paused'
+    status = 2
+  end
+  if redis.call('SET', KEYS[i], value, 'NX', 'EX', ARGV[1]) then
+    out[n] = status
+  else
+    out[n] = 0
+  end
+end
+return out
+"""
+_ADVANCE_LUA = """
+local cur = tonumber(redis.call('GET', KEYS[1]))
+if not cur or cur < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return cur and tostring(cur) or false
+"""
+_scripts: dict[str, object] = {}
+
+
+def _script(r: redis.Redis, name: str, source: str):
+    """A registered script; callers pass client=r, so a cached one never talks to a stale client."""
+    if name not in _scripts:
+        _scripts[name] = r.register_script(source)
+    return _scripts[name]
+
+
+# --- what is due -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Due:
+    group: str
+    slot: str
+    day: date          # the slot's own local date: a slot caught up after midnight speaks of it
+    at: float          # the slot instant (epoch seconds)
+
+    @property
+    def key(self) -> str:
+        return keys.slot(self.group, self.slot, self.day.isoformat())
+
+
+def slot_instant(d: date, slot: Slot, tz: ZoneInfo) -> float:
+    """The instant of a local wall-clock time. A time skipped by a DST switch (02:30 on the spring
+    day in Berlin) resolves through the offset before the switch, so it fires once, at 03:30; a time
+    that occurs twice (autumn) fires at its first occurrence, and the claim per local date keeps the
+    second from firing again."""
+    return datetime(d.year, d.month, d.day, slot.hour, slot.minute, tzinfo=tz).timestamp()
+
+
+def in_camp(group: Group, d: date) -> bool:
+    return (group.camp_start is None or d >= group.camp_start) and (group.camp_end is None or d <= group.camp_end)
+
+
+def due_slots(settings: Settings, ts: float, since: float | None) -> list[Due]:
+    """Slot instants of the local today and yesterday in (since, ts], for every group; `since`
+    None means all of them. Groups sharing a timezone and slot times share the arithmetic."""
+    today_by_tz: dict[str, date] = {}
+    cache: dict[tuple[str, str, Slot], list[tuple[date, float]]] = {}
+    out: list[Due] = []
+    for group in settings.groups.values():
+        tzname = group.timezone
+        for name in SLOTS:
+            slot = group.slots.get(name)
+            if slot is None:
+                continue
+            ck = (tzname, name, slot)
+            hits = cache.get(ck)
+            if hits is None:
+                today = today_by_tz.get(tzname)
+                if today is None:
+                    today = today_by_tz[tzname] = datetime.fromtimestamp(ts, tz=timezone.utc).astimezone(
+                        ZoneInfo(tzname)).date()
+                hits = []
+                for d in (today - timedelta(days=1), today):
+                    if slot.weekday is not None and d.weekday() != slot.weekday:
+                        continue
+                    at = slot_instant(d, slot, ZoneInfo(tzname))
+                    if at <= ts and (since is None or at >= since):
+                        hits.append((d, at))
+                cache[ck] = hits
+            for d, at in hits:
+                if in_camp(group, d):
+                    out.append(Due(group.key, name, d, at))
+    return out
+
+
+def _claim(r: redis.Redis, due: list[Due], values: list[str]) -> list[int]:
+    script = _script(r, "claim", _CLAIM_LUA)
+    out: list[int] = []
+    for i in range(0, len(due), CLAIM_CHUNK):
+        part = due[i:i + CLAIM_CHUNK]
+        ks = []
+        for d in part:
+            ks += [d.key, keys.paused(d.group)]
+        out += [int(x) for x in script(keys=ks, args=[CLAIM_TTL, *values[i:i + CLAIM_CHUNK]], client=r)]
+    return out
+
+
+# --- the tick --------------------------------------------------------------------------------------
+
+def tick_now() -> dict:
+    """The cron entry (workers/cron_config.py)."""
+    return tick(time.time())
+
+
+def tick(ts: float, force: str | None = None) -> dict:
+    """Enqueue what is due at instant `ts`; repeating a tick adds nothing. Returns counts and the
+    `lines` that `wecom-bot tick` prints."""
+    started = time.perf_counter()
+    settings = get_settings()
+    r = get_redis()
+    result: dict = {"ts": ts, "queued": 0, "skipped": 0, "paused": 0, "jobs": 0, "lines": []}
+    try:
+        from workers import maintenance
+        result["maintenance"] = maintenance.run(r)
+    except Exception:  # self-healing must never stop the schedule
+        log.exception("maintenance failed during the tick")
+    if force:
+        _force(r, settings, ts, force, result)
+    else:
+        _scheduled(r, settings, ts, result)
+    result["seconds"] = round(time.perf_counter() - started, 4)
+    return result
+
+
+def _scheduled(r: redis.Redis, settings: Settings, ts: float, result: dict) -> None:
+    grace = settings.catchup_grace_minutes * 60 + 59   # the slot's own minute always counts
+    raw = r.get(LAST_TICK)
+    prev = float(raw) if raw is not None else None
+    first = prev is None
+    lookback = first or ts - prev > grace
+    due = due_slots(settings, ts, None if lookback else ts - grace)
+    values = [f"sent:{ts:.0f}" if ts - d.at <= grace else f"skip:{ts:.0f}" for d in due]
+    statuses = _claim(r, due, values) if due else []
+
+    send: dict[tuple[str, date], list[Due]] = defaultdict(list)
+    skipped: dict[str, list[Due]] = defaultdict(list)
+    paused: dict[tuple[str, date], list[str]] = defaultdict(list)
+    for d, value, status in zip(due, values, statuses):
+        if status == 2:
+            paused[(d.slot, d.day)].append(d.group)
+        elif status == 1 and value.startswith("sent"):
+            send[(d.slot, d.day)].append(d)
+        elif status == 1:
+            skipped[d.group].append(d)
+
+    lines = result["lines"]
+    for (slot, d), items in sorted(send.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        groups = [x.group for x in items]
+        for i in range(0, len(groups), BATCH):
+            batch = groups[i:i + BATCH]
+            if not _enqueue(result, "run_slot_batch", slot, d.isoformat(), batch, ts):
+                # Give the claims back so that the next tick tries again: whatever this batch did
+                # post carries the same outbound ids, which the outbox drops the second time.
+                _release(r, [keys.slot(g, slot, d.isoformat()) for g in batch])
+        result["queued"] += len(groups)
+        late = max(int(ts - min(x.at for x in items)) // 60, 0)
+        how = f"caught up {late} min late" if late >= 1 else "queued"
+        lines.append(f"{slot} {d.isoformat()}: {how} for {_names(groups)}")
+    if skipped:
+        result["skipped"] = sum(len(v) for v in skipped.values())
+        if not first:
+            items = [[g, [[x.slot, x.day.isoformat(), _hhmm(settings, x)] for x in sorted(v, key=lambda x: x.at)]]
+                     for g, v in skipped.items()]
+            for i in range(0, len(items), BATCH):
+                _enqueue(result, "notify_skipped_batch", items[i:i + BATCH])
+        by_slot: dict[tuple[str, date], list[str]] = defaultdict(list)
+        for g, v in skipped.items():
+            for x in v:
+                by_slot[(x.slot, x.day)].append(g)
+        for (slot, d), groups in sorted(by_slot.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            why = ("before the first tick" if first else
+                   f"older than the {settings.catchup_grace_minutes} min catch-up window; leaders told")
+            lines.append(f"{slot} {d.isoformat()}: skipped for {_names(groups)} ({why})")
+    for (slot, d), groups in sorted(paused.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        result["paused"] += len(groups)
+        lines.append(f"{slot} {d.isoformat()}: paused, nothing sent for {_names(groups)}")
+    if not lines:
+        lines.append("nothing due")
+    _script(r, "advance", _ADVANCE_LUA)(keys=[LAST_TICK], args=[repr(float(ts))], client=r)
+
+
+def _force(r: redis.Redis, settings: Settings, ts: float, slot: str, result: dict) -> None:
+    if slot not in SLOTS:
+        raise ValueError(f"unknown slot {slot!r}: one of {', '.join(SLOTS)}")
+    n = r.incr(FORCE_COUNTER)
+    suffix = f"force{n}"
+    groups = list(settings.groups.values())
+    with r.pipeline(transaction=False) as p:
+        for g in groups:
+            p.exists(keys.paused(g.key))
+        paused_flags = p.execute() if groups else []
+    by_day: dict[date, list[str]] = defaultdict(list)
+    for g, is_paused in zip(groups, paused_flags):
+        d = datetime.fromtimestamp(ts, tz=timezone.utc).astimezone(g.tz).date()
+        if is_paused:
+            result["paused"] += 1
+            result["lines"].append(f"{slot}: {g.key} is paused, not re-sent")
+        elif not in_camp(g, d):
+            result["lines"].append(f"{slot}: {g.key} is outside its camp dates on {d.isoformat()}, not re-sent")
+        else:
+            by_day[d].append(g.key)
+    for d, keys_ in sorted(by_day.items()):
+        for i in range(0, len(keys_), BATCH):
+            _enqueue(result, "run_slot_batch", slot, d.isoformat(), keys_[i:i + BATCH], ts, suffix)
+        result["queued"] += len(keys_)
+        result["lines"].append(f"{slot} {d.isoformat()}: re-sent ({suffix}) for {_names(keys_)}")
+    if not result["lines"]:
+        result["lines"].append("no groups configured")
+
+
+def _enqueue(result: dict, func: str, *args) -> bool:
+    """One batch job on "default". A failure (Redis gone, or in inline mode the batch itself) is
+    logged and counted, never allowed to stop the rest of the tick."""
+    try:
+        jobs.enqueue("default", f"workers.schedule.{func}", *args)
+    except Exception:
+        log.exception("could not run or enqueue %s %s", func, args[:2])
+        result["errors"] = result.get("errors", 0) + 1
+        return False
+    result["jobs"] += 1
+    return True
+
+
+def _release(r: redis.Redis, claim_keys: list[str]) -> None:
+    try:
+        r.delete(*claim_keys)
+    except redis.RedisError:
+        log.exception("could not release %d slot claim(s); those posts are lost", len(claim_keys))
+
+
+def _names(groups: list[str], limit: int = 10) -> str:
+    shown = ", ".join(groups[:limit])
+    return shown + (f" (+{len(groups) - limit} more)" if len(groups) > limit else "")
+
+
+def _hhmm(settings: Settings, due: Due) -> str:
+    group = settings.groups[due.group]
+    local = datetime.fromtimestamp(due.at, tz=timezone.utc).astimezone(group.tz)
+    return local.strftime("%H:%M")
+
+
+# --- batches (RQ jobs on "default") --------------------------------------------------------------
+
+def slot_id(group_key: str, slot: str, day: date | str) -> str:
+    """The outbound id of a slot's post, derived from its claim key."""
+    return f"slot:{group_key}:{slot}:{day if isinstance(day, str) else day.isoformat()}"
+
+
+def run_slot_batch(slot: str, date_iso: str, group_keys: list[str], ts: float | None = None,
+                   suffix: str = "") -> int:
+    """Build and post one slot's messages for a batch of groups whose claims this tick won.
+    Idempotent: a retry posts the same ids, which workers.outbound drops. A group whose posts could
+    not be built gets its claim back (the next tick retries it) and the job fails, visibly."""
+    r = get_redis()
+    settings = get_settings()
+    day = day_index(date.fromisoformat(date_iso))
+    now = time.time() if ts is None else float(ts)
+    msgs: list[dict] = []
+    failed = []
+    for key in group_keys:
+        group = settings.group(key)
+        if group is None:
+            log.warning("slot %s %s: group %s is no longer configured", slot, date_iso, key)
+            continue
+        try:
+            built = build_slot(r, settings, group, slot, day, now)
+        except Exception:
+            log.exception("slot %s %s: could not build the posts of group %s", slot, date_iso, key)
+            failed.append(key)
+            continue
+        if suffix:
+            base = slot_id(group.key, slot, date_iso)
+            for m in built:
+                m["id"] = base + ":" + suffix + m["id"][len(base):]
+        msgs += built
+    post(r, msgs)
+    if failed:
+        if not suffix:
+            # Give these claims back: the next tick within the catch-up window tries them again.
+            _release(r, [keys.slot(k, slot, date_iso) for k in failed])
+        raise RuntimeError(f"slot {slot} {date_iso}: {len(failed)} group(s) failed: {', '.join(failed[:10])}")
+    return len(msgs)
+
+
+def notify_skipped_batch(items: list) -> int:
+    """Tell each group's leaders once which slots were skipped after downtime.
+    items: [[group key, [[slot, date_iso, "HH:MM"], ...]], ...]."""
+    r = get_redis()
+    settings = get_settings()
+    msgs = []
+    for key, slots in items:
+        group = settings.group(key)
+        if group is None:
+            continue
+        listed = [(slot, day_index(date.fromisoformat(d)), hhmm) for slot, d, hhmm in slots]
+        digest_id = hashlib.sha1("|".join(f"{s}:{d}" for s, d, _ in slots).encode()).hexdigest()[:12]
+        text = daily.skipped(group.display, listed)
+        for uid in leaders_of(settings, group):
+            msgs.append(_user_msg(f"slot:{group.key}:skipped:{digest_id}:{uid}", uid, text))
+    post(r, msgs)
+    return len(msgs)
+
+
+def post(r: redis.Redis, msgs: list[dict]) -> None:
+    if not msgs:
+        return
+    from workers import outbound
+    many = getattr(outbound, "post_many", None)
+    if many is not None:
+        many(r, msgs)
+    else:
+        for m in msgs:
+            outbound.post(r, m)
+
+
+# --- what each slot says ---------------------------------------------------------------------------
+
+def build_slot(r: redis.Redis, settings: Settings, group: Group, slot: str, day: int, now: float) -> list[dict]:
+    if slot == "chain":
+        return daily_chain(r, group, day)
+    if slot == "remind":
+        return daily_remind(r, group, day, now)
+    if slot == "digest":
+        return daily_digest(r, group, day)
+    if slot == "midweek":
+        return weekly_midweek(r, group, day)
+    if slot == "summary":
+        return weekly_summary(r, group, day)
+    raise ValueError(f"unknown slot {slot!r}")
+
+
+def _rows(r: redis.Redis, group: Group, day: int) -> tuple[list[MemberState], list[MemberRow], set[str]]:
+    states = load_members(r, group)
+    rows = [s.row(day, group.weekly_goal) for s in states]
+    on_leave = {s.userid for s in states if day in s.off}
+    return states, rows, on_leave
+
+
+def _links(r: redis.Redis, group: Group, day: int) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in r.hgetall(keys.links(group.key, day)).items()}
+
+
+def leaders_of(settings: Settings, group: Group) -> list[str]:
+    return list(group.leaders) or list(settings.admins)
+
+
+def _group_msg(msg_id: str, group: Group, content: str, mentions: list | None = None) -> dict:
+    return {"id": msg_id, "to": "group", "group": group.key, "msgtype": "text", "content": content,
+            "mentions": mentions or []}
+
+
+def _user_msg(msg_id: str, userid: str, content: str) -> dict:
+    return {"id": msg_id, "to": "user", "users": [userid], "msgtype": "text", "content": content}
+
+
+def daily_chain(r: redis.Redis, group: Group, day: int) -> list[dict]:
+    """The morning 接龙 in the group, with whoever has checked in so far."""
+    _, rows, _ = _rows(r, group, day)
+    entries = daily.chain_entries(rows, _links(r, group, day))
+    text = daily.chain_text(day, group.camp_start, entries)
+    return [_group_msg(slot_id(group.key, "chain", day_date(day)), group, text)]
+
+
+def daily_remind(r: redis.Redis, group: Group, day: int, now: float) -> list[dict]:
+    """The evening reminder in the group, @-ing exactly who is missing, plus private nudges for long
+    streaks about to break (not in quiet hours)."""
+    settings = get_settings()
+    _, rows, on_leave = _rows(r, group, day)
+    prefs = {k.decode(): v.decode() for k, v in r.hgetall(keys.prefs(group.key)).items()}
+    muted = {f[: -len(":mute")] for f, v in prefs.items() if f.endswith(":mute") and v == "1"}
+    local = datetime.fromtimestamp(now, tz=timezone.utc).astimezone(group.tz)
+    quiet = daily.in_quiet_hours(local.hour, local.minute, settings.quiet_hours)
+    rem = daily.remind(rows, muted=muted, on_leave=on_leave, quiet=quiet)
+    if rem is None:
+        return []
+    base = slot_id(group.key, "remind", day_date(day))
+    out = [_group_msg(base, group, rem.content, rem.mentions)]
+    out += [_user_msg(f"{base}:nudge:{uid}", uid, text) for uid, text in rem.nudges]
+    return out
+
+
+def daily_digest(r: redis.Redis, group: Group, day: int) -> list[dict]:
+    """Each leader's private end-of-day report."""
+    settings = get_settings()
+    _, rows, on_leave = _rows(r, group, day)
+    links = _links(r, group, day)
+    with r.pipeline(transaction=False) as p:
+        for row in rows:
+            p.lrange(keys.notes(group.key, row.userid), -NOTES_SHOWN, -1)
+        raw = p.execute() if rows else []
+    notes = {row.userid: [n.decode() for n in items] for row, items in zip(rows, raw) if items}
+    text = daily.digest(group.display, day, rows, links, notes, settings.silent_days, on_leave, group.camp_start)
+    base = slot_id(group.key, "digest", day_date(day))
+    return [_user_msg(f"{base}:{uid}", uid, text) for uid in leaders_of(settings, group)]
+
+
+def weekly_midweek(r: redis.Redis, group: Group, day: int) -> list[dict]:
+    """Hook for the mid-week slot: each leader privately learns who is behind pace for their goal."""
+    settings = get_settings()
+    _, rows, on_leave = _rows(r, group, day)
+    text = daily.midweek(group.display, day, rows, on_leave)
+    base = slot_id(group.key, "midweek", day_date(day))
+    return [_user_msg(f"{base}:{uid}", uid, text) for uid in leaders_of(settings, group)]
+
+
+def weekly_summary(r: redis.Redis, group: Group, day: int) -> list[dict]:
+    """Hook for the weekend slot: the week's ✅/❌ n/goal and streaks, in the group."""
+    _, rows, _ = _rows(r, group, day)
+    return [_group_msg(slot_id(group.key, "summary", day_date(day)), group, daily.summary(day, rows))]
+
+
+__all__ = ["tick", "tick_now", "run_slot_batch", "notify_skipped_batch", "due_slots", "slot_instant", "slot_id",
+           "daily_chain", "daily_remind", "daily_digest", "weekly_midweek", "weekly_summary"]
