@@ -49,7 +49,7 @@ def _handle(kind: str, parse) -> Response:
     status = 500
     try:
         response = _process(kind, parse)
-        status = response.status_code
+        status = 0 if isinstance(response, _Counted) else response.status_code
         return response
     except CallbackError as exc:
         status = exc.status
@@ -87,19 +87,24 @@ def _process(kind: str, parse) -> Response:
         return _text(crypto.verify_url(signature, timestamp, nonce, echostr), 200)
     encrypt = parse_envelope(request.get_data(cache=False))
     event = parse(crypto.decrypt(signature, timestamp, nonce, encrypt), int(timestamp))
-    r = get_redis()
-    if ingest.accept(r, event):
-        log.info("%s message %s accepted", kind, event["msgid"])
+    if ingest.accept(get_redis(), event, count_as=f"callbacks:{kind}:200"):
+        log.debug("%s message %s accepted", kind, event["msgid"])
     else:
         log.info("%s message %s is a retry; already stored", kind, event["msgid"])
-    return _text("", 200)
+    return _Counted("", status=200, mimetype="text/plain")
 
 
 def _text(body: str, status: int) -> Response:
     return Response(body, status=status, mimetype="text/plain")
 
 
+class _Counted(Response):
+    """A 200 whose metrics count was already made by the inbox script itself."""
+
+
 def _count(kind: str, status: int) -> None:
+    if status == 0:
+        return
     try:
         get_redis().hincrby(keys.METRICS, f"callbacks:{kind}:{status}", 1)
     except (redis.RedisError, OSError):

@@ -26,9 +26,9 @@ EFFECT_TTL = 8 * 24 * 3600
 BACKFILL_DAYS = 35
 
 
-def accept(r: redis.Redis, event: dict) -> bool:
+def accept(r: redis.Redis, event: dict, count_as: str = "") -> bool:
     """Durably queue one event, at most once per msgid; False for a duplicate."""
-    return streams.add(r, streams.INBOX, event, dedupe_key=keys.seen(event["msgid"]))
+    return streams.add(r, streams.INBOX, event, dedupe_key=keys.seen(event["msgid"]), count_as=count_as)
 
 
 def drain_inbox() -> int:

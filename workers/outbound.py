@@ -183,10 +183,20 @@ def post(r: redis.Redis | None, msg: dict) -> bool:
 
 
 def post_many(r: redis.Redis | None, msgs) -> int:
-    """post() each message in order; returns how many were new. (Goes through `post`, one
-    round trip each; the first one that finds no drain pending wakes one.)"""
+    """post() many messages in one round trip; returns how many were new. Order is kept, and one
+    drain is woken at most."""
     r = r or get_redis()
-    return sum(1 for m in msgs if post(r, m))
+    msgs = list(msgs)
+    if len(msgs) <= 1:
+        return sum(1 for m in msgs if post(r, m))
+    now = time.time()
+    with r.pipeline(transaction=False) as p:
+        for m in msgs:
+            _post_call(r, m, wake=True, now=now, client=p)
+        results = p.execute()
+    if any(int(must_wake) for _, must_wake in results):
+        streams.wake_drain(streams.OUTBOX)
+    return sum(int(added) for added, _ in results)
 
 
 def _validate(msg: dict) -> None:
@@ -205,6 +215,15 @@ def _validate(msg: dict) -> None:
 
 
 def _post(r: redis.Redis, msg: dict, wake: bool, remove_failed: str = "", now: float | None = None) -> bool:
+    added, must_wake = _post_call(r, msg, wake, remove_failed, now)
+    if must_wake and wake:
+        streams.wake_drain(streams.OUTBOX)
+    return bool(added)
+
+
+def _post_call(r: redis.Redis, msg: dict, wake: bool, remove_failed: str = "", now: float | None = None,
+               client=None):
+    """Run the out_post script for one message (on `client`, a pipeline, when given)."""
     _validate(msg)
     now = time.time() if now is None else now
     msg = dict(msg)
@@ -217,15 +236,12 @@ def _post(r: redis.Redis, msg: dict, wake: bool, remove_failed: str = "", now: f
     args: list = []
     for part in parts:
         args += [repr(not_before) if not_before > now else "", _dumps(part)]
-    added, must_wake = streams.script("out_post", r)(
+    log.debug("queueing outbound %s (%d part%s)", msg["id"], len(parts), "" if len(parts) == 1 else "s")
+    return streams.script("out_post", r)(
         keys=[streams.OUTBOX.key, streams.OUTBOX.wake_key, SEEN_PREFIX + msg["id"], DELAYED, FAILED, SEQ]
         + [state_key(p["id"]) for p in parts],
-        args=[DEDUPE_TTL, streams.WAKE_TTL if wake else 0, STATE_TTL, repr(now), remove_failed, len(parts)] + args)
-    if added:
-        log.debug("queued outbound %s (%d part%s)", msg["id"], len(parts), "" if len(parts) == 1 else "s")
-    if must_wake and wake:
-        streams.wake_drain(streams.OUTBOX)
-    return bool(added)
+        args=[DEDUPE_TTL, streams.WAKE_TTL if wake else 0, STATE_TTL, repr(now), remove_failed, len(parts)] + args,
+        client=client)
 
 
 def _member(r: redis.Redis, msg: dict) -> str:

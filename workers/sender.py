@@ -55,7 +55,7 @@ TEXT_LIMIT = 2048
 MARKDOWN_LIMIT = 4096            # robot markdown
 APP_MARKDOWN_LIMIT = 2048        # message/send and appchat markdown
 
-RETRY_ERRCODES = {-1, 45009, 45033, 45047, 90001}
+RETRY_ERRCODES = {-1, 45009, 45033}   # busy, frequency limit, too many concurrent calls
 TOKEN_ERRCODES = {40014, 42001}
 CONFIG_ERRCODES = {
     93000: "the robot's webhook key is invalid (robot removed from the group, or a wrong GROUP_<KEY>_WEBHOOK_KEY)",

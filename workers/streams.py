@@ -29,6 +29,7 @@ RECLAIM_IDLE_MS = 60_000
 MAX_DELIVERIES = 5
 WAKE_TTL = 30
 GROUP = "workers"
+METRICS = "wb:metrics"
 
 _LUA = {}
 
@@ -73,12 +74,13 @@ def ensure_group(r: redis.Redis, stream: Stream) -> None:
 
 
 def add(r: redis.Redis, stream: Stream, payload: dict, dedupe_key: str | None = None,
-        dedupe_ttl: int = 24 * 3600, wake: bool = True) -> bool:
-    """Add one payload durably; False when the dedupe key was seen already. Wakes a drain job."""
+        dedupe_ttl: int = 24 * 3600, wake: bool = True, count_as: str = "") -> bool:
+    """Add one payload durably; False when the dedupe key was seen already. Wakes a drain job.
+    `count_as` names a field of the metrics hash to increment in the same call."""
     added, must_wake = script("stream_add", r)(
-        keys=[stream.key, stream.wake_key, dedupe_key or stream.key + ":nodedupe"],
+        keys=[stream.key, stream.wake_key, dedupe_key or stream.key + ":nodedupe", METRICS],
         args=[json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
-              dedupe_ttl if dedupe_key else 0, WAKE_TTL])
+              dedupe_ttl if dedupe_key else 0, WAKE_TTL, count_as])
     if must_wake and wake:
         wake_drain(stream)
     return bool(added)
