@@ -102,6 +102,15 @@ class Settings:
     catchup_grace_minutes: int = 120
     dry_run: bool = False
     max_body: int = 256 * 1024
+    # --- message archive (会话内容存档, issue 8): fields; parsed in the block of the same name in load()
+    archive_sdk_path: str = ""                                     # WECOM_ARCHIVE_SDK_PATH
+    archive_secret: str = field(default="", repr=False)            # WECOM_ARCHIVE_SECRET
+    archive_private_key: str = field(default="", repr=False)       # WECOM_ARCHIVE_PRIVATE_KEY, as PEM text
+    archive_proxy: str = ""                                        # WECOM_ARCHIVE_PROXY
+    archive_proxy_password: str = field(default="", repr=False)    # WECOM_ARCHIVE_PROXY_PASSWORD
+    archive_timeout: int = 10                                      # WECOM_ARCHIVE_TIMEOUT, seconds
+    archive_batch: int = 1000                                      # WECOM_ARCHIVE_BATCH, records per call
+    # --- message archive: end of fields
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -343,6 +352,87 @@ def load(environ: dict[str, str] | None = None, env_file: str | os.PathLike | No
         m = re.match(r"^GROUP_([A-Za-z0-9_]+?)_(CHAT_ID|NAME|LEADERS|MEMBERS|WEBHOOK_KEY|WEEKLY_GOAL|TIMEZONE)$", name)
         if m and m.group(1).upper() not in listed:
             problems.append(f"{name}: group {m.group(1).lower()!r} is not listed in BOT_GROUPS")
+
+    # --- message archive (会话内容存档, issue 8): begin ------------------------------------------------
+    # All three of WECOM_ARCHIVE_SDK_PATH, WECOM_ARCHIVE_SECRET, WECOM_ARCHIVE_PRIVATE_KEY, or none.
+    # The private key is PEM text (literal "\n" allowed in env files) or the path to a PEM file; it
+    # may hold several keys (key rotation: each is tried). A problem never quotes the key itself.
+    s.archive_sdk_path = get("WECOM_ARCHIVE_SDK_PATH")
+    s.archive_secret = get("WECOM_ARCHIVE_SECRET")
+    s.archive_proxy = get("WECOM_ARCHIVE_PROXY")
+    s.archive_proxy_password = get("WECOM_ARCHIVE_PROXY_PASSWORD")
+    s.archive_timeout = integer("WECOM_ARCHIVE_TIMEOUT", 10, 1, 300)
+    s.archive_batch = integer("WECOM_ARCHIVE_BATCH", 1000, 1, 1000)
+    raw_key = get("WECOM_ARCHIVE_PRIVATE_KEY")
+    pem = ""
+    if raw_key and "-----BEGIN" in raw_key:
+        pem = raw_key.replace("\\n", "\n")
+    elif raw_key:
+        try:
+            pem = Path(raw_key).expanduser().read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"WECOM_ARCHIVE_PRIVATE_KEY: neither PEM text nor a readable PEM file "
+                            f"({type(exc).__name__} reading the path)")
+    if pem:
+        blocks = re.findall(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.+?-----END [A-Z ]*PRIVATE KEY-----", pem, re.S)
+        try:
+            from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+            from cryptography.hazmat.primitives.serialization import load_pem_private_key
+            if not blocks or not all(isinstance(load_pem_private_key(b.encode(), password=None), RSAPrivateKey)
+                                     for b in blocks):
+                raise ValueError
+            s.archive_private_key = "\n".join(blocks)
+        except Exception:
+            problems.append("WECOM_ARCHIVE_PRIVATE_KEY: not an unencrypted PEM RSA private key (the pair of the "
+                            "public key set in 管理后台 → 会话内容存档), nor the path to a file holding one")
+    archive_vars = {"WECOM_ARCHIVE_SDK_PATH": s.archive_sdk_path, "WECOM_ARCHIVE_SECRET": s.archive_secret,
+                    "WECOM_ARCHIVE_PRIVATE_KEY": raw_key}
+    if any(archive_vars.values()):
+        for name, value in archive_vars.items():
+            if not value:
+                problems.append(f"{name} is missing: the message archive needs WECOM_ARCHIVE_SDK_PATH, "
+                                "WECOM_ARCHIVE_SECRET and WECOM_ARCHIVE_PRIVATE_KEY (or none of them)")
+        if s.archive_sdk_path and not Path(s.archive_sdk_path).expanduser().is_file():
+            problems.append(f"WECOM_ARCHIVE_SDK_PATH={s.archive_sdk_path!r}: no such file "
+                            "(the path to WeCom's libWeWorkFinanceSdk_C.so)")
+        if s.simulated:
+            problems.append("WECOM_CORP_ID is missing: the message archive needs the real corp id")
+    # --- message archive: end --------------------------------------------------------------------------
+
+    # --- the weekly cycle and praise (issue 6): begin ---------------------------------------------------
+    # Read here, set on the settings object; workers.weekly.cfg() supplies these defaults for a
+    # Settings built by hand. Every problem names the exact variable; a near-miss name in this family
+    # (BOT_DOWNGRADE_AFTER_WEEK, BOT_REPLY_RESERVED, ...) is reported instead of silently ignored.
+    weekly_vars = ("BOT_DOWNGRADE_AFTER_WEEKS", "BOT_UPGRADE_AFTER_WEEKS", "BOT_TOP_PERFORMERS",
+                   "BOT_MIDWEEK_NUDGE", "BOT_PRAISE_STREAKS", "BOT_REPLY_RESERVE")
+    s.downgrade_after_weeks = integer("BOT_DOWNGRADE_AFTER_WEEKS", 2, 1, 12)
+    s.upgrade_after_weeks = integer("BOT_UPGRADE_AFTER_WEEKS", 2, 1, 12)
+    s.top_performers = integer("BOT_TOP_PERFORMERS", 3, 1, 10)
+    s.reply_reserve = integer("BOT_REPLY_RESERVE", 3, 0, 19)
+    raw_nudge = get("BOT_MIDWEEK_NUDGE", "on").lower() or "on"
+    if raw_nudge not in ("on", "off", "1", "0", "true", "false", "yes", "no"):
+        problems.append(f"BOT_MIDWEEK_NUDGE={get('BOT_MIDWEEK_NUDGE')!r}: expected on or off")
+        raw_nudge = "on"
+    s.midweek_nudge = raw_nudge in ("on", "1", "true", "yes")
+    raw_streaks = get("BOT_PRAISE_STREAKS", "3,7,14,21,30") or "3,7,14,21,30"
+    try:
+        streaks = tuple(sorted({int(p) for p in _csv(raw_streaks)}))
+        if not streaks or any(n < 2 or n > 1000 for n in streaks):
+            raise ValueError
+        s.praise_streaks = streaks
+    except ValueError:
+        problems.append(f"BOT_PRAISE_STREAKS={raw_streaks!r}: expected comma-separated streak lengths from 2 "
+                        "to 1000, e.g. 3,7,14,21,30")
+        s.praise_streaks = (3, 7, 14, 21, 30)
+    for name in sorted(env):
+        if name in weekly_vars or name == "BOT_MIDWEEK_AT":
+            continue
+        if name.startswith(("BOT_DOWNGRADE", "BOT_UPGRADE", "BOT_TOP_PERFORM", "BOT_MIDWEEK_N", "BOT_PRAISE",
+                            "BOT_REPLY")):
+            import difflib
+            near = difflib.get_close_matches(name, weekly_vars, n=1, cutoff=0.6)
+            problems.append(f"{name}: unknown variable" + (f"; did you mean {near[0]}?" if near else ""))
+    # --- the weekly cycle and praise: end -----------------------------------------------------------------
 
     if strict and problems:
         raise ConfigError(problems)

@@ -245,6 +245,7 @@ LEADER_HELP = (
 MEMBER_HELP = (
     ("打卡", "完成后 @我 说「打卡」或贴笔记链接"),
     ("我的", "本周进度、连续天数和目标"),
+    ("目标 N", "向组长提议自己的每周目标（N 天），组长确认后生效"),
     ("请假 天数", "从今天起请假，连续天数不断"),
     ("免打扰", "关掉提醒，再发一次打开"),
     ("不公开", "公开名单里不显示你的名字，再发一次恢复"),
@@ -339,6 +340,34 @@ def goal_set(name: str, goal: int, week_count: int) -> str:
     return f"🎯 好的，{name} 从本周起的目标是每周打卡 {goal} 天（本周已完成 {week_count}/{goal}），一起加油💪"
 
 
+def goal_notice(name: str, goal: int, week_count: int, confirmed: bool) -> str:
+    """To the member, privately, when a leader sets their goal."""
+    if confirmed:
+        return (f"🎯 {name}，组长同意了你的提议：从本周起每周打卡 {goal} 天（本周已完成 {week_count}/{goal}）。"
+                "说到做到的你最棒，一起加油💪")
+    return (f"🎯 {name}，组长和你把每周目标定为 {goal} 天，从本周起算（本周已完成 {week_count}/{goal}）。"
+            "按自己的节奏来，有困难随时跟组长说～")
+
+
+def proposal_sent(goal: int, current: int) -> str:
+    return (f"🙋 收到！你想把每周目标定为 {goal} 天（现在是每周 {current} 天），我已经告诉组长啦，"
+            "组长确认后就生效～")
+
+
+def proposal_same(goal: int) -> str:
+    return f"你现在的目标就是每周 {goal} 天哦，保持这个节奏就很好🙂"
+
+
+def proposal_for_leader(group_name: str, name: str, goal: int, current: int, week_count: int, command: str) -> str:
+    """To each leader, privately: a member's own goal proposal and the exact command to confirm it."""
+    return (f"🙋 「{group_name}」的 {name} 想把每周目标定为 {goal} 天（现在每周 {current} 天，本周已完成 "
+            f"{week_count}/{current}）。同意的话回复：\n{command}\n不同意就不用管，目标保持不变。")
+
+
+def proposal_leader_hint(example: str) -> str:
+    return f"组长给自己定目标也要写上名字哦，比如「{example}」🙂"
+
+
 def goal_bad(n: int | None) -> str:
     if n is not None and n < 1:
         return "目标最少每周 1 天哦，保持一点点节奏就很好🙂"
@@ -348,6 +377,21 @@ def goal_bad(n: int | None) -> str:
 def downgrade_set(name: str, old: int, new: int, start: date) -> str:
     return (f"🌱 好的，{name} 从下周（{cn_date(start)}起）的目标由每周 {old} 天调整为 {new} 天。"
             f"先稳稳做到，再慢慢加回来～")
+
+
+def downgrade_notice(name: str, new: int, start: date) -> str:
+    """To the member, privately and warmly: a goal they can reach, never a punishment."""
+    return (f"🌱 {name}，组长和你一起把每周目标调整为 {new} 天，从下周一（{cn_date(start)}）开始。"
+            "这不是退步，是给自己一个稳稳做得到的节奏；做到了我们再慢慢加回来，一起加油💪")
+
+
+def downgrade_already(name: str, n: int, start: date) -> str:
+    return f"{name} 从下周（{cn_date(start)}起）的目标已经是每周 {n} 天啦，不用再退～"
+
+
+def downgrade_after_camp(name: str, n: int, last: date) -> str:
+    return (f"训练营在 {cn_date(last)} 就结束啦，退阶要到下周才生效，用不上了。"
+            f"想从本周起就调低，可以用「目标 {name} {n}」🙂")
 
 
 def downgrade_not_lower(name: str, current: int, n: int) -> str:
@@ -377,8 +421,11 @@ def note_empty() -> str:
     return "档案内容是空的哦～" + usage("档案")
 
 
-def credit_done(name: str, d: date, week_count: int, goal: int) -> str:
-    return f"✅ 已为 {name} 补上 {cn_date(d)} 的打卡（那一周 {week_count}/{goal}）"
+def credit_done(name: str, d: date, week_count: int, goal: int, closed: bool = False) -> str:
+    text = f"✅ 已为 {name} 补上 {cn_date(d)} 的打卡（那一周 {week_count}/{goal}）"
+    if goal and week_count == goal:
+        text += "，那一周的目标算达成啦🎉" if closed else "，本周目标达成🎉"
+    return text
 
 
 def credit_already(name: str, d: date) -> str:
@@ -397,10 +444,16 @@ def bad_date(token: str) -> str:
     return f"没看懂日期「{token}」，请写成 2024-05-03 这样🙂"
 
 
-def leave_done(name: str | None, first: date, last: date, n: int) -> str:
+def leave_done(name: str | None, first: date, last: date, n: int,
+               goals: list[tuple[str, int, int]] = ()) -> str:
+    """`goals`: (the week's name, its goal before, after) for each week whose goal the days off lower."""
     span = cn_date(first) if n == 1 else f"{cn_date(first)}—{cn_date(last)}"
     who = f"已为 {name} 请假" if name else "已请假"
-    return f"🌿 {who} {n} 天（{span}），好好休息，连续天数不会断～"
+    text = f"🌿 {who} {n} 天（{span}），好好休息，连续天数不会断～"
+    lowered = [f"{week}目标由 {before} 天调为 {after} 天" for week, before, after in goals if after < before]
+    if lowered:
+        text += "\n" + "，".join(lowered) + "（按请假天数折算）"
+    return text
 
 
 def leave_bad() -> str:
@@ -493,9 +546,10 @@ class WeekLine:
     hidden: bool = False      # 不公开, in a public list
 
 
-def week_register(group_name: str, today: int, lines: list[WeekLine], paused: bool = False) -> str:
+def week_register(group_name: str, today: int, lines: list[WeekLine], paused: bool = False,
+                  week_label: str = "本周") -> str:
     start = today - weekday(today)
-    head = (f"📋 {group_name} 本周登记（{cn_date(day_date(start))}—{cn_date(day_date(start + 6))}，"
+    head = (f"📋 {group_name} {week_label}登记（{cn_date(day_date(start))}—{cn_date(day_date(start + 6))}，"
             f"今天{cn_weekday(today)}）")
     if not lines:
         return head + "\n名单还是空的，大家打卡后就会出现在这里～"

@@ -221,12 +221,30 @@ def days_left_in_week(day: int) -> int:
     return 6 - weekday(day)
 
 
+def _as_weeks(rows: Sequence, day: int, on_leave: set[str] = frozenset()) -> list:
+    """Register rows (MemberRow) as handlers.weekly.MemberWeek objects, for callers that only have
+    rows: the week is judged from week_count / week_goal as of `day`, without days off."""
+    from handlers.streaks import MET, MISSED, OPEN, WeekResult
+    from handlers.weekly import MemberWeek
+    out = []
+    for row in rows:
+        left = days_left_in_week(day) + (0 if row.checked_in else 1)
+        if row.week_count >= row.week_goal:
+            status = MET
+        elif row.week_count + left < row.week_goal:
+            status = MISSED
+        else:
+            status = OPEN
+        res = WeekResult(week_start(day), row.week_count, row.week_goal, row.week_goal, 0, left, status)
+        out.append(MemberWeek(row.userid, row.name, res, [res], row.streak, row.longest_streak, row.total,
+                              row.checked_in, row.week_goal, off_today=row.userid in on_leave))
+    return out
+
+
 def behind_pace(row, day: int) -> bool:
-    """Fewer check-ins than the goal's share of the days gone by (rounded down)."""
-    if row.week_count >= row.week_goal:
-        return False
-    elapsed = weekday(day) + 1
-    return row.week_count < (row.week_goal * elapsed) // 7 or not can_reach(row, day)
+    """Fewer check-ins than the goal's share of the days gone by (rounded down), or out of reach."""
+    from handlers.weekly import behind
+    return behind(_as_weeks([row], day)[0], day)
 
 
 def can_reach(row, day: int) -> bool:
@@ -234,40 +252,20 @@ def can_reach(row, day: int) -> bool:
     return row.week_count + left >= row.week_goal
 
 
-def midweek(group_name: str, day: int, rows: Sequence, on_leave: set[str] = frozenset()) -> str:
-    """A leader's private mid-week check: who is behind pace for their weekly goal."""
-    left = days_left_in_week(day)
-    behind = [row for row in rows if row.userid not in on_leave and behind_pace(row, day)]
-    head = f"📈 {group_name} 周中进度（{cn_date(day_date(day))} {cn_weekday(day)}）"
-    if not behind:
-        return head + "\n大家的进度都跟上了👍 继续保持～"
-    lines = [head, "进度落后的伙伴："]
-    for row in behind:
-        line = f"· {row.name} {row.week_count}/{row.week_goal}，本周还剩 {left} 天"
-        if not can_reach(row, day):
-            line += "（本周已追不上"
-            line += f"，可考虑「退阶 {row.name} {row.week_goal - 1}」）" if row.week_goal > 1 else "）"
-        lines.append(line)
-    lines.append("可以私聊鼓励一下，帮 TA 把目标完成💪")
-    return "\n".join(lines)
+def midweek(group_name: str, day: int, rows: Sequence, on_leave: set[str] = frozenset(),
+            camp_start: date | None = None) -> str:
+    """A leader's private mid-week check: who is behind pace for their weekly goal (members on leave
+    today left out). The scheduled slot uses handlers.weekly.midweek_leader with days off and notes."""
+    from handlers.weekly import midweek_leader
+    weeks = [m for m in _as_weeks(rows, day, on_leave) if not m.off_today]
+    return midweek_leader(group_name, day, weeks, camp_start)
 
 
-def summary(day: int, rows: Sequence) -> str:
-    """The weekend review in the group: each member's week ✅/❌ n/goal and streak, and the week's star."""
-    first, last = week_start(day), week_start(day) + 6
-    lines = [f"📊 本周打卡总结（{cn_date(day_date(first))}—{cn_date(day_date(last))}）"]
-    if not rows:
-        return lines[0] + "\n本周还没有打卡记录，下周一起开始吧💪"
-    ordered = sorted(rows, key=lambda r: (-(r.week_count >= r.week_goal), -r.week_count, -r.streak))
-    for row in ordered:
-        mark = "✅" if row.week_count >= row.week_goal else "❌"
-        lines.append(f"{mark} {row.name} {row.week_count}/{row.week_goal} · 连续 {row.streak} 天")
-    reached = sum(1 for row in rows if row.week_count >= row.week_goal)
-    best = max(rows, key=lambda r: (r.week_count, r.streak))
-    if best.week_count:
-        lines.append(f"🏆 本周之星：{best.name}（{best.week_count} 天）")
-    lines.append(f"本周 {reached}/{len(rows)} 人达成目标，辛苦大家！下周继续加油💪")
-    return "\n".join(lines)
+def summary(day: int, rows: Sequence, camp_start: date | None = None) -> str:
+    """The weekend review in the group: each member's week ✅/❌ n/goal and streak, the week's stars.
+    The scheduled slot uses handlers.weekly.review with days off and 不公开."""
+    from handlers.weekly import review
+    return review(day, _as_weeks(rows, day), camp_start)
 
 
 # --- after downtime -------------------------------------------------------------------------------

@@ -95,14 +95,130 @@ def longest(days: DayBits, off: DayBits, today: int) -> int:
     return best
 
 
+MIN_GOAL, MAX_GOAL = 1, 7
+
+
 def goal_for_week(goals: dict[int, int], week: int, default: int) -> int:
     """The goal in force in the week starting on day `week`: the latest change made for that
-    week or an earlier one, else the group's default."""
+    week or an earlier one, else the group's default. Never below 1 (a stored 0 from a hand edit
+    or an old backup must not turn a member's goal off) and never above 7."""
     best = None
     for start, goal in goals.items():
         if start <= week and (best is None or start > best[0]):
             best = (start, goal)
-    return best[1] if best else default
+    goal = best[1] if best else default
+    return min(max(int(goal), MIN_GOAL), MAX_GOAL)
+
+
+# --- a week's goal with days off, and its result ---------------------------------------------------
+# Days off (请假) lower that week's goal pro rata: goal × (7 − days off) / 7, rounded up but never
+# above the days left to check in on, so that it stays reachable; 0 when the whole week is off,
+# and then the week is neither met nor missed. Days outside the camp count like days off (a camp
+# that starts on a Wednesday asks for a pro-rata goal in its first week).
+
+def leave_goal(goal: int, unavailable: int) -> int:
+    """`goal` for a week with `unavailable` days (off, or outside the camp) out of 7."""
+    unavailable = min(max(unavailable, 0), 7)
+    if unavailable == 0:
+        return goal
+    available = 7 - unavailable
+    return min(-(-goal * available // 7), available)
+
+
+def unavailable_days(off: DayBits, week: int, camp: tuple[int | None, int | None] = (None, None)) -> set[int]:
+    """The days of the week starting on `week` that nobody expects a check-in on."""
+    first, last = camp
+    out = set()
+    for day in range(week, week + 7):
+        if day in off or (first is not None and day < first) or (last is not None and day > last):
+            out.add(day)
+    return out
+
+
+def week_goal(goals: dict[int, int], off: DayBits, week: int, default: int,
+              camp: tuple[int | None, int | None] = (None, None)) -> int:
+    """The goal that week asks for, days off taken into account."""
+    return leave_goal(goal_for_week(goals, week, default), len(unavailable_days(off, week, camp)))
+
+
+MET, MISSED, OPEN, OFF = "met", "missed", "open", "off"
+
+
+@dataclass(frozen=True)
+class WeekResult:
+    week: int            # its Monday
+    count: int           # check-in days that week (as far as `today`)
+    goal: int            # the goal it asks for (days off taken into account)
+    base_goal: int       # the goal in force, before days off
+    off: int             # days of it that are off (or outside the camp)
+    left: int            # days on which one can still check in, today included while it is open
+    status: str          # MET, MISSED (can no longer be reached), OPEN (still reachable), OFF (all off)
+
+    @property
+    def beaten(self) -> bool:
+        return self.status == MET and self.count > self.goal
+
+
+def week_result(days: DayBits, off: DayBits, goals: dict[int, int], week: int, default: int, today: int,
+                camp: tuple[int | None, int | None] = (None, None)) -> WeekResult:
+    """How the week starting on `week` stands on day `today` (a closed week when today is after it).
+    Derived from the bitmaps only, so a 补卡 in a closed week changes its result."""
+    base_goal = goal_for_week(goals, week, default)
+    gone = unavailable_days(off, week, camp)
+    goal = leave_goal(base_goal, len(gone))
+    count = days.count(week, min(week + 6, today))
+    left = 0
+    for day in range(max(week, today), week + 7):
+        if day in gone or day in days:
+            continue
+        left += 1
+    if goal == 0:
+        status = OFF
+    elif count >= goal:
+        status = MET
+    elif count + left < goal:
+        status = MISSED
+    else:
+        status = OPEN
+    return WeekResult(week, count, goal, base_goal, len(gone), left, status)
+
+
+def missed_run(results: list[WeekResult]) -> list[WeekResult]:
+    """The weeks missed in a row up to the last of `results` (oldest first). Weeks fully off are
+    skipped, neither missed nor breaking the run; a week still open ends it (it may yet be met)."""
+    run: list[WeekResult] = []
+    for res in reversed(results):
+        if res.status == OFF:
+            continue
+        if res.status != MISSED:
+            break
+        run.append(res)
+    return list(reversed(run))
+
+
+def beaten_run(results: list[WeekResult]) -> list[WeekResult]:
+    """The weeks in a row, up to the last one, whose goal was beaten (more days than asked)."""
+    run: list[WeekResult] = []
+    for res in reversed(results):
+        if res.status == OFF:
+            continue
+        if not res.beaten:
+            break
+        run.append(res)
+    return list(reversed(run))
+
+
+def current_run_start(days: DayBits, off: DayBits, today: int) -> int | None:
+    """The first check-in day of the run that `streak` counts on `today` (None without one)."""
+    day = today if today in days else today - 1
+    start = None
+    while day >= days.base:
+        if day in days:
+            start = day
+        elif day not in off:
+            break
+        day -= 1
+    return start
 
 
 def parse_goals(raw) -> dict[int, int]:

@@ -25,11 +25,16 @@ def pick(options: tuple[str, ...], seed: str) -> str:
     return options[digest[0] % len(options)]
 
 
-def checkin_reply(name: str, streak: int, week_count: int, week_goal: int, seed: str) -> str:
+def checkin_reply(name: str, streak: int, week_count: int, week_goal: int, seed: str,
+                  praise: str = "", mark_goal: bool = True) -> str:
+    """`✅ 小鹿 打卡成功｜连续 5 天🔥｜本周 2/3`, and on a second line the praise of the day
+    (handlers.praise: a milestone, or a short cheer)."""
     tail = pick(CHECKIN_TAILS, seed)
     text = f"✅ {name} 打卡成功｜连续 {streak} 天{tail}｜本周 {week_count}/{week_goal}"
-    if week_count == week_goal:
+    if mark_goal and week_goal and week_count == week_goal:
         text += "｜本周目标达成🎉"
+    if praise:
+        text += "\n" + praise
     return text
 
 

@@ -34,13 +34,21 @@ def sent(env, r, monkeypatch):
     """Capture every outbound post (before the outbox dedupe); keep the entries in the stream."""
     from workers import outbound
     cap = Capture()
-    real = outbound.post
+    real, real_many = outbound.post, outbound.post_many
 
     def post(rr, msg):
         cap.add(msg)
         return real(rr, msg)
 
+    def post_many(rr, msgs):        # pipelined: more than one message does not go through post()
+        msgs = list(msgs)
+        if len(msgs) > 1:
+            for m in msgs:
+                cap.add(m)
+        return real_many(rr, msgs)
+
     monkeypatch.setattr(outbound, "post", post)
+    monkeypatch.setattr(outbound, "post_many", post_many)
     monkeypatch.setattr(streams, "wake_drain", lambda stream: None)
     return cap
 

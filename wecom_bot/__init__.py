@@ -19,6 +19,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(ops.bp)
     if app.config["SIMULATOR"]:
         from config.settings import SIM_PATH
-        from wecom_bot import simulator
+        from wecom_bot import simpanel, simulator
         app.register_blueprint(simulator.bp, url_prefix=SIM_PATH.rstrip("/"))
+        app.register_blueprint(simpanel.bp, url_prefix="/_sim")
     return app

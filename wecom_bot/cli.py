@@ -38,7 +38,7 @@ def cmd_worker(args) -> int:
     settings = _settings(strict=True)
     configure_logging(settings)
     worker = SimpleWorker(list(QUEUES), connection=get_redis())
-    worker.work(burst=args.burst, with_scheduler=False)
+    worker.work(burst=args.burst, with_scheduler=True)
     return 0
 
 

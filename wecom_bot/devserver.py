@@ -50,9 +50,11 @@ def run(port: int | None = None) -> int:
     print(f"wecom-bot: web on {base}  (callbacks: {base}/wecom/robot and {base}/wecom/callback)")
     print(f"wecom-bot: Redis at {env['REDIS_URL'] if settings.redis_url else 'embedded, ' + settings.data_dir + '/redis'}")
     if settings.simulated:
-        print(f"wecom-bot: no WeCom account configured: using the built-in simulator; what the bot sends is at "
-              f"{base}/_sim/cgi-bin/_control/sent")
+        print(f"wecom-bot: no WeCom account configured: using the built-in simulator. Post as a member and "
+              f"see what the bot sends at {base}/_sim/")
         print("wecom-bot: try `wecom-bot demo` in another terminal for a scripted camp week")
+    if settings.simulated:
+        env.setdefault("WEB_CONCURRENCY", "1")  # the simulator keeps what it received in memory
     manager = Manager(Printer(sys.stdout))
     for name, cmd in _procfile():
         manager.add_process(name, cmd, env=env)

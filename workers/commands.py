@@ -23,7 +23,8 @@ import redis
 from config.settings import Group, Settings
 from handlers import commands as h
 from handlers.calendar import day_date, day_index, day_of, week_start
-from handlers.streaks import DayBits, goal_for_week, parse_goals, record
+from handlers.daily import camp_week
+from handlers.streaks import DayBits, goal_for_week, leave_goal, parse_goals, record, unavailable_days, week_goal
 from workers import audit, keys
 from workers.register import load_members, member_ids
 
@@ -33,6 +34,7 @@ GUARD_TTL = 8 * 24 * 3600
 BACKFILL_DAYS = 35          # as workers.ingest: a group's first check-in sets base = that day - 35
 SOURCES = ("robot", "app")  # the channels for commands (the archive also sees group posts: not a command)
 _USERID = re.compile(r"^[A-Za-z0-9_.@\-]{1,64}$")
+audit.WHAT_CN.setdefault("propose", "目标提议")     # a member's own goal proposal (goal history)
 
 
 def guard_key(msgid: str) -> str:
@@ -246,9 +248,41 @@ def _set_goal_from(key: str, week: int, n: int, current: dict[int, str]) -> tupl
 
 # --- leader commands -----------------------------------------------------------------------------
 
-def cmd_goal(ctx: Ctx) -> str:
+def _camp(group: Group) -> tuple[int | None, int | None]:
+    return (day_index(group.camp_start) if group.camp_start else None,
+            day_index(group.camp_end) if group.camp_end else None)
+
+
+def _notice_ops(ctx: Ctx, group: Group, userid: str, text: str) -> tuple[list[dict], list[dict]]:
+    """A private notice to a member, written with the change itself (posted by the next tick, out of
+    quiet hours) and taken back by its undo. None to oneself."""
+    if userid == ctx.uid:
+        return [], []
+    from workers.weekly import notice
+    value = notice(f"cmd:{ctx.msgid}:member", group.key, userid, text)
+    return ([{"op": "rpush", "key": keys.NOTICES, "value": value}],
+            [{"op": "lrem", "key": keys.NOTICES, "value": value}])
+
+
+def _wants_to_propose(ctx: Ctx) -> bool:
+    """`目标 <N>` from someone who is not a leader where it counts: a member's own proposal."""
+    if len(ctx.args) != 1 or h.parse_number(ctx.args[0]) is None:
+        return False
+    if ctx.chat_group is not None:
+        return not _leads(ctx, ctx.chat_group)
+    if ctx.key:
+        group = ctx.settings.group(ctx.key)
+        return group is not None and not _leads(ctx, group)
+    return not ctx.settings.groups_led_by(ctx.uid)
+
+
+def cmd_goal(ctx: Ctx) -> str | list[dict]:
+    if _wants_to_propose(ctx):
+        return _propose(ctx)
     group = _leader_group(ctx)
     if len(ctx.args) < 2:
+        if len(ctx.args) == 1 and h.parse_number(ctx.args[0]) is not None:
+            raise Refuse(h.proposal_leader_hint(f"目标 {ctx.name or ctx.uid} {ctx.args[0]}"))
         raise Refuse(h.usage("目标"))
     n = h.parse_number(ctx.args[-1])
     if n is None or not 1 <= n <= h.MAX_GOAL:
@@ -256,14 +290,71 @@ def cmd_goal(ctx: Ctx) -> str:
     who = _target(ctx, group, " ".join(ctx.args[:-1]))
     today = ctx.today(group)
     gkey, dkey, bkey = keys.goals(group.key, who.userid), keys.days(group.key, who.userid), keys.base(group.key)
+    pkey = keys.proposals(group.key)
 
     def plan(p) -> Change:
         ops, undo = _set_goal_from(gkey, week_start(today), n, _goals(p, gkey))
         raw_base = p.get(bkey)
         count = DayBits(p.get(dkey), int(raw_base or 0)).count(week_start(today), today)
-        return Change("goal", who.userid, ops, undo, h.goal_set(who.name, n, count))
+        proposal = p.hget(pkey, who.userid)
+        confirmed = False
+        if proposal is not None:
+            try:
+                confirmed = int(json.loads(proposal).get("n", 0)) == n
+            except (TypeError, ValueError, AttributeError):
+                confirmed = False
+            ops.append({"op": "hdel", "key": pkey, "field": who.userid})
+            undo.append({"op": "hset", "key": pkey, "field": who.userid, "value": proposal.decode(), "expect": None})
+        more, less = _notice_ops(ctx, group, who.userid, h.goal_notice(who.name, n, count, confirmed))
+        return Change("goal", who.userid, ops + more, undo + less, h.goal_set(who.name, n, count))
 
-    return _commit(ctx, group, [gkey, dkey, bkey], plan)
+    return _commit(ctx, group, [gkey, dkey, bkey, pkey], plan)
+
+
+def _propose(ctx: Ctx) -> list[dict]:
+    """A member proposes their own weekly goal: the leaders are told privately with the exact
+    command to confirm it, the member that it waits for them. Recorded in the audit (goal history)."""
+    group = _member_group(ctx)
+    n = h.parse_number(ctx.args[0])
+    if n is None or not 1 <= n <= h.MAX_GOAL:
+        raise Refuse(h.goal_bad(n))
+    today = ctx.today(group)
+    uid = ctx.uid
+    gkey, dkey, bkey, pkey = (keys.goals(group.key, uid), keys.days(group.key, uid), keys.base(group.key),
+                              keys.proposals(group.key))
+    people = member_ids(ctx.r, group)
+    name = people.get(uid) or ctx.name or uid
+    if name == uid and ctx.name:
+        name = ctx.name
+    facts: dict = {}
+
+    def plan(p) -> Change:
+        current = goal_for_week(parse_goals(p.hgetall(gkey)), week_start(today), group.weekly_goal)
+        raw_base = p.get(bkey)
+        count = DayBits(p.get(dkey), int(raw_base or 0)).count(week_start(today), today) if raw_base else 0
+        if n == current:
+            raise Refuse(h.proposal_same(n))
+        facts.update(current=current, count=count)
+        value = json.dumps({"n": n, "at": int(ctx.ts), "msgid": ctx.msgid}, separators=(",", ":"))
+        return Change("propose", uid, [{"op": "hset", "key": pkey, "field": uid, "value": value}], [],
+                      h.proposal_sent(n, current))
+
+    reply = _commit(ctx, group, [gkey, dkey, bkey, pkey], plan)
+    if not facts:                       # the same message again: rebuild what the leaders were told
+        current = goal_for_week(parse_goals(ctx.r.hgetall(gkey)), week_start(today), group.weekly_goal)
+        raw_base = ctx.r.get(bkey)
+        facts.update(current=current, count=DayBits(ctx.r.get(dkey), int(raw_base or 0)).count(
+            week_start(today), today) if raw_base else 0)
+    named = sum(1 for v in people.values() if v == name) == 1 and name != ""
+    who = name if named else uid
+    out = [_reply(ctx, reply)]
+    for leader in dict.fromkeys(group.leaders or ctx.settings.admins):
+        command = f"目标 {who} {n}"
+        if len(ctx.settings.groups_led_by(leader)) > 1:
+            command += f" {group.key}"
+        text = h.proposal_for_leader(group.display, name, n, facts["current"], facts["count"], command)
+        out.append(h.user_msg(f"cmd:{ctx.msgid}:leader:{leader}", [leader], text))
+    return out
 
 
 def cmd_downgrade(ctx: Ctx) -> str:
@@ -277,16 +368,23 @@ def cmd_downgrade(ctx: Ctx) -> str:
     today = ctx.today(group)
     gkey = keys.goals(group.key, who.userid)
     nxt = week_start(today) + 7
+    if n >= 1 and group.camp_end is not None and nxt > day_index(group.camp_end):
+        raise Refuse(h.downgrade_after_camp(who.name, n, group.camp_end))
 
     def plan(p) -> Change:
         current_raw = _goals(p, gkey)
-        current = goal_for_week(parse_goals(current_raw), week_start(today), group.weekly_goal)
+        goals = parse_goals(current_raw)
+        current = goal_for_week(goals, week_start(today), group.weekly_goal)
         if n < 1:
             raise Refuse(h.downgrade_zero(who.name))
         if n >= current:
             raise Refuse(h.downgrade_not_lower(who.name, current, n))
+        if goal_for_week(goals, nxt, group.weekly_goal) == n:
+            raise Refuse(h.downgrade_already(who.name, n, day_date(nxt)))
         ops, undo = _set_goal_from(gkey, nxt, n, current_raw)
-        return Change("downgrade", who.userid, ops, undo, h.downgrade_set(who.name, current, n, day_date(nxt)))
+        more, less = _notice_ops(ctx, group, who.userid, h.downgrade_notice(who.name, n, day_date(nxt)))
+        return Change("downgrade", who.userid, ops + more, undo + less,
+                      h.downgrade_set(who.name, current, n, day_date(nxt)))
 
     return _commit(ctx, group, [gkey], plan)
 
@@ -345,7 +443,7 @@ def cmd_credit(ctx: Ctx) -> str:
     idx = day_index(d)
     if idx > today:
         raise Refuse(h.credit_future(d))
-    dkey, gkey = keys.days(group.key, who.userid), keys.goals(group.key, who.userid)
+    dkey, gkey, okey = keys.days(group.key, who.userid), keys.goals(group.key, who.userid), keys.off(group.key, who.userid)
 
     def plan(p) -> Change:
         ops: list[dict] = []
@@ -358,10 +456,12 @@ def cmd_credit(ctx: Ctx) -> str:
         undo = [{"op": "setbit", "key": dkey, "offset": idx - base, "value": 0, "expect": 1}]
         week = week_start(idx)
         count = DayBits(p.get(dkey), base).count(week, week + 6) + 1
-        goal = goal_for_week(parse_goals(p.hgetall(gkey)), week, group.weekly_goal)
-        return Change("credit", who.userid, ops, undo, h.credit_done(who.name, d, count, goal))
+        goal = week_goal(parse_goals(p.hgetall(gkey)), DayBits(p.get(okey), base), week, group.weekly_goal,
+                         _camp(group))
+        return Change("credit", who.userid, ops, undo,
+                      h.credit_done(who.name, d, count, goal, closed=week + 6 < today))
 
-    return _commit(ctx, group, [dkey, gkey, keys.base(group.key)], plan)
+    return _commit(ctx, group, [dkey, gkey, okey, keys.base(group.key)], plan)
 
 
 def cmd_leave(ctx: Ctx) -> str:
@@ -383,22 +483,35 @@ def cmd_leave(ctx: Ctx) -> str:
     if n is None or not 1 <= n <= h.MAX_LEAVE_DAYS:
         raise Refuse(h.leave_bad())
     today = ctx.today(group)
-    okey = keys.off(group.key, uid)
+    okey, gkey = keys.off(group.key, uid), keys.goals(group.key, uid)
 
     def plan(p) -> Change:
         ops: list[dict] = []
         base = _base(p, group, today, ops)
         undo = []
+        before = DayBits(p.get(okey), base)
+        added = set()
         for day in range(max(today, base), today + n):
-            if not p.getbit(okey, day - base):
+            if day not in before:
+                added.add(day)
                 ops.append({"op": "setbit", "key": okey, "offset": day - base, "value": 1})
                 undo.append({"op": "setbit", "key": okey, "offset": day - base, "value": 0, "expect": 1})
         if not undo:
             raise Refuse(h.leave_nothing(name))
+        goals, camp = parse_goals(p.hgetall(gkey)), _camp(group)
+        lowered = []
+        for week in sorted({week_start(d) for d in added}):
+            gone = unavailable_days(before, week, camp)
+            goal = goal_for_week(goals, week, group.weekly_goal)
+            was = leave_goal(goal, len(gone))
+            now = leave_goal(goal, len(gone | {d for d in added if week <= d <= week + 6}))
+            label = "本周" if week == week_start(today) else (
+                f"第{camp_week(week, group.camp_start)}周" if camp_week(week, group.camp_start) else "下周")
+            lowered.append((label, was, now))
         return Change("leave", uid, ops, undo,
-                      h.leave_done(name, day_date(today), day_date(today + n - 1), n))
+                      h.leave_done(name, day_date(today), day_date(today + n - 1), n, lowered))
 
-    return _commit(ctx, group, [okey, keys.base(group.key)], plan)
+    return _commit(ctx, group, [okey, gkey, keys.base(group.key)], plan)
 
 
 def cmd_week(ctx: Ctx) -> str:
@@ -410,10 +523,12 @@ def cmd_week(ctx: Ctx) -> str:
     for m in load_members(ctx.r, group):
         rec = record(m.days, m.off, today)
         lines.append(h.WeekLine(m.userid, m.name, rec.week_count,
-                                goal_for_week(m.goals, week_start(today), group.weekly_goal), rec.streak,
-                                h.days_left(today, rec.checked_in), today in m.off,
+                                week_goal(m.goals, m.off, week_start(today), group.weekly_goal, _camp(group)),
+                                rec.streak, h.days_left(today, rec.checked_in), today in m.off,
                                 hidden=public and bool(prefs.get(f"{m.userid}:private"))))
-    return h.week_register(group.display, today, lines, paused=bool(ctx.r.exists(keys.paused(group.key))))
+    n = camp_week(today, group.camp_start)
+    return h.week_register(group.display, today, lines, paused=bool(ctx.r.exists(keys.paused(group.key))),
+                           week_label=f"第{n}周" if n else "本周")
 
 
 def export_path(settings: Settings, group: Group, msgid: str, fmt: str = "xlsx") -> Path:
@@ -604,7 +719,10 @@ def _undo_checkin(ctx: Ctx) -> str:
 
 # --- member commands -----------------------------------------------------------------------------
 
-def cmd_me(ctx: Ctx) -> str:
+def cmd_me(ctx: Ctx) -> str | list[dict]:
+    if len(ctx.args) == 2 and ctx.args[0].lower() in ("目标", "goal") and h.parse_number(ctx.args[1]) is not None:
+        from dataclasses import replace
+        return _propose(replace(ctx, args=(ctx.args[1],)))      # `我的 目标 4`: a goal proposal
     if ctx.chat_group is not None:
         groups = [ctx.chat_group] if ctx.uid in member_ids(ctx.r, ctx.chat_group) else []
     else:
@@ -630,7 +748,7 @@ def cmd_me(ctx: Ctx) -> str:
             off_until = day_date(last)
         week = week_start(today)
         items.append(h.MyGroup(g.display, state.name, rec.week_count,
-                               goal_for_week(state.goals, week, g.weekly_goal),
+                               week_goal(state.goals, state.off, week, g.weekly_goal, _camp(g)),
                                goal_for_week(state.goals, week + 7, g.weekly_goal), rec.streak, rec.longest_streak,
                                rec.total, h.days_left(today, rec.checked_in), bool(prefs[0]), bool(prefs[1]),
                                off_until))

@@ -165,30 +165,41 @@ def _other_effects(r: redis.Redis, settings: Settings, event: dict, actions: lis
     return out
 
 
-def _checkin_replies(settings: Settings, event: dict, results: list) -> list[dict]:
+def _checkin_replies(settings: Settings, event: dict, results: list, r: redis.Redis | None = None) -> list[dict]:
+    """The instant replies to one message's check-ins, with their praise (workers.weekly). A group
+    reply goes out on its own, or is gathered into one message while the robot is near its limit."""
     if not results:
         return []
+    from handlers import praise
+    from workers import weekly
+    r = r or get_redis()
     msgid = event["msgid"]
     first, _ = results[0]
     if first.reply_to == "user":
         action, res = results[0]
-        return [private(f"reply:{msgid}", [action.userid], _one_reply(action, res, msgid)).msg]
+        return [private(f"reply:{msgid}", [action.userid], _one_reply(action, res, msgid, r)).msg]
     credited_others = any(a.userid != event.get("userid") for a, _ in results)
     if credited_others:  # a leader's chain: one line naming everyone it credited
         names = [a.name for a, res in results if res["status"] == 1]
         if not names:
             return []
-        return [group_post(f"reply:{msgid}", first.group, texts.chain_credit_reply(names)).msg]
+        msg = group_post(f"reply:{msgid}", first.group, texts.chain_credit_reply(names)).msg
+        return weekly.route_reply(r, settings, msg, msgid, "、".join(names), praise.chain_short())
     action, res = results[0]
     if res["status"] == 0 and event.get("source") != "robot":
         return []  # the archive sees every re-post of a chain: only the first one deserves an answer
-    return [group_post(f"reply:{msgid}", action.group, _one_reply(action, res, msgid)).msg]
-
-
-def _one_reply(action: Checkin, res: dict, seed: str) -> str:
-    rec = res["record"]
+    text, words = _reply_words(settings, action, res, msgid, r)
+    msg = group_post(f"reply:{msgid}", action.group, text).msg
     if res["status"] == -1:
-        return texts.too_early_reply(action.name)
-    if res["status"] == 0:
-        return texts.already_reply(action.name, rec.streak, rec.week_count, res["goal"])
-    return texts.checkin_reply(action.name, rec.streak, rec.week_count, res["goal"], seed)
+        return [msg]
+    return weekly.route_reply(r, settings, msg, msgid, action.name, words)
+
+
+def _one_reply(action: Checkin, res: dict, seed: str, r: redis.Redis | None = None) -> str:
+    return _reply_words(get_settings(), action, res, seed, r)[0]
+
+
+def _reply_words(settings: Settings, action: Checkin, res: dict, seed: str, r: redis.Redis | None) -> tuple[str, str]:
+    """(the reply, the few words a gathered reply gives it): praise for a milestone, keyed by `seed`."""
+    from workers import weekly
+    return weekly.checkin_reply(r or get_redis(), settings, action, res, seed)

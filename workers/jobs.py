@@ -6,7 +6,7 @@ is exercised without a worker. Job arguments are plain ids and names only: RQ lo
 """
 from __future__ import annotations
 
-from rq import Queue
+from rq import Queue, Retry
 
 from workers.connection import get_redis
 
@@ -34,5 +34,10 @@ def queue(name: str) -> Queue:
 
 
 def enqueue(queue_name: str, func: str, *args, job_id: str | None = None, timeout: int = 600):
-    return queue(queue_name).enqueue(func, *args, job_id=job_id, job_timeout=timeout,
-                                     result_ttl=0, failure_ttl=7 * 24 * 3600)
+    """Every job may be retried: all of them are idempotent (effects keyed by message, slot and
+    outbound ids), and RQ also retries a job whose worker died (an abandoned job) when it has
+    retries left, so a SIGKILLed batch is done again instead of lost."""
+    q = queue(queue_name)
+    retry = None if not q.is_async or q.name in _deferred and _inline else Retry(max=3, interval=[5, 30, 120])
+    return q.enqueue(func, *args, job_id=job_id, job_timeout=timeout, retry=retry,
+                     result_ttl=0, failure_ttl=7 * 24 * 3600)

@@ -64,3 +64,48 @@ def paused(group: str) -> str:
 def audit(group: str) -> str:
     """Every change of goals, credits, roster and profiles: a list of JSON {who, at, what, why, undo}."""
     return f"wb:g:{group}:audit"
+
+
+# --- the schedule (moved here from workers/schedule.py) -------------------------------------------
+LAST_TICK = "wb:tick:last"          # the latest instant ticked
+FORCE_COUNTER = "wb:slot:force"     # INCR per forced re-send (`tick --force`)
+
+
+# --- the weekly cycle and praise (issue 6) ---------------------------------------------------------
+NOTICES = "wb:notices"              # private notices waiting for the next tick (and the end of quiet hours)
+REPLY_GROUPS = "wb:reply:groups"    # groups with gathered check-in replies waiting to be posted
+
+
+def proposals(group: str) -> str:
+    """A member's own goal proposal waiting for a leader: field userid, value JSON {n, at, msgid}."""
+    return f"wb:g:{group}:proposals"
+
+
+def suggestions(group: str, week_iso: str) -> str:
+    """The weekend report's suggestions (退阶 / 目标) for the week starting `week_iso`: userid -> JSON."""
+    return f"wb:g:{group}:suggest:{week_iso}"
+
+
+def praise_last(group: str) -> str:
+    """The praise each member read last: field userid, value `<msgid>|<kind>:<template index>`."""
+    return f"wb:g:{group}:praise_last"
+
+
+def replies_recent(group: str) -> str:
+    """Instant replies queued for the group's robot in the last minute (sorted set, score = time)."""
+    return f"wb:g:{group}:replies"
+
+
+def reply_route(group: str, msgid: str) -> str:
+    """How one check-in's reply went out: `post` (on its own) or `buf` (gathered with others)."""
+    return f"wb:g:{group}:rr:{msgid}"
+
+
+def reply_buffer(group: str) -> str:
+    """Check-in replies gathered while the robot is near its limit: a list of JSON {id, name, words, at}."""
+    return f"wb:g:{group}:reply_buf"
+
+
+def reply_flushing(group: str) -> str:
+    """The gathered replies being posted as one message (kept until it is queued, for a retry)."""
+    return f"wb:g:{group}:reply_flush"

@@ -46,8 +46,8 @@ from workers.register import MemberRow, MemberState, load_members
 log = logging.getLogger(__name__)
 
 CLAIM_TTL = 8 * 24 * 3600          # longer than a week: weekly slots and `tick --at` replays stay claimed
-LAST_TICK = "wb:tick:last"         # the latest instant ticked (TODO: move to workers/keys.py)
-FORCE_COUNTER = "wb:slot:force"    # INCR per forced re-send (TODO: move to workers/keys.py)
+LAST_TICK = keys.LAST_TICK         # the latest instant ticked (kept here as an alias)
+FORCE_COUNTER = keys.FORCE_COUNTER # INCR per forced re-send (kept here as an alias)
 BATCH = 250                        # groups per run_slot_batch job
 CLAIM_CHUNK = 2000                 # claims per Lua call
 NOTES_SHOWN = 3                    # latest profile notes per member in a digest
@@ -184,6 +184,16 @@ def tick(ts: float, force: str | None = None) -> dict:
         _force(r, settings, ts, force, result)
     else:
         _scheduled(r, settings, ts, result)
+    try:
+        from workers import weekly
+        done = weekly.on_tick(r, settings, ts)
+        result["weekly"] = done
+        if done.get("notices"):
+            result["lines"].append(f"notices: {done['notices']} private notice(s) sent")
+        if done.get("gathered"):
+            result["lines"].append(f"replies: {done['gathered']} gathered check-in reply(ies) posted as one message")
+    except Exception:  # the slots went out; waiting notices and replies are tried again next minute
+        log.exception("could not post the waiting notices or gathered replies")
     result["seconds"] = round(time.perf_counter() - started, 4)
     return result
 
@@ -196,6 +206,11 @@ def _scheduled(r: redis.Redis, settings: Settings, ts: float, result: dict) -> N
     lookback = first or ts - prev > grace
     due = due_slots(settings, ts, None if lookback else ts - grace)
     values = [f"sent:{ts:.0f}" if ts - d.at <= grace else f"skip:{ts:.0f}" for d in due]
+    # The camp's final report (the day after its end): never skipped as late, within its week.
+    from workers import weekly
+    finals = [Due(g, "final", end, at) for g, end, at in weekly.final_due(settings, ts)]
+    due += finals
+    values += [f"sent:{ts:.0f}"] * len(finals)
     statuses = _claim(r, due, values) if due else []
 
     send: dict[tuple[str, date], list[Due]] = defaultdict(list)
@@ -222,6 +237,7 @@ def _scheduled(r: redis.Redis, settings: Settings, ts: float, result: dict) -> N
         late = max(int(ts - min(x.at for x in items)) // 60, 0)
         how = f"caught up {late} min late" if late >= 1 else "queued"
         lines.append(f"{slot} {d.isoformat()}: {how} for {_names(groups)}")
+    _overview(r, settings, ts, sorted({d for slot, d in send if slot == "summary"}), result)
     if skipped:
         result["skipped"] = sum(len(v) for v in skipped.values())
         if not first:
@@ -243,6 +259,26 @@ def _scheduled(r: redis.Redis, settings: Settings, ts: float, result: dict) -> N
     if not lines:
         lines.append("nothing due")
     _script(r, "advance", _ADVANCE_LUA)(keys=[LAST_TICK], args=[repr(float(ts))], client=r)
+
+
+def _overview(r: redis.Redis, settings: Settings, ts: float, days: list[date], result: dict) -> None:
+    """The admins' camp-wide overview: once a week, with the first weekend summary that goes out
+    (enqueued after the summaries, so that it sees the suggestions they record)."""
+    if not settings.admins:
+        return
+    for week_iso in sorted({(d - timedelta(days=d.weekday())).isoformat() for d in days}):
+        claim = keys.slot("_camp", "overview", week_iso)
+        if not r.set(claim, f"sent:{ts:.0f}", nx=True, ex=CLAIM_TTL):
+            continue
+        try:
+            jobs.enqueue("default", "workers.weekly.camp_overview", week_iso, ts)
+        except Exception:
+            log.exception("could not run or enqueue the camp overview of %s", week_iso)
+            result["errors"] = result.get("errors", 0) + 1
+            _release(r, [claim])
+            continue
+        result["jobs"] += 1
+        result["lines"].append(f"overview {week_iso}: queued for the admins")
 
 
 def _force(r: redis.Redis, settings: Settings, ts: float, slot: str, result: dict) -> None:
@@ -389,9 +425,11 @@ def build_slot(r: redis.Redis, settings: Settings, group: Group, slot: str, day:
     if slot == "digest":
         return daily_digest(r, group, day)
     if slot == "midweek":
-        return weekly_midweek(r, group, day)
+        return weekly_midweek(r, group, day, now)
     if slot == "summary":
         return weekly_summary(r, group, day)
+    if slot == "final":
+        return weekly_final(r, group, day)
     raise ValueError(f"unknown slot {slot!r}")
 
 
@@ -460,20 +498,26 @@ def daily_digest(r: redis.Redis, group: Group, day: int) -> list[dict]:
     return [_user_msg(f"{base}:{uid}", uid, text) for uid in leaders_of(settings, group)]
 
 
-def weekly_midweek(r: redis.Redis, group: Group, day: int) -> list[dict]:
-    """Hook for the mid-week slot: each leader privately learns who is behind pace for their goal."""
-    settings = get_settings()
-    _, rows, on_leave = _rows(r, group, day)
-    text = daily.midweek(group.display, day, rows, on_leave)
-    base = slot_id(group.key, "midweek", day_date(day))
-    return [_user_msg(f"{base}:{uid}", uid, text) for uid in leaders_of(settings, group)]
+def weekly_midweek(r: redis.Redis, group: Group, day: int, now: float | None = None) -> list[dict]:
+    """The mid-week slot: each leader privately learns who is behind the pace for their goal (with
+    numbers and profile notes); each member behind gets an encouraging private nudge."""
+    from workers import weekly
+    now = time.time() if now is None else now
+    return weekly.midweek(r, get_settings(), group, day, now, slot_id(group.key, "midweek", day_date(day)))
 
 
 def weekly_summary(r: redis.Redis, group: Group, day: int) -> list[dict]:
-    """Hook for the weekend slot: the week's ✅/❌ n/goal and streaks, in the group."""
-    _, rows, _ = _rows(r, group, day)
-    return [_group_msg(slot_id(group.key, "summary", day_date(day)), group, daily.summary(day, rows))]
+    """The weekend slot: the review in the group (✅/❌ n/goal, streaks, praise, 尖子生) and each
+    leader's weekly register with its 退阶 / 目标 suggestions."""
+    from workers import weekly
+    return weekly.summary(r, get_settings(), group, day, slot_id(group.key, "summary", day_date(day)))
+
+
+def weekly_final(r: redis.Redis, group: Group, day: int) -> list[dict]:
+    """The day after the camp: each leader's final report (`day` is the camp's last day)."""
+    from workers import weekly
+    return weekly.final(r, get_settings(), group, day, slot_id(group.key, "final", day_date(day)))
 
 
 __all__ = ["tick", "tick_now", "run_slot_batch", "notify_skipped_batch", "due_slots", "slot_instant", "slot_id",
-           "daily_chain", "daily_remind", "daily_digest", "weekly_midweek", "weekly_summary"]
+           "daily_chain", "daily_remind", "daily_digest", "weekly_midweek", "weekly_summary", "weekly_final"]

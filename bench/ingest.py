@@ -1,0 +1,167 @@
+"""Benchmark 1, ingest: the real web process (gunicorn with the Procfile's flags serving
+`wecom_bot:create_app()`) under load from another process, against a floor measured in the same run
+(bench/floor_app.py: wechatpy verify + decrypt, xmltodict parse, same gunicorn flags).
+
+Every request is a distinct robot callback (its own MsgId, a valid signature, AES-encrypted) made
+with wecom_bot.builders, so the web really verifies, decrypts, parses, dedupes and appends each one
+to the inbox stream. No worker runs: messages accumulate in `wb:inbox` (the web enqueues one drain
+job per 30 s wake window, which just waits in the RQ queue).
+"""
+from __future__ import annotations
+
+import random
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import redis
+import requests
+
+from bench import common, loadgen, profiling
+from bench.common import Procs, RedisServer, Result, fmt_num, met
+
+TARGET_RATIO = 0.7
+TARGET_P99_MS = 25.0
+
+CHECKIN_TEXTS = ("@打卡助手 打卡", "@打卡助手 今日打卡", "@打卡助手 已更 https://www.xiaohongshu.com/explore/{hex}",
+                 "@打卡助手 打卡 第{n}天 ✅", "@打卡助手 今天的笔记 http://xhslink.com/{hex}")
+CHAT_TEXTS = ("@打卡助手 今天好累啊", "@打卡助手 大家加油", "@打卡助手 这个怎么用", "@打卡助手 谢谢老师")
+
+
+def write_requests(path: Path, n: int, groups: int, members_per_group: int, prefix: str, seed: int) -> None:
+    """n distinct signed, encrypted robot callbacks, one "path<TAB>body" line each."""
+    from wecom_bot.builders import robot_xml, sign
+    from wecom_bot.crypto import CallbackCrypto
+    crypto = CallbackCrypto(common.ROBOT_TOKEN, common.ROBOT_AES_KEY, "")
+    rnd = random.Random(seed)
+    ts = int(time.time())
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(n):
+            g = rnd.randrange(groups)
+            m = g * members_per_group + rnd.randrange(members_per_group)
+            if rnd.random() < 0.85:
+                text = rnd.choice(CHECKIN_TEXTS).format(hex=f"{rnd.getrandbits(48):012x}", n=rnd.randrange(1, 90))
+            else:
+                text = rnd.choice(CHAT_TEXTS)
+            xml = robot_xml(common.chat_id(g), common.member_id(m), common.display_name(m), text,
+                            msgid=f"{prefix}{i:08d}{rnd.getrandbits(32):08x}",
+                            webhook_key=common.webhook_key(g))
+            s = sign(crypto, "/wecom/robot", xml, ts)
+            f.write(s.path + "\t" + s.body.decode("utf-8") + "\n")
+
+
+def _gunicorn(procs: Procs, name: str, port: int, env: dict, app_spec: str | None = None):
+    args = common.procfile_web_args(port, app_spec, env)
+    proc = procs.start(args, env, name)
+    try:
+        common.wait_port(port, 30, proc)
+    except RuntimeError as exc:
+        raise RuntimeError(f"{name} did not start: {exc}\n{procs.tail(name)}") from None
+    return proc, args
+
+
+def _measure(port: int, main_file: Path, seconds: float, connections: int, workdir: Path, use_wrk: bool,
+             profile_pid: int | None, profile_out: Path | None) -> dict:
+    spy = profiling.start(profile_pid, profile_out, seconds) if profile_pid and profile_out else None
+    meter = common.CpuMeter()
+    try:
+        m = loadgen.run_load(port, main_file, seconds, connections, workdir, use_wrk)
+    finally:
+        m_cpu = meter.stop()
+        if spy is not None:
+            profiling.finish(spy)
+    m["cpu"] = m_cpu
+    return m
+
+
+def run(quick: bool, opts) -> Result:
+    res = Result("ingest")
+    seconds = 4.0 if quick else 10.0
+    warmup = 1.0 if quick else 2.0
+    rounds = 1 if quick else 3
+    connections = opts.connections
+    groups, per_group = 200, 10
+    use_wrk = not opts.no_wrk
+    with ExitStack() as stack:
+        workdir = common.temp_workdir(stack, "ingest", keep=opts.keep)
+        procs = Procs(stack, workdir)
+        rs = RedisServer(workdir, procs)
+        r = rs.client()
+        stack.callback(r.close)
+        env_file = workdir / "groups.env"
+        common.write_groups_env(env_file, groups, per_group, webhook=True)
+
+        # The floor does the same work for a repeated request, so it may cycle through a smaller set.
+        floor_file = workdir / "floor.tsv"
+        write_requests(floor_file, 6000 if quick else 30000, groups, per_group, "f", 1)
+        floor_env = common.clean_environ()
+        floor_env.update(WECOM_ROBOT_TOKEN=common.ROBOT_TOKEN, WECOM_ROBOT_ENCODING_AES_KEY=common.ROBOT_AES_KEY)
+        web_env = common.clean_environ()
+        web_env.update(common.service_env(rs.url, env_file))
+
+        floor_runs, web_runs = [], []
+        gen_seconds = 0.0
+        web_args: list[str] = []
+        floor_args: list[str] = []
+        for rnd in range(rounds):
+            # floor
+            port = common.free_port()
+            proc, floor_args = _gunicorn(procs, f"floor{rnd}", port, floor_env, "bench.floor_app:app")
+            prof = profiling.out_path(opts, f"ingest-floor-r{rnd}") if opts.profile else None
+            loadgen.run_load(port, floor_file, warmup, connections, workdir, use_wrk)
+            floor_runs.append(_measure(port, floor_file, seconds, connections, workdir, use_wrk, proc.pid, prof))
+            procs.stop(proc)
+
+            # the real web process: enough distinct callbacks that no connection runs out
+            expect = max(r_["rps"] for r_ in floor_runs) * 1.6 + 500
+            t0 = time.perf_counter()
+            warm_file, main_file = workdir / f"web-warm{rnd}.tsv", workdir / f"web-main{rnd}.tsv"
+            write_requests(warm_file, int(expect * warmup) + 2000, groups, per_group, f"w{rnd}", 10 + rnd)
+            write_requests(main_file, int(expect * seconds) + 2000, groups, per_group, f"m{rnd}", 20 + rnd)
+            gen_seconds += time.perf_counter() - t0
+            port = common.free_port()
+            proc, web_args = _gunicorn(procs, f"web{rnd}", port, web_env)
+            health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+            if health.status_code != 200:
+                raise RuntimeError(f"web /healthz answered {health.status_code}: {health.text[:200]}")
+            loadgen.run_load(port, warm_file, warmup, connections, workdir, use_wrk)
+            xlen0 = r.xlen("wb:inbox")
+            ok0 = int(r.hget("wb:metrics", "callbacks:robot:200") or 0)
+            prof = profiling.out_path(opts, f"ingest-web-r{rnd}") if opts.profile else None
+            m = _measure(port, main_file, seconds, connections, workdir, use_wrk, proc.pid, prof)
+            m["stored"] = r.xlen("wb:inbox") - xlen0
+            m["server_200"] = int(r.hget("wb:metrics", "callbacks:robot:200") or 0) - ok0
+            web_runs.append(m)
+            procs.stop(proc)
+
+        def best(runs):
+            return max(runs, key=lambda x: x["rps"])
+
+        fb, wb = best(floor_runs), best(web_runs)
+        ratio = wb["rps"] / fb["rps"] if fb["rps"] else 0.0
+        errors = sum(x["errors"] for x in web_runs)
+        lost = sum(x["server_200"] - x["stored"] for x in web_runs)
+        wraps = sum(x["wraps"] for x in web_runs)
+        tool = wb["tool"]
+        res.data = {"floor_runs": floor_runs, "web_runs": web_runs, "seconds": seconds, "warmup": warmup,
+                    "rounds": rounds, "connections": connections, "tool": tool,
+                    "web_command": " ".join(web_args), "floor_command": " ".join(floor_args),
+                    "request_generation_seconds": round(gen_seconds, 2), "ratio": ratio}
+        how = f"{tool}, {connections} conns, {seconds:.0f} s, best of {rounds} rounds"
+        res.row("web requests/s", fmt_num(wb["rps"]), f"floor {fmt_num(fb['rps'])} req/s",
+                f">= {TARGET_RATIO} x floor", met(ratio >= TARGET_RATIO))
+        res.row("web / floor throughput", f"{ratio:.2f}", how, f">= {TARGET_RATIO}", met(ratio >= TARGET_RATIO))
+        res.row("web latency p50 / p99", f"{wb['p50_ms']:.1f} / {wb['p99_ms']:.1f} ms",
+                f"floor {fb['p50_ms']:.1f} / {fb['p99_ms']:.1f} ms", f"p99 < {TARGET_P99_MS:.0f} ms",
+                met(wb["p99_ms"] < TARGET_P99_MS))
+        res.row("web errors (non-200)", f"{errors} of {sum(x['requests'] for x in web_runs):,}",
+                f"floor {sum(x['errors'] for x in floor_runs)}", "0", met(errors == 0))
+        res.row("200s not in the inbox", lost, "answered 200 vs XLEN wb:inbox growth", "0",
+                met(lost == 0) if not wraps else "info")
+        foreign = max(x["cpu"]["foreign_share"] for x in (fb, wb))
+        if foreign > 0.05:
+            res.row("other processes' CPU during the best rounds", f"{foreign:.0%} of the machine",
+                    "a shared machine: figures are low and noisy", "", "info")
+        if wraps:
+            res.row("requests repeated (connection wrapped)", wraps, "", "", "info")
+    return res

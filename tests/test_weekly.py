@@ -1,0 +1,385 @@
+"""The camp's weekly cycle (issue 6), on the real Redis: check-ins and commands go through the real
+inbox path (workers.ingest.process_batch with event dicts), time goes by with schedule.tick(ts), and
+every outbound post is captured. Three camp weeks: the mid-week pace check naming exactly who is
+behind, the weekend review, the leader's register with a 退阶 suggestion after two missed weeks and
+its effect from the next week, the admins' overview once a week, a member's own goal proposal, days
+off that keep a streak and lower the goal, a 补卡 that flips a closed week, and the final report."""
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import date, timedelta
+
+import pytest
+
+from handlers import weekly as hw
+from handlers.calendar import day_index, week_start
+from handlers.streaks import MET, MISSED, OFF, DayBits, WeekResult, leave_goal, week_result
+from workers import audit, ingest, keys, schedule, streams, weekly
+from workers.register import stats_json
+
+from schedule_helpers import Capture, group_env, local_ts, minutes
+
+SH = "Asia/Shanghai"
+CHAT = "chat-xhs01"
+NAMES = {"xiaolu": "小鹿", "aqing": "阿青", "momo": "Momo", "tingting": "婷婷", "aqiang": "阿强"}
+START = date(2026, 11, 16)            # a Monday: week 1 is 11-16..22, week 2 11-23..29, week 3 11-30..12-06
+END = date(2026, 12, 6)
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+def sent(env, r, monkeypatch):
+    """Capture every outbound post (before the outbox dedupe); the outbox is not drained."""
+    from workers import outbound
+    cap = Capture()
+    real, real_many = outbound.post, outbound.post_many
+
+    def post(rr, msg):
+        cap.add(msg)
+        return real(rr, msg)
+
+    def post_many(rr, msgs):
+        msgs = list(msgs)
+        if len(msgs) > 1:
+            for m in msgs:
+                cap.add(m)
+        return real_many(rr, msgs)
+
+    monkeypatch.setattr(outbound, "post", post)
+    monkeypatch.setattr(outbound, "post_many", post_many)
+    monkeypatch.setattr(streams, "wake_drain", lambda stream: None)
+    return cap
+
+
+def camp(env, r, **extra):
+    s = env(**group_env(chat=CHAT, members=NAMES, CAMP_START=START.isoformat(), CAMP_END=END.isoformat(), **extra))
+    r.hset(keys.names("xhs01"), mapping=NAMES)
+    return s
+
+
+def ev(uid, text, ts, chat=CHAT, msgid=None):
+    return {"source": "robot" if chat else "app", "msgid": msgid or f"w{next(_ids)}",
+            "chat_id": chat, "chat_type": "group" if chat else "single", "userid": uid,
+            "name": NAMES.get(uid, uid), "alias": "", "msgtype": "text", "text": text, "has_image": False,
+            "event": "", "ts": ts}
+
+
+def send(r, event):
+    assert ingest.process_batch(r, [("1-0", event)]) == ["1-0"]
+
+
+def checkin(r, uid, d: date, hour=12):
+    send(r, ev(uid, "@打卡助手 打卡", local_ts(SH, d.year, d.month, d.day, hour)))
+
+
+def command(r, uid, text, d: date, hour=12, minute=0, chat=""):
+    event = ev(uid, text, local_ts(SH, d.year, d.month, d.day, hour, minute), chat=chat)
+    send(r, event)
+    return event["msgid"]
+
+
+def stats(r, s, d: date) -> dict:
+    data = stats_json(r, s.groups["xhs01"], day_index(d))
+    return {m["userid"]: m for m in data["members"]}
+
+
+def run(r, events, start: date, end: date, step=30):
+    """Tick every `step` minutes from `start` 03:00 to `end` 23:30, carrying out `events`
+    ((local instant, function)) as their time comes."""
+    events = sorted(events, key=lambda e: e[0])
+    t0 = local_ts(SH, start.year, start.month, start.day, 3)
+    t1 = local_ts(SH, end.year, end.month, end.day, 23, 30)
+    for ts in minutes(t0, t1, step):
+        while events and events[0][0] <= ts:
+            events.pop(0)[1]()
+        schedule.tick(ts)
+    for _, fn in events:
+        fn()
+
+
+def at(d: date, hour: int, minute: int = 0) -> float:
+    return local_ts(SH, d.year, d.month, d.day, hour, minute)
+
+
+def day(n: int) -> date:
+    return START + timedelta(days=n)
+
+
+# Who checks in, by camp day (0 = Monday of week 1).
+PLAN = {
+    "xiaolu": range(0, 21),                       # every day: beats the goal week after week
+    "aqing": [0, 1, 2, 3, 7, 8, 9, 10],           # 4 a week: beats it too
+    "momo": [0, 2, 4, 10, 11, 12],                # week 2: nothing until Thursday (behind on Wednesday)
+    "tingting": [1],                              # 1/3 in week 1, nothing in week 2: two weeks missed
+    "aqiang": [0, 1, 2, 7, 9, 11],                # days off Thu–Sun of week 1 (请假 4), streak kept
+}
+
+
+def test_three_camp_weeks(env, r, sent, capsys):
+    s = camp(env, r)
+    r.rpush(keys.notes("xhs01", "tingting"),
+            json.dumps({"text": "最近加班多，周末才有空", "by": "lily", "at": "2026-11-20T10:00:00+08:00"},
+                       ensure_ascii=False))
+    events = []
+    for uid, days in PLAN.items():
+        for n in days:
+            events.append((at(day(n), 12), lambda uid=uid, n=n: checkin(r, uid, day(n))))
+    events.append((at(day(3), 9), lambda: command(r, "aqiang", "请假 4", day(3), 9)))
+    events.append((at(day(1), 10), lambda: command(r, "tingting", "免打扰", day(1), 10)))
+    events.append((at(day(2), 10), lambda: command(r, "aqing", "不公开", day(2), 10)))
+    run(r, events, START, day(13))                               # weeks 1 and 2, to Sunday 23:30
+
+    # --- days off: the streak goes on, the week's goal went down pro rata -----------------------
+    wk1 = stats(r, s, day(6))
+    assert wk1["aqiang"]["week_count"] == 3 and wk1["aqiang"]["streak"] == 3
+    assert stats(r, s, day(7))["aqiang"]["streak"] == 4          # Monday of week 2: bridged Thu–Sun
+    base = int(r.get(keys.base("xhs01")))
+    off = DayBits(r.get(keys.off("xhs01", "aqiang")), base)
+    res = week_result(DayBits(r.get(keys.days("xhs01", "aqiang")), base), off, {}, day_index(START), 3,
+                      day_index(day(6)))
+    assert (res.goal, res.off, res.status) == (leave_goal(3, 4), 4, MET) and res.goal == 2
+
+    # --- mid-week: exactly the members behind the pace, with numbers and notes --------------------
+    mids = [m for m in sent.private("lily", "midweek")]
+    assert [m["id"] for m in mids] == ["slot:xhs01:midweek:2026-11-18:lily", "slot:xhs01:midweek:2026-11-25:lily"]
+    assert "大家的进度都跟上了" in mids[0]["content"]
+    text = mids[1]["content"]
+    assert text.startswith("📈 小红书一组 · 第2周周中进度（11月25日 周三）")
+    behind = [line for line in text.split("\n") if line.startswith("· ")]
+    assert behind == ["· Momo 0/3，本周还剩 4 天", "· 婷婷 0/3，本周还剩 4 天"]
+    assert "📒 最近加班多，周末才有空（11月20日 lily）" in text
+    nudges = [m for m in sent.msgs if ":midweek:" in m["id"] and ":nudge:" in m["id"]]
+    assert [(m["id"], m["users"]) for m in nudges] == [("slot:xhs01:midweek:2026-11-25:nudge:momo", ["momo"])]
+    assert "Momo" in nudges[0]["content"] and "0/3" in nudges[0]["content"]     # 婷婷 has 免打扰
+
+    # --- the weekend review in the group ----------------------------------------------------------
+    reviews = sent.group_posts("summary")
+    assert [m["id"] for m in reviews] == ["slot:xhs01:summary:2026-11-22", "slot:xhs01:summary:2026-11-29"]
+    post = reviews[1]["content"]
+    assert post.split("\n")[0] == "📊 第2周打卡总结（11月23日—11月29日）"
+    assert "✅ 小鹿 7/3 · 连续 14 天" in post
+    assert "✅ 🙈 一位同学 4/3" in post and "阿青" not in post                # 不公开
+    assert "❌ 婷婷 0/3 · 连续 0 天" in post
+    assert "🏆 本周之星：小鹿（7 天）、一位同学（4 天）" in post
+    assert "本周 4/5 人达成目标" in post
+
+    # --- the leader's register with suggestions and exact commands ----------------------------------
+    reports = [m for m in sent.private("lily", "summary")]
+    assert [m["id"] for m in reports] == ["slot:xhs01:summary:2026-11-22:lily", "slot:xhs01:summary:2026-11-29:lily"]
+    assert "💡" not in reports[0]["content"]                     # one week is not a pattern yet
+    report = reports[1]["content"]
+    assert report.startswith("📋 小红书一组 · 第2周周报（11月23日—11月29日）\n完成率 80%（4/5 人达标）")
+    assert "❌ 婷婷 0/3｜连续 0 天｜已连续 2 周未达标" in report
+    assert "  退阶 婷婷 1" in report and "  目标 小鹿 4" in report and "  目标 阿青 4" in report
+    assert "阿青" in report                                       # the leader sees everyone
+    assert "📒 婷婷 的档案：最近加班多，周末才有空（11月20日 lily）" in report
+    tips = weekly.suggestions_of(r, s.groups["xhs01"], day_index(day(7)))
+    assert {uid: (t["kind"], t["n"]) for uid, t in tips.items()} == {
+        "tingting": ("downgrade", 1), "xiaolu": ("upgrade", 4), "aqing": ("upgrade", 4)}
+
+    # --- the admins' overview: once a week -----------------------------------------------------------
+    overviews = [m for m in sent.msgs if m["id"].startswith("slot:_camp:overview:")]
+    assert [(m["id"], m["users"]) for m in overviews] == [
+        ("slot:_camp:overview:2026-11-16:admin1", ["admin1"]), ("slot:_camp:overview:2026-11-23:admin1", ["admin1"])]
+    assert "【小红书一组】第2周 完成率 80%（4/5）" in overviews[1]["content"]
+    assert "需关注：婷婷（0/3，连续 2 周未达标）" in overviews[1]["content"]
+    assert r.exists(keys.slot("_camp", "overview", "2026-11-23"))
+
+    with capsys.disabled():
+        print("\n--- the group's review post (第2周) ---\n" + post)
+        print("\n--- the leader's weekend report (第2周) ---\n" + report)
+        print("\n--- the mid-week check (第2周), to the leader ---\n" + text)
+        print("\n--- the mid-week nudge, to Momo ---\n" + nudges[0]["content"])
+        print("\n--- the admins' overview (第2周) ---\n" + overviews[1]["content"])
+
+    # --- the leader applies 退阶 on Sunday night: from the next week, told kindly ----------------------
+    sent.clear()
+    mid = command(r, "lily", "退阶 婷婷 1", day(13), 21, 40)
+    [reply] = [m for m in sent.msgs if m["id"] == f"cmd:{mid}"]
+    assert "下周（11月30日起）" in reply["content"] and "3 天调整为 1 天" in reply["content"]
+    assert stats(r, s, day(13))["tingting"]["week_goal"] == 3
+    assert stats(r, s, day(14))["tingting"]["week_goal"] == 1
+    assert sent.private("tingting") == []                         # the kind word goes with the next tick
+    schedule.tick(at(day(13), 21, 41))
+    [kind] = sent.private("tingting")
+    assert kind["id"] == f"cmd:{mid}:member" and "调整为 1 天" in kind["content"] and "不是退步" in kind["content"]
+    assert r.llen(keys.NOTICES) == 0
+
+    # --- a member proposes their own goal; the leader confirms with the exact command -----------------
+    sent.clear()
+    pid = command(r, "momo", "目标 4", day(14), 9)
+    [to_momo] = [m for m in sent.msgs if m["id"] == f"cmd:{pid}"]
+    [to_lily] = [m for m in sent.msgs if m["id"] == f"cmd:{pid}:leader:lily"]
+    assert "告诉组长" in to_momo["content"] and to_momo["users"] == ["momo"]
+    assert "Momo 想把每周目标定为 4 天" in to_lily["content"] and "\n目标 Momo 4\n" in to_lily["content"]
+    assert stats(r, s, day(14))["momo"]["week_goal"] == 3                       # waits for the leader
+    gid = command(r, "lily", "目标 Momo 4", day(14), 10)
+    assert stats(r, s, day(14))["momo"]["week_goal"] == 4
+    schedule.tick(at(day(14), 10, 1))
+    [told] = [m for m in sent.private("momo") if m["id"] == f"cmd:{gid}:member"]
+    assert "同意了你的提议" in told["content"]
+    command(r, "lily", "目标 阿青 4", day(14), 11)                # last week's suggestion, applied
+
+    # --- goal history in `wecom-bot audit` ------------------------------------------------------------
+    from wecom_bot import cli
+    capsys.readouterr()
+    assert cli.main(["audit", "xhs01"]) == 0
+    out = capsys.readouterr().out
+    history = [line for line in out.splitlines() if "目标" in line or "退阶" in line]
+    assert [line.split("  ")[1:3] for line in history] == [
+        ["lily", "退阶"], ["momo", "目标提议"], ["lily", "目标"], ["lily", "目标"]]
+    assert "2026-11-29 21:40  lily  退阶  → tingting  「退阶 婷婷 1」" in out
+    assert "→ momo  「目标 4」" in out
+
+    # --- week 3 and the end of the camp ----------------------------------------------------------------
+    sent.clear()
+    events = [(at(day(n), 12), lambda uid=uid, n=n: checkin(r, uid, day(n)))
+              for uid, days in PLAN.items() for n in days if n >= 14]
+    events += [(at(day(n), 12), lambda n=n: checkin(r, "tingting", day(n))) for n in (15, 18)]
+    run(r, events, day(14), day(21))                            # to Monday 12-07, the day after the camp
+    [ov] = [m for m in sent.msgs if m["id"].startswith("slot:_camp:overview:")]
+    assert ov["id"] == "slot:_camp:overview:2026-11-30:admin1"
+    assert "组长跟进：上周建议 3 条，已采纳 2 条" in ov["content"]
+    assert "✔ 退阶 婷婷 1" in ov["content"] and "✔ 目标 阿青 4" in ov["content"] and "✘ 目标 小鹿 4" in ov["content"]
+    review3 = sent.group_posts("summary")[0]["content"]
+    assert "✅ 婷婷 2/1" in review3                              # the lower goal, reached
+    finals = [m for m in sent.msgs if ":final:" in m["id"]]
+    assert [(m["id"], m["users"]) for m in finals] == [("slot:xhs01:final:2026-12-06:lily", ["lily"])]
+    final = finals[0]["content"]
+    assert final.startswith("🎓 小红书一组 训练营结营报告（11月16日—12月6日）")
+    assert "· 小鹿：达标 3/3 周｜累计 21 天｜最长连续 21 天" in final
+    assert "· 婷婷：达标 1/3 周｜累计 3 天" in final
+    assert "🏆 全程尖子生：小鹿（达标 3 周，21 天）" in final
+    with capsys.disabled():
+        print("\n--- the kind word to 婷婷 ---\n" + kind["content"])
+        print("\n--- the proposal, to the leader ---\n" + to_lily["content"])
+        print("\n--- the admins' overview (第3周) ---\n" + ov["content"])
+        print("\n--- the final report ---\n" + final)
+    # nothing is scheduled after the camp (the final report aside, claimed once)
+    assert {m["id"].split(":")[3] for m in sent.msgs if m["id"].startswith("slot:xhs01:")} <= {
+        (day(14) + timedelta(days=i)).isoformat() for i in range(7)}
+    sent.clear()
+    for ts in minutes(at(day(21), 23, 40), at(day(23), 23, 0), 60):
+        schedule.tick(ts)
+    assert sent.msgs == []
+
+
+def test_credit_flips_a_closed_week_from_missed_to_met(env, r, sent):
+    s = camp(env, r)
+    for n in (0, 2):                                            # 2/3 in week 1
+        checkin(r, "tingting", day(n))
+    for n in (7, 8, 9):
+        checkin(r, "xiaolu", day(n))
+    for ts in (at(day(6), 20), at(day(6), 21)):
+        schedule.tick(ts)
+    [post] = sent.group_posts("summary")
+    assert "⏳ 婷婷 2/3" in post["content"]                     # Sunday evening: still within reach
+    week1 = day_index(START)
+    group = s.groups["xhs01"]
+    members = {m.userid: m for m in weekly.group_weeks(r, group, day_index(day(9)))}
+    assert members["tingting"].history[0].status == MISSED
+
+    mid = command(r, "lily", "补卡 婷婷 2026-11-20", day(9), 10)      # Friday of the closed week 1
+    [reply] = [m for m in sent.msgs if m["id"] == f"cmd:{mid}"]
+    assert "那一周 3/3" in reply["content"] and "那一周的目标算达成啦" in reply["content"]
+    members = {m.userid: m for m in weekly.group_weeks(r, group, day_index(day(9)))}
+    assert members["tingting"].history[0].status == MET and members["tingting"].history[0].week == week1
+    assert stats(r, s, day(6))["tingting"]["week_count"] == 3
+    # the week-2 register no longer sees two missed weeks in a row: no 退阶
+    for ts in (at(day(13), 20), at(day(13), 21)):
+        schedule.tick(ts)
+    [report] = [m for m in sent.private("lily", "summary") if "2026-11-29" in m["id"]]
+    assert "退阶 婷婷" not in report["content"] and "❌ 婷婷 0/3" in report["content"]
+
+
+def test_days_off_lower_the_goal_and_a_week_all_off_is_not_missed(env, r, sent):
+    s = camp(env, r)
+    checkin(r, "aqiang", day(0))
+    checkin(r, "aqiang", day(1))
+    msgid = command(r, "lily", "请假 阿强 12", day(2), 9)         # Wed of week 1 to Sun of week 2
+    [reply] = [m for m in sent.msgs if m["id"] == f"cmd:{msgid}"]
+    assert "本周目标由 3 天调为 1 天" in reply["content"] and "第2周目标由 3 天调为 0 天" in reply["content"]
+    checkin(r, "aqiang", day(14))
+    st = stats(r, s, day(14))
+    assert st["aqiang"]["streak"] == 3                           # Mon, Tue, (12 days off), Mon
+    group = s.groups["xhs01"]
+    m = {x.userid: x for x in weekly.group_weeks(r, group, day_index(day(13)))}["aqiang"]
+    assert [(w.count, w.goal, w.status) for w in m.history] == [(2, 1, MET), (0, 0, OFF)]
+    for ts in (at(day(13), 20), at(day(13), 21)):
+        schedule.tick(ts)
+    [post] = sent.group_posts("summary")
+    assert "🌴 阿强 本周请假" in post["content"]
+    assert "本周 0/4 人达成目标" in post["content"]             # the member on leave is not counted
+
+
+def test_no_dates_calendar_weeks_and_the_goal_never_drops_to_zero(env, r, sent):
+    s = env(**group_env(chat=CHAT, members=NAMES))
+    r.hset(keys.names("xhs01"), mapping=NAMES)
+    checkin(r, "xiaolu", day(7))
+    for ts in (at(day(13), 20), at(day(13), 21)):
+        schedule.tick(ts)
+    [post] = sent.group_posts("summary")
+    assert post["content"].split("\n")[0] == "📊 本周打卡总结（11月23日—11月29日）"
+    # 退阶 to 0 is refused; a stored 0 (a hand edit) still reads as 1
+    msgid = command(r, "lily", "退阶 小鹿 0", day(14), 9)
+    [reply] = [m for m in sent.msgs if m["id"] == f"cmd:{msgid}"]
+    assert "不退到 0" in reply["content"]
+    r.hset(keys.goals("xhs01", "xiaolu"), str(day_index(day(14))), "0")
+    assert stats(r, s, day(14))["xiaolu"]["week_goal"] == 1
+    # 退阶 the same goal twice: told it is already planned; the member is told once
+    command(r, "lily", "目标 小鹿 3", day(14), 10)
+    first = command(r, "lily", "退阶 小鹿 2", day(14), 11)
+    again = command(r, "lily", "退阶 小鹿 2", day(14), 12)
+    [twice] = [m for m in sent.msgs if m["id"] == f"cmd:{again}"]
+    assert "已经是每周 2 天" in twice["content"]
+    schedule.tick(at(day(14), 12, 1))
+    told = [m["id"] for m in sent.private("xiaolu")]
+    assert f"cmd:{first}:member" in told and f"cmd:{again}:member" not in told
+
+
+def test_downgrade_after_the_camp_is_refused_with_a_hint(env, r, sent):
+    s = camp(env, r)
+    msgid = command(r, "lily", "退阶 婷婷 1", END, 20)
+    [reply] = [m for m in sent.msgs if m["id"] == f"cmd:{msgid}"]
+    assert "训练营在 12月6日 就结束啦" in reply["content"] and "目标 婷婷 1" in reply["content"]
+    assert r.llen(keys.audit("xhs01")) == 0
+
+
+def test_midweek_nudge_in_quiet_hours_waits_for_the_morning(env, r, sent):
+    camp(env, r, MIDWEEK_AT="wed 23:00")
+    for ts in (at(day(9), 22), at(day(9), 23)):
+        schedule.tick(ts)
+    assert sent.private("lily", "midweek")
+    assert [m for m in sent.msgs if ":nudge:" in m["id"]] == []
+    waiting = r.lrange(keys.NOTICES, 0, -1)
+    assert len(waiting) == 5                                     # nobody has checked in this week
+    schedule.tick(at(day(10), 7, 30))                            # still quiet (22:30–08:00)
+    assert [m for m in sent.msgs if ":nudge:" in m["id"]] == []
+    schedule.tick(at(day(10), 8, 0))
+    nudged = sorted(m["users"][0] for m in sent.msgs if ":nudge:" in m["id"])
+    assert nudged == sorted(NAMES) and r.llen(keys.NOTICES) == 0
+
+
+def test_settings_block_names_the_exact_variable(env):
+    from config import settings as settings_mod
+    s = settings_mod.load({"BOT_ENV_FILE": "/nonexistent", "BOT_DOWNGRADE_AFTER_WEEKS": "0",
+                           "BOT_REPLY_RESERVED": "2", "BOT_MIDWEEK_NUDGE": "maybe"})
+    assert "BOT_DOWNGRADE_AFTER_WEEKS='0': expected a whole number from 1 to 12" in s.problems
+    assert "BOT_REPLY_RESERVED: unknown variable; did you mean BOT_REPLY_RESERVE?" in s.problems
+    assert any(p.startswith("BOT_MIDWEEK_NUDGE='maybe'") for p in s.problems)
+    ok = settings_mod.load({"BOT_ENV_FILE": "/nonexistent", "BOT_DOWNGRADE_AFTER_WEEKS": "3"})
+    assert ok.downgrade_after_weeks == 3 and not ok.problems
+
+
+def test_top_performers_include_ties_up_to_three():
+    def mw(uid, count, goal=3, streak=0):
+        res = WeekResult(0, count, goal, goal, 0, 0, MET if count >= goal else MISSED)
+        return hw.MemberWeek(uid, uid, res, [res], streak)
+    tie = [mw("a", 5), mw("b", 5), mw("c", 4), mw("d", 4), mw("e", 1)]
+    assert [m.userid for m in hw.top_performers(tie)] == ["a", "b"]          # c and d tie for third: neither
+    assert [m.userid for m in hw.top_performers([mw("a", 5), mw("b", 4), mw("c", 4)])] == ["a", "b", "c"]
+    many = [mw(u, 6, streak=i) for i, u in enumerate("abcde")]
+    assert [m.userid for m in hw.top_performers(many)] == ["e", "d", "c"]     # the longest streaks lead
+    assert hw.top_performers([mw("a", 2)]) == []                               # only those who met the goal

@@ -1,0 +1,55 @@
+"""/_sim/: a page for trying the service without a WeCom account (simulator mode only).
+
+Type a message as a group member; the page encrypts it as WeCom's robot callback does, posts it to
+this service's own /wecom/robot over HTTP, and lists what the bot sent to the simulator.
+"""
+from __future__ import annotations
+
+import time
+from html import escape
+
+import requests
+from flask import Blueprint, redirect, request
+
+from config.settings import get_settings
+from wecom_bot.builders import robot_xml, sign
+from wecom_bot.crypto import CallbackCrypto
+from wecom_bot.simulator import get_state
+
+bp = Blueprint("simpanel", __name__)
+
+PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>打卡助手 · 模拟器</title>
+<style>body{{font:15px/1.5 system-ui,sans-serif;max-width:760px;margin:2em auto;padding:0 1em}}
+pre{{background:#f5f5f5;padding:.6em;white-space:pre-wrap}}input,select{{font:inherit}}</style>
+<h1>打卡助手 · WeCom simulator</h1>
+<form method="post">
+ <select name="group">{groups}</select>
+ userid <input name="userid" value="xiaolu" size="8"> 名字 <input name="name" value="小鹿" size="6">
+ <br><input name="text" value="@打卡助手 打卡" size="60"> <button>发送到群</button>
+</form>
+<p>{status}</p><h2>What the bot sent (newest first)</h2>{sent}
+"""
+
+
+@bp.route("/", methods=["GET", "POST"])
+def panel():
+    settings = get_settings()
+    status = ""
+    if request.method == "POST":
+        group = settings.group(request.form.get("group", ""))
+        if group is None:
+            return "unknown group", 400
+        crypto = CallbackCrypto(settings.robot_token, settings.robot_aes_key, "")
+        xml = robot_xml(group.chat_id, request.form.get("userid", "member"), request.form.get("name", ""),
+                        request.form.get("text", ""))
+        signed = sign(crypto, "/wecom/robot", xml, int(time.time()))
+        res = requests.post(request.host_url.rstrip("/") + signed.path, data=signed.body, timeout=5)
+        return redirect(f"./?status={res.status_code}")
+    if request.args.get("status"):
+        status = f"callback answered {escape(request.args['status'])}; the worker replies within a second (reload)"
+    groups = "".join(f'<option value="{escape(g.key)}">{escape(g.display)}</option>' for g in settings.groups.values())
+    sent = "".join(
+        f"<p><b>{escape(m.get('channel', ''))}</b> {escape(str(m.get('touser') or m.get('mentioned_list') or ''))}"
+        f"<pre>{escape(str(m.get('content', '')))}</pre></p>"
+        for m in reversed(get_state().sent_messages()[-50:]))
+    return PAGE.format(groups=groups, status=status, sent=sent or "<p>nothing yet</p>")
