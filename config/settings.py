@@ -70,6 +70,12 @@ class Group:
     slots: dict[str, Slot | None] = field(default_factory=dict)
     camp_start: date | None = None
     camp_end: date | None = None
+    # one camp's words (None: the defaults of handlers.checkin / handlers.daily)
+    keywords: tuple[str, ...] | None = None
+    link_hosts: tuple[str, ...] | None = None
+    chain_template: str = ""
+    # display names given in the config (`lulu:小鹿`); names learnt from posts take over later
+    display_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -102,6 +108,7 @@ class Settings:
     catchup_grace_minutes: int = 120
     dry_run: bool = False
     max_body: int = 256 * 1024
+    notice_ack_hours: int = 4
     # --- message archive (会话内容存档, issue 8): fields; parsed in the block of the same name in load()
     archive_sdk_path: str = ""                                     # WECOM_ARCHIVE_SDK_PATH
     archive_secret: str = field(default="", repr=False)            # WECOM_ARCHIVE_SECRET
@@ -175,6 +182,50 @@ def _parse_quiet(text: str) -> tuple[int, int, int, int] | None:
     if not sep or not ma or not mb:
         raise ValueError("expected `HH:MM-HH:MM`, e.g. 22:30-08:00, or `off`")
     return int(ma.group(1)), int(ma.group(2)), int(mb.group(1)), int(mb.group(2))
+
+
+def _people(value: str | None) -> tuple[tuple[str, ...], dict[str, str]]:
+    """`lulu:小鹿,qing,momo：Momo` -> (("lulu", "qing", "momo"), {"lulu": "小鹿", "momo": "Momo"})."""
+    ids, names = [], {}
+    for item in _csv(value):
+        uid, _, name = item.replace("：", ":").partition(":")
+        uid, name = uid.strip(), name.strip()
+        ids.append(uid)
+        if name:
+            names[uid] = name
+    return tuple(ids), names
+
+
+def _camp_words(get, prefix: str, keywords, hosts, template: str, problems: list[str]):
+    """<prefix>CHECKIN_KEYWORDS, <prefix>LINK_HOSTS, <prefix>CHAIN_TEMPLATE over the given defaults.
+    A list that starts with `+` adds to the defaults instead of replacing them."""
+    raw = get(prefix + "CHECKIN_KEYWORDS")
+    if raw:
+        words = _csv(raw.lstrip("+").strip())
+        if not words:
+            problems.append(f"{prefix}CHECKIN_KEYWORDS={raw!r}: expected comma-separated words, e.g. 打卡,已更 "
+                            "(start with + to add to the built-in ones)")
+        elif raw.startswith("+"):
+            keywords = ("+",) + tuple(w for w in (keywords or ()) if w != "+") + words
+        else:
+            keywords = words
+    raw = get(prefix + "LINK_HOSTS")
+    if raw:
+        from handlers.checkin import DEFAULT_LINK_HOSTS
+        found = _csv(raw.lstrip("+").strip())
+        bad = [h for h in found if not re.match(r"^(?:https?://)?[A-Za-z0-9.-]+\.[A-Za-z]{2,}/?$", h)]
+        if bad or not found:
+            problems.append(f"{prefix}LINK_HOSTS={raw!r}: expected comma-separated host names, e.g. "
+                            "xhslink.com,mp.weixin.qq.com (start with + to add to the built-in ones)")
+        elif raw.startswith("+"):
+            hosts = tuple(hosts or DEFAULT_LINK_HOSTS) + found
+        else:
+            hosts = found
+    template = get(prefix + "CHAIN_TEMPLATE") or template
+    if len(template) > 60:
+        problems.append(f"{prefix}CHAIN_TEMPLATE: at most 60 characters (it is the 例 line of the morning 接龙)")
+        template = template[:60]
+    return keywords, hosts, template
 
 
 def read_environment(environ: dict[str, str] | None = None, env_file: str | os.PathLike | None = None) -> dict[str, str]:
@@ -310,8 +361,9 @@ def load(environ: dict[str, str] | None = None, env_file: str | os.PathLike | No
         g = Group(key=key)
         g.chat_id = get(p + "CHAT_ID")
         g.name = get(p + "NAME")
-        g.leaders = _csv(get(p + "LEADERS"))
-        g.members = _csv(get(p + "MEMBERS"))
+        g.leaders, leader_names = _people(get(p + "LEADERS"))
+        g.members, g.display_names = _people(get(p + "MEMBERS"))
+        g.display_names = {**leader_names, **g.display_names}
         g.webhook_key = get(p + "WEBHOOK_KEY")
         g.weekly_goal = integer(p + "WEEKLY_GOAL", s.weekly_goal, 1, 7)
         g.timezone = timezone(p + "TIMEZONE", s.timezone)
@@ -349,7 +401,7 @@ def load(environ: dict[str, str] | None = None, env_file: str | os.PathLike | No
     # A GROUP_<KEY>_* variable for a key that BOT_GROUPS does not list is almost always a typo.
     listed = {k.upper() for k in s.groups}
     for name in sorted(env):
-        m = re.match(r"^GROUP_([A-Za-z0-9_]+?)_(CHAT_ID|NAME|LEADERS|MEMBERS|WEBHOOK_KEY|WEEKLY_GOAL|TIMEZONE)$", name)
+        m = re.match(r"^GROUP_([A-Za-z0-9_]+?)_(CHAT_ID|NAME|LEADERS|MEMBERS|WEBHOOK_KEY|WEEKLY_GOAL|TIMEZONE|CHECKIN_KEYWORDS|LINK_HOSTS|CHAIN_TEMPLATE|CAMP_START|CAMP_END)$", name)
         if m and m.group(1).upper() not in listed:
             problems.append(f"{name}: group {m.group(1).lower()!r} is not listed in BOT_GROUPS")
 
@@ -398,6 +450,13 @@ def load(environ: dict[str, str] | None = None, env_file: str | os.PathLike | No
         if s.simulated:
             problems.append("WECOM_CORP_ID is missing: the message archive needs the real corp id")
     # --- message archive: end --------------------------------------------------------------------------
+
+    # --- announcements and one camp's words (issue 7): begin ------------------------------------------
+    s.notice_ack_hours = integer("BOT_NOTICE_ACK_HOURS", 4, 1, 72)
+    words = _camp_words(get, "BOT_", None, None, "", problems)
+    for g in s.groups.values():
+        g.keywords, g.link_hosts, g.chain_template = _camp_words(get, f"GROUP_{g.key.upper()}_", *words, problems)
+    # --- announcements and one camp's words: end ---------------------------------------------------------
 
     # --- the weekly cycle and praise (issue 6): begin ---------------------------------------------------
     # Read here, set on the settings object; workers.weekly.cfg() supplies these defaults for a

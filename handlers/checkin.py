@@ -192,7 +192,10 @@ _KEYWORDS_RE = re.compile(_DEFAULT_KEYWORDS, re.VERBOSE)
 def _keyword_re(keywords: tuple[str, ...] | None) -> re.Pattern:
     if keywords is None:
         return _KEYWORDS_RE
-    words = sorted({_normalize(k).strip() for k in keywords if k and k.strip()}, key=len, reverse=True)
+    extend = bool(keywords) and keywords[0] == "+"      # ("+", words...): the defaults and these
+    words = sorted({_normalize(k).strip() for k in keywords[extend:] if k and k.strip()}, key=len, reverse=True)
+    if extend:
+        return re.compile(_DEFAULT_KEYWORDS + "".join(" | " + re.escape(w) for w in words), re.VERBOSE)
     if not words:
         return re.compile(r"(?!x)x")  # matches nothing
     return re.compile("|".join(re.escape(w) for w in words))

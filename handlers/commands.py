@@ -32,10 +32,12 @@ ALIASES: dict[str, str] = {
     "撤销": "撤销", "undo": "撤销",
     "免打扰": "免打扰", "mute": "免打扰",
     "不公开": "不公开", "private": "不公开",
+    "通知": "通知", "#通知": "通知", "＃通知": "通知", "notice": "通知", "announce": "通知",
 }
 ENGLISH = {canon: word for word, canon in ALIASES.items() if word.isascii()}
 
-LEADER_WORDS = frozenset({"目标", "退阶", "档案", "删除档案", "补卡", "本周", "导出", "加入", "移除", "暂停", "恢复"})
+LEADER_WORDS = frozenset({"目标", "退阶", "档案", "删除档案", "补卡", "本周", "导出", "加入", "移除", "暂停", "恢复",
+                          "通知"})
 MEMBER_WORDS = frozenset({"我的", "免打扰", "不公开"})
 # 请假 and 撤销 are both: the arguments (or who sends them) decide; 帮助 is for everyone.
 
@@ -78,6 +80,8 @@ def parse(text: str) -> Parsed | None:
     if not tokens:
         return None
     word = ALIASES.get(tokens[0].lower())
+    if word is None and tokens[0].startswith(("#通知", "＃通知")):   # `#通知明晚直播`: no space needed
+        word, tokens = "通知", [tokens[0][:3], tokens[0][3:], *tokens[1:]]
     if word is None:
         return None
     return Parsed(word, tuple(tokens[1:]), " ".join(tokens), skip_words(text, dropped + 1))
@@ -240,6 +244,7 @@ LEADER_HELP = (
     ("加入 成员", "加进名单（新人写 userid）"),
     ("移除 成员", "移出名单"),
     ("暂停 / 恢复", "暂停或恢复本群的定时提醒"),
+    ("#通知 文字", "发群通知，过几小时私信告诉你谁还没回应"),
     ("撤销", "撤回你上一条改动"),
 )
 MEMBER_HELP = (
@@ -252,7 +257,8 @@ MEMBER_HELP = (
     ("撤销", "撤回今天的打卡"),
     ("帮助", "看这份说明"),
 )
-LEADER_ENGLISH = "goal, downgrade, note, delnote, makeup, leave, week, export, add, remove, pause, resume, undo"
+LEADER_ENGLISH = ("goal, downgrade, note, delnote, makeup, leave, week, export, add, remove, pause, resume, notice, "
+                  "undo")
 MEMBER_ENGLISH = "me, leave, mute, private, undo, help"
 
 
@@ -450,7 +456,8 @@ def leave_done(name: str | None, first: date, last: date, n: int,
     span = cn_date(first) if n == 1 else f"{cn_date(first)}—{cn_date(last)}"
     who = f"已为 {name} 请假" if name else "已请假"
     text = f"🌿 {who} {n} 天（{span}），好好休息，连续天数不会断～"
-    lowered = [f"{week}目标由 {before} 天调为 {after} 天" for week, before, after in goals if after < before]
+    lowered = [f"{week}整周请假，不计目标" if after == 0 else f"{week}目标由 {before} 天调为 {after} 天"
+               for week, before, after in goals if after < before]
     if lowered:
         text += "\n" + "，".join(lowered) + "（按请假天数折算）"
     return text

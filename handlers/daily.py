@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Iterable, Sequence
 
+from handlers.chain import render_chain
 from handlers.calendar import cn_date, cn_weekday, day_date, day_index, week_start, weekday
 
-CHAIN_HEADER = "#接龙"
 CHAIN_TEMPLATE = "名字 已更 笔记链接"         # rendered `例 名字 已更 笔记链接`
 CHAIN_TOPIC = "更文打卡 伙伴们加油💪"
 STREAK_AT_RISK = 3            # a streak this long that is about to break earns a private nudge
@@ -71,24 +71,12 @@ def chain_entries(rows: Sequence, links: dict[str, str]) -> list[tuple[str, str]
     return out
 
 
-def chain_text(day: int, camp_start: date | None, entries: Sequence[tuple[str, str]]) -> str:
-    """The chain members know and copy: header, date line, template line, numbered entries.
-    Rendered by handlers.chain.render_chain when that exists, so that parse_chain reads it back."""
+def chain_text(day: int, camp_start: date | None, entries: Sequence[tuple[str, str]],
+               template: str = CHAIN_TEMPLATE) -> str:
+    """The chain members know and copy: header, date line, template line, numbered entries, in the
+    format handlers.chain owns, so that parse_chain reads it back."""
     topic = f"{cn_date(day_date(day))} {day_label(day, camp_start)} {CHAIN_TOPIC}"
-    try:
-        from handlers.chain import render_chain  # written alongside; the format's single owner
-    except ImportError:
-        render_chain = None
-    if render_chain is not None:
-        try:
-            return render_chain([topic], CHAIN_TEMPLATE, list(entries))
-        except TypeError:
-            pass  # a different signature: fall back to the same format rendered here
-    lines = [CHAIN_HEADER, topic, f"例 {CHAIN_TEMPLATE}"]
-    if entries:
-        lines.append("")
-        lines += [f"{i}. {name} {rest}".rstrip() for i, (name, rest) in enumerate(entries, 1)]
-    return "\n".join(lines)
+    return render_chain([topic], template, list(entries))
 
 
 # --- the evening reminder -------------------------------------------------------------------------

@@ -93,7 +93,7 @@ def _ignore(ctx: Context) -> list[Action]:
 COMMAND_WORDS = ("帮助", "help", "我的", "me", "目标", "goal", "退阶", "downgrade", "档案", "note", "补卡", "makeup",
                  "请假", "leave", "本周", "week", "导出", "export", "免打扰", "mute", "撤销", "undo", "不公开",
                  "private", "删除档案", "delnote", "加入", "add", "移除", "remove", "暂停", "pause", "恢复",
-                 "resume", "#通知", "通知", "订阅")
+                 "resume", "#通知", "＃通知", "通知", "notice", "announce")
 
 
 def command_word(text: str) -> str | None:
@@ -103,7 +103,7 @@ def command_word(text: str) -> str | None:
     first = body.split()[0]
     low = first.lower()
     for word in COMMAND_WORDS:
-        if low == word or (not word.isascii() and first.startswith(word) and word in ("#通知",)):
+        if low == word or (word in ("#通知", "＃通知") and first.startswith(word)):
             return word
     return None
 

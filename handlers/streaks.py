@@ -111,8 +111,9 @@ def goal_for_week(goals: dict[int, int], week: int, default: int) -> int:
 
 
 # --- a week's goal with days off, and its result ---------------------------------------------------
-# Days off (请假) lower that week's goal pro rata: goal × (7 − days off) / 7, rounded up but never
-# above the days left to check in on, so that it stays reachable; 0 when the whole week is off,
+# Days off (请假) lower that week's goal pro rata: goal × (7 − days off) / 7, rounded to the nearest
+# day (halves up), at least 1 and never above the days left to check in on, so that it stays
+# reachable (rounding up would keep 3 of 5 days after two days off); 0 when the whole week is off,
 # and then the week is neither met nor missed. Days outside the camp count like days off (a camp
 # that starts on a Wednesday asks for a pro-rata goal in its first week).
 
@@ -122,7 +123,9 @@ def leave_goal(goal: int, unavailable: int) -> int:
     if unavailable == 0:
         return goal
     available = 7 - unavailable
-    return min(-(-goal * available // 7), available)
+    if available == 0:
+        return 0
+    return min(max((2 * goal * available + 7) // 14, MIN_GOAL), available)
 
 
 def unavailable_days(off: DayBits, week: int, camp: tuple[int | None, int | None] = (None, None)) -> set[int]:

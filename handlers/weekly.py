@@ -38,6 +38,7 @@ class MemberWeek:
     off_today: bool = False
     notes: list = field(default_factory=list)
     gone: frozenset = frozenset()   # this week's days off (or outside the camp)
+    leave: int = 0                  # this week's days off (请假) within the camp
 
 
 def _pick(options: Sequence[str], seed: str) -> str:
@@ -88,9 +89,10 @@ def fraction(m: MemberWeek) -> str:
 
 # --- mid-week: who is behind the pace ---------------------------------------------------------------
 
-def days_left_in_week(day: int) -> int:
-    """Days after `day` up to Sunday."""
-    return 6 - weekday(day)
+def days_left(m: MemberWeek, day: int) -> int:
+    """Days after `day` up to Sunday on which the member can still check in: their days off and
+    the days after the camp's end are left out (`婷婷 0/3，本周还剩 4 天` on a Wednesday)."""
+    return sum(1 for d in range(day + 1, week_start(day) + 7) if d not in m.gone)
 
 
 def behind(m: MemberWeek, day: int) -> bool:
@@ -114,17 +116,16 @@ def midweek_leader(group_name: str, day: int, members: Sequence[MemberWeek], cam
     """A leader's private mid-week check: who is behind the pace for their goal, with numbers and
     their profile notes."""
     names = display_names(members)
-    left = days_left_in_week(day)
     late = [m for m in members if behind(m, day)]
     head = f"📈 {group_name} · {week_name(week_start(day), camp_start)}周中进度（{cn_date(day_date(day))} {cn_weekday(day)}）"
     if not late:
         return head + "\n大家的进度都跟上了👍 继续保持～"
     lines = [head, f"进度落后的伙伴（{len(late)} 位）："]
     for m in late:
-        line = f"· {names[m.userid]} {fraction(m)}，本周还剩 {left} 天"
+        line = f"· {names[m.userid]} {fraction(m)}，本周还剩 {days_left(m, day)} 天"
         extra = []
-        if m.week.off and m.week.status != OFF:
-            extra.append(f"请假 {m.week.off} 天，目标已按比例调为 {m.week.goal}")
+        if m.leave and m.week.status != OFF:
+            extra.append(f"请假 {m.leave} 天，目标已按比例调为 {m.week.goal}")
         if m.week.status == MISSED:
             extra.append("本周已追不上了")
         if m.off_today:
@@ -156,7 +157,7 @@ NUDGES_LATE = (
 def midweek_nudge(m: MemberWeek, day: int, seed: str) -> str:
     """An encouraging private note for a member behind the pace: never a scolding."""
     res = m.week
-    left = res.left
+    left = days_left(m, day)
     if res.status == MISSED or left == 0:
         return _pick(NUDGES_LATE, seed).format(name=m.name)
     return _pick(NUDGES, seed).format(name=m.name, count=res.count, goal=res.goal, left=left)
@@ -199,9 +200,11 @@ CHEERS = (
 )
 
 
-def review(day: int, members: Sequence[MemberWeek], camp_start: date | None = None, seed: str = "") -> str:
+def review(day: int, members: Sequence[MemberWeek], camp_start: date | None = None, seed: str = "",
+           closing: bool = False) -> str:
     """The weekend review in the group: each member's week ✅/❌ n/goal and streak (不公开 members
-    anonymous), praise for those who met their goal, and the week's top performers."""
+    anonymous), praise for those who met their goal, and the week's top performers. `closing`: the
+    camp's last week (no "next week")."""
     week = week_start(day)
     head = f"📊 {week_name(week, camp_start)}打卡总结（{week_dates(week)}）"
     if not members:
@@ -213,7 +216,7 @@ def review(day: int, members: Sequence[MemberWeek], camp_start: date | None = No
         if m.week.status == OFF:
             lines.append(f"🌴 {who} 本周请假 · 连续 {m.streak} 天")
             continue
-        leave = f"（请假 {m.week.off} 天）" if m.week.off else ""
+        leave = f"（请假 {m.leave} 天）" if m.leave else ""
         lines.append(f"{mark(m.week)} {who} {fraction(m)}{leave} · 连续 {m.streak} 天")
     met = [m for m in members if m.week.status == MET]
     counted = [m for m in members if m.week.status != OFF]
@@ -226,9 +229,11 @@ def review(day: int, members: Sequence[MemberWeek], camp_start: date | None = No
         if hidden:
             shown.append(f"{hidden} 位同学" if hidden > 1 else ANONYMOUS)
         lines.append(_pick(CHEERS, seed or str(week)).format(names="、".join(shown)))
-        lines.append(f"本周 {len(met)}/{len(counted)} 人达成目标，辛苦大家！下周继续加油💪")
+        lines.append(f"本周 {len(met)}/{len(counted)} 人达成目标，辛苦大家！"
+                     + ("训练营圆满收官，感谢每一位的坚持🎓" if closing else "下周继续加油💪"))
     else:
-        lines.append(f"本周 0/{len(counted)} 人达成目标。没关系，每一篇都算数，下周我们一起慢慢来🌱")
+        lines.append(f"本周 0/{len(counted)} 人达成目标。没关系，每一篇都算数，"
+                     + ("训练营收官了，写作的习惯我们继续带着走🌱" if closing else "下周我们一起慢慢来🌱"))
     return "\n".join(lines)
 
 
@@ -311,8 +316,8 @@ def leader_report(group_name: str, day: int, members: Sequence[MemberWeek], sugg
     for m in _order(members):
         parts = [f"{mark(m.week)} {names[m.userid]} "
                  + ("本周请假" if m.week.status == OFF else fraction(m)), f"连续 {m.streak} 天"]
-        if m.week.off and m.week.status != OFF:
-            parts.append(f"请假 {m.week.off} 天")
+        if m.leave and m.week.status != OFF:
+            parts.append(f"请假 {m.leave} 天")
         run = len(missed_run(m.history))
         if run >= 2:
             parts.append(f"已连续 {run} 周未达标")
@@ -344,7 +349,8 @@ class GroupWeek:
     met: int
     counted: int
     at_risk: list[tuple[str, int, str]]     # (name, weeks missed in a row, n/goal)
-    followed: list[tuple[str, bool]]        # last week's suggestions: (the command, applied?)
+    followed: list[tuple[str, bool | None]]  # last week's suggestions: (the command, applied?), None
+                                             # when it no longer stands (a 补卡 changed those weeks)
 
 
 def overview(week: int, groups: Sequence[GroupWeek]) -> str:
@@ -367,8 +373,11 @@ def overview(week: int, groups: Sequence[GroupWeek]) -> str:
             lines.append("  需关注：无")
         if g.followed:
             done = sum(1 for _, ok in g.followed if ok)
-            detail = "；".join(f"{'✔' if ok else '✘'} {cmd}" for cmd, ok in g.followed)
-            lines.append(f"  组长跟进：上周建议 {len(g.followed)} 条，已采纳 {done} 条（{detail}）")
+            moot = sum(1 for _, ok in g.followed if ok is None)
+            detail = "；".join(f"{'✔' if ok else '✘'} {cmd}" if ok is not None else f"– {cmd}（已不需要）"
+                              for cmd, ok in g.followed)
+            extra = f"，{moot} 条因补卡已不需要" if moot else ""
+            lines.append(f"  组长跟进：上周建议 {len(g.followed)} 条，已采纳 {done} 条{extra}（{detail}）")
         else:
             lines.append("  组长跟进：上周没有需要调整的目标")
     rate = f"{round(100 * total_met / total)}%" if total else "—"

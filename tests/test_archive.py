@@ -637,3 +637,275 @@ def test_the_native_loader_follows_the_c_api(tmp_path):
     with pytest.raises(archive.ArchiveSdkError):
         sdk.decrypt_data("other", "abc")
     sdk.close()
+
+
+# --- the tick and msgaudit_notify queue the pull through the one enqueue seam -------------------------------
+
+def _pull_jobs(r) -> list:
+    from rq import Queue
+    return [j for j in Queue("default", connection=r).get_jobs() if j.func_name == "workers.archive.pull_job"]
+
+
+def test_the_minute_tick_queues_one_pull_through_the_job_seam(setup, r, monkeypatch, accepted):
+    from workers import schedule
+    seam = []
+    real_enqueue = jobs.enqueue
+    monkeypatch.setattr(jobs, "enqueue", lambda q, func, *a, **kw: seam.append((q, func)) or real_enqueue(q, func, *a, **kw))
+    ids = chatter(setup, 3)
+    jobs.set_inline(True, defer=("default",))     # a real queue: the job waits for a worker
+    try:
+        first = schedule.tick(at("2026-11-23 09:00:30"))
+        schedule.tick(at("2026-11-23 09:01:30"))  # the job has not started yet: not queued twice
+        assert first["archive"] == "pull queued"
+        assert seam.count(("default", "workers.archive.pull_job")) == 1 and len(_pull_jobs(r)) == 1
+        assert not accepted                       # nothing pulled inside the tick itself
+        from rq import SimpleWorker
+        SimpleWorker(["default"], connection=r).work(burst=True)    # a worker runs it
+        assert accepted == {i: [True] for i in ids} and r.get(archive.QUEUED) is None
+        schedule.tick(at("2026-11-23 09:02:30"))  # the next minute queues the next pull
+        assert seam.count(("default", "workers.archive.pull_job")) == 2
+    finally:
+        jobs.set_inline(True)
+
+
+def test_the_tick_pulls_at_once_when_jobs_run_inline(setup, r, accepted):
+    from workers import schedule
+    settings = setup.configure()
+    setup.text(ROOM, "xiaolu", "打卡", at("2026-11-23 09:00:00"))
+    assert schedule.tick(at("2026-11-23 09:00:30"))["archive"] == "pull queued"
+    assert len(accepted) == 1
+    assert {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}["xiaolu"]["checked_in"]
+
+
+def test_without_the_archive_the_tick_and_notify_queue_nothing(sim, env, r, monkeypatch):
+    from workers import schedule
+    archive.install_sdk(None)
+    env(WECOM_ROBOT_TOKEN=TOKEN, WECOM_ROBOT_ENCODING_AES_KEY=AES)
+    seam = []
+    real_enqueue = jobs.enqueue
+    monkeypatch.setattr(jobs, "enqueue", lambda q, func, *a, **kw: seam.append(func) or real_enqueue(q, func, *a, **kw))
+    result = schedule.tick(at("2026-11-23 09:00:30"))
+    assert "archive" not in result
+    assert archive.schedule_pull() is False and archive.wake() is False
+    assert "workers.archive.pull_job" not in seam and not r.keys("wb:archive:*")
+
+
+def test_msgaudit_notify_queues_the_pull_job_in_a_real_queue(setup, r, accepted):
+    from tests.conftest import SIM_CORP_ID
+    from wecom_bot.builders import app_xml
+    app_token, app_aes = "appToken456", "kWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2D"
+    setup.configure(WECOM_TOKEN=app_token, WECOM_ENCODING_AES_KEY=app_aes)
+    ids = chatter(setup, 2)
+    client = create_app().test_client()
+    jobs.set_inline(True, defer=("default",))
+    try:
+        for i in range(3):    # a burst of notifications: one job waiting is enough
+            xml = app_xml(SIM_CORP_ID, "sys", msgtype="event", event="msgaudit_notify", agent_id="2000004",
+                          create_time=at("2026-11-23 09:00:00") + i)
+            signed = sign(CallbackCrypto(app_token, app_aes, SIM_CORP_ID), "/wecom/callback", xml,
+                          at("2026-11-23 09:00:00") + i)
+            assert client.post(signed.path, data=signed.body).status_code == 200
+        assert len(_pull_jobs(r)) == 1 and not accepted
+        from rq import SimpleWorker
+        SimpleWorker(["default"], connection=r).work(burst=True)
+        assert accepted == {i: [True] for i in ids}
+    finally:
+        jobs.set_inline(True)
+
+
+def test_check_config_names_the_sources_without_the_archive(sim, env, capsys):
+    archive.install_sdk(None)
+    env(WECOM_ROBOT_TOKEN=TOKEN, WECOM_ROBOT_ENCODING_AES_KEY=AES, WECOM_TOKEN="appToken456",
+        WECOM_ENCODING_AES_KEY="kWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2D")
+    capsys.readouterr()
+    cli(["check-config"])
+    assert "sources: group robot callback, app callback\n" in capsys.readouterr().out
+
+
+# --- the robot-path week of tests/test_checkin_flow.py, replayed through the archive without any @ ----------
+
+def _stats(capsys, date: str) -> dict:
+    capsys.readouterr()
+    assert cli(["stats", "xhs01", "--date", date, "--json"]) == 0
+    return {m["userid"]: m for m in json.loads(capsys.readouterr().out)["members"]}
+
+
+def test_the_robot_path_week_through_the_archive_gives_the_same_stats(setup, r, capsys):
+    """tests/test_checkin_flow.py::test_a_week_of_checkins_through_encrypted_callbacks, without @ and
+    with the archive's own quirks: a re-read batch instead of WeCom's retries, chatter in between."""
+    setup.configure()
+    r.hset(keys.names("xhs01"), mapping={"xiaolu": "小鹿", "aqing": "阿青", "momo": "Momo"})
+    setup.text(ROOM, "xiaolu", "打卡", at("2026-11-23 09:00:00"))
+    setup.text(ROOM, "aqing", "已更 http://xhslink.com/a/Qw12Er", at("2026-11-23 10:00:00"))
+    setup.text(ROOM, "aqing", "收到", at("2026-11-23 10:01:00"))
+    setup.text(ROOM, "momo", "打卡", at("2026-11-23 23:59:59"))
+    setup.text(ROOM, "momo", "日更完成", at("2026-11-24 00:00:01"))
+    setup.text(ROOM, "xiaolu", "今日打卡✅", at("2026-11-24 08:00:00"))
+    setup.text(ROOM, "xiaolu", "打卡", at("2026-11-24 20:00:00"))
+    assert pull(r, setup) == 7
+    r.delete(archive.SEQ)                   # the cursor lost (say a restore): everything is read again
+    assert pull(r, setup) == 0
+
+    day1 = _stats(capsys, "2026-11-23")
+    assert {u: (m["checked_in"], m["total"]) for u, m in day1.items()} == {
+        "xiaolu": (True, 1), "aqing": (True, 1), "momo": (True, 1)}
+    day2 = _stats(capsys, "2026-11-24")
+    assert day2["momo"]["streak"] == 2 and day2["momo"]["week_count"] == 2
+    assert day2["xiaolu"]["streak"] == 2 and day2["xiaolu"]["total"] == 2
+    assert day2["aqing"]["streak"] == 1 and not day2["aqing"]["checked_in"]
+    assert _stats(capsys, "2026-11-25")["aqing"]["streak"] == 0
+
+    for d in range(25, 31):
+        setup.text(ROOM, "xiaolu", "打卡", at(f"2026-11-{d:02d} 21:00:00"))
+    pull(r, setup)
+    sunday, monday = _stats(capsys, "2026-11-29"), _stats(capsys, "2026-11-30")
+    assert sunday["xiaolu"]["week_count"] == 7 and sunday["xiaolu"]["week_goal"] == 3
+    assert monday["xiaolu"]["week_count"] == 1 and monday["xiaolu"]["streak"] == 8
+    assert monday["xiaolu"]["longest_streak"] == 8 and monday["xiaolu"]["total"] == 8
+
+
+def test_the_export_is_the_same_through_robot_and_archive(setup, robot, r, tmp_path):
+    settings = setup.configure()
+    r.hset(keys.names("xhs01"), mapping=NAMES)
+    for userid, kind, text, when in WEEK:
+        robot(userid, NAMES[userid], f"@打卡助手 {text}" if text else "", when, msgtype=kind)
+    assert cli(["export", "xhs01", "--format", "csv", "--output", str(tmp_path / "robot.csv")]) == 0
+
+    r.flushall()
+    setup.configure()
+    r.hset(keys.names("xhs01"), mapping=NAMES)
+    for userid, kind, text, when in sorted(WEEK + ARCHIVE_ONLY, key=lambda p: p[3]):
+        ts = at(when)
+        if kind == "text":
+            setup.text(ROOM, userid, text, ts)
+        elif kind == "image":
+            setup.image(ROOM, userid, ts)
+        elif kind == "mixed":
+            setup.mixed(ROOM, userid, text, ts)
+        else:
+            setup.other(ROOM, userid, kind, {"type": 1}, ts)
+    pull(r, setup)
+    assert cli(["export", "xhs01", "--format", "csv", "--output", str(tmp_path / "archive.csv")]) == 0
+    robot_csv = (tmp_path / "robot.csv").read_text("utf-8-sig")
+    assert (tmp_path / "archive.csv").read_text("utf-8-sig") == robot_csv
+    assert "小鹿" in robot_csv and settings.groups["xhs01"]
+
+
+# --- archive posts never run commands ------------------------------------------------------------------------
+
+def test_archive_posts_never_run_leader_or_member_commands(setup, sim, r):
+    settings = setup.configure(BOT_ADMINS="admin1,leader1")
+    r.hset(keys.names("xhs01"), mapping=NAMES)
+    setup.text(ROOM, "xiaolu", "打卡", at("2026-11-23 09:00:00"))
+    pull(r, setup)
+    before_rows = register_rows(r, settings, "2026-11-23")
+    before_keys = {k for k in r.keys("wb:g:*")}
+    sent = len(sim.state.sent_messages())
+    commands = [
+        ("leader1", "目标 小鹿 5"), ("leader1", "@打卡助手 退阶 小鹿 1"), ("leader1", "档案 小鹿 很努力"),
+        ("leader1", "补卡 阿青 2026-11-22"), ("leader1", "请假 小鹿 2"), ("leader1", "本周"), ("leader1", "导出"),
+        ("leader1", "暂停"), ("leader1", "移除 小鹿"), ("leader1", "加入 zhangsan"), ("admin1", "goal xiaolu 6"),
+        ("xiaolu", "撤销"), ("xiaolu", "请假 3"), ("xiaolu", "我的"), ("xiaolu", "免打扰"), ("aqing", "帮助"),
+        ("aqing", "不公开"),
+    ]
+    for i, (userid, text) in enumerate(commands):
+        setup.text(ROOM, userid, text, at("2026-11-23 10:00:00") + i)
+    assert pull(r, setup) == len(commands)
+    assert register_rows(r, settings, "2026-11-23") == before_rows
+    assert {k for k in r.keys("wb:g:*")} == before_keys                # no goal, note, leave, pause, roster
+    assert not r.lrange(keys.audit("xhs01"), 0, -1) and not r.keys("wb:cmd:*")
+    assert len(sim.state.sent_messages()) == sent                      # no answer, no refusal, no export
+
+
+# --- recalls of 接龙 and re-reads ---------------------------------------------------------------------------
+
+LEADER_CHAIN = "#接龙\n11月23日 更文打卡\n例 名字 已更/未更 笔记链接\n\n1. 小鹿 已更\n2. 阿青 已更\n3. 大伟 未更"
+
+
+def test_a_recalled_leader_chain_uncounts_everyone_it_credited(setup, r):
+    settings = setup.configure()
+    r.hset(keys.names("xhs01"), mapping=NAMES)
+    setup.text(ROOM, "xiaolu", "打卡", at("2026-11-23 08:00:00"))            # her own post carries her day
+    chain = setup.text(ROOM, "leader1", LEADER_CHAIN, at("2026-11-23 09:00:00"))
+    pull(r, setup)
+    rows = {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}
+    assert rows["xiaolu"]["checked_in"] and rows["aqing"]["checked_in"] and not rows["dawei"]["checked_in"]
+
+    setup.recall(ROOM, "leader1", chain, at("2026-11-23 09:02:00"))
+    pull(r, setup)
+    rows = {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}
+    assert rows["xiaolu"]["checked_in"] and not rows["aqing"]["checked_in"] and rows["aqing"]["total"] == 0
+
+
+def test_a_chain_carries_the_day_when_the_own_post_is_recalled(setup, r):
+    settings = setup.configure()
+    r.hset(keys.names("xhs01"), mapping=NAMES)
+    own = setup.text(ROOM, "aqing", "打卡", at("2026-11-23 08:00:00"))
+    setup.text(ROOM, "leader1", LEADER_CHAIN, at("2026-11-23 09:00:00"))    # credits her once more
+    pull(r, setup)
+    setup.recall(ROOM, "aqing", own, at("2026-11-23 09:30:00"))
+    pull(r, setup)
+    assert {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}["aqing"]["checked_in"]
+
+
+def test_a_chain_recalled_before_the_worker_saw_it_credits_nobody(setup, r):
+    settings = setup.configure()
+    r.hset(keys.names("xhs01"), mapping=NAMES)
+    chain = setup.text(ROOM, "leader1", LEADER_CHAIN, at("2026-11-23 09:00:00"))
+    setup.recall(ROOM, "leader1", chain, at("2026-11-23 09:00:20"))
+    jobs.set_inline(True, defer=("inbox",))
+    try:
+        pull(r, setup)
+    finally:
+        jobs.set_inline(True)
+    ingest.drain_inbox()
+    rows = {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}
+    assert not any(m["checked_in"] for m in rows.values())
+
+
+def test_a_recalled_post_read_again_after_a_crash_never_carries_the_day(setup, r):
+    settings = setup.configure()
+    first = setup.text(ROOM, "xiaolu", "打卡", at("2026-11-23 09:00:00"))
+    setup.recall(ROOM, "xiaolu", first, at("2026-11-23 09:01:00"))
+    second = setup.image(ROOM, "xiaolu", at("2026-11-23 10:00:00"))
+    pull(r, setup)
+    assert {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}["xiaolu"]["checked_in"]
+    r.delete(archive.SEQ)                  # a crash before the cursor moved: the whole batch again
+    pull(r, setup)
+    setup.recall(ROOM, "xiaolu", second, at("2026-11-23 10:01:00"))
+    pull(r, setup)
+    row = {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}["xiaolu"]
+    assert not row["checked_in"] and row["total"] == 0
+
+
+def test_a_parked_post_recalled_meanwhile_does_not_count_when_fetched_again(setup, r):
+    settings = setup.configure()
+    foreign = _OTHER_KEY.public_key()
+    same = setup.text(ROOM, "xiaolu", "打卡", at("2026-11-23 09:00:00"), public_key=foreign, publickey_ver=2)
+    setup.recall(ROOM, "xiaolu", same, at("2026-11-23 09:01:00"))                 # the recall opens
+    later = setup.text(ROOM, "aqing", "打卡", at("2026-11-23 09:00:00"), public_key=foreign, publickey_ver=2)
+    setup.recall(ROOM, "aqing", later, at("2026-11-24 08:00:00"))                 # recalled the next day
+    assert pull(r, setup) == 0 and len(archive.parked(r)) == 2
+    setup.configure(private_key_pem=setup.private_key_pem + pem_of(_OTHER_KEY))   # the key is fixed
+    assert archive.retry_parked(r, setup) == 1 and archive.parked(r) == []
+    rows = {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}
+    assert not rows["xiaolu"]["checked_in"] and rows["aqing"]["checked_in"]
+
+
+# --- acknowledgements of announcements, seen only by the archive --------------------------------------------
+
+def test_acknowledgements_without_mentions_answer_an_announcement(setup, sim, r):
+    from workers import schedule
+    setup.configure(BOT_NOTICE_ACK_HOURS="4")
+    r.hset(keys.names("xhs01"), mapping=NAMES)
+    setup.text(ROOM, "leader1", "#通知 周六晚 8 点直播，看到回复收到", at("2026-11-25 10:00:00"))
+    setup.text(ROOM, "xiaolu", "收到", at("2026-11-25 10:05:00"))
+    setup.text(ROOM, "aqing", "👌", at("2026-11-25 10:06:00"))
+    setup.text(ROOM, "dawei", "今天没空", at("2026-11-25 11:00:00"))     # any reply is an answer
+    pull(r, setup)
+    sent_before = len(sim.state.sent_messages())
+    schedule.tick(at("2026-11-25 14:00:30"))
+    follow = [m for m in sim.state.sent_messages()[sent_before:] if "通知" in m.get("content", "")]
+    assert len(follow) == 1 and follow[0].get("touser") == ["leader1"], follow
+    assert "momo" in follow[0]["content"]                                 # the silent one, by name
+    assert not any(n in follow[0]["content"] for n in ("小鹿", "阿青", "大伟"))

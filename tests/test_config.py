@@ -96,3 +96,16 @@ def test_check_config_exit_codes(monkeypatch, capsys):
     monkeypatch.setenv("GROUP_XHS01_CHAIN_AT", "8 o'clock")
     assert cli(["check-config"]) != 0
     assert "GROUP_XHS01_CHAIN_AT" in capsys.readouterr().err
+
+
+def test_members_may_carry_display_names():
+    from config.settings import load
+    s = load({"BOT_ENV_FILE": "/nonexistent", "BOT_GROUPS": "g1", "GROUP_G1_CHAT_ID": "c1",
+              "GROUP_G1_LEADERS": "lily:莉莉", "GROUP_G1_MEMBERS": "lulu:小鹿, qing ,momo：Momo"})
+    g = s.groups["g1"]
+    assert not s.problems
+    assert g.members == ("lulu", "qing", "momo") and g.leaders == ("lily",)
+    assert g.display_names == {"lulu": "小鹿", "momo": "Momo", "lily": "莉莉"}
+    bad = load({"BOT_ENV_FILE": "/nonexistent", "BOT_GROUPS": "g1", "GROUP_G1_CHAT_ID": "c1",
+                "GROUP_G1_LEADERS": "lily", "GROUP_G1_MEMBERS": "小鹿:lulu"})
+    assert any("GROUP_G1_MEMBERS: '小鹿' is not a WeCom userid" in p for p in bad.problems)

@@ -54,7 +54,8 @@ def sent(env, r, monkeypatch):
 
 
 def camp(env, r, **extra):
-    s = env(**group_env(chat=CHAT, members=NAMES, CAMP_START=START.isoformat(), CAMP_END=END.isoformat(), **extra))
+    dates = {"CAMP_START": START.isoformat(), "CAMP_END": END.isoformat(), **extra}
+    s = env(**group_env(chat=CHAT, members=NAMES, **dates))
     r.hset(keys.names("xhs01"), mapping=NAMES)
     return s
 
@@ -139,7 +140,7 @@ def test_three_camp_weeks(env, r, sent, capsys):
     off = DayBits(r.get(keys.off("xhs01", "aqiang")), base)
     res = week_result(DayBits(r.get(keys.days("xhs01", "aqiang")), base), off, {}, day_index(START), 3,
                       day_index(day(6)))
-    assert (res.goal, res.off, res.status) == (leave_goal(3, 4), 4, MET) and res.goal == 2
+    assert (res.goal, res.off, res.status) == (leave_goal(3, 4), 4, MET) and res.goal == 1      # 3 × 3/7 ≈ 1
 
     # --- mid-week: exactly the members behind the pace, with numbers and notes --------------------
     mids = [m for m in sent.private("lily", "midweek")]
@@ -300,7 +301,7 @@ def test_days_off_lower_the_goal_and_a_week_all_off_is_not_missed(env, r, sent):
     checkin(r, "aqiang", day(1))
     msgid = command(r, "lily", "请假 阿强 12", day(2), 9)         # Wed of week 1 to Sun of week 2
     [reply] = [m for m in sent.msgs if m["id"] == f"cmd:{msgid}"]
-    assert "本周目标由 3 天调为 1 天" in reply["content"] and "第2周目标由 3 天调为 0 天" in reply["content"]
+    assert "本周目标由 3 天调为 1 天" in reply["content"] and "第2周整周请假，不计目标" in reply["content"]
     checkin(r, "aqiang", day(14))
     st = stats(r, s, day(14))
     assert st["aqiang"]["streak"] == 3                           # Mon, Tue, (12 days off), Mon
@@ -383,3 +384,67 @@ def test_top_performers_include_ties_up_to_three():
     many = [mw(u, 6, streak=i) for i, u in enumerate("abcde")]
     assert [m.userid for m in hw.top_performers(many)] == ["e", "d", "c"]     # the longest streaks lead
     assert hw.top_performers([mw("a", 2)]) == []                               # only those who met the goal
+
+
+def test_leave_lowers_the_goal_pro_rata_to_the_nearest_day_and_keeps_it_reachable():
+    table = {g: [leave_goal(g, off) for off in range(8)] for g in (1, 3, 5, 7)}
+    assert table[3] == [3, 3, 2, 2, 1, 1, 1, 0]          # 3 × 5/7 ≈ 2: two days off no longer keep 3
+    assert table[7] == [7, 6, 5, 4, 3, 2, 1, 0]          # a daily goal: exactly the days left
+    assert table[1] == [1, 1, 1, 1, 1, 1, 1, 0]          # never 0 while one day is left
+    for g in range(1, 8):
+        for off in range(7):
+            assert 1 <= leave_goal(g, off) <= min(g, 7 - off)
+
+
+def test_midweek_counts_the_days_left_without_the_days_off(env, r, sent):
+    camp(env, r)
+    checkin(r, "xiaolu", day(7))
+    command(r, "tingting", "请假 3", day(9), 9)                 # Wed–Fri of week 2 off
+    for ts in (at(day(9), 19), at(day(9), 20)):
+        schedule.tick(ts)
+    [mid] = sent.private("lily", "midweek")
+    behind = [line for line in mid["content"].split("\n") if line.startswith("· ")]
+    assert "· 婷婷 0/2，本周还剩 2 天（请假 3 天，目标已按比例调为 2，今天请假中）" in behind
+    assert "· Momo 0/3，本周还剩 4 天" in behind
+    nudges = {m["users"][0]: m["content"] for m in sent.msgs if ":nudge:" in m["id"]}
+    assert "tingting" not in nudges                              # not on a day off
+    assert "0/3" in nudges["momo"] and "4 天" in nudges["momo"]   # the same numbers as the leader's
+
+
+def test_overview_marks_a_suggestion_that_a_credit_made_moot(env, r, sent):
+    s = camp(env, r)
+    checkin(r, "tingting", day(1))                               # 1/3 in week 1, 0/3 in week 2
+    for ts in (at(day(13), 20), at(day(13), 21)):
+        schedule.tick(ts)
+    tips = weekly.suggestions_of(r, s.groups["xhs01"], day_index(day(7)))
+    assert tips["tingting"]["kind"] == "downgrade"
+    command(r, "lily", "补卡 婷婷 2026-11-18", day(14), 9)        # week 1 becomes 3/3 after all
+    command(r, "lily", "补卡 婷婷 2026-11-19", day(14), 9, 5)
+    sent.clear()
+    for ts in (at(day(20), 20), at(day(20), 21)):
+        schedule.tick(ts)
+    [ov] = [m for m in sent.msgs if m["id"].startswith("slot:_camp:overview:")]
+    text = ov["content"]                                          # the others never checked in at all
+    assert "组长跟进：上周建议 5 条，已采纳 0 条，1 条因补卡已不需要（" in text
+    assert "– 退阶 婷婷 1（已不需要）" in text and "✘ 退阶 Momo 1" in text
+
+
+def test_a_camp_ending_mid_week_gets_its_last_review_with_the_final_report(env, r, sent):
+    camp(env, r, CAMP_END="2026-12-02")                         # a Wednesday: that Sunday's summary never fires
+    for n in (14, 15, 16):
+        checkin(r, "xiaolu", day(n))
+    checkin(r, "momo", day(15))
+    for ts in minutes(at(day(14), 3), at(day(18), 23), 60):
+        schedule.tick(ts)
+    ids = [m["id"] for m in sent.msgs if m["id"].startswith("slot:xhs01:final:")]
+    assert ids == ["slot:xhs01:final:2026-12-02:review", "slot:xhs01:final:2026-12-02:week:lily",
+                   "slot:xhs01:final:2026-12-02:lily"]
+    review = sent.msgs[[m["id"] for m in sent.msgs].index(ids[0])]
+    assert review["to"] == "group" and review["content"].startswith("📊 第3周打卡总结")
+    text = review["content"]
+    assert "✅ 小鹿 3/1 · 连续 3 天" in text and "✅ Momo 1/1" in text          # 3 camp days: 3 × 3/7 ≈ 1
+    assert "❌ 阿青 0/1" in text and "⏳" not in text and "请假" not in text   # closed; not days off
+    assert "训练营圆满收官" in text and "下周" not in text
+    [week] = [m for m in sent.msgs if m["id"] == ids[1]]
+    assert week["content"].startswith("📋 小红书一组 · 第3周周报") and "💡" not in week["content"]
+    assert not sent.group_posts("summary")

@@ -10,8 +10,8 @@ import logging
 from functools import lru_cache
 
 import redis
-from flask import Blueprint, Response, request
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from config.settings import get_settings
 from wecom_bot.crypto import BadSignature, CallbackCrypto, CallbackError, Malformed
@@ -85,13 +85,33 @@ def _process(kind: str, parse) -> Response:
         if not echostr:
             raise Malformed("missing echostr")
         return _text(crypto.verify_url(signature, timestamp, nonce, echostr), 200)
-    encrypt = parse_envelope(request.get_data(cache=False))
+    encrypt = parse_envelope(_read_body())
     event = parse(crypto.decrypt(signature, timestamp, nonce, encrypt), int(timestamp))
     if ingest.accept(get_redis(), event, count_as=f"callbacks:{kind}:200"):
         log.debug("%s message %s accepted", kind, event["msgid"])
     else:
         log.info("%s message %s is a retry; already stored", kind, event["msgid"])
     return _Counted("", status=200, mimetype="text/plain")
+
+
+def _read_body() -> bytes:
+    """The request body, at most MAX_CONTENT_LENGTH bytes, else 413: with a Content-Length werkzeug checks
+    it up front; a chunked body (no Content-Length) is read here with a cap, because werkzeug's capped
+    stream would stop quietly at the limit and hand us a truncated body (a 400 instead of a 413)."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or get_settings().max_body
+    if request.content_length is not None or "wsgi.input_terminated" not in request.environ:
+        return request.get_data(cache=False)   # Content-Length checked; else no readable body (b"")
+    stream = request.environ["wsgi.input"]
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = stream.read(min(64 * 1024, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise RequestEntityTooLarge()
+    return b"".join(chunks)
 
 
 def _text(body: str, status: int) -> Response:

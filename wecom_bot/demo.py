@@ -72,7 +72,7 @@ def _run(workdir: str, days: int, monday: datetime) -> int:
         "WECOM_SECRET": "demo-secret", "WECOM_ROBOT_TOKEN": TOKEN, "WECOM_ROBOT_ENCODING_AES_KEY": AES,
         "BOT_TIMEZONE": "Asia/Shanghai", "BOT_ADMINS": "admin", "BOT_GROUPS": "demo",
         "GROUP_DEMO_CHAT_ID": CHAT, "GROUP_DEMO_NAME": "小红书写作营·1组", "GROUP_DEMO_LEADERS": LEADER[0],
-        "GROUP_DEMO_MEMBERS": ",".join(uid for uid, _ in MEMBERS), "GROUP_DEMO_WEBHOOK_KEY": KEY,
+        "GROUP_DEMO_MEMBERS": ",".join(f"{uid}:{name}" for uid, name in MEMBERS), "GROUP_DEMO_WEBHOOK_KEY": KEY,
         "BOT_QUIET_HOURS": "23:00-08:00",
     })
     settings_mod.reset()

@@ -13,7 +13,7 @@ company's RSA public key. `Puller.pull()`:
    every message is decrypted; one from a conversation that is not a configured group is dropped on
    the spot, in memory: its text, ids and room are never stored or logged;
 4. feeds each post of a configured group to `ingest.accept()` (source "archive", deduped on the
-   archive msgid for 24 h, like robot and app callbacks), and applies recalls (`unrecord`);
+   archive msgid for 24 h, like robot and app callbacks), and applies recalls (`recall`);
 5. only then advances the cursor, in one Lua call that also checks the lock token is still ours.
    A crash between 4 and 5 re-reads the batch, and every accept is a no-op the second time (the
    msgid dedupe); a puller that lost its lock can no longer move the cursor.
@@ -45,7 +45,7 @@ import redis
 
 from config.settings import Group, Settings, get_settings
 from handlers.calendar import day_of
-from handlers.chain import MAX_TEXT
+from handlers.chain import MAX_TEXT, parse_chain
 from workers import ingest, jobs, keys, streams
 from workers.connection import get_redis
 
@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 SEQ = "wb:archive:seq"                # the cursor: the last seq whose record is done
 LOCK = "wb:archive:lock"              # the pull lock: a random token with a TTL
 AGAIN = "wb:archive:again"            # set by a puller that found the lock taken: the holder pulls once more
-WAKE = "wb:archive:wake"              # debounces wake-ups (msgaudit_notify)
+QUEUED = "wb:archive:queued"          # a pull job is queued and has not started yet (tick, msgaudit_notify)
 PARKED = "wb:archive:parked"          # hash seq -> JSON {seq, msgid, publickey_ver, error, at}
 
 
@@ -69,8 +69,20 @@ def member_day(group: str, userid: str, day: int) -> str:
     return f"wb:archive:ud:{group}:{userid}:{day}"
 
 
+def day_chains(group: str, day: int) -> str:
+    """The archive msgids of the 接龙 posts of a group's day: a leader's chain credits others, so it
+    may carry the day of a member whose own post was recalled, and its own recall un-counts them."""
+    return f"wb:archive:ch:{group}:{day}"
+
+
+def recalled(msgid: str) -> str:
+    """Set once a post was recalled: a crash re-read that files it again never lets it carry a day."""
+    return f"wb:archive:x:{msgid}"
+
+
 LOCK_TTL_MS = 60_000
 MARK_TTL = 26 * 3600                  # a recall counts only on the same local day: a day and some slack
+RECALLED_TTL = 8 * 24 * 3600          # how long a recall is remembered for a parked post fetched again
 PULL_BUDGET = 40.0                    # seconds one pull_if_configured() may spend (the tick runs every minute)
 MAX_PARKED = 10_000
 SDK_MAX_LIMIT = 1000                  # GetChatData's own maximum
@@ -456,7 +468,8 @@ class Puller:
                 self.r.hdel(PARKED, *[str(s) for s in oldest])
 
     # -- one decrypted message --------------------------------------------------------------------
-    def _handle(self, msg: dict) -> int:
+    def _handle(self, msg: dict, late: bool = False) -> int:
+        """`late`: a parked record fetched again, possibly after its recall was read."""
         roomid = msg.get("roomid")
         if not roomid or not isinstance(roomid, str):
             return 0                         # a private conversation: never ours to read
@@ -484,13 +497,17 @@ class Puller:
         if _ROBOT_ID.match(sender) and sender not in names and sender not in group.members \
                 and sender not in group.leaders:
             return 0                         # a robot, the bot itself included
+        day = day_of(ts, group.tz)
+        if False:
+            gone = self.r.get(recalled(msgid))
+            if gone is not None and day_of(int(gone), group.tz) == day:
+                return 0                     # recalled the same day while it was parked: never counts
         kind, text, has_image = _message_body(msg)
         text = text[:MAX_TEXT]
         name = names.get(sender, "")
         event = {"source": "archive", "msgid": msgid, "chat_id": roomid, "chat_type": "group",
                  "userid": sender, "name": "" if name == sender else name, "alias": "", "msgtype": kind,
                  "text": text, "has_image": has_image, "event": "", "ts": ts}
-        day = day_of(ts, group.tz)
         with self.r.pipeline(transaction=False) as p:   # rewritten as is after a crash
             if sender not in names and sender not in group.members and _checks_in(group, sender, kind, text, has_image):
                 # The archive carries no display names, and the register lists only configured members
@@ -501,6 +518,9 @@ class Puller:
             p.set(posted(msgid), f"{group.key} {sender} {day}", ex=MARK_TTL)   # for recalls
             p.sadd(member_day(group.key, sender, day), msgid)
             p.expire(member_day(group.key, sender, day), MARK_TTL)
+            if kind in ("text", "mixed") and parse_chain(text) is not None:
+                p.sadd(day_chains(group.key, day), msgid)
+                p.expire(day_chains(group.key, day), MARK_TTL)
             p.execute()
         return 1 if ingest.accept(self.r, event) else 0
 
@@ -515,15 +535,10 @@ class Puller:
         pre = str(revoke.get("pre_msgid") or "")
         if not pre:
             return
-        mark = self.r.get(posted(pre))
-        userid = sender
-        if mark is not None:
-            parts = mark.decode().split(" ")
-            if len(parts) == 3 and parts[0] == group.key:
-                userid = parts[1]            # the author, also when an admin recalled it
-        result = unrecord(self.r, group.key, userid, pre, now=ts, settings=self.settings)
-        if result == 1:
-            log.info("message archive: a recalled post un-counted a check-in in group %s", group.key)
+        results = recall(self.r, group.key, pre, now=ts, settings=self.settings)
+        undone = sum(1 for v in results.values() if v == 1)
+        if undone:
+            log.info("message archive: a recalled post un-counted %d check-in(s) in group %s", undone, group.key)
 
 
 def pull(r: redis.Redis, sdk: ArchiveSdk, limit: int = 1000, **options) -> int:
@@ -533,11 +548,39 @@ def pull(r: redis.Redis, sdk: ArchiveSdk, limit: int = 1000, **options) -> int:
 
 # --- recalls ---------------------------------------------------------------------------------------
 
+def _mark(r: redis.Redis, g: Group, msgid: str) -> tuple[str, int] | None:
+    """(author, local day) of an archive post of group `g` seen in the last MARK_TTL, else None."""
+    mark = r.get(posted(msgid))
+    if mark is None:
+        return None                          # not an archive post we know of (or older than a day)
+    parts = mark.decode().split(" ")
+    if len(parts) != 3 or parts[0] != g.key:
+        return None
+    return parts[1], int(parts[2])
+
+
+def _unrecord_one(r: redis.Redis, g: Group, userid: str, msgid: str, day: int) -> int:
+    """The Lua step for one member (the author, or a member the post credited)."""
+    others = {m.decode() for m in r.smembers(member_day(g.key, userid, day))}
+    others |= {m.decode() for m in r.smembers(day_chains(g.key, day))}
+    others.discard(msgid)
+    others = sorted(others)
+    if others:   # a recalled post, filed again by a crash re-read, never carries a day
+        gone = r.mget([recalled(m) for m in others])
+        others = [m for m, x in zip(others, gone) if x is None]
+    candidates = [keys.effect(m, g.key, userid) for m in others]
+    return int(streams.script("archive_recall", r)(
+        keys=[keys.effect(msgid, g.key, userid), keys.days(g.key, userid), keys.base(g.key),
+              keys.links(g.key, day), member_day(g.key, userid, day), *candidates],
+        args=[day, ingest.EFFECT_TTL, userid, msgid]))
+
+
 def unrecord(r: redis.Redis, group: str, userid: str, msgid: str, now: float | None = None,
              settings: Settings | None = None) -> int:
-    """Take back the check-in that message `msgid` counted for `userid` in `group`, if it counted the
-    day (its effect key holds 1) and `now` (default: the current time; the puller passes the recall's
-    time) is still that day in the group's timezone. Atomic (workers/lua/archive_recall.lua).
+    """Take back the check-in that archive post `msgid` counted for `userid` (its author, or a member
+    its 接龙 credited) in `group`, if it counted the day (its effect key holds 1) and `now` (default:
+    the current time; the puller passes the recall's time) is still that day in the group's timezone.
+    Atomic (workers/lua/archive_recall.lua).
 
     Returns 1 un-counted; 2 the message was not processed yet and now never counts; 3 it had counted
     the day but another post of the member that day was a check-in too, which now carries the day;
@@ -546,21 +589,38 @@ def unrecord(r: redis.Redis, group: str, userid: str, msgid: str, now: float | N
     g = settings.group(group)
     if g is None:
         return 0
-    mark = r.get(posted(msgid))
-    if mark is None:
-        return 0                             # not an archive post we know of (or older than a day)
-    parts = mark.decode().split(" ")
-    if len(parts) != 3 or parts[0] != g.key or parts[1] != userid:
+    found = _mark(r, g, msgid)
+    if found is None:
         return 0
-    day = int(parts[2])
+    day = found[1]
     if day_of(time.time() if now is None else now, g.tz) != day:
         return 0                             # recalled on a later day: the day stays counted
-    others = [m.decode() for m in r.smembers(member_day(g.key, userid, day))]
-    candidates = [keys.effect(m, g.key, userid) for m in others if m != msgid]
-    return int(streams.script("archive_recall", r)(
-        keys=[keys.effect(msgid, g.key, userid), keys.days(g.key, userid), keys.base(g.key),
-              keys.links(g.key, day), member_day(g.key, userid, day), *candidates],
-        args=[day, ingest.EFFECT_TTL, userid, msgid]))
+    return _unrecord_one(r, g, userid, msgid, day)
+
+
+def recall(r: redis.Redis, group: str, msgid: str, now: float | None = None,
+           settings: Settings | None = None) -> dict[str, int]:
+    """A post of `group` was recalled (撤回) at `now`: take back every check-in it made that day, its
+    author's and, for a leader's 接龙, each member it credited; a post the worker has not handled yet
+    will count nothing. Idempotent. Returns userid -> unrecord's code, for the members it touched."""
+    settings = settings or get_settings()
+    g = settings.group(group)
+    if g is None:
+        return {}
+    now = time.time() if now is None else now
+    r.set(recalled(msgid), int(now), ex=RECALLED_TTL)   # also for a post not read yet (parked): see _handle
+    found = _mark(r, g, msgid)
+    if found is None:
+        return {}
+    author, day = found
+    if day_of(now, g.tz) != day:
+        return {}                            # recalled on a later day: the day stays counted
+    people = {author, *g.members, *(k.decode() for k in r.hkeys(keys.names(g.key)))}
+    people = sorted(people)
+    effects = r.mget([keys.effect(msgid, g.key, uid) for uid in people])
+    credited = [uid for uid, fx in zip(people, effects) if fx is not None]
+    # Handled by the worker already: only the members it credited. Not yet: none of them may count.
+    return {uid: _unrecord_one(r, g, uid, msgid, day) for uid in (credited or people)}
 
 
 # --- parked records --------------------------------------------------------------------------------
@@ -588,7 +648,7 @@ def retry_parked(r: redis.Redis, sdk: ArchiveSdk, settings: Settings | None = No
             msg = open_record(sdk, puller.keys, found[0])
         except RecordError:
             continue
-        added += puller._handle(msg)
+        added += puller._handle(msg, late=True)
         r.hdel(PARKED, str(seq))
     return added
 
@@ -597,7 +657,7 @@ def retry_parked(r: redis.Redis, sdk: ArchiveSdk, settings: Settings | None = No
 
 def pull_if_configured(max_seconds: float = PULL_BUDGET) -> int:
     """Pull what is new, within `max_seconds`, when the archive is configured; else do nothing.
-    For the minute tick (workers.schedule) and the pull job."""
+    What the pull job runs; the tick and msgaudit_notify queue that job (`schedule_pull`, `wake`)."""
     settings = get_settings()
     if not is_configured(settings):
         return 0
@@ -612,16 +672,34 @@ def pull_if_configured(max_seconds: float = PULL_BUDGET) -> int:
 
 def pull_job() -> int:
     """The RQ job function (queue "default"): one pull."""
+    get_redis().delete(QUEUED)       # from now on a tick or a notify queues the next pull
     return pull_if_configured()
 
 
+QUEUED_TTL = 120                      # a queued pull that never starts (workers down) is queued again after this
+
+
+def schedule_pull(r: redis.Redis | None = None) -> bool:
+    """Queue a pull job (through workers.jobs.enqueue) unless one is already queued and not started;
+    a pull that is running is not waited for (it holds the lock, a second one returns at once).
+    Called by every minute tick (workers.schedule.tick). False when the archive is not configured."""
+    if not is_configured():
+        return False
+    r = r or get_redis()
+    if r.set(QUEUED, 1, nx=True, ex=QUEUED_TTL):
+        try:
+            jobs.enqueue("default", "workers.archive.pull_job", timeout=300)
+        except Exception:
+            r.delete(QUEUED)
+            raise
+    return True
+
+
 def wake(r: redis.Redis | None = None) -> bool:
-    """A msgaudit_notify arrived: pull soon. At most one job per 5 s is queued; a pull already
-    running is asked to go round once more. False when the archive is not configured."""
+    """A msgaudit_notify arrived (the app callback; workers.ingest): pull soon. A pull already
+    running is asked to go round once more; else a pull job is queued as by the tick."""
     if not is_configured():
         return False
     r = r or get_redis()
     r.set(AGAIN, 1, px=LOCK_TTL_MS)
-    if r.set(WAKE, 1, nx=True, ex=5):
-        jobs.enqueue("default", "workers.archive.pull_job", timeout=300)
-    return True
+    return schedule_pull(r)

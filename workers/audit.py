@@ -23,6 +23,7 @@ WHAT_CN = {
     "goal": "目标", "downgrade": "退阶", "note": "档案", "delnote": "删除档案", "credit": "补卡",
     "leave": "请假", "add": "加入", "remove": "移除", "pause": "暂停", "resume": "恢复",
     "undo": "撤销", "uncheckin": "撤回打卡", "mute": "免打扰", "private": "不公开",
+    "notice": "通知",
 }
 
 
@@ -72,7 +73,8 @@ def last_undoable(items: list[dict], who: str) -> dict | None:
 # --- undo operations ------------------------------------------------------------------------------
 # {"op": "hset", key, field, value} {"op": "hdel", key, field} {"op": "setbit", key, offset, value}
 # {"op": "sadd"|"srem", key, member} {"op": "set", key, value} {"op": "del", key}
-# {"op": "rpush"|"lrem", key, value} {"op": "lpush_all", key, values}   plus "expect" (see check()).
+# {"op": "rpush"|"lrem", key, value} {"op": "lpush_all", key, values} {"op": "zadd", key, member, score}
+# plus "expect" (see check()).
 
 def apply(p, ops: list[dict]) -> None:
     """Queue the operations on a pipeline (inside MULTI)."""
@@ -96,6 +98,8 @@ def apply(p, ops: list[dict]) -> None:
             p.rpush(key, op["value"])
         elif kind == "lrem":
             p.lrem(key, 1, op["value"])
+        elif kind == "zadd":
+            p.zadd(key, {op["member"]: op["score"]})
         elif kind == "lpush_all":
             if op["values"]:
                 p.lpush(key, *reversed(op["values"]))

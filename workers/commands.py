@@ -25,7 +25,7 @@ from handlers import commands as h
 from handlers.calendar import day_date, day_index, day_of, week_start
 from handlers.daily import camp_week
 from handlers.streaks import DayBits, goal_for_week, leave_goal, parse_goals, record, unavailable_days, week_goal
-from workers import audit, keys
+from workers import announce, audit, keys
 from workers.register import load_members, member_ids
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,9 @@ def execute(r: redis.Redis, settings: Settings, event: dict, text: str) -> list[
     if parsed is None:
         return []
     if event.get("source") not in SOURCES:
+        if parsed.word == "通知" and event.get("chat_id"):   # a leader's #通知 seen by the archive
+            from workers import announce
+            return announce.track_from_archive(r, settings, event)
         return []
     chat_id = event.get("chat_id") or ""
     chat_group = settings.group_by_chat(chat_id) if chat_id else None
@@ -804,5 +807,5 @@ HANDLERS: dict[str, Callable[[Ctx], str | list[dict]]] = {
     "帮助": cmd_help, "我的": cmd_me, "目标": cmd_goal, "退阶": cmd_downgrade, "档案": cmd_note,
     "删除档案": cmd_delnote, "补卡": cmd_credit, "请假": cmd_leave, "本周": cmd_week, "导出": cmd_export,
     "加入": cmd_add, "移除": cmd_remove, "暂停": cmd_pause, "恢复": cmd_resume, "撤销": cmd_undo,
-    "免打扰": cmd_mute, "不公开": cmd_private,
+    "免打扰": cmd_mute, "不公开": cmd_private, "通知": announce.cmd_notice,
 }

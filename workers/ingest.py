@@ -17,7 +17,7 @@ from handlers import texts
 from handlers.calendar import day_of, day_index, week_start
 from handlers.router import Checkin, Command, Context, ReportUnknownChat, Send, group_post, private, route
 from handlers.streaks import DayBits, goal_for_week, parse_goals, record
-from workers import keys, outbound, streams
+from workers import announce, keys, newcomers, outbound, streams
 from workers.connection import get_redis
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ def process_batch(r: redis.Redis, entries: list[tuple[str, dict]]) -> list[str]:
     done: list[str] = []
     planned: list[tuple[str, dict, list]] = []
     learnt: dict[str, dict[str, str]] = defaultdict(dict)   # group -> userid -> display name
+    posts: list[tuple[str, str, float, str, str]] = []       # answers to announcements (workers.announce)
     for entry_id, event in entries:
         if event.get("_corrupt") or "msgid" not in event:
             log.error("inbox entry %s is unreadable; skipped", entry_id)
@@ -51,35 +52,74 @@ def process_batch(r: redis.Redis, entries: list[tuple[str, dict]]) -> list[str]:
         try:
             ctx = _context(settings, members, event)
             planned.append((entry_id, event, route(ctx)))
+            if event.get("msgtype") != "event" and event.get("userid") and (ctx.group_key or not event.get("chat_id")):
+                posts.append((ctx.group_key or "", event["userid"], float(event.get("ts") or 0),
+                              event.get("text") or "", str(event["msgid"])))
             if ctx.group_key and event.get("name") and event.get("msgtype") != "event":
                 learnt[ctx.group_key][event["userid"]] = event["name"]
+                # later messages of this batch see the name, as they would in a batch of their own:
+                # the outcome must not depend on where batches start (a replay sees the name stored)
+                members.learn(ctx.group_key, event["userid"], event["name"])
         except Exception:  # one bad message must not hold up its batch
             log.exception("could not route message %s", event.get("msgid"))
+    if any(event.get("event") == "msgaudit_notify" for _, event in entries):
+        _wake_archive(r)   # the message archive has new records (issue 8)
     if learnt:
+        newcomers.confirm(r, settings, learnt)
         with r.pipeline(transaction=False) as p:
             for group_key, people in learnt.items():
                 p.hset(keys.names(group_key), mapping=people)
             p.execute()
+    announce.track(r, settings, posts)
     checkins = [(entry_id, event, a) for entry_id, event, actions in planned for a in actions if isinstance(a, Checkin)]
     results = _apply_checkins(r, settings, [(e["msgid"], a) for _, e, a in checkins]) if checkins else []
     outgoing: list[dict] = []
     by_message: dict[str, list] = defaultdict(list)
     for (entry_id, event, action), result in zip(checkins, results):
         by_message[event["msgid"]].append((action, result))
+    answered = _already_answered(r, by_message)
     for entry_id, event, actions in planned:
         try:
             outgoing += _other_effects(r, settings, event, actions)
-            outgoing += _checkin_replies(settings, event, by_message.get(event["msgid"], []))
+            if event["msgid"] not in answered:
+                outgoing += _checkin_replies(settings, event, by_message.get(event["msgid"], []))
         except Exception:
             log.exception("could not finish message %s", event.get("msgid"))
             continue
         done.append(entry_id)
     if outgoing:
         outbound.post_many(r, outgoing)
-    new = sum(1 for results in by_message.values() for _, res in results if res["status"] == 1 and not res["replayed"])
-    if new:
-        r.hincrby(keys.METRICS, "checkins", new)
+    # the `checkins` metric is counted by checkin.lua, atomically with the day it counts: exact after a crash
     return done
+
+
+def _already_answered(r: redis.Redis, by_message: dict[str, list]) -> set[str]:
+    """Messages processed before (every check-in replayed) whose reply was already queued or gathered.
+    Their reply is not worded again: the wording reads the member's state *now* (a 补卡 or a later
+    check-in changes the milestone) and records the praise chosen (keys.praise_last), so wording it
+    again would change state, while the outbox would drop the reply anyway (same id)."""
+    replayed = [(msgid, results) for msgid, results in by_message.items()
+                if results and all(res["replayed"] for _, res in results)]
+    if not replayed:
+        return set()
+    with r.pipeline(transaction=False) as p:
+        for msgid, results in replayed:
+            first = results[0][0]
+            names = [outbound.SEEN_PREFIX + f"reply:{msgid}"]
+            if first.reply_to != "user":
+                names.append(keys.reply_route(first.group, msgid))
+            p.exists(*names)
+        found = p.execute()
+    return {msgid for (msgid, _), n in zip(replayed, found) if n}
+
+
+def _wake_archive(r: redis.Redis) -> None:
+    """msgaudit_notify (the app callback): queue a message-archive pull (workers.archive.wake)."""
+    try:
+        from workers import archive
+        archive.wake(r)
+    except Exception:  # the minute tick queues a pull anyway
+        log.exception("could not queue a message-archive pull after msgaudit_notify")
 
 
 class _MemberCache:
@@ -94,9 +134,14 @@ class _MemberCache:
             raw = self.r.hgetall(keys.names(group.key))
             learnt = {k.decode(): v.decode() for k, v in raw.items()}
             for uid in group.members:
-                learnt.setdefault(uid, uid)
+                learnt.setdefault(uid, group.display_names.get(uid, uid))
             self._names[group.key] = learnt
         return self._names[group.key]
+
+    def learn(self, group_key: str, userid: str, name: str) -> None:
+        """A display name seen earlier in this batch (stored with the batch's other names)."""
+        if group_key in self._names:
+            self._names[group_key][userid] = name
 
     def lookup(self, group: Group) -> dict[str, str]:
         """display name and userid -> userid, for matching names in chains and commands."""
@@ -117,7 +162,7 @@ def _context(settings: Settings, members: _MemberCache, event: dict) -> Context:
     if group is not None:
         return Context(event=event, group_key=group.key, group_name=group.display, chat_known=True,
                        members=members.lookup(group), is_leader=userid in group.leaders or userid in settings.admins,
-                       day=day_of(event["ts"], group.tz))
+                       day=day_of(event["ts"], group.tz), keywords=group.keywords, link_hosts=group.link_hosts)
     if chat_id:
         return Context(event=event, chat_known=False)
     groups = members.groups_of(userid)
@@ -136,7 +181,7 @@ def _apply_checkins(r: redis.Redis, settings: Settings, actions: list[tuple[str,
             default_base = (day_index(group.camp_start) - 7) if group.camp_start else a.day - BACKFILL_DAYS
             checkin(keys=[keys.effect(msgid, a.group, a.userid), keys.days(a.group, a.userid),
                           keys.base(a.group), keys.names(a.group), keys.off(a.group, a.userid),
-                          keys.links(a.group, a.day), keys.goals(a.group, a.userid)],
+                          keys.links(a.group, a.day), keys.goals(a.group, a.userid), keys.METRICS],
                     args=[a.day, default_base, a.userid, a.name if a.name != a.userid else "",
                           " ".join(a.links), EFFECT_TTL], client=p)
         raw = p.execute()

@@ -109,3 +109,27 @@ def reply_buffer(group: str) -> str:
 def reply_flushing(group: str) -> str:
     """The gathered replies being posted as one message (kept until it is queued, for a retry)."""
     return f"wb:g:{group}:reply_flush"
+
+
+# --- announcements (#通知, issue 7) -----------------------------------------------------------------
+ANN_DUE = "wb:ann:due"              # "<group>|<msgid>" scored by when to tell the announcer who is silent
+
+
+def ann(group: str) -> str:
+    """Announcements: field msgid, value JSON {by, at, due, text}."""
+    return f"wb:g:{group}:ann"
+
+
+def ann_open(group: str) -> str:
+    """Announcements still waiting for their follow-up."""
+    return f"wb:g:{group}:ann:open"
+
+
+def ann_acks(group: str, msgid: str) -> str:
+    """userids who posted anything in the group (or 收到 privately) after the announcement."""
+    return f"wb:g:{group}:ann:ack:{msgid}"
+
+
+def confirmed(group: str) -> str:
+    """Members learnt from their posts whom the leaders have been told about (workers.newcomers)."""
+    return f"wb:g:{group}:confirmed"

@@ -50,7 +50,7 @@ def member_ids(r: redis.Redis, group: Group) -> dict[str, str]:
     """userid -> display name: configured members first, then those learnt from posts.
     Leaders count only when they are members too (configured, or they checked in)."""
     learnt = {k.decode(): v.decode() for k, v in r.hgetall(keys.names(group.key)).items()}
-    out = {uid: learnt.get(uid, uid) for uid in group.members}
+    out = {uid: learnt.get(uid) or group.display_names.get(uid, uid) for uid in group.members}
     for uid, name in learnt.items():
         if uid in out:
             continue

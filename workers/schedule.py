@@ -180,6 +180,12 @@ def tick(ts: float, force: str | None = None) -> dict:
         result["maintenance"] = maintenance.run(r)
     except Exception:  # self-healing must never stop the schedule
         log.exception("maintenance failed during the tick")
+    try:  # the message archive (issue 8): queue a pull job when configured; a no-op otherwise
+        from workers import archive
+        if archive.schedule_pull(r):
+            result["archive"] = "pull queued"
+    except Exception:
+        log.exception("could not queue the message-archive pull; the next tick tries again")
     if force:
         _force(r, settings, ts, force, result)
     else:
@@ -194,6 +200,13 @@ def tick(ts: float, force: str | None = None) -> dict:
             result["lines"].append(f"replies: {done['gathered']} gathered check-in reply(ies) posted as one message")
     except Exception:  # the slots went out; waiting notices and replies are tried again next minute
         log.exception("could not post the waiting notices or gathered replies")
+    try:
+        from workers import announce
+        followed = announce.follow_up(r, settings, ts)
+        if followed:
+            result["lines"].append(f"announcements: {followed} follow-up(s) sent to the leaders")
+    except Exception:  # tried again next minute: a follow-up leaves the due index only once posted
+        log.exception("could not follow up announcements")
     result["seconds"] = round(time.perf_counter() - started, 4)
     return result
 
@@ -461,7 +474,7 @@ def daily_chain(r: redis.Redis, group: Group, day: int) -> list[dict]:
     """The morning 接龙 in the group, with whoever has checked in so far."""
     _, rows, _ = _rows(r, group, day)
     entries = daily.chain_entries(rows, _links(r, group, day))
-    text = daily.chain_text(day, group.camp_start, entries)
+    text = daily.chain_text(day, group.camp_start, entries, group.chain_template or daily.CHAIN_TEMPLATE)
     return [_group_msg(slot_id(group.key, "chain", day_date(day)), group, text)]
 
 

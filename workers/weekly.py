@@ -21,7 +21,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 
 import redis
@@ -31,7 +31,7 @@ from handlers import praise, texts
 from handlers import weekly as hw
 from handlers.calendar import day_date, day_index, day_of, week_start
 from handlers.daily import in_quiet_hours
-from handlers.streaks import (OFF, DayBits, goal_for_week, leave_goal, record, unavailable_days, week_result)
+from handlers.streaks import (MISSED, OFF, OPEN, DayBits, goal_for_week, leave_goal, record, unavailable_days, week_result)
 from workers import keys
 from workers.register import MemberState, load_members
 
@@ -111,6 +111,7 @@ def member_week(state: MemberState, group: Group, day: int, first: int, prefs: d
                 notes: list | None = None) -> hw.MemberWeek:
     camp = camp_days(group)
     week = week_start(day)
+    gone = unavailable_days(state.off, week, camp)
     history = [week_result(state.days, state.off, state.goals, w, group.weekly_goal, day, camp)
                for w in range(min(first, week), week + 1, 7)]
     rec = record(state.days, state.off, day)
@@ -119,7 +120,7 @@ def member_week(state: MemberState, group: Group, day: int, first: int, prefs: d
         goal_for_week(state.goals, week + 7, group.weekly_goal),
         private=prefs.get(f"{state.userid}:private") == "1", muted=prefs.get(f"{state.userid}:mute") == "1",
         off_today=day in state.off, notes=notes or [],
-        gone=frozenset(unavailable_days(state.off, week, camp)))
+        gone=frozenset(gone), leave=len(gone - unavailable_days(DayBits(None, 0), week, camp)))
 
 
 def group_weeks(r: redis.Redis, group: Group, day: int, with_notes: bool = False) -> list[hw.MemberWeek]:
@@ -168,8 +169,9 @@ def summary(r: redis.Redis, settings: Settings, group: Group, day: int, base_id:
     the admins' overview)."""
     c = cfg(settings)
     members = group_weeks(r, group, day, with_notes=True)
-    post = hw.review(day, members, group.camp_start, seed=base_id)
-    tips = hw.suggest(members, c.downgrade_after, c.upgrade_after)
+    closing = group.camp_end is not None and week_start(day) + 6 >= day_index(group.camp_end)
+    post = hw.review(day, members, group.camp_start, seed=base_id, closing=closing)
+    tips = [] if closing else hw.suggest(members, c.downgrade_after, c.upgrade_after)
     report = hw.leader_report(group.display, day, members, tips, group.camp_start, NOTES_SHOWN)
     record_suggestions(r, group, week_start(day), tips)
     out = [_group_msg(base_id, group.key, post)]
@@ -199,18 +201,30 @@ def suggestions_of(r: redis.Redis, group: Group, week: int) -> dict[str, dict]:
     return out
 
 
-def followed(r: redis.Redis, group: Group, week: int, states: dict[str, MemberState]) -> list[tuple[str, bool]]:
+def followed(r: redis.Redis, group: Group, week: int, states: dict[str, MemberState],
+             c: Cfg = Cfg()) -> list[tuple[str, bool | None]]:
     """Last week's suggestions (made for week `week - 7`) and whether the goals now say the leader
-    acted on them: a 退阶 applied means a lower goal from next week on, a higher goal a higher one."""
-    out = []
-    for uid, s in sorted(suggestions_of(r, group, week - 7).items()):
+    acted on them: a 退阶 applied means a lower goal from next week on, a higher goal a higher one.
+    None for one not applied that no longer stands: a 补卡 has since changed the weeks behind it."""
+    out: list[tuple[str, bool | None]] = []
+    last = week - 7
+    first = None
+    for uid, s in sorted(suggestions_of(r, group, last).items()):
         st = states.get(uid)
         if st is None:
             continue
         goal = goal_for_week(st.goals, week + 7, group.weekly_goal)
         n, was = int(s.get("n", 0)), int(s.get("from", 0))
-        ok = goal < was if s.get("kind") == "downgrade" else goal > was
-        verb = "退阶" if s.get("kind") == "downgrade" else "目标"
+        down = s.get("kind") == "downgrade"
+        ok: bool | None = goal < was if down else goal > was
+        if not ok:
+            first = first_week(r, group, last) if first is None else first
+            history = [week_result(st.days, st.off, st.goals, w, group.weekly_goal, last + 6, camp_days(group))
+                       for w in range(min(first, last), last + 1, 7)]
+            run = hw.missed_run(history) if down else hw.beaten_run(history)
+            if len(run) < (c.downgrade_after if down else c.upgrade_after):
+                ok = None
+        verb = "退阶" if down else "目标"
         out.append((f"{verb} {s.get('name') or st.name} {n}", ok))
     return out
 
@@ -242,7 +256,8 @@ def camp_overview(week_iso: str, ts: float | None = None) -> int:
         risk = [(names[m.userid], len(hw.missed_run(m.history)), hw.fraction(m))
                 for m in counted if m.week.status == "missed"]
         rows.append(hw.GroupWeek(group.key, group.display, hw.week_name(week, group.camp_start), len(met),
-                                 len(counted), risk, followed(r, group, week, {s.userid: s for s in states})))
+                                 len(counted), risk,
+                                 followed(r, group, week, {s.userid: s for s in states}, cfg(settings))))
     text = hw.overview(week, rows)
     base = f"slot:_camp:overview:{week_iso}"
     _post(r, [_user_msg(f"{base}:{uid}", uid, text) for uid in settings.admins])
@@ -278,7 +293,30 @@ def final(r: redis.Redis, settings: Settings, group: Group, day: int, base_id: s
         records.append(hw.CampRecord(st.userid, st.name, sum(1 for w in counted if w.status == "met"),
                                      len(counted), total, best))
     text = hw.final_report(group.display, group.camp_start, day_date(day), records, c.top)
-    return [_user_msg(f"{base_id}:{uid}", uid, text) for uid in leaders_of(settings, group)]
+    return closing_week(r, settings, group, day, base_id) + [
+        _user_msg(f"{base_id}:{uid}", uid, text) for uid in leaders_of(settings, group)]
+
+
+def closing_week(r: redis.Redis, settings: Settings, group: Group, day: int, base_id: str) -> list[dict]:
+    """A camp that ends before its week's summary slot (the slot falls after the camp, so it never
+    fires): the last week's review in the group and each leader's register for it (no suggestions,
+    the camp is over), posted with the final report."""
+    slot = group.slots.get("summary")
+    if slot is None or slot.weekday is None or week_start(day) + slot.weekday <= day:
+        return []
+    members = [closed(m) for m in group_weeks(r, group, day, with_notes=True)]
+    post = hw.review(day, members, group.camp_start, seed=base_id, closing=True)
+    report = hw.leader_report(group.display, day, members, [], group.camp_start, NOTES_SHOWN)
+    return [_group_msg(f"{base_id}:review", group.key, post)] + [
+        _user_msg(f"{base_id}:week:{uid}", uid, report) for uid in leaders_of(settings, group)]
+
+
+def closed(m: hw.MemberWeek) -> hw.MemberWeek:
+    """A member's week once the camp is over: a goal still open can no longer be reached."""
+    if m.week.status != OPEN:
+        return m
+    week = replace(m.week, status=MISSED, left=0)
+    return replace(m, week=week, history=m.history[:-1] + [week])
 
 
 def final_due(settings: Settings, ts: float) -> list[tuple[str, date, float]]:

@@ -1,6 +1,8 @@
 -- Count one check-in of one member on one day, exactly once per message.
 -- KEYS[1] effect key (per message and member)  KEYS[2] days bitmap  KEYS[3] group base day
 -- KEYS[4] names hash  KEYS[5] days-off bitmap  KEYS[6] the day's note links hash  KEYS[7] goals hash
+-- KEYS[8] (optional) the metrics hash: its `checkins` field counts each new day in the same atomic step,
+-- so the metric stays exact whatever crash or replay happens around the script
 -- ARGV[1] day  ARGV[2] base to use if the group has none  ARGV[3] userid  ARGV[4] display name
 -- ARGV[5] note links ('' for none)  ARGV[6] effect ttl seconds
 -- Returns {status, replayed, days bitmap, off bitmap, base, goals}; status 1 = a new day was counted,
@@ -25,6 +27,9 @@ if status then
 else
   status = 1 - redis.call('SETBIT', KEYS[2], day - base, 1)
   redis.call('SET', KEYS[1], status, 'EX', ARGV[6])
+  if status == 1 and KEYS[8] then
+    redis.call('HINCRBY', KEYS[8], 'checkins', 1)
+  end
   if ARGV[5] ~= '' then
     local cur = redis.call('HGET', KEYS[6], ARGV[3])
     redis.call('HSET', KEYS[6], ARGV[3], cur and (cur .. ' ' .. ARGV[5]) or ARGV[5])

@@ -1,0 +1,89 @@
+"""Announcements (群通知要有回应): what a leader's `#通知` says in the group, what counts as an
+acknowledgement, and the follow-up the leader gets. No I/O; `workers.announce` does the rest.
+
+A leader announces with `#通知 <文字>` (@-ing the robot in the group, or in private chat with the app,
+where a leader of several groups names the group first: `通知 xhs01 <文字>`). Any post a member makes
+in the group after the announcement counts as an answer (收到, +1, 👌, or anything else): the bot can
+only see some posts, and a member who wrote anything has read the group. In private chat only a
+short acknowledgement counts, so that a private check-in is not mistaken for one.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Sequence
+
+HEADERS = ("#通知", "＃通知")
+MAX_TEXT = 1500            # the group post stays under WeCom's 2048-byte text limit
+PREVIEW = 24               # characters of the announcement quoted back to the leader
+
+_ACK_RE = re.compile(
+    r"^(?:收到|收到了|已收到|好的|好滴|好嘞|好|ok|okay|明白|明白了|知道了|了解|get|嗯|嗯嗯|\+1|1|👌|🙋|🙆|👍|✅|[🆗])"
+    r"[\s!！。.~～、,，啦呀哈😊🙏👌👍💪❤️]*$", re.IGNORECASE)
+
+
+def split_header(text: str) -> str | None:
+    """The announcement's text when `text` (mentions already stripped) starts with `#通知`, `通知`
+    or `notice`; None otherwise. `#通知明晚直播` needs no space after the header."""
+    body = (text or "").strip()
+    for head in HEADERS + ("通知",):
+        if body.startswith(head):
+            return body[len(head):].lstrip(" \t\u3000:：\n")
+    low = body.lower()
+    for head in ("notice", "announce"):
+        if low.startswith(head) and (len(body) == len(head) or not body[len(head)].isalnum()):
+            return body[len(head):].lstrip(" \t\u3000:：\n")
+    return None
+
+
+def is_ack(text: str) -> bool:
+    """A short acknowledgement (收到 / 好的 / +1 / 👌 …), as a member would answer a notice."""
+    body = unicodedata.normalize("NFKC", (text or "").strip())
+    return bool(body) and len(body) <= 12 and bool(_ACK_RE.match(body))
+
+
+def preview(text: str) -> str:
+    one_line = " ".join((text or "").split())
+    return one_line if len(one_line) <= PREVIEW else one_line[:PREVIEW] + "…"
+
+
+# --- wording -------------------------------------------------------------------------------------
+
+def group_post(text: str) -> str:
+    return f"📢 群通知\n{text.strip()}\n\n看到的伙伴回个「收到」🙏"
+
+
+def group_ack_request() -> str:
+    """In the group the leader's own post is the announcement: the bot only asks for answers."""
+    return "📢 这是一条群通知，看到的伙伴回个「收到」就好🙏"
+
+
+def leader_confirm(group_name: str, hours: int, posted: bool) -> str:
+    where = f"已发到「{group_name}」" if posted else f"已在「{group_name}」记下"
+    return f"📢 通知{where}，{hours} 小时后告诉你还有谁没回应～"
+
+
+def follow_up(group_name: str, text: str, hours: int, silent: Sequence[str], total: int,
+              notes: dict[str, list] | None = None) -> str:
+    """`notes`: display name -> that member's latest profile notes, so the leader knows whom they ask."""
+    from handlers.daily import note_line
+    head = f"📢「{group_name}」的通知「{preview(text)}」发出 {hours} 小时了"
+    if not silent:
+        return f"{head}，{total} 位伙伴全都回应啦🎉"
+    lines = [f"{head}，{total - len(silent)}/{total} 位已回应。", f"还没回应：{'、'.join(silent)}"]
+    lines += [f"📒 {name} 的档案：" + "；".join(note_line(n) for n in (notes or {})[name])
+              for name in silent if (notes or {}).get(name)]
+    lines.append("可以私聊问一句，确认 ta 看到了～")
+    return "\n".join(lines)
+
+
+def empty() -> str:
+    return "通知内容是空的哦～用法：#通知 明晚 8 点直播，记得来"
+
+
+def too_long() -> str:
+    return f"通知有点长啦，请控制在 {MAX_TEXT} 字以内🙏"
+
+
+def cancelled(text: str) -> str:
+    return f"好的，通知「{preview(text)}」不再跟进回应了"
