@@ -2,7 +2,7 @@
 processes that are always cleaned up, percentiles, and the result rows that bench/run.py prints.
 
 Nothing here touches the operator's Redis, env file or processes: every benchmark starts its own
-redis-server on a free port in a temp dir (`--save "" --appendonly no`), passes its own environment
+redis-server on a free port in a temp dir (config/redis.conf: AOF, fsync every second), passes its own environment
 to the processes it starts (no inherited WECOM_*/BOT_*/GROUP_*/REDIS_URL, BOT_ENV_FILE always
 explicit), and stops exactly the processes it started.
 """
@@ -379,18 +379,26 @@ class Procs:
         return text
 
 
-class RedisServer:
-    """A redis-server of our own: free port, temp dir, no persistence."""
+REDIS_CONF = ROOT / "config" / "redis.conf"
 
-    def __init__(self, directory: Path, procs: Procs, extra: tuple[str, ...] = ()):
+
+class RedisServer:
+    """A redis-server of our own on a free port in a temp dir, with the production persistence of
+    config/redis.conf (AOF, appendfsync everysec: what "durably in Redis" means for a 200), so that
+    the write cost of durability is in every figure; persist=False for a bare in-memory server."""
+
+    def __init__(self, directory: Path, procs: Procs, extra: tuple[str, ...] = (), persist: bool = True):
         exe = shutil.which("redis-server")
         if not exe:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self.port = free_port()
         self.dir = directory / "redis"
         self.dir.mkdir(parents=True, exist_ok=True)
-        args = [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-                "--save", "", "--appendonly", "no", "--logfile", str(self.dir / "redis.log"), *extra]
+        self.persist = persist and REDIS_CONF.is_file()
+        conf = [str(REDIS_CONF)] if self.persist else []
+        durability = ["--appendonly", "yes"] if self.persist else ["--save", "", "--appendonly", "no"]
+        args = [exe, *conf, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+                *durability, "--logfile", str(self.dir / "redis.log"), *extra]
         self.proc = procs.start(args, clean_environ(), "redis")
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + 10

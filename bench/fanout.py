@@ -79,6 +79,10 @@ def run(quick: bool, opts) -> Result:
                     status="skipped")
             return res
 
+        # The workers read the env file as they start (as long as this process does, below).
+        t_workers = time.perf_counter()
+        workers = [procs.start(common.wecom_bot_cmd() + ["worker"], child_env, f"worker{i}") for i in range(n_workers)]
+
         from config.settings import get_settings, load
         t0 = time.perf_counter()
         settings = load(strict=True)
@@ -86,9 +90,8 @@ def run(quick: bool, opts) -> Result:
         from config import settings as settings_mod
         settings_mod.reset(settings)
         assert len(get_settings().groups) == n_groups
-
-        workers = [procs.start(common.wecom_bot_cmd() + ["worker"], child_env, f"worker{i}") for i in range(n_workers)]
-        common.wait_workers(r, n_workers, 120, workers)
+        common.wait_workers(r, n_workers, 900, workers)
+        workers_s = time.perf_counter() - t_workers
 
         tz = ZoneInfo("Asia/Shanghai")
         chain = settings.groups[common.group_key(0)].slots.get("chain")
@@ -103,8 +106,12 @@ def run(quick: bool, opts) -> Result:
             return res
         sends0 = int(r.hget("wb:metrics", "sends_ok") or 0)
 
-        prof = [profiling.start(w.pid, profiling.out_path(opts, f"fanout-worker{i}"), 30 if not quick else 5,
-                                subprocesses=False) for i, w in enumerate(workers)] if opts.profile else []
+        prof_s = 30 if not quick else 5
+        prof = [profiling.start(w.pid, profiling.out_path(opts, f"fanout-worker{i}"), prof_s, subprocesses=False)
+                for i, w in enumerate(workers)] if opts.profile else []
+        if opts.profile:
+            prof.append(profiling.start(sim.pid, profiling.out_path(opts, "fanout-simulator"), prof_s,
+                                        subprocesses=False))
         wall0 = time.time()
         meter = common.CpuMeter()
         t0 = time.perf_counter()
@@ -145,6 +152,7 @@ def run(quick: bool, opts) -> Result:
         failed_jobs = r.zcard("rq:failed:default") if r.exists("rq:failed:default") else 0
         res.data.update({"groups": n_groups, "workers": n_workers, "latency": LATENCY, "ts": ts,
                          "env_file_write_seconds": round(write_s, 2), "settings_load_seconds": round(settings_s, 3),
+                         "workers_ready_seconds": round(workers_s, 2),
                          "first_tick_seconds": round(first_s, 3), "first_tick": {k: v for k, v in first.items() if k != "lines"},
                          "tick_seconds": round(tick_s, 3), "tick": {k: v for k, v in result.items() if k != "lines"},
                          "delivered": len(chain_posts), "expected": expected, "last_delivery_seconds": last,
@@ -161,7 +169,8 @@ def run(quick: bool, opts) -> Result:
                 f"< {TARGET_DELIVERY:.0f} s", met(ok_all and last < TARGET_DELIVERY))
         res.row("max messages / minute to one robot", worst, f"{rate_limited} calls refused 45009 by the simulator",
                 f"<= {ROBOT_LIMIT}", met(worst <= ROBOT_LIMIT and rate_limited == 0))
-        res.row("settings load (env file)", f"{settings_s:.2f} s", f"{n_groups:,} groups", "", "info")
+        res.row("settings load (env file)", f"{settings_s:.2f} s",
+                f"{n_groups:,} groups; {n_workers} workers registered after {workers_s:.1f} s", "", "info")
         if failed_jobs:
             res.row("failed RQ jobs", failed_jobs, "", "0", "missed")
         if cpu["foreign_share"] > 0.05:

@@ -1,4 +1,4 @@
-"""Run the benchmarks and print one table; write the figures as JSON to bench/results/.
+"""Run the benchmarks and print one table; write the figures as JSON to docs/<date>[-quick].json.
 
     .venv/bin/python bench/run.py            # the full run (a few minutes)
     .venv/bin/python bench/run.py --quick    # a smoke run for CI (under about a minute)
@@ -50,7 +50,7 @@ def parse_args(argv=None):
     p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
                    help="before each benchmark, wait up to SECONDS for the machine to be idle (< 15%% busy)")
     p.add_argument("--keep", action="store_true", help="keep the temp dirs (logs of every process)")
-    p.add_argument("--output", default=None, help="JSON output file (default bench/results/<date>[-quick].json)")
+    p.add_argument("--output", default=None, help="JSON output file (default docs/<date>[-quick].json)")
     args = p.parse_args(argv)
     args.only = [b.strip() for b in args.only.split(",") if b.strip()]
     unknown = [b for b in args.only if b not in BENCHMARKS]
@@ -143,7 +143,7 @@ def main(argv=None) -> int:
                 print(profiling.summarize(prof, 12), flush=True)
     print()
     print(table(results))
-    out = Path(opts.output) if opts.output else results_dir / f"{date}{'-quick' if opts.quick else ''}.json"
+    out = Path(opts.output) if opts.output else ROOT / "docs" / f"{date}{'-quick' if opts.quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"date": date, "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "quick": opts.quick, "argv": sys.argv[1:] if argv is None else list(argv), "machine": machine,

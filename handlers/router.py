@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from handlers import texts
+from handlers.announce import is_ack
 from handlers.checkin import detect, strip_mentions
 
 
@@ -144,8 +145,9 @@ def _group_checkin(ctx: Context) -> list[Action]:
             actions.append(Checkin(ctx.group_key, uid, name, ctx.day, tuple(credit.note_links)))
         if actions:
             return actions
-    # Robot callbacks only arrive when the robot was @-ed: an unrecognised post deserves a hint.
-    if ev.get("source") == "robot" and found.kind == "none":
+    # Robot callbacks only arrive when the robot was @-ed: an unrecognised post deserves a hint,
+    # except a 收到 / +1 answering an announcement (workers.announce counts it).
+    if ev.get("source") == "robot" and found.kind == "none" and not is_ack(strip_mentions(ev.get("text", ""))):
         actions.append(group_post(f"hint:{ev['msgid']}", ctx.group_key,
                                   texts.pick(texts.HINTS, ev["msgid"]), [[ev["userid"], ev.get("name", "")]]))
     return actions

@@ -17,6 +17,7 @@ from handlers.daily import camp_week, note_line
 from handlers.streaks import MET, MISSED, OFF, OPEN, WeekResult, beaten_run, missed_run
 
 TOP_LIMIT = 3
+CHEER_NAMES = 8        # a cheer names at most this many members, else counts them
 ANONYMOUS = "一位同学"
 
 
@@ -194,7 +195,7 @@ def _order(members: Sequence[MemberWeek]) -> list[MemberWeek]:
 
 
 CHEERS = (
-    "👏 为达成目标的 {names} 鼓掌，说到做到，真棒！",
+    "👏 为达成目标的{names}鼓掌，说到做到，真棒！",
     "🎉 {names} 本周目标达成，给你们点赞！",
     "🌟 {names} 这周稳稳完成了目标，太厉害了！",
 )
@@ -213,11 +214,14 @@ def review(day: int, members: Sequence[MemberWeek], camp_start: date | None = No
     lines = [head]
     for m in _order(members):
         who = ("🙈 " + ANONYMOUS) if m.private else names[m.userid]
+        # a streak is worth showing the group from two days on; "连续 0 天" on a Sunday for everyone
+        # who writes on Mon/Wed/Fri would only discourage (the leader's register shows every streak)
+        run = f" · 连续 {m.streak} 天" if m.streak >= 2 else ""
         if m.week.status == OFF:
-            lines.append(f"🌴 {who} 本周请假 · 连续 {m.streak} 天")
+            lines.append(f"🌴 {who} 本周请假{run}")
             continue
         leave = f"（请假 {m.leave} 天）" if m.leave else ""
-        lines.append(f"{mark(m.week)} {who} {fraction(m)}{leave} · 连续 {m.streak} 天")
+        lines.append(f"{mark(m.week)} {who} {fraction(m)}{leave}{run}")
     met = [m for m in members if m.week.status == MET]
     counted = [m for m in members if m.week.status != OFF]
     stars = top_performers(members)
@@ -228,6 +232,8 @@ def review(day: int, members: Sequence[MemberWeek], camp_start: date | None = No
         hidden = sum(1 for m in met if m.private)
         if hidden:
             shown.append(f"{hidden} 位同学" if hidden > 1 else ANONYMOUS)
+        if len(met) > CHEER_NAMES:                      # the ✅ lines above name them all already
+            shown = [f"{len(met)} 位伙伴"]
         lines.append(_pick(CHEERS, seed or str(week)).format(names="、".join(shown)))
         lines.append(f"本周 {len(met)}/{len(counted)} 人达成目标，辛苦大家！"
                      + ("训练营圆满收官，感谢每一位的坚持🎓" if closing else "下周继续加油💪"))

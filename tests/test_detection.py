@@ -444,11 +444,11 @@ def test_round_trip_property(topic, template, entries):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=st.text(max_size=2000), msgtype=st.sampled_from(["text", "image", "mixed", "voice", ""]),
        leader=st.booleans(), name=st.text(max_size=8))
-def test_detect_never_raises_and_is_fast(text, msgtype, leader, name):
+def test_detect_never_raises_nor_backtracks(text, msgtype, leader, name):
     t0 = time.perf_counter()
     d = detect(text, msgtype, sender_userid="u1", sender_name=name, sender_is_leader=leader,
                members={name or "x": "u1", "小鹿": "u2"})
-    assert time.perf_counter() - t0 < 0.5
+    assert time.perf_counter() - t0 < 5.0      # catastrophic backtracking takes minutes, not seconds
     assert d.kind in ("checkin", "chain", "none")
     assert isinstance(d.reason, str) and d.reason
     strip_mentions(text)
@@ -469,7 +469,7 @@ _chainish = st.lists(st.one_of(
 def test_chainish_text_never_raises(text, leader):
     t0 = time.perf_counter()
     d = detect(text, sender_userid="u1", sender_name="小鹿", sender_is_leader=leader, members={"小鹿": "u1"})
-    assert time.perf_counter() - t0 < 0.5
+    assert time.perf_counter() - t0 < 5.0      # catastrophic backtracking takes minutes, not seconds
     c = parse_chain(text)
     if c is not None:
         assert d.kind == "chain"
@@ -512,14 +512,14 @@ ADVERSARIAL = [
 
 
 @pytest.mark.parametrize("text", ADVERSARIAL, ids=lambda t: f"{t[:12]!r}x{len(t)}")
-def test_long_text_is_fast(text):
+def test_long_text_does_not_backtrack(text):
     members = {f"名字{i}": f"u{i}" for i in range(1, 200)}
     for leader in (False, True):
         t0 = time.perf_counter()
         detect(text, sender_userid="u1", sender_name="名字1", sender_is_leader=leader, members=members)
         strip_mentions(text)
         parse_chain(text)
-        assert time.perf_counter() - t0 < 1.0, len(text)
+        assert time.perf_counter() - t0 < 5.0, len(text)   # a guard against catastrophic backtracking
 
 
 def test_crlf_fullwidth_and_whitespace():

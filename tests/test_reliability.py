@@ -600,8 +600,14 @@ def test_redis_killed_under_load_every_200_is_stored_once(live, own_redis, procs
 @pytest.mark.parametrize("mode", ["appendfsync always, SIGKILL", "config/redis.conf (everysec), SIGKILL",
                                   "config/redis.conf (everysec), SIGTERM"])
 def test_acknowledged_callbacks_survive_a_redis_restart(mode, live, own_redis, report):
+    """With `appendfsync always` nothing acknowledged is lost, whatever kills Redis. With everysec (the
+    production config/redis.conf) Redis may hold its AOF writes back for up to 2 s while an earlier fsync is
+    slow (a busy disk), so even a kill -9 of Redis alone can lose what it acknowledged in its last two
+    seconds (seen on this CI machine under load). That window is measured here, not counted as a loss of
+    this class; everything acknowledged before it must survive."""
     from wecom_bot import create_app
     extra = ("--appendonly", "yes", "--appendfsync", "always") if "always" in mode else redis_conf_args()
+    window = "everysec" in mode and "SIGKILL" in mode
     server = own_redis(*extra)
     r = redis_client(server.url)
     live(**service_vars(server.url, groups=4, members=50))
@@ -613,9 +619,14 @@ def test_acknowledged_callbacks_survive_a_redis_restart(mode, live, own_redis, r
         s = _signed("robot", robot_xml(chat(g), member(g, u), "学员", "@打卡助手 打卡", msgid=f"dur-{i}"), ts + i)
         signed.append(s)
         assert client.post(s.path, data=s.body).status_code == 200
+        if window and i == n // 2 - 1:
+            # a worker counted part of the first half; then more than the 2 s everysec may hold writes back
+            assert streams.drain(r, streams.INBOX, lambda e: ingest.process_batch(r, e), batch=60, max_batches=1) == 60
+            time.sleep(3.0)
     # a worker counted part of them before the crash
-    done = streams.drain(r, streams.INBOX, lambda e: ingest.process_batch(r, e), batch=60, max_batches=1)
-    assert 0 < done < n
+    if not window:
+        done = streams.drain(r, streams.INBOX, lambda e: ingest.process_batch(r, e), batch=60, max_batches=1)
+        assert 0 < done < n
     server.stop(kill="SIGKILL" in mode)
     server.start()
     r = redis_client(server.url)
@@ -624,8 +635,12 @@ def test_acknowledged_callbacks_survive_a_redis_restart(mode, live, own_redis, r
     counted = {i for i, ex in zip(ids, [r.exists(keys.effect(m, gkey(k % 4), member(k % 4, k // 4)))
                                          for k, m in enumerate(ids)]) if ex}
     missing = set(ids) - in_inbox - counted
+    recent = {f"dur-{i}" for i in range(n // 2, n)} if window else set()     # the last two seconds
+    in_window = missing & recent
+    missing -= in_window
     # WeCom's retries after the restart are recognised (the dedupe keys survived too): nothing re-added
-    re_added = 0
+    # (but what the everysec window lost, whose dedupe keys went with it)
+    re_added = -len(in_window)
     for s in signed:
         before = r.xlen(streams.INBOX.key)
         assert client.post(s.path, data=s.body).status_code == 200
@@ -633,9 +648,13 @@ def test_acknowledged_callbacks_survive_a_redis_restart(mode, live, own_redis, r
     streams.drain(r, streams.INBOX, lambda e: ingest.process_batch(r, e))
     expected = {(gkey(k % 4), member(k % 4, k // 4)): {day_of(ts + k, TZ)} for k in range(n)}
     lost_days, extra_days = compare_days(r, expected)
-    report.row("Durability", f"Redis restart ({mode}) after {n} acknowledged callbacks", n,
-               len(missing) + lost_days, re_added + extra_days,
-               f"{len(in_inbox)} still queued, {len(counted)} already counted at the crash")
+    what = (f"Redis restart ({mode}): callbacks acknowledged more than 2 s before the kill" if window
+            else f"Redis restart ({mode}) after {n} acknowledged callbacks")
+    report.row("Durability", what, n // 2 if window else n, len(missing) + lost_days, re_added + extra_days,
+               f"{len(in_inbox)} still queued, {len(counted)} already counted at the crash"
+               + (f"; of the {n - n // 2} acknowledged in the last moment before the kill, {len(in_window)} were "
+                  "lost: the everysec window (Redis holds AOF writes back up to 2 s while an fsync is slow); "
+                  "appendfsync always loses none (row above)" if window else ""))
     assert (len(missing), lost_days, re_added, extra_days) == (0, 0, 0, 0)
     assert metric(r, "checkins") == n
 
@@ -703,3 +722,117 @@ def test_backup_and_restore_round_trip_all_state(env, own_redis, procs, capsys, 
                + (f"; differ: {(missing + different + extra)[:5]}" if missing or different or extra else ""))
     assert after_stats == before_stats
     assert (missing, different, extra) == ([], [], [])
+
+
+# =====================================================================================================
+# 3. WeCom API faults: token refetch, retries with backoff, timeouts, revoked keys, exhausted retries
+# =====================================================================================================
+def _api_msgs(prefix: str, n_robot: int, n_chat: int, n_user: int) -> list[dict]:
+    msgs = [{"id": f"{prefix}-r{i}", "to": "group", "group": "xhs01", "msgtype": "text", "content": f"{prefix} robot {i}"}
+            for i in range(n_robot)]
+    msgs += [{"id": f"{prefix}-c{i}", "to": "group", "group": "xhs02", "msgtype": "text", "content": f"{prefix} chat {i}"}
+             for i in range(n_chat)]
+    msgs += [{"id": f"{prefix}-u{i}", "to": "user", "users": [f"user{i % 7}"], "msgtype": "text",
+              "content": f"{prefix} user {i}"} for i in range(n_user)]
+    return msgs
+
+
+def _run_outbox_forward(r, start: float, seconds: float = 1500, step: float = 5.0) -> None:
+    """Run the outbox on a simulated clock (backoffs 2, 8, 30, 120 s; robot windows of a minute)."""
+    clock = start
+    while clock < start + seconds:
+        due = outbound.next_due(r)
+        if due is None and r.xlen(streams.OUTBOX.key) == 0:
+            return
+        clock = max(clock + step, (due or clock) + 0.5)
+        outbound.process_outbox(r, now=clock)
+
+
+def _deliveries(sim, msgs: list[dict]) -> Counter:
+    contents = Counter(m["content"] for m in sim.state.sent_messages())
+    return Counter({m["id"]: contents[m["content"]] for m in msgs})
+
+
+def test_wecom_api_faults_lose_nothing_and_double_only_what_timed_out(sim, r, report):
+    """The WeCom API misbehaving, through the real sender and outbox against the simulator (over HTTP).
+    Phase 1, transient faults: every message is delivered; a duplicate is only possible after a timeout
+    whose request did arrive (outcome unknown: retried once and counted, DESIGN.md). Phase 2, faults that
+    do not pass: a revoked robot key, retries exhausted, a token WeCom keeps rejecting; each message ends
+    in the failed registry (never dropped), the admins are alerted once per problem, and `resend` after
+    the fix delivers each exactly once."""
+    sim.state.rate_limits = False           # the robot's minute limit is tested in test_outbound.py
+    s = sim.state
+    # -- phase 1: transient faults, FIFO per API path, interleaved with normal sends
+    s.add_fault({"path": "message/send", "errcode": 40014}, {"path": "message/send", "errcode": 42001},
+                {"path": "message/send", "errcode": 45009}, {"path": "message/send", "errcode": -1},
+                {"path": "message/send", "http": 502}, {"path": "message/send", "timeout": True, "delivered": True},
+                {"path": "message/send", "timeout": True, "delivered": False},
+                {"path": "webhook/send", "errcode": 45009}, {"path": "webhook/send", "errcode": -1},
+                {"path": "webhook/send", "http": 503}, {"path": "webhook/send", "timeout": True, "delivered": True},
+                {"path": "webhook/send", "timeout": True, "delivered": False},
+                {"path": "appchat/send", "errcode": -1}, {"path": "appchat/send", "http": 502},
+                {"path": "appchat/send", "timeout": True, "delivered": True})
+    delivered_timeouts = 3
+    t = time.time()
+    msgs = _api_msgs("p1", 30, 15, 35)
+    for m in msgs:
+        outbound.post(r, m)
+    _run_outbox_forward(r, t)
+    got = _deliveries(sim, msgs)
+    lost1 = sum(1 for m in msgs if got[m["id"]] == 0)
+    dups = sum(n - 1 for n in got.values() if n > 1)
+    doubled1 = max(0, dups - delivered_timeouts)
+    m1 = outbound.metrics(r)
+    report.row("WeCom API", "40014/42001 refetch, 45009, -1, HTTP 502/503, timeouts (delivered or not): all retried",
+               len(msgs), lost1, doubled1,
+               f"{s.call_count()} API calls, {s.token_fetches} token fetches; {dups} known duplicate(s) from the "
+               f"{delivered_timeouts} timeouts whose request arrived (retried once and counted: sends_unknown "
+               f"{m1.get('sends_unknown', 0)}); failed registry {len(outbound.failed_list(r))}")
+    assert lost1 == 0 and doubled1 == 0 and outbound.failed_list(r) == []
+    assert s.faults == []                   # every injected fault was met
+
+    # -- phase 2: faults that do not pass
+    key = sim_robot_key()
+    alerts_before = sum(1 for m in s.sent_messages("message/send") if "发送告警" in m["content"])
+    msgs2 = _api_msgs("p2", 12, 1, 1)
+    robot2, chat2, user2 = msgs2[:12], msgs2[12:13], msgs2[13:]
+    calls_before = len(s.calls)
+    s.add_fault({"path": "message/send", "errcode": 40014, "times": 10})        # WeCom rejects every token
+    for m in user2:
+        outbound.post(r, m)
+    _run_outbox_forward(r, time.time())
+    s.add_fault({"path": "appchat/send", "http": 503, "times": 5})              # 5 attempts, all 503
+    for m in chat2:
+        outbound.post(r, m)
+    _run_outbox_forward(r, time.time())
+    s.revoke_key(key)                                                           # the robot was removed
+    for m in robot2:
+        outbound.post(r, m)
+    _run_outbox_forward(r, time.time())
+    failed = {f["id"]: f for f in outbound.failed_list(r)}
+    in_registry = sum(1 for m in msgs2 if m["id"] in failed)
+    calls_40014 = sum(1 for c in s.calls[calls_before:] if c["path"] == "message/send" and c["errcode"] == 40014)
+    alerts = [m for m in s.sent_messages("message/send") if "发送告警" in m["content"]][alerts_before:]
+    # the fix: the key is valid again, WeCom is well again; the operator resends
+    s.valid_keys.add(key)
+    s.faults.clear()
+    before = _deliveries(sim, msgs2)
+    resent = outbound.resend_failed(r)
+    _run_outbox_forward(r, time.time())
+    after = _deliveries(sim, msgs2)
+    lost2 = sum(1 for m in msgs2 if after[m["id"]] == 0)
+    doubled2 = sum(n - 1 for n in after.values() if n > 1) + sum(1 for m in msgs2 if before[m["id"]] and m["id"] in failed)
+    report.row("WeCom API", "revoked webhook key (93000), retries exhausted (HTTP 503 x5), token rejected every time "
+               "(40014): failed registry, one alert, resend", len(msgs2), lost2, doubled2,
+               f"{in_registry}/{len(msgs2)} kept in the failed registry, {len(alerts)} admin alert(s) for "
+               f"{len(msgs2)} failures, 40014 answered {calls_40014} times for one message (bounded: one refetch "
+               f"and one repeat per attempt); {resent} resent, each delivered once")
+    assert in_registry == len(msgs2)
+    assert len(alerts) == 1 and "93000" in alerts[0]["content"]
+    assert calls_40014 == 2 * outbound.MAX_ATTEMPTS
+    assert resent == len(msgs2) and lost2 == 0 and doubled2 == 0
+
+
+def sim_robot_key() -> str:
+    from config.settings import get_settings
+    return get_settings().group("xhs01").webhook_key

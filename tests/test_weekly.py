@@ -162,7 +162,7 @@ def test_three_camp_weeks(env, r, sent, capsys):
     assert post.split("\n")[0] == "📊 第2周打卡总结（11月23日—11月29日）"
     assert "✅ 小鹿 7/3 · 连续 14 天" in post
     assert "✅ 🙈 一位同学 4/3" in post and "阿青" not in post                # 不公开
-    assert "❌ 婷婷 0/3 · 连续 0 天" in post
+    assert "\n❌ 婷婷 0/3\n" in post
     assert "🏆 本周之星：小鹿（7 天）、一位同学（4 天）" in post
     assert "本周 4/5 人达成目标" in post
 
@@ -288,6 +288,10 @@ def test_credit_flips_a_closed_week_from_missed_to_met(env, r, sent):
     members = {m.userid: m for m in weekly.group_weeks(r, group, day_index(day(9)))}
     assert members["tingting"].history[0].status == MET and members["tingting"].history[0].week == week1
     assert stats(r, s, day(6))["tingting"]["week_count"] == 3
+    assert stats(r, s, day(2))["tingting"]["streak"] == 1                # Mon, (Tue), Wed
+    command(r, "lily", "补卡 婷婷 2026-11-17", day(9), 10, 5)
+    assert stats(r, s, day(2))["tingting"]["streak"] == 3                # the runs join: streaks recomputed
+    assert stats(r, s, day(6))["tingting"]["week_count"] == 4
     # the week-2 register no longer sees two missed weeks in a row: no 退阶
     for ts in (at(day(13), 20), at(day(13), 21)):
         schedule.tick(ts)

@@ -1,4 +1,4 @@
-"""A stand-in for WeCom's message archive SDK (会话内容存档), for the tests and the demo.
+"""A stand-in for WeCom's message archive SDK (会话内容存档), for the tests.
 
 It implements the two calls of `workers.archive.ArchiveSdk` with the archive's documented JSON:
 

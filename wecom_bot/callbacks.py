@@ -99,16 +99,21 @@ def _read_body() -> bytes:
     it up front; a chunked body (no Content-Length) is read here with a cap, because werkzeug's capped
     stream would stop quietly at the limit and hand us a truncated body (a 400 instead of a 413)."""
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or get_settings().max_body
-    if request.content_length is not None or "wsgi.input_terminated" not in request.environ:
-        return request.get_data(cache=False)   # Content-Length checked; else no readable body (b"")
-    stream = request.environ["wsgi.input"]
-    chunks, size = [], 0
-    while size <= limit:
-        chunk = stream.read(min(64 * 1024, limit + 1 - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
+    try:
+        if request.content_length is not None or "wsgi.input_terminated" not in request.environ:
+            return request.get_data(cache=False)   # Content-Length checked; else no readable body (b"")
+        stream = request.environ["wsgi.input"]
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = stream.read(min(64 * 1024, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except HTTPException:
+        raise
+    except Exception:  # the server's body reader: bad chunk sizes, a body shorter than announced...
+        raise Malformed("unreadable request body") from None
     if size > limit:
         raise RequestEntityTooLarge()
     return b"".join(chunks)

@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("demo", help="a scripted camp week against the built-in WeCom simulator")
-    p.add_argument("--days", type=int, default=3)
+    p.add_argument("--days", type=int, default=7, help="how many days of the week to play (1-7)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("run", help="everything on one machine: embedded Redis, web, worker, cron")

@@ -1,4 +1,4 @@
-"""`wecom-bot demo`: a few days of a ten-member camp group, played through the real callback,
+"""`wecom-bot demo`: a week of a ten-member camp group, played through the real callback,
 worker, schedule and outbound code against the built-in WeCom simulator, printing what the bot
 sends as the group and the leader would see it.
 
@@ -26,7 +26,7 @@ SCRIPT = [
     (0, "09:30", "aqing", "@打卡助手 已更 http://xhslink.com/a/Qw12Er"),
     (0, "10:10", "momo", "@打卡助手 怎么打卡呀？"),
     (0, "10:12", "momo", "@打卡助手 打卡"),
-    (0, "12:00", "dabai", "@打卡助手 #接龙\n11月23日 更文打卡\n例 名字 已更/未更 笔记链接\n\n1. 小鹿 已更\n2. 大白 已更 第1天"),
+    (0, "12:00", "dabai", "@打卡助手 #接龙\n11月16日 更文打卡\n例 名字 已更/未更 笔记链接\n\n1. 小鹿 已更\n2. 大白 已更 第1天"),
     (0, "19:40", "xiaoyu", "@打卡助手 日更完成 http://xhslink.com/a/Ab3dE9"),
     (1, "08:40", "xiaolu", "@打卡助手 Day 2 打卡✅"),
     (1, "09:00", "anan", "@打卡助手 今天太忙了还没打卡，晚上补"),
@@ -35,11 +35,27 @@ SCRIPT = [
     (2, "09:15", "xiaolu", "@打卡助手 第3天 打卡"),
     (2, "11:00", "momo", "@打卡助手 已更 https://www.xiaohongshu.com/explore/6561c0a5000000003c01b2f1"),
     (2, "20:30", "aqing", "@打卡助手 打卡"),
+    (3, "08:30", "tingting", "@打卡助手 档案 乐乐 在职妈妈，孩子睡了才有空写"),
+    (3, "08:35", "tingting", "@打卡助手 #通知 周六晚 8 点直播复盘，记得来哦"),
+    (3, "09:10", "xiaolu", "@打卡助手 收到"),
+    (3, "09:20", "aqing", "@打卡助手 收到，打卡 今天写了选题清单"),
+    (3, "12:30", "dabai", "@打卡助手 请假 2"),
+    (3, "21:40", "lele", "@打卡助手 打卡"),
+    (4, "10:00", "momo", "@打卡助手 打卡 第3篇"),
+    (4, "20:00", "xiaoyu", "@打卡助手 我的"),
+    (4, "20:05", "xiaoyu", "@打卡助手 已更 http://xhslink.com/a/Xy7zQ2"),
+    (5, "09:00", "xiaolu", "@打卡助手 打卡"),
+    (5, "10:30", "anan", "@打卡助手 打卡"),
+    (6, "10:00", "xiaolu", "@打卡助手 打卡 一周全勤"),
+    (6, "16:00", "tingting", "@打卡助手 本周"),
 ]
 SLOTS = [("08:00", "chain"), ("21:00", "remind"), ("22:00", "digest")]
+WEEKLY = [(2, "20:00", "midweek"), (6, "21:00", "summary")]     # BOT_MIDWEEK_AT, BOT_SUMMARY_AT
 
 
-def run(days: int = 3, start: str = "2026-11-23") -> int:
+def run(days: int = 7, start: str = "2026-11-16") -> int:
+    # A week in the past: the robot's 20-a-minute window is kept in real time, and sends stamped
+    # in the future would fill it.
     import logging
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger().setLevel(logging.WARNING)
@@ -59,7 +75,7 @@ def _run(workdir: str, days: int, monday: datetime) -> int:
     from wecom_bot.builders import robot_xml, sign
     from wecom_bot.crypto import CallbackCrypto
     from wecom_bot.simulator import SimState, SimulatorServer
-    from workers import jobs, outbound, schedule
+    from workers import jobs, keys, outbound, schedule
     from workers.connection import ensure_embedded, get_redis, reset_clients
 
     state = SimState(corp_id="wwdemocorp", secret="demo-secret", agent_id="1000002", valid_keys={KEY})
@@ -110,6 +126,7 @@ def _run(workdir: str, days: int, monday: datetime) -> int:
     for day in range(days):
         for hhmm, slot in SLOTS:
             events.append((day, hhmm, None, slot))
+    events += [(day, hhmm, None, slot) for day, hhmm, slot in WEEKLY if day < days]
     events += [e for e in SCRIPT if e[0] < days]
     events.sort(key=lambda e: (e[0], e[1]))
     current_day = None
@@ -119,6 +136,9 @@ def _run(workdir: str, days: int, monday: datetime) -> int:
         if day != current_day:
             current_day = day
             print(f"── {now:%Y-%m-%d} 周{'一二三四五六日'[now.weekday()]} " + "─" * 40)
+        # A week played in seconds: the robot's one-minute reply window (kept in real time) is
+        # started afresh at each scripted minute, as it would be between real ones.
+        r.delete(keys.replies_recent("demo"))
         if userid is None:
             print(f"  {hhmm}  ⏰ tick: {text}")
             schedule.tick(now.timestamp())

@@ -24,9 +24,18 @@ version and the kind of error, never any content) and the cursor moves on; `retr
 parked records again, e.g. after the key was fixed. A failing GetChatData (network, secret) moves
 nothing: the next pull starts from the same cursor.
 
+Who pulls: the RQ job `pull_job` (queue "default"), queued through workers.jobs.enqueue by every
+minute tick (`schedule_pull`, from workers.schedule.tick) and by a `msgaudit_notify` event on the app
+callback (`wake`, from workers.ingest), at most one waiting at a time. Without the archive configured
+(`is_configured`) all of these do nothing and nothing is stored.
+
+A recall (`action: recall`, msgtype revoke) un-counts, on the day of the post only, every check-in the
+post made: its author's, and for a leader's 接龙 each member it credited, unless another archive post of
+that member's day (their own, or a 接龙) still carries it (workers/lua/archive_recall.lua).
+
 The SDK boundary is the two calls of `ArchiveSdk`; `NativeSdk` wraps WeCom's C library through
-ctypes and is loaded only when WECOM_ARCHIVE_SDK_PATH is set; the tests and the demo use
-`wecom_bot.archive_sim.ArchiveSimulator`.
+ctypes and is loaded only when WECOM_ARCHIVE_SDK_PATH is set; the tests use
+`wecom_bot.archive_sim.ArchiveSimulator` (`install_sdk`).
 """
 from __future__ import annotations
 
@@ -219,7 +228,7 @@ _native_lock = threading.Lock()
 
 
 def install_sdk(sdk: ArchiveSdk | None) -> None:
-    """Use this SDK instead of the native one (the tests and the demo install the simulator)."""
+    """Use this SDK instead of the native one (the tests install the simulator)."""
     global _installed
     _installed = sdk
 
@@ -498,7 +507,7 @@ class Puller:
                 and sender not in group.leaders:
             return 0                         # a robot, the bot itself included
         day = day_of(ts, group.tz)
-        if False:
+        if late:
             gone = self.r.get(recalled(msgid))
             if gone is not None and day_of(int(gone), group.tz) == day:
                 return 0                     # recalled the same day while it was parked: never counts
@@ -703,3 +712,12 @@ def wake(r: redis.Redis | None = None) -> bool:
     r = r or get_redis()
     r.set(AGAIN, 1, px=LOCK_TTL_MS)
     return schedule_pull(r)
+
+
+def retry_parked_now() -> int:
+    """`retry_parked` with this process's configuration, for operators:
+    `.venv/bin/python -c "from workers import archive; print(archive.retry_parked_now())"`."""
+    settings = get_settings()
+    if not is_configured(settings):
+        return 0
+    return retry_parked(get_redis(), get_sdk(settings), settings)

@@ -44,6 +44,7 @@ def process_batch(r: redis.Redis, entries: list[tuple[str, dict]]) -> list[str]:
     planned: list[tuple[str, dict, list]] = []
     learnt: dict[str, dict[str, str]] = defaultdict(dict)   # group -> userid -> display name
     posts: list[tuple[str, str, float, str, str]] = []       # answers to announcements (workers.announce)
+    members.prefetch(settings.group_by_chat(e["chat_id"]) for _, e in entries if isinstance(e.get("chat_id"), str))
     for entry_id, event in entries:
         if event.get("_corrupt") or "msgid" not in event:
             log.error("inbox entry %s is unreadable; skipped", entry_id)
@@ -131,12 +132,30 @@ class _MemberCache:
     def names(self, group: Group) -> dict[str, str]:
         """userid -> display name."""
         if group.key not in self._names:
-            raw = self.r.hgetall(keys.names(group.key))
-            learnt = {k.decode(): v.decode() for k, v in raw.items()}
-            for uid in group.members:
-                learnt.setdefault(uid, group.display_names.get(uid, uid))
-            self._names[group.key] = learnt
+            self._store(group, self.r.hgetall(keys.names(group.key)))
         return self._names[group.key]
+
+    def prefetch(self, groups) -> None:
+        """Read the names of all the groups of a batch in one round trip instead of one per group
+        (a batch of 500 posts from a 1,000-group camp touches ~400 groups)."""
+        todo: dict[str, Group] = {}
+        for g in groups:
+            if g is not None and g.key not in self._names:
+                todo.setdefault(g.key, g)
+        if not todo:
+            return
+        with self.r.pipeline(transaction=False) as p:
+            for key in todo:
+                p.hgetall(keys.names(key))
+            raws = p.execute()
+        for g, raw in zip(todo.values(), raws):
+            self._store(g, raw)
+
+    def _store(self, group: Group, raw: dict) -> None:
+        learnt = {k.decode(): v.decode() for k, v in raw.items()}
+        for uid in group.members:
+            learnt.setdefault(uid, group.display_names.get(uid, uid))
+        self._names[group.key] = learnt
 
     def learn(self, group_key: str, userid: str, name: str) -> None:
         """A display name seen earlier in this batch (stored with the batch's other names)."""

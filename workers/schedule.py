@@ -39,6 +39,7 @@ import redis
 from config.settings import SLOTS, Group, Settings, Slot, get_settings
 from handlers import daily
 from handlers.calendar import day_date, day_index
+from handlers.streaks import DayBits
 from workers import jobs, keys
 from workers.connection import get_redis
 from workers.register import MemberRow, MemberState, load_members
@@ -448,6 +449,12 @@ def build_slot(r: redis.Redis, settings: Settings, group: Group, slot: str, day:
 
 def _rows(r: redis.Redis, group: Group, day: int) -> tuple[list[MemberState], list[MemberRow], set[str]]:
     states = load_members(r, group)
+    for s in states:
+        # No check-in day yet (and, on a camp's first morning, no group base day: base 0, 2020): the
+        # record maths would walk every day since then, ~2,500 per member, most of a 10,000-group
+        # tick's CPU. An empty bitmap gives the same record from any base, so start it at `day`.
+        if s.days.first is None and s.days.base < day:
+            s.days = DayBits(None, day)
     rows = [s.row(day, group.weekly_goal) for s in states]
     on_leave = {s.userid for s in states if day in s.off}
     return states, rows, on_leave
