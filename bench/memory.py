@@ -1,19 +1,25 @@
 """Benchmark 4, memory: Redis bytes per member for the check-in state of a 90-day camp of 10,000
 members (--quick 1,000) in groups of 10, written through the real code paths:
 
+- leader commands (workers.commands.execute, as a drain runs them): every member gets a personal
+  goal (`目标`) in the first week, 20 % a lowered goal later (`退阶`), 10 % two or three days off
+  (`请假`), 30 % one or two profile notes (`档案`);
 - check-ins: `workers.ingest._apply_checkins` (the checkin.lua script, pipelined, exactly as a drain
-  batch applies them), every member on 80 % of the 90 days, 30 % of them with a 小红书 note link,
-  display names learnt from the posts; the camp dates are configured (BOT_CAMP_START/END), so each
-  group's base day is the camp start minus 7 days, as the ingest code sets it;
-- goals: keys.goals hashes {week: goal}, every member one goal, 20 % also a lowered goal (退阶);
-- days off: 10 % of members 2-3 days off (请假) as SETBITs on keys.off, as the command does;
+  batch applies them) on 90 days: a quarter of the members keen (85 % of days), half about their
+  goal, a quarter struggling (half their goal); 30 % of check-ins with a 小红书 note link,
+  display names learnt from the posts; the camp dates are configured (BOT_CAMP_START/END);
+- the instant reply's praise (`workers.weekly.checkin_reply`) for the check-ins of the last two
+  days: what it keeps per member (the praise read last) is there for (almost) everyone;
+- the weekend review (`workers.schedule.weekly_summary`) of each of the last 10 weeks (its
+  suggestions live 70 days): the stored weekly results;
 - one day's messages accepted through `workers.ingest.accept` for the 24-hour dedupe window
   (`wb:seen:*`) and the inbox stream (what a day of backlog would cost; drained, it is empty).
 
 Measured with MEMORY USAGE (SAMPLES 0) per key, grouped by kind. The member state (days bitmap,
-days off, share of the names hash, goals, share of the base key) is the target; note links (kept 14
-days), effect keys `wb:fx:*` (kept 8 days), the dedupe window and the inbox are reported apart, as
-their steady-state size over their retention window.
+days off, goals, weekly results, the praise read last, shares of the names hash and the base key)
+is the target; notes, the audit log, note links (kept 14 days), effect keys `wb:fx:*` (8 days),
+command guards `wb:cmd:*` (8 days), the dedupe window and the inbox are reported apart, each as its
+steady-state size over its retention window.
 """
 from __future__ import annotations
 
@@ -22,7 +28,8 @@ import re
 import time
 from collections import defaultdict
 from contextlib import ExitStack
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bench import common
 from bench.common import InProcessEnv, Procs, RedisServer, Result, fmt_num, met
@@ -30,9 +37,15 @@ from bench.common import InProcessEnv, Procs, RedisServer, Result, fmt_num, met
 TARGET = 512
 DAYS = 90
 PER_GROUP = 10
-CAMP_START = date(2026, 9, 1)
+CAMP_START = date(2026, 8, 31)      # a Monday; the camp's 90 days end on Saturday 2026-11-28
 FX_DAYS = 8        # workers.ingest.EFFECT_TTL
 LINK_DAYS = 14     # checkin.lua: EXPIRE 1209600
+GUARD_DAYS = 8     # workers.command_core.GUARD_TTL
+SUMMARY_WEEKS = 10  # workers.weekly.SUGGESTION_TTL: 70 days
+# Members differ: keen ones check in on 85 % of days, steady ones about their weekly goal, those who
+# struggle on about half of it (weights of the three kinds). The weekly results stored are the
+# review's suggestions (upgrade / 退阶 / talk), so they grow with the members flagged each week.
+MIX = (0.25, 0.5, 0.25)
 
 KINDS = [
     ("days bitmap", re.compile(rb"^wb:g:[^:]+:d:")),
@@ -40,12 +53,17 @@ KINDS = [
     ("names hash", re.compile(rb"^wb:g:[^:]+:names$")),
     ("goals", re.compile(rb"^wb:g:[^:]+:goal:")),
     ("base", re.compile(rb"^wb:g:[^:]+:base$")),
+    ("weekly results", re.compile(rb"^wb:g:[^:]+:suggest:")),
+    ("praise read last", re.compile(rb"^wb:g:[^:]+:praise_last$")),
+    ("notes", re.compile(rb"^wb:g:[^:]+:notes:")),
+    ("audit log", re.compile(rb"^wb:g:[^:]+:audit$")),
     ("note links", re.compile(rb"^wb:g:[^:]+:links:")),
     ("effects wb:fx", re.compile(rb"^wb:fx:")),
+    ("command guards wb:cmd", re.compile(rb"^wb:cmd:")),
     ("dedupe wb:seen", re.compile(rb"^wb:seen:")),
     ("inbox stream", re.compile(rb"^wb:inbox$")),
 ]
-STATE_KINDS = ("days bitmap", "days off", "names hash", "goals", "base")
+STATE_KINDS = ("days bitmap", "days off", "goals", "weekly results", "praise read last", "names hash", "base")
 
 
 def classify(key: bytes) -> str:
@@ -55,23 +73,23 @@ def classify(key: bytes) -> str:
     return "other"
 
 
-def usage_by_kind(r, sample_fx: int = 20000) -> dict[str, dict]:
-    """{kind: {keys, bytes}}; effect keys are sampled (their count is exact)."""
+def usage_by_kind(r, sample: int = 20000) -> dict[str, dict]:
+    """{kind: {keys, bytes}}; kinds with more than `sample` keys are sampled (their count is exact)."""
     by: dict[str, list[bytes]] = defaultdict(list)
     for key in r.scan_iter(match="wb:*", count=10000):
         by[classify(key)].append(key)
     out = {}
     rnd = random.Random(5)
     for kind, ks in by.items():
-        sample = ks if kind != "effects wb:fx" or len(ks) <= sample_fx else rnd.sample(ks, sample_fx)
+        chosen = ks if len(ks) <= sample else rnd.sample(ks, sample)
         total = 0
-        for i in range(0, len(sample), 5000):
+        for i in range(0, len(chosen), 5000):
             with r.pipeline(transaction=False) as p:
-                for k in sample[i:i + 5000]:
+                for k in chosen[i:i + 5000]:
                     p.memory_usage(k, samples=0)
                 total += sum(int(x or 0) for x in p.execute())
-        scale = len(ks) / len(sample) if sample else 0
-        out[kind] = {"keys": len(ks), "bytes": int(total * scale), "sampled": len(sample)}
+        scale = len(ks) / len(chosen) if chosen else 0
+        out[kind] = {"keys": len(ks), "bytes": int(total * scale), "sampled": len(chosen)}
     return out
 
 
@@ -94,25 +112,55 @@ def run(quick: bool, opts) -> Result:
         stack.enter_context(InProcessEnv(common.service_env(rs.url, env_file)))
 
         from config.settings import get_settings
-        from handlers.calendar import day_index, week_start
+        from handlers.calendar import day_index
         from handlers.router import Checkin
-        from workers import ingest, keys
+        from workers import commands, ingest, schedule, weekly
         from workers.connection import get_redis
         settings = get_settings()
         wr = get_redis()
-        used0 = int(r.info("memory")["used_memory"])
-
+        tz = ZoneInfo("Asia/Shanghai")
         rnd = random.Random(3)
         day0 = day_index(CAMP_START)
+        timings = {}
+
+        # -- leader commands -------------------------------------------------------------------------
+        def command(g: int, d: int, text: str) -> None:
+            ts = datetime.combine(CAMP_START + timedelta(days=d), datetime.min.time(), tz).timestamp() + 9 * 3600
+            ev = {"source": "robot", "msgid": f"CMD{rnd.getrandbits(96):024x}", "chat_id": common.chat_id(g),
+                  "chat_type": "group", "userid": f"lead{g:05d}", "name": f"组长{g:05d}", "alias": "",
+                  "msgtype": "text", "text": "@打卡助手 " + text, "has_image": False, "event": "", "ts": ts}
+            commands.execute(wr, settings, ev, text)
+
         t0 = time.perf_counter()
-        checkins = 0
-        links = 0
+        n_cmds = 0
+        p_day: dict[str, float] = {}      # each member's chance to check in on a day
+        for g in range(n_groups):
+            for uid in groups[common.group_key(g)]:
+                goal = rnd.choice((2, 3, 3, 4, 5))
+                command(g, rnd.randrange(0, 3), f"目标 {uid} {goal}")
+                n_cmds += 1
+                p_day[uid] = rnd.choices((0.85, min(1.0, (goal + 0.5) / 7), 0.5 * goal / 7), MIX)[0]
+                if rnd.random() < 0.2:
+                    command(g, rnd.randrange(14, DAYS - 7), f"退阶 {uid} {rnd.choice((1, 2))}")
+                    n_cmds += 1
+                if rnd.random() < 0.1:
+                    command(g, rnd.randrange(3, DAYS - 4), f"请假 {uid} {rnd.choice((2, 3))}")
+                    n_cmds += 1
+                if rnd.random() < 0.3:
+                    for _ in range(rnd.choice((1, 2))):
+                        command(g, rnd.randrange(0, DAYS), f"档案 {uid} 本周状态不错，笔记质量有提升，周末约时间聊聊选题方向")
+                        n_cmds += 1
+        timings["commands"] = time.perf_counter() - t0
+
+        # -- 90 days of check-ins, praise for the last two --------------------------------------------
+        t0 = time.perf_counter()
+        checkins = links = praised = 0
         for d in range(DAYS):
             actions = []
             for g in range(n_groups):
                 gk = common.group_key(g)
                 for uid in groups[gk]:
-                    if rnd.random() >= 0.8:
+                    if rnd.random() >= p_day[uid]:
                         continue
                     m = int(uid[1:])
                     note = (f"https://www.xiaohongshu.com/explore/{rnd.getrandbits(96):024x}",) if rnd.random() < 0.3 else ()
@@ -120,28 +168,26 @@ def run(quick: bool, opts) -> Result:
                     msgid = f"CAIQ{rnd.getrandbits(112):028x}"
                     actions.append((msgid, Checkin(gk, uid, common.display_name(m), day0 + d, note)))
             for i in range(0, len(actions), 2000):
-                ingest._apply_checkins(wr, settings, actions[i:i + 2000])
+                chunk = actions[i:i + 2000]
+                results = ingest._apply_checkins(wr, settings, chunk)
+                if d >= DAYS - 2:
+                    for (msgid, a), res_ in zip(chunk, results):
+                        weekly.checkin_reply(wr, settings, a, res_, msgid)
+                        praised += 1
             checkins += len(actions)
-        write_s = time.perf_counter() - t0
+        timings["checkins"] = time.perf_counter() - t0
 
-        base = day0 - 7
-        with r.pipeline(transaction=False) as p:
+        # -- the weekend reviews whose results are still kept ------------------------------------------
+        t0 = time.perf_counter()
+        sundays = [day0 + d for d in range(DAYS) if (CAMP_START + timedelta(days=d)).weekday() == 6][-SUMMARY_WEEKS:]
+        for day in sundays:
             for g in range(n_groups):
-                gk = common.group_key(g)
-                for uid in groups[gk]:
-                    p.hset(keys.goals(gk, uid), str(week_start(day0)), 3)
-                    if rnd.random() < 0.2:
-                        p.hset(keys.goals(gk, uid), str(week_start(day0) + 7 * rnd.randrange(2, 12)), 2)
-                    if rnd.random() < 0.1:
-                        start = rnd.randrange(DAYS - 3)
-                        for k in range(rnd.choice((2, 3))):
-                            p.setbit(keys.off(gk, uid), day0 + start + k - base, 1)
-            p.execute()
+                schedule.weekly_summary(wr, settings.groups[common.group_key(g)], day)
+        timings["summaries"] = time.perf_counter() - t0
 
         state_usage = usage_by_kind(r)
-        used1 = int(r.info("memory")["used_memory"])
 
-        # one day of messages through the web's accept: the 24 h dedupe window and the inbox
+        # -- one day of messages through the web's accept: the 24 h dedupe window and the inbox --------
         day_msgs = 0
         t1 = time.perf_counter()
         for g in range(n_groups):
@@ -156,44 +202,63 @@ def run(quick: bool, opts) -> Result:
                           "has_image": False, "event": "", "ts": int(time.time())}
                     ingest.accept(wr, ev)
                     day_msgs += 1
-        accept_s = time.perf_counter() - t1
+        timings["accept"] = time.perf_counter() - t1
         usage = usage_by_kind(r)
         for kind in ("dedupe wb:seen", "inbox stream"):
             state_usage[kind] = usage.get(kind, {"keys": 0, "bytes": 0})
-        used2 = int(r.info("memory")["used_memory"])
 
         def b(kind):
             return state_usage.get(kind, {}).get("bytes", 0)
 
+        def n_keys(kind):
+            return state_usage.get(kind, {}).get("keys", 0)
+
         per_member = {k: b(k) / members for k in STATE_KINDS}
         total_pm = sum(per_member.values())
-        # steady state over each retention window
-        links_per_day = b("note links") / DAYS
-        fx_per_day = b("effects wb:fx") / DAYS
-        links_pm = links_per_day * LINK_DAYS / members
-        fx_pm = fx_per_day * FX_DAYS / members
+        # steady state over each retention window (what was written over 90 days, scaled)
+        links_pm = b("note links") / DAYS * LINK_DAYS / members
+        fx_pm = b("effects wb:fx") / DAYS * FX_DAYS / members
+        guards_pm = b("command guards wb:cmd") / DAYS * GUARD_DAYS / members
+        notes_pm = b("notes") / members
+        audit_pm = b("audit log") / members
         seen_pm = b("dedupe wb:seen") / members
         inbox_entry = b("inbox stream") / max(1, day_msgs)
         res.data.update({"members": members, "groups": n_groups, "days": DAYS, "checkins": checkins,
-                         "checkins_with_links": links, "write_seconds": round(write_s, 1),
-                         "accept_seconds": round(accept_s, 1), "day_messages": day_msgs,
-                         "usage": state_usage, "per_member": per_member, "state_bytes_per_member": total_pm,
-                         "links_bytes_per_member_14d": links_pm, "fx_bytes_per_member_8d": fx_pm,
-                         "seen_bytes_per_member_24h": seen_pm, "inbox_bytes_per_entry": inbox_entry,
-                         "used_memory_delta_state_and_90d_fx_links": used1 - used0,
-                         "used_memory_delta_one_day_accepts": used2 - used1})
+                         "checkins_with_links": links, "commands": n_cmds, "praised": praised,
+                         "summaries": len(sundays) * n_groups, "seconds": {k: round(v, 1) for k, v in timings.items()},
+                         "day_messages": day_msgs, "usage": state_usage, "per_member": per_member,
+                         "state_bytes_per_member": total_pm, "links_bytes_per_member_14d": links_pm,
+                         "fx_bytes_per_member_8d": fx_pm, "command_guards_bytes_per_member_8d": guards_pm,
+                         "notes_bytes_per_member": notes_pm, "audit_bytes_per_member": audit_pm,
+                         "seen_bytes_per_member_24h": seen_pm, "inbox_bytes_per_entry": inbox_entry})
         breakdown = ", ".join(f"{k} {v:.0f}" for k, v in per_member.items())
-        res.row("check-in state bytes/member", f"{total_pm:.0f}", breakdown,
-                f"< {TARGET}", met(total_pm < TARGET))
+        res.row("check-in state bytes/member", f"{total_pm:.0f}", breakdown, f"< {TARGET}", met(total_pm < TARGET))
+        with r.pipeline(transaction=False) as p:
+            for k in r.scan_iter(match="wb:g:*:suggest:*", count=10000):
+                p.hlen(k)
+            flagged = sum(p.execute())
+        per_flag = b("weekly results") / max(1, flagged)
+        res.data.update({"weekly_results_entries": flagged, "weekly_results_bytes_per_entry": per_flag})
+        res.row("weekly results if every member is flagged every week", f"{per_flag * SUMMARY_WEEKS:.0f} B/member",
+                f"{flagged:,} suggestions kept ({flagged / max(1, members * len(sundays)):.0%} of member-weeks), "
+                f"{per_flag:.0f} B each, {SUMMARY_WEEKS} weeks kept", "", "info")
+        res.row("profile notes (档案)", f"{notes_pm:.0f} B/member",
+                f"{n_keys('notes'):,} members with notes, {b('notes') / max(1, n_keys('notes')):.0f} B each", "", "info")
+        res.row("audit log (every command)", f"{audit_pm:.0f} B/member",
+                f"{n_cmds:,} commands over the camp, never expires", "", "info")
         res.row("note links (14-day window)", f"{links_pm:.0f} B/member",
-                f"{fmt_num(links_per_day * LINK_DAYS / 1e6, 1)} MB for {members:,} members", "", "info")
+                f"{fmt_num(links_pm * members / 1e6, 1)} MB for {members:,} members", "", "info")
         res.row("effect keys wb:fx (8-day window)", f"{fx_pm:.0f} B/member",
-                f"{b('effects wb:fx') / max(1, state_usage.get('effects wb:fx', {}).get('keys', 1)):.0f} B/key, "
-                f"{fmt_num(fx_per_day * FX_DAYS / 1e6, 1)} MB", "", "info")
+                f"{b('effects wb:fx') / max(1, n_keys('effects wb:fx')):.0f} B/key, {fmt_num(fx_pm * members / 1e6, 1)} MB",
+                "", "info")
+        res.row("command guards wb:cmd (8-day window)", f"{guards_pm:.0f} B/member",
+                f"{b('command guards wb:cmd') / max(1, n_keys('command guards wb:cmd')):.0f} B/command", "", "info")
         res.row("dedupe wb:seen (24-hour window)", f"{seen_pm:.0f} B/member",
-                f"{state_usage['dedupe wb:seen']['keys']:,} keys for {day_msgs:,} messages/day", "", "info")
+                f"{n_keys('dedupe wb:seen'):,} keys for {day_msgs:,} messages/day", "", "info")
         res.row("inbox stream (undrained backlog)", f"{inbox_entry:.0f} B/message",
                 f"{fmt_num(b('inbox stream') / 1e6, 1)} MB for a day's {day_msgs:,}; 0 once drained", "", "info")
-        res.row("camp total, steady state", f"{fmt_num((total_pm + links_pm + fx_pm + seen_pm) * members / 1e6, 1)} MB",
-                f"{members:,} members, 90 days", "", "info")
+        other = b("other")
+        camp_total = (total_pm + notes_pm + audit_pm + links_pm + fx_pm + guards_pm + seen_pm) * members + other
+        res.row("camp total, steady state", f"{fmt_num(camp_total / 1e6, 1)} MB",
+                f"{members:,} members, 90 days; other keys {fmt_num(other / 1e3, 0)} kB", "", "info")
     return res

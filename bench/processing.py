@@ -301,7 +301,7 @@ def run(quick: bool, opts) -> Result:
                 f">= {TARGET_RATE:,.0f}/s", met(rate >= TARGET_RATE))
         res.row("messages drained", f"{n:,} in {drain_s:.1f} s",
                 f"{delta.get('checkins', 0):,} check-in days counted; {GROUPS * PER_GROUP:,} members, "
-                f"{n / (GROUPS * PER_GROUP * 1.01):.0f} camp days", "", "info")
+                f"{n / (GROUPS * PER_GROUP * 1.01):.1f} camp days", "", "info")
         res.row("replies drained after (dry run)", f"{replies:,} in {reply_s:.1f} s",
                 "BOT_DRY_RUN=1: outbox code path, no HTTP", "", "info")
         res.row("lag p50 / p99 (post to counted)", f"{p50:.2f} / {p99:.2f} s",

@@ -492,7 +492,7 @@ def test_unconfigured_conversations_are_never_stored(setup, r, caplog):
 
 # --- keys that do not fit ---------------------------------------------------------------------------------
 
-def test_a_wrong_private_key_parks_records_cleanly(setup, r, caplog, accepted):
+def test_a_wrong_private_key_parks_records_cleanly(setup, r, caplog, accepted, capsys):
     wrong = pem_of(_OTHER_KEY)
     settings = setup.configure(private_key_pem=wrong)
     ids = [setup.text(ROOM, "xiaolu", f"SECRET-CONTENT 打卡 {i}", at("2026-11-23 09:00:00") + i) for i in range(3)]
@@ -507,12 +507,20 @@ def test_a_wrong_private_key_parks_records_cleanly(setup, r, caplog, accepted):
                    ARCHIVE_SECRET, "SECRET-CONTENT"]:
         assert needle not in caplog.text and needle not in json.dumps(parked)
     assert not accepted and not setup.decrypted
+    metrics = create_app().test_client().get("/metrics").get_data(as_text=True)
+    assert "wecom_bot_archive_parked_total 3" in metrics and "wecom_bot_archive_records_total 3" in metrics
     calls = len(setup.get_calls)
     assert pull(r, setup) == 0 and setup.get_calls[calls:] == [(3, 1000)]   # not read again
 
-    # the operator fixes the key: the parked records are fetched again and counted
+    # the operator looks, fixes the key, and has the parked records fetched again and counted
+    from wecom_bot import cli
+    capsys.readouterr()
+    assert cli.main(["archive"]) == 0
+    listed = capsys.readouterr().out
+    assert "cursor: seq 3" in listed and listed.count("parked: seq") == 3 and "PRIVATE KEY" not in listed
     setup.configure()
-    assert archive.retry_parked(r, setup) == 3
+    assert cli.main(["archive", "--retry-parked"]) == 0
+    assert "retried: 3 record(s)" in capsys.readouterr().out
     assert archive.parked(r) == []
     assert {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}["xiaolu"]["checked_in"]
 

@@ -608,3 +608,45 @@ def test_a_failing_group_does_not_hold_up_the_others_and_is_retried(env, r, sent
     schedule.tick(local_ts(SH, 2026, 11, 24, 8, 2))
     assert sorted(outbox_ids(r)) == ["slot:bad:chain:2026-11-24", "slot:ok1:chain:2026-11-24"]
     assert calls["bad"] == 2
+
+
+# --- a tick that dies between winning a claim and enqueueing its batch ------------------------------
+
+def test_a_claim_whose_batch_never_ran_is_recovered_once(env, r, sent):
+    from workers import keys
+    s = camp(env, r)
+    at = local_ts(SH, 2026, 11, 24, 8, 0, 5)
+    schedule.tick(at - 60)
+    due = [d for d in schedule.due_slots(s, at, at - 120) if d.slot == "chain"]
+    # the tick's claim step ran, then its process died: claimed, nothing enqueued, nothing posted
+    assert schedule._claim(r, due, [f"sent:{at:.0f}"] * len(due), at) == [1]
+    assert r.zcard(keys.SLOTS_PENDING) == 1 and not sent.group_posts("chain")
+    schedule.tick(at + 60)                                          # the next minute: claimed already
+    assert not sent.group_posts("chain")
+    res = schedule.tick(at + schedule.PENDING_AFTER + 60)          # ten minutes on: enqueued again
+    assert any("enqueued again" in line for line in res["lines"])
+    assert [m["id"] for m in sent.group_posts("chain")] == ["slot:xhs01:chain:2026-11-24"]
+    assert r.zcard(keys.SLOTS_PENDING) == 0
+    schedule.tick(at + 3 * schedule.PENDING_AFTER)
+    assert len(sent.group_posts("chain")) == 1
+
+
+def test_a_normal_tick_leaves_nothing_pending(env, r, sent):
+    from workers import keys
+    camp(env, r)
+    at = local_ts(SH, 2026, 11, 24, 8, 0, 5)
+    schedule.tick(at - 60)
+    schedule.tick(at)
+    assert sent.group_posts("chain") and r.zcard(keys.SLOTS_PENDING) == 0
+
+
+def test_a_pending_claim_past_the_window_is_given_up_loudly(env, r, sent, caplog):
+    from workers import keys
+    s = camp(env, r)
+    at = local_ts(SH, 2026, 11, 24, 8, 0, 5)
+    schedule.tick(at - 60)
+    due = [d for d in schedule.due_slots(s, at, at - 120) if d.slot == "chain"]
+    schedule._claim(r, due, [f"sent:{at:.0f}"] * len(due), at)
+    schedule.tick(at + 5 * 3600)
+    assert not sent.group_posts("chain") and r.zcard(keys.SLOTS_PENDING) == 0
+    assert "given up" in caplog.text

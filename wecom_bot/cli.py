@@ -179,6 +179,27 @@ def cmd_check_config(args) -> int:
     return 0
 
 
+def cmd_archive(args) -> int:
+    """The message archive: which source is active, the cursor, and the records parked because they
+    did not decrypt (fetched again with --retry-parked once the key is fixed)."""
+    from config.settings import get_settings
+    from workers import archive
+    from workers.connection import get_redis
+    settings, r = get_settings(), get_redis()
+    print(f"sources: {archive.sources_line(settings)}")
+    if not archive.is_configured(settings):
+        return 0
+    print(f"cursor: seq {int(r.get(archive.SEQ) or 0)}")
+    parked = archive.parked(r)
+    for p in parked:
+        print(f"parked: seq {p.get('seq')} msgid {p.get('msgid')} key version {p.get('publickey_ver')}: {p.get('error')}")
+    if args.retry_parked and parked:
+        print(f"retried: {archive.retry_parked(r, archive.get_sdk(settings), settings)} record(s) fetched again")
+    elif not parked:
+        print("parked: none")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from wecom_bot import demo
     return demo.run(days=args.days)
@@ -235,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("failed", help="sends that exhausted their retries")
     p.add_argument("--resend", action="store_true")
     p.set_defaults(func=cmd_failed)
+
+    p = sub.add_parser("archive", help="the message archive: cursor and parked records")
+    p.add_argument("--retry-parked", action="store_true", help="fetch the parked records again")
+    p.set_defaults(func=cmd_archive)
 
     p = sub.add_parser("check-config", help="validate the environment")
     p.set_defaults(func=cmd_check_config)

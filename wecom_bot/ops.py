@@ -50,6 +50,10 @@ def metrics():
     lines.append("# TYPE wecom_bot_sends_total counter")
     for result in ("ok", "retry", "unknown", "failed"):
         lines.append(f'wecom_bot_sends_total{{result="{result}"}} {counters.get("sends_" + result, 0)}')
+    lines.append("# TYPE wecom_bot_archive_records_total counter")
+    lines.append(f"wecom_bot_archive_records_total {counters.get('archive:records', 0)}")
+    lines.append("# TYPE wecom_bot_archive_parked_total counter")
+    lines.append(f"wecom_bot_archive_parked_total {counters.get('archive:parked', 0)}")
     now_ms = int(time.time() * 1000)
     lines.append("# TYPE wecom_bot_queue_depth gauge")
     lines.append("# TYPE wecom_bot_queue_lag_seconds gauge")

@@ -69,6 +69,7 @@ def audit(group: str) -> str:
 # --- the schedule (moved here from workers/schedule.py) -------------------------------------------
 LAST_TICK = "wb:tick:last"          # the latest instant ticked
 FORCE_COUNTER = "wb:slot:force"     # INCR per forced re-send (`tick --force`)
+SLOTS_PENDING = "wb:slot:pending"   # won claims whose posts have not reached the outbox yet (zset, score = when)
 
 
 # --- the weekly cycle and praise (issue 6) ---------------------------------------------------------

@@ -14,7 +14,10 @@
    and nothing fires late when the group resumes);
 4. enqueues the won claims in batches (`run_slot_batch`, queue "default"), which read the register
    and post through workers.outbound. Every outbound id is derived from the slot key,
-   `slot:<group>:<slot>:<date>`, so a retried batch job posts nothing twice.
+   `slot:<group>:<slot>:<date>`, so a retried batch job posts nothing twice. A won claim is also
+   written to `keys.SLOTS_PENDING` in the same Lua step and taken off once its batch has posted: a
+   tick that dies between claiming and enqueueing leaves it there, and a tick ten minutes later
+   enqueues that batch again (recover_pending), so no slot is lost to a crash.
 
 Catch-up after downtime needs to look further back than the grace window only when the previous
 tick is older than the window (or there was none): `wb:tick:last` keeps the latest instant ticked.
@@ -53,14 +56,16 @@ BATCH = 250                        # groups per run_slot_batch job
 CLAIM_CHUNK = 2000                 # claims per Lua call
 NOTES_SHOWN = 3                    # latest profile notes per member in a digest
 
-# KEYS: (slot key, paused key) pairs; ARGV[1] ttl, ARGV[1 + i] the value for pair i.
-# Returns per pair: 1 claimed with its value, 2 claimed as paused, 0 already claimed.
+# KEYS: (slot key, paused key, pending zset) triples; ARGV[1] ttl, ARGV[2] now, then per triple its
+# value and its pending member. Returns per triple: 1 claimed with its value, 2 claimed as paused,
+# 0 already claimed. A won `sent` claim enters the pending set in the same step, so a tick that dies
+# before it enqueues the batch leaves a trace that a later tick recovers (recover_pending).
 _CLAIM_LUA = """
 local out = {}
 local n = 0
-for i = 1, #KEYS, 2 do
+for i = 1, #KEYS, 3 do
   n = n + 1
-  local value = ARGV[n + 1]
+  local value = ARGV[2 * n + 1]
   local status = 1
   if redis.call('EXISTS', KEYS[i + 1]) == 1 then
     value = 'paused'
@@ -68,6 +73,9 @@ for i = 1, #KEYS, 2 do
   end
   if redis.call('SET', KEYS[i], value, 'NX', 'EX', ARGV[1]) then
     out[n] = status
+    if status == 1 and string.sub(value, 1, 4) == 'sent' then
+      redis.call('ZADD', KEYS[i + 2], ARGV[2], ARGV[2 * n + 2])
+    end
   else
     out[n] = 0
   end
@@ -150,16 +158,67 @@ def due_slots(settings: Settings, ts: float, since: float | None) -> list[Due]:
     return out
 
 
-def _claim(r: redis.Redis, due: list[Due], values: list[str]) -> list[int]:
+def _claim(r: redis.Redis, due: list[Due], values: list[str], ts: float) -> list[int]:
     script = _script(r, "claim", _CLAIM_LUA)
     out: list[int] = []
     for i in range(0, len(due), CLAIM_CHUNK):
         part = due[i:i + CLAIM_CHUNK]
-        ks = []
-        for d in part:
-            ks += [d.key, keys.paused(d.group)]
-        out += [int(x) for x in script(keys=ks, args=[CLAIM_TTL, *values[i:i + CLAIM_CHUNK]], client=r)]
+        ks, args = [], [CLAIM_TTL, repr(float(ts))]
+        for d, value in zip(part, values[i:i + CLAIM_CHUNK]):
+            ks += [d.key, keys.paused(d.group), keys.SLOTS_PENDING]
+            args += [value, pending_member(d.slot, d.day.isoformat(), d.group, ts)]
+        out += [int(x) for x in script(keys=ks, args=args, client=r)]
     return out
+
+
+# --- claims won but not yet posted ------------------------------------------------------------------
+
+PENDING_AFTER = 10 * 60     # seconds a won claim may wait for its batch before a tick enqueues it again
+
+
+def pending_member(slot: str, date_iso: str, group: str, ts: float) -> str:
+    return f"{slot}|{date_iso}|{group}|{float(ts):.0f}"
+
+
+def _done_pending(r: redis.Redis, slot: str, date_iso: str, group_keys: list[str], ts: float) -> None:
+    members = [pending_member(slot, date_iso, g, ts) for g in group_keys]
+    if members:
+        r.zrem(keys.SLOTS_PENDING, *members)
+
+
+def recover_pending(r: redis.Redis, settings: Settings, ts: float, result: dict) -> int:
+    """Enqueue again the batches of claims won more than PENDING_AFTER ago whose posts never reached
+    the outbox (a tick or a worker that died in between). Their outbound ids are fixed by the slot,
+    so a batch that did post, only late, posts nothing twice. Past the catch-up window they are
+    given up, loudly."""
+    stale = r.zrangebyscore(keys.SLOTS_PENDING, "-inf", ts - PENDING_AFTER, start=0, num=5000)
+    if not stale:
+        return 0
+    grace = settings.catchup_grace_minutes * 60 + PENDING_AFTER
+    batches: dict[tuple[str, str, float], list[str]] = defaultdict(list)
+    given_up = []
+    for raw in stale:
+        member = raw.decode()
+        slot, date_iso, group, at = member.split("|")
+        if ts - float(at) > grace:
+            given_up.append(member)
+        else:
+            batches[(slot, date_iso, float(at))].append(group)
+    if given_up:
+        log.error("%d slot post(s) never reached the outbox within the catch-up window; given up: %s",
+                  len(given_up), ", ".join(given_up[:10]))
+        r.zrem(keys.SLOTS_PENDING, *given_up)
+    with r.pipeline(transaction=False) as p:       # not again before another PENDING_AFTER
+        for (slot, date_iso, at), groups in batches.items():
+            p.zadd(keys.SLOTS_PENDING, {pending_member(slot, date_iso, g, at): ts for g in groups}, xx=True)
+        p.execute()
+    n = 0
+    for (slot, date_iso, at), groups in sorted(batches.items()):
+        for i in range(0, len(groups), BATCH):
+            if _enqueue(result, "run_slot_batch", slot, date_iso, groups[i:i + BATCH], at):
+                n += len(groups[i:i + BATCH])
+        result["lines"].append(f"{slot} {date_iso}: enqueued again for {_names(groups)} (its batch never posted)")
+    return n
 
 
 # --- the tick --------------------------------------------------------------------------------------
@@ -191,6 +250,10 @@ def tick(ts: float, force: str | None = None) -> dict:
         _force(r, settings, ts, force, result)
     else:
         _scheduled(r, settings, ts, result)
+        try:
+            recover_pending(r, settings, ts, result)
+        except Exception:  # tried again next minute
+            log.exception("could not recover pending slot claims")
     try:
         from workers import weekly
         done = weekly.on_tick(r, settings, ts)
@@ -225,7 +288,7 @@ def _scheduled(r: redis.Redis, settings: Settings, ts: float, result: dict) -> N
     finals = [Due(g, "final", end, at) for g, end, at in weekly.final_due(settings, ts)]
     due += finals
     values += [f"sent:{ts:.0f}"] * len(finals)
-    statuses = _claim(r, due, values) if due else []
+    statuses = _claim(r, due, values, ts) if due else []
 
     send: dict[tuple[str, date], list[Due]] = defaultdict(list)
     skipped: dict[str, list[Due]] = defaultdict(list)
@@ -247,6 +310,7 @@ def _scheduled(r: redis.Redis, settings: Settings, ts: float, result: dict) -> N
                 # Give the claims back so that the next tick tries again: whatever this batch did
                 # post carries the same outbound ids, which the outbox drops the second time.
                 _release(r, [keys.slot(g, slot, d.isoformat()) for g in batch])
+                _done_pending(r, slot, d.isoformat(), batch, ts)
         result["queued"] += len(groups)
         late = max(int(ts - min(x.at for x in items)) // 60, 0)
         how = f"caught up {late} min late" if late >= 1 else "queued"
@@ -390,6 +454,8 @@ def run_slot_batch(slot: str, date_iso: str, group_keys: list[str], ts: float | 
                 m["id"] = base + ":" + suffix + m["id"][len(base):]
         msgs += built
     post(r, msgs)
+    if not suffix and ts is not None:
+        _done_pending(r, slot, date_iso, group_keys, ts)   # posted (or given back just below)
     if failed:
         if not suffix:
             # Give these claims back: the next tick within the catch-up window tries them again.

@@ -4,7 +4,8 @@
 -- KEYS[1] the recalled message's effect key (keys.effect(msgid, group, userid))
 -- KEYS[2] the member's days bitmap   KEYS[3] the group's base day   KEYS[4] that day's note links hash
 -- KEYS[5] the set of the member's archive messages of that day (the recalled msgid is taken out)
--- KEYS[6..] effect keys of the member's other messages of that day (candidates to carry the day)
+-- KEYS[6..] effect keys of the member's other archive posts and of the group's 接龙 posts of that day
+--           (candidates to carry the day; recalled ones left out by the caller)
 -- ARGV[1] the day   ARGV[2] effect ttl seconds   ARGV[3] userid   ARGV[4] the recalled msgid
 -- Returns 1 the day was un-counted, 2 the message was not processed yet and now never counts,
 -- 3 the message had counted the day but another post of that day now carries it, 0 nothing to do.
