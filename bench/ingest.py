@@ -14,7 +14,6 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-import redis
 import requests
 
 from bench import common, loadgen, profiling

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Sequence
 
-from handlers.calendar import cn_date, cn_weekday, day_date, week_start, weekday
+from handlers.calendar import cn_date, cn_weekday, day_date, week_start
 from handlers.daily import camp_week, note_line
 from handlers.streaks import MET, MISSED, OFF, OPEN, WeekResult, beaten_run, missed_run
 

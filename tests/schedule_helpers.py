@@ -79,6 +79,30 @@ class Capture:
             self.msgs.clear()
 
 
+def capture_outbound(monkeypatch) -> "Capture":
+    """Record every message handed to workers.outbound (before its dedupe), still posting it for
+    real; the outbox is not drained (no wake-up of a drain job)."""
+    from workers import outbound
+    cap = Capture()
+    real, real_many = outbound.post, outbound.post_many
+
+    def post(rr, msg):
+        cap.add(msg)
+        return real(rr, msg)
+
+    def post_many(rr, msgs):        # pipelined: more than one message does not go through post()
+        msgs = list(msgs)
+        if len(msgs) > 1:
+            for m in msgs:
+                cap.add(m)
+        return real_many(rr, msgs)
+
+    monkeypatch.setattr(outbound, "post", post)
+    monkeypatch.setattr(outbound, "post_many", post_many)
+    monkeypatch.setattr(streams, "wake_drain", lambda stream: None)
+    return cap
+
+
 def outbox_ids(r) -> list[str]:
     """The ids of the entries waiting in the outbox stream (parts `#n` folded into their message)."""
     out = []

@@ -6,7 +6,6 @@ import json
 import logging
 import threading
 import time
-from collections import Counter
 from datetime import datetime
 from zoneinfo import ZoneInfo
 

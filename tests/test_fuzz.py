@@ -30,7 +30,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes

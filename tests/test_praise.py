@@ -16,7 +16,7 @@ from handlers.calendar import day_index
 from handlers.streaks import DayBits
 from workers import ingest, keys, outbound, schedule, streams, weekly
 
-from schedule_helpers import Capture, group_env, local_ts
+from schedule_helpers import capture_outbound, group_env, local_ts
 
 SH = "Asia/Shanghai"
 CHAT = "chat-xhs01"
@@ -27,24 +27,7 @@ _ids = itertools.count(1)
 
 @pytest.fixture
 def sent(env, r, monkeypatch):
-    cap = Capture()
-    real, real_many = outbound.post, outbound.post_many
-
-    def post(rr, msg):
-        cap.add(msg)
-        return real(rr, msg)
-
-    def post_many(rr, msgs):
-        msgs = list(msgs)
-        if len(msgs) > 1:
-            for m in msgs:
-                cap.add(m)
-        return real_many(rr, msgs)
-
-    monkeypatch.setattr(outbound, "post", post)
-    monkeypatch.setattr(outbound, "post_many", post_many)
-    monkeypatch.setattr(streams, "wake_drain", lambda stream: None)
-    return cap
+    return capture_outbound(monkeypatch)
 
 
 @pytest.fixture

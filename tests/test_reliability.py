@@ -16,7 +16,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,7 +31,7 @@ from wecom_bot.simulator import SimState, SimulatorServer
 from wecom_bot.xmlparse import parse_app, parse_robot
 from workers import ingest, jobs, keys, outbound, streams
 
-from reliability_report import (Procs, clean_environ, redis_conf_args, start_gunicorn, start_worker, wait_for,
+from reliability_report import (clean_environ, redis_conf_args, start_gunicorn, start_worker, wait_for,
                                 wecom_bot)
 
 pytest_plugins = ["reliability_report"]

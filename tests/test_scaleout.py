@@ -20,13 +20,13 @@ import threading
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import redis
 import requests
 
-from handlers.calendar import day_index, day_of
+from handlers.calendar import day_of
 from handlers.streaks import DayBits
 from wecom_bot.builders import app_xml, robot_xml, sign
 from wecom_bot.crypto import CallbackCrypto

@@ -19,10 +19,11 @@ from config.settings import Group, Settings, parse_slot, SLOT_DEFAULTS, WEEKLY_S
 from handlers import daily
 from handlers.calendar import day_index
 from handlers.chain import parse_chain
-from workers import jobs, keys, schedule, streams
+from workers import jobs, keys, schedule
 from workers.register import MemberRow
 
-from schedule_helpers import (Capture, NAMES, checkin, group_env, local_ts, minutes, name_members, outbox_ids)
+from schedule_helpers import (NAMES, capture_outbound, checkin, group_env, local_ts, minutes, name_members,
+                              outbox_ids)
 
 SH = "Asia/Shanghai"
 CAMP = {"CAMP_START": "2026-11-16"}          # a Monday: 2026-11-24 is 第2周 周二
@@ -31,26 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def sent(env, r, monkeypatch):
-    """Capture every outbound post (before the outbox dedupe); keep the entries in the stream."""
-    from workers import outbound
-    cap = Capture()
-    real, real_many = outbound.post, outbound.post_many
-
-    def post(rr, msg):
-        cap.add(msg)
-        return real(rr, msg)
-
-    def post_many(rr, msgs):        # pipelined: more than one message does not go through post()
-        msgs = list(msgs)
-        if len(msgs) > 1:
-            for m in msgs:
-                cap.add(m)
-        return real_many(rr, msgs)
-
-    monkeypatch.setattr(outbound, "post", post)
-    monkeypatch.setattr(outbound, "post_many", post_many)
-    monkeypatch.setattr(streams, "wake_drain", lambda stream: None)
-    return cap
+    return capture_outbound(monkeypatch)
 
 
 def camp(env, r, **extra):
@@ -533,12 +515,12 @@ def test_cli_tick_at_and_replay(env, r, sent, capsys):
     assert sent.ids() == ["slot:xhs01:chain:2026-11-24", "slot:xhs01:chain:2026-11-24:force1"]
 
 
-# --- speed ----------------------------------------------------------------------------------------
+# --- scale ----------------------------------------------------------------------------------------
 
 def test_ten_thousand_groups_share_the_morning_slot(env, r, redis_server):
     """Each of 10,000 groups gets its slot claimed and enqueued once, in 40 batch jobs. How fast is
     measured by bench/fanout.py (a timed test would only be flaky on a busy machine)."""
-    base = env()
+    env()
     slots = {name: parse_slot(SLOT_DEFAULTS[name], name in WEEKLY_SLOTS) for name in SLOT_DEFAULTS}
     s = Settings(redis_url=redis_server.url, timezone=SH, admins=("admin1",))
     for i in range(10_000):

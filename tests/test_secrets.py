@@ -29,7 +29,7 @@ import requests
 from wecom_bot.builders import app_xml, robot_xml, sign
 from wecom_bot.crypto import CallbackCrypto
 from wecom_bot.simulator import SimState, SimulatorServer
-from workers import keys, outbound, streams
+from workers import outbound, streams
 
 from reliability_report import clean_environ, start_gunicorn, start_worker, wait_for, wecom_bot
 

@@ -13,12 +13,12 @@ from datetime import date, timedelta
 import pytest
 
 from handlers import weekly as hw
-from handlers.calendar import day_index, week_start
+from handlers.calendar import day_index
 from handlers.streaks import MET, MISSED, OFF, DayBits, WeekResult, leave_goal, week_result
-from workers import audit, ingest, keys, schedule, streams, weekly
+from workers import ingest, keys, schedule, weekly
 from workers.register import stats_json
 
-from schedule_helpers import Capture, group_env, local_ts, minutes
+from schedule_helpers import capture_outbound, group_env, local_ts, minutes
 
 SH = "Asia/Shanghai"
 CHAT = "chat-xhs01"
@@ -31,26 +31,7 @@ _ids = itertools.count(1)
 
 @pytest.fixture
 def sent(env, r, monkeypatch):
-    """Capture every outbound post (before the outbox dedupe); the outbox is not drained."""
-    from workers import outbound
-    cap = Capture()
-    real, real_many = outbound.post, outbound.post_many
-
-    def post(rr, msg):
-        cap.add(msg)
-        return real(rr, msg)
-
-    def post_many(rr, msgs):
-        msgs = list(msgs)
-        if len(msgs) > 1:
-            for m in msgs:
-                cap.add(m)
-        return real_many(rr, msgs)
-
-    monkeypatch.setattr(outbound, "post", post)
-    monkeypatch.setattr(outbound, "post_many", post_many)
-    monkeypatch.setattr(streams, "wake_drain", lambda stream: None)
-    return cap
+    return capture_outbound(monkeypatch)
 
 
 def camp(env, r, **extra):
@@ -345,7 +326,7 @@ def test_no_dates_calendar_weeks_and_the_goal_never_drops_to_zero(env, r, sent):
 
 
 def test_downgrade_after_the_camp_is_refused_with_a_hint(env, r, sent):
-    s = camp(env, r)
+    camp(env, r)
     msgid = command(r, "lily", "退阶 婷婷 1", END, 20)
     [reply] = [m for m in sent.msgs if m["id"] == f"cmd:{msgid}"]
     assert "训练营在 12月6日 就结束啦" in reply["content"] and "目标 婷婷 1" in reply["content"]

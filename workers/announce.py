@@ -21,6 +21,7 @@ from handlers import announce as a
 from handlers import commands as h
 from handlers.checkin import strip_mentions
 from handlers.daily import in_quiet_hours
+from workers import command_core as c
 from workers import keys, outbound
 from workers.register import member_ids
 
@@ -35,7 +36,6 @@ SLACK = 120      # seconds: a post stamped just before the announcement (clock s
 def cmd_notice(ctx) -> str | list[dict]:
     """`#通知 <文字>` in the group (the leader's post is the announcement; the bot asks for answers)
     or `通知 [群代号] <文字>` in private chat (the bot posts it to the group)."""
-    from workers import commands as c
     body = a.split_header(strip_mentions(ctx.event.get("text") or "")) or ""
     group = None
     if ctx.chat_group is None:
@@ -62,7 +62,6 @@ def cmd_notice(ctx) -> str | list[dict]:
 
 def track_from_archive(r: redis.Redis, settings: Settings, event: dict) -> list[dict]:
     """A leader's plain `#通知` seen by the message archive (no @): tracked, not re-posted."""
-    from workers import commands as c
     group = settings.group_by_chat(event.get("chat_id") or "")
     uid = event.get("userid", "")
     if group is None or not (uid in group.leaders or uid in settings.admins):
@@ -78,7 +77,6 @@ def track_from_archive(r: redis.Redis, settings: Settings, event: dict) -> list[
 
 
 def _register(ctx, group, body: str, posted: bool) -> str:
-    from workers import commands as c
     hours = ctx.settings.notice_ack_hours
     due = ctx.ts + hours * 3600
     record = json.dumps({"by": ctx.uid, "at": ctx.ts, "due": due, "text": body}, ensure_ascii=False)

@@ -23,17 +23,13 @@ import redis
 from config.settings import Settings
 from handlers import commands as h
 from workers import announce
-# The commands and the core are imported by name: HANDLERS needs the former, and callers such as
-# workers.announce (c.Ctx, c._commit, ...) and the tests reach both as workers.commands.<name>.
-from workers.cmd_days import _undo_checkin, cmd_credit, cmd_leave
-from workers.cmd_goals import _propose, _wants_to_propose, cmd_downgrade, cmd_goal
-from workers.cmd_people import (_USERID, _toggle, cmd_add, cmd_delnote, cmd_mute, cmd_note, cmd_pause, cmd_private,
-                                cmd_remove, cmd_resume)
-from workers.cmd_undo import _undo_last, cmd_undo
-from workers.cmd_views import EXPORT_KEEP_SECONDS, _clean_exports, cmd_export, cmd_help, cmd_me, cmd_week, export_path
-from workers.command_core import (BACKFILL_DAYS, GUARD_TTL, Change, Ctx, Refuse, _base, _camp, _commit, _everyone,
-                                  _goals, _groups_of_member, _leader_group, _leads, _member_group, _notice_ops,
-                                  _reply, _set_goal_from, _target, guard_key)
+from workers.cmd_days import cmd_credit, cmd_leave
+from workers.cmd_goals import cmd_downgrade, cmd_goal
+from workers.cmd_people import (cmd_add, cmd_delnote, cmd_mute, cmd_note, cmd_pause, cmd_private, cmd_remove,
+                                cmd_resume)
+from workers.cmd_undo import cmd_undo
+from workers.cmd_views import cmd_export, cmd_help, cmd_me, cmd_week
+from workers.command_core import Ctx, Refuse, _reply, guard_key  # noqa: F401  (guard_key: for callers)
 
 log = logging.getLogger(__name__)
 
