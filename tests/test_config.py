@@ -109,3 +109,22 @@ def test_members_may_carry_display_names():
     bad = load({"BOT_ENV_FILE": "/nonexistent", "BOT_GROUPS": "g1", "GROUP_G1_CHAT_ID": "c1",
                 "GROUP_G1_LEADERS": "lily", "GROUP_G1_MEMBERS": "小鹿:lulu"})
     assert any("GROUP_G1_MEMBERS: '小鹿' is not a WeCom userid" in p for p in bad.problems)
+
+
+def test_env_example_documents_every_variable_the_settings_read():
+    """Each BOT_* / WECOM_* name read by config/settings.py, and each per-group suffix, is in
+    .env.example, so an operator finds every knob there."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    source = (root / "config" / "settings.py").read_text(encoding="utf-8")
+    example = (root / ".env.example").read_text(encoding="utf-8")
+    names = set(re.findall(r'(?:get|integer|day|timezone)\("((?:BOT|WECOM)_[A-Z_]+)"', source)) - {"BOT_ENV_FILE"}
+    assert len(names) > 20
+    slot_names = {f"BOT_{slot.upper()}_AT" for slot in ("chain", "remind", "digest", "midweek", "summary")}
+    missing = sorted(n for n in names | slot_names if not re.search(rf"^#?\s*{n}=", example, re.M))
+    assert missing == [], f"not in .env.example: {missing}"
+    suffixes = set(re.findall(r'p \+ "([A-Z_]+)"', source)) | set(re.findall(r'f"\{p\}([A-Z_]+)"', source))
+    assert suffixes, "the per-group variables are read as p + SUFFIX"
+    missing = sorted(s for s in suffixes if f"GROUP_XHS01_{s}" not in example)
+    assert missing == [], f"per-group variables not in .env.example: {missing}"

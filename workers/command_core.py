@@ -26,7 +26,7 @@ BACKFILL_DAYS = 35          # as workers.ingest: a group's first check-in sets b
 
 def guard_key(msgid: str) -> str:
     """Set (with the reply) by the transaction that carried out a command's change."""
-    return f"wb:cmd:{msgid}"
+    return keys.cmd_guard(msgid)
 
 
 class Refuse(Exception):

@@ -1,4 +1,8 @@
-"""Every Redis key the service writes, in one place (prefix `wb:`)."""
+"""The Redis keys of the check-in state, the schedule, commands and announcements (prefix `wb:`).
+
+Two parts keep their own keys at the top of their module, because nothing else touches them: the
+outbox (`wb:out:*`, workers/outbound.py) and the message-archive puller (`wb:archive:*`,
+workers/archive.py). The inbox and outbox streams are declared in workers/streams.py."""
 
 
 def seen(msgid: str) -> str:
@@ -134,3 +138,8 @@ def ann_acks(group: str, msgid: str) -> str:
 def confirmed(group: str) -> str:
     """Members learnt from their posts whom the leaders have been told about (workers.newcomers)."""
     return f"wb:g:{group}:confirmed"
+
+
+def cmd_guard(msgid: str) -> str:
+    """Set, with the reply, by the transaction that carried out a command's change (exactly once)."""
+    return f"wb:cmd:{msgid}"
