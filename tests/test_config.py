@@ -128,3 +128,16 @@ def test_env_example_documents_every_variable_the_settings_read():
     assert suffixes, "the per-group variables are read as p + SUFFIX"
     missing = sorted(s for s in suffixes if f"GROUP_XHS01_{s}" not in example)
     assert missing == [], f"per-group variables not in .env.example: {missing}"
+
+
+def test_env_file_values_with_and_without_interpolation(tmp_path):
+    from config.settings import read_environment
+    plain = tmp_path / "plain.env"
+    plain.write_text("BOT_GROUPS=g1\nGROUP_G1_NAME='小红书 1 组'\n# a comment\nGROUP_G1_LEADERS=lily # leader\n",
+                     encoding="utf-8")
+    env = read_environment({}, plain)
+    assert env["GROUP_G1_NAME"] == "小红书 1 组" and env["GROUP_G1_LEADERS"] == "lily"
+    templated = tmp_path / "templated.env"
+    templated.write_text("CAMP=xhs\nBOT_GROUPS=${CAMP}01,${CAMP}02\n", encoding="utf-8")
+    assert read_environment({}, templated)["BOT_GROUPS"] == "xhs01,xhs02"
+    assert read_environment({"BOT_GROUPS": "real"}, templated)["BOT_GROUPS"] == "real"   # the environment wins

@@ -38,7 +38,7 @@ from workers.register import MemberState, load_members
 log = logging.getLogger(__name__)
 
 BACKFILL_DAYS = 35             # as workers.ingest: a group's first check-in sets base = that day - 35
-SUGGESTION_TTL = 70 * 24 * 3600
+SUGGESTION_TTL = 21 * 24 * 3600    # read back by the next week's overview ("were they applied?")
 ROUTE_TTL = 8 * 24 * 3600
 WINDOW = 61.0                  # the robot's minute, as workers.outbound counts it
 NOTES_SHOWN = 3
@@ -185,7 +185,8 @@ def record_suggestions(r: redis.Redis, group: Group, week: int, tips: list[hw.Su
         p.delete(key)
         for s in tips:
             if s.kind in ("downgrade", "upgrade"):
-                p.hset(key, s.userid, json.dumps(s.as_json(), ensure_ascii=False))
+                # compact (kind|n|from|name): one per flagged member and week, kept three weeks
+                p.hset(key, s.userid, f"{s.kind}|{s.n}|{s.current}|{s.name}")
         p.expire(key, SUGGESTION_TTL)
         p.execute()
 
@@ -194,8 +195,13 @@ def suggestions_of(r: redis.Redis, group: Group, week: int) -> dict[str, dict]:
     raw = r.hgetall(keys.suggestions(group.key, day_date(week).isoformat()))
     out = {}
     for k, v in raw.items():
+        text = v.decode()
         try:
-            out[k.decode()] = json.loads(v)
+            if text.startswith("{"):                    # written by an earlier version
+                out[k.decode()] = json.loads(text)
+                continue
+            kind, n, current, name = text.split("|", 3)
+            out[k.decode()] = {"kind": kind, "n": int(n), "from": int(current), "name": name}
         except (TypeError, ValueError):
             continue
     return out
