@@ -422,7 +422,8 @@ def my_text(items: list[MyGroup]) -> str:
         goal = f"每周 {it.goal} 天" + (f"（下周起 {it.next_goal} 天）" if it.next_goal != it.goal else "")
         lines = [f"「{it.group_name}」{it.name}：",
                  f"{mark} 本周 {it.count}/{it.goal}，{cheer}",
-                 f"🔥 连续 {it.streak} 天｜最长 {it.longest} 天｜累计 {it.total} 天",
+                 (f"🔥 连续 {it.streak} 天" if it.streak else "🌱 今天打卡就开始新的连续")
+                 + f"｜最长 {it.longest} 天｜累计 {it.total} 天",
                  f"🎯 目标：{goal}"]
         flags = []
         if it.off_until:
