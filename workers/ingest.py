@@ -79,15 +79,21 @@ def process_batch(r: redis.Redis, entries: list[tuple[str, dict]]) -> list[str]:
     for (entry_id, event, action), result in zip(checkins, results):
         by_message[event["msgid"]].append((action, result))
     answered = _already_answered(r, by_message)
+    from workers import weekly
+    book = weekly.PraiseBook(r, settings, [(a.group, a.userid) for (_, _, a), res in zip(checkins, results)
+                                           if res["status"] == 1])
+    to_route: list[tuple[dict, str, str, str]] = []   # group replies, routed in one round trip below
     for entry_id, event, actions in planned:
         try:
             outgoing += _other_effects(r, settings, event, actions)
             if event["msgid"] not in answered:
-                outgoing += _checkin_replies(settings, event, by_message.get(event["msgid"], []))
+                outgoing += _checkin_replies(settings, event, by_message.get(event["msgid"], []), book, to_route)
         except Exception:
             log.exception("could not finish message %s", event.get("msgid"))
             continue
         done.append(entry_id)
+    outgoing += weekly.route_replies(r, settings, to_route)
+    book.flush()
     if outgoing:
         outbound.post_many(r, outgoing)
     # the `checkins` metric is counted by checkin.lua, atomically with the day it counts: exact after a crash
@@ -207,9 +213,11 @@ def _apply_checkins(r: redis.Redis, settings: Settings, actions: list[tuple[str,
     out = []
     for (_, a), (status, replayed, days, off, base, goals) in zip(actions, raw):
         base = int(base)
-        rec = record(DayBits(days, base), DayBits(off, base), a.day)
+        days, off = DayBits(days, base), DayBits(off, base)
+        rec = record(days, off, a.day)
         goal = goal_for_week(parse_goals(goals), week_start(a.day), settings.groups[a.group].weekly_goal)
-        out.append({"status": int(status), "replayed": bool(replayed), "record": rec, "goal": goal})
+        out.append({"status": int(status), "replayed": bool(replayed), "record": rec, "goal": goal,
+                    "days": days, "off": off})
     return out
 
 
@@ -229,41 +237,32 @@ def _other_effects(r: redis.Redis, settings: Settings, event: dict, actions: lis
     return out
 
 
-def _checkin_replies(settings: Settings, event: dict, results: list, r: redis.Redis | None = None) -> list[dict]:
-    """The instant replies to one message's check-ins, with their praise (workers.weekly). A group
-    reply goes out on its own, or is gathered into one message while the robot is near its limit."""
+def _checkin_replies(settings: Settings, event: dict, results: list, book, to_route: list) -> list[dict]:
+    """The instant replies to one message's check-ins, with their praise (`book`, a
+    workers.weekly.PraiseBook). A private reply is returned; a group reply is appended to
+    `to_route`, to go out on its own or be gathered into one message while the robot is near its
+    limit (workers.weekly.route_replies)."""
     if not results:
         return []
     from handlers import praise
-    from workers import weekly
-    r = r or get_redis()
     msgid = event["msgid"]
     first, _ = results[0]
     if first.reply_to == "user":
         action, res = results[0]
-        return [private(f"reply:{msgid}", [action.userid], _one_reply(action, res, msgid, r)).msg]
+        return [private(f"reply:{msgid}", [action.userid], book.reply(action, res, msgid)[0]).msg]
     credited_others = any(a.userid != event.get("userid") for a, _ in results)
     if credited_others:  # a leader's chain: one line naming everyone it credited
         names = [a.name for a, res in results if res["status"] == 1]
-        if not names:
-            return []
-        msg = group_post(f"reply:{msgid}", first.group, texts.chain_credit_reply(names)).msg
-        return weekly.route_reply(r, settings, msg, msgid, "、".join(names), praise.chain_short())
+        if names:
+            msg = group_post(f"reply:{msgid}", first.group, texts.chain_credit_reply(names)).msg
+            to_route.append((msg, msgid, "、".join(names), praise.chain_short()))
+        return []
     action, res = results[0]
     if res["status"] == 0 and event.get("source") != "robot":
         return []  # the archive sees every re-post of a chain: only the first one deserves an answer
-    text, words = _reply_words(settings, action, res, msgid, r)
+    text, words = book.reply(action, res, msgid)
     msg = group_post(f"reply:{msgid}", action.group, text).msg
     if res["status"] == -1:
         return [msg]
-    return weekly.route_reply(r, settings, msg, msgid, action.name, words)
-
-
-def _one_reply(action: Checkin, res: dict, seed: str, r: redis.Redis | None = None) -> str:
-    return _reply_words(get_settings(), action, res, seed, r)[0]
-
-
-def _reply_words(settings: Settings, action: Checkin, res: dict, seed: str, r: redis.Redis | None) -> tuple[str, str]:
-    """(the reply, the few words a gathered reply gives it): praise for a milestone, keyed by `seed`."""
-    from workers import weekly
-    return weekly.checkin_reply(r or get_redis(), settings, action, res, seed)
+    to_route.append((msg, msgid, action.name, words))
+    return []

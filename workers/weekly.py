@@ -386,46 +386,79 @@ def flush_notices(r: redis.Redis, settings: Settings, ts: float) -> int:
 
 # --- praise ------------------------------------------------------------------------------------------
 
+class PraiseBook:
+    """The praise of one inbox batch: every member's last template (keys.praise_last) read in one
+    round trip, the choices written back in one, so that wording a batch's replies costs no Redis
+    call per message. A member with two check-ins in one batch sees the first choice at once."""
+
+    def __init__(self, r: redis.Redis, settings: Settings, members: list[tuple[str, str]]):
+        self.r, self.settings = r, settings
+        wanted = sorted(set(members))
+        self.last: dict[tuple[str, str], str] = {}
+        self.writes: dict[tuple[str, str], str] = {}
+        if wanted:
+            with r.pipeline(transaction=False) as p:
+                for group, uid in wanted:
+                    p.hget(keys.praise_last(group), uid)
+                self.last = {k: v.decode() for k, v in zip(wanted, p.execute()) if v is not None}
+
+    def reply(self, action, res: dict, msgid: str) -> tuple[str, str]:
+        """The instant reply to one check-in and the few words a gathered reply gives it. `res` is
+        what checkin.lua returned: the member's days and days off as this check-in left them."""
+        rec = res["record"]
+        if res["status"] == -1:
+            return texts.too_early_reply(action.name), ""
+        if res["status"] == 0:
+            return texts.already_reply(action.name, rec.streak, rec.week_count, res["goal"]), praise.already_short()
+        group = self.settings.groups.get(action.group)
+        camp = camp_days(group) if group else (None, None)
+        days, off = res.get("days"), res.get("off") or DayBits(None, action.day)
+        if days is not None and action.day not in days:      # not what checkin.lua left: nothing special
+            days = None
+        goal = leave_goal(res["goal"], len(unavailable_days(off, week_start(action.day), camp)))
+        if days is not None:
+            m = praise.milestone(days, off, action.day, rec.streak, rec.total, rec.week_count, goal,
+                                 cfg(self.settings).streaks)
+        else:
+            m = praise.Milestone(praise.DAILY, rec.streak, goal=goal)
+        key = (action.group, action.userid)
+        last_msgid, _, last_choice = self.last.get(key, "").rpartition("|")
+        idx = None
+        if last_msgid == msgid and last_choice.startswith(m.kind + ":"):
+            try:
+                idx = int(last_choice.split(":", 1)[1])       # the same message again: the same words
+            except ValueError:
+                idx = None
+        if idx is None:
+            idx = praise.choose(m.kind, msgid, last_choice or None)
+            self.last[key] = self.writes[key] = f"{msgid}|{m.kind}:{idx}"
+        text = texts.checkin_reply(action.name, rec.streak, rec.week_count, goal, msgid, praise.sentence(m, idx),
+                                   mark_goal=m.kind != praise.GOAL)
+        return text, praise.short(m, rec.week_count, goal)
+
+    def flush(self) -> None:
+        if self.writes:
+            with self.r.pipeline(transaction=False) as p:
+                for (group, uid), value in self.writes.items():
+                    p.hset(keys.praise_last(group), uid, value)
+                p.execute()
+            self.writes.clear()
+
+
 def checkin_reply(r: redis.Redis, settings: Settings, action, res: dict, msgid: str) -> tuple[str, str]:
-    """The instant reply to one check-in and the few words a gathered reply gives it."""
-    rec = res["record"]
-    if res["status"] == -1:
-        return texts.too_early_reply(action.name), ""
-    if res["status"] == 0:
-        return texts.already_reply(action.name, rec.streak, rec.week_count, res["goal"]), praise.already_short()
-    group = settings.groups.get(action.group)
-    camp = camp_days(group) if group else (None, None)
-    field = action.userid
-    with r.pipeline(transaction=False) as p:
-        p.get(keys.base(action.group))
-        p.get(keys.days(action.group, action.userid))
-        p.get(keys.off(action.group, action.userid))
-        p.hget(keys.praise_last(action.group), field)
-        raw_base, raw_days, raw_off, last = p.execute()
-    base = int(raw_base) if raw_base is not None else action.day
-    days, off = DayBits(raw_days, base), DayBits(raw_off, base)
-    if action.day not in days:          # not what checkin.lua left behind: say nothing special
-        days = None
-    week = week_start(action.day)
-    goal = leave_goal(res["goal"], len(unavailable_days(off, week, camp)))
-    if days is not None:
-        m = praise.milestone(days, off, action.day, rec.streak, rec.total, rec.week_count, goal, cfg(settings).streaks)
-    else:
-        m = praise.Milestone(praise.DAILY, rec.streak, goal=goal)
-    last = last.decode() if last else ""
-    last_msgid, _, last_choice = last.rpartition("|")
-    idx = None
-    if last_msgid == msgid and last_choice.startswith(m.kind + ":"):
-        try:
-            idx = int(last_choice.split(":", 1)[1])       # the same message again: the same words
-        except ValueError:
-            idx = None
-    if idx is None:
-        idx = praise.choose(m.kind, msgid, last_choice or None)
-        r.hset(keys.praise_last(action.group), field, f"{msgid}|{m.kind}:{idx}")
-    text = texts.checkin_reply(action.name, rec.streak, rec.week_count, goal, msgid, praise.sentence(m, idx),
-                               mark_goal=m.kind != praise.GOAL)
-    return text, praise.short(m, rec.week_count, goal)
+    """One reply on its own (PraiseBook does a batch's): reads the member's days when `res` lacks them."""
+    if res.get("status") == 1 and res.get("days") is None:
+        with r.pipeline(transaction=False) as p:
+            p.get(keys.base(action.group))
+            p.get(keys.days(action.group, action.userid))
+            p.get(keys.off(action.group, action.userid))
+            raw_base, raw_days, raw_off = p.execute()
+        base = int(raw_base) if raw_base is not None else action.day
+        res = {**res, "days": DayBits(raw_days, base), "off": DayBits(raw_off, base)}
+    book = PraiseBook(r, settings, [(action.group, action.userid)])
+    out = book.reply(action, res, msgid)
+    book.flush()
+    return out
 
 
 _ROUTE_LUA = """
@@ -481,23 +514,41 @@ def _script(r: redis.Redis, name: str, source: str):
     return _scripts[name]
 
 
-def route_reply(r: redis.Redis, settings: Settings, msg: dict, msgid: str, name: str, words: str) -> list[dict]:
-    """A group reply to post now, or gathered (an empty list) while the robot is near its limit.
-    The choice is kept per message, so a message processed again goes the same way."""
+def route_replies(r: redis.Redis, settings: Settings, items: list[tuple[dict, str, str, str]]) -> list[dict]:
+    """Group replies to post now, or gathered while the group's robot is near its limit; `items`:
+    (msg, msgid, name, words) in the batch's order, routed in one pipelined round trip. The choice
+    is kept per message, so a message processed again goes the same way."""
     from workers import outbound
-    group = msg["group"]
-    ch = outbound.channel_of({"to": "group", "group": group}, settings)
-    if not ch.rate_keys:
-        return [msg]
-    limit = max(ch.limit - cfg(settings).reserve, 1)
-    entry = json.dumps({"id": msg["id"], "name": name, "words": words, "at": round(time.time(), 3)},
-                       ensure_ascii=False, separators=(",", ":"))
-    how = _script(r, "route", _ROUTE_LUA)(
-        keys=[keys.reply_route(group, msgid), keys.replies_recent(group), keys.reply_buffer(group),
-              keys.REPLY_GROUPS, *ch.rate_keys],
-        args=[repr(time.time()), WINDOW, limit, msg["id"], entry, ROUTE_TTL, group], client=r)
-    how = how.decode() if isinstance(how, bytes) else str(how)
-    return [msg] if how == "post" else []
+    if not items:
+        return []
+    route = _script(r, "route", _ROUTE_LUA)
+    now = time.time()
+    routed: list[bool] = []          # per item: does its fate hang on the script (else: post it)
+    with r.pipeline(transaction=False) as p:
+        for msg, msgid, name, words in items:
+            group = msg["group"]
+            ch = outbound.channel_of({"to": "group", "group": group}, settings)
+            routed.append(bool(ch.rate_keys))
+            if not ch.rate_keys:
+                continue
+            limit = max(ch.limit - cfg(settings).reserve, 1)
+            entry = json.dumps({"id": msg["id"], "name": name, "words": words, "at": round(now, 3)},
+                               ensure_ascii=False, separators=(",", ":"))
+            route(keys=[keys.reply_route(group, msgid), keys.replies_recent(group), keys.reply_buffer(group),
+                        keys.REPLY_GROUPS, *ch.rate_keys],
+                  args=[repr(now), WINDOW, limit, msg["id"], entry, ROUTE_TTL, group], client=p)
+        answers = iter(p.execute() if any(routed) else [])
+    out = []
+    for (msg, *_), via_script in zip(items, routed):
+        how = next(answers) if via_script else b"post"
+        if (how.decode() if isinstance(how, bytes) else str(how)) == "post":
+            out.append(msg)
+    return out
+
+
+def route_reply(r: redis.Redis, settings: Settings, msg: dict, msgid: str, name: str, words: str) -> list[dict]:
+    """One group reply: route_replies for a single message."""
+    return route_replies(r, settings, [(msg, msgid, name, words)])
 
 
 def gathered_id(group: str, items: list[dict]) -> str:
