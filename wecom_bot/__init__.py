@@ -15,11 +15,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(MAX_CONTENT_LENGTH=settings.max_body, SIMULATOR=settings.simulated)
     if test_config:
         app.config.update(test_config)
-    app.register_blueprint(callbacks.bp)
     app.register_blueprint(ops.bp)
     if app.config["SIMULATOR"]:
         from config.settings import SIM_PATH
         from wecom_bot import simpanel, simulator
         app.register_blueprint(simulator.bp, url_prefix=SIM_PATH.rstrip("/"))
         app.register_blueprint(simpanel.bp, url_prefix="/_sim")
+    # the callbacks (the hot path) are answered in front of Flask; everything else goes through it
+    app.wsgi_app = callbacks.CallbackApp(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     return app
