@@ -21,7 +21,7 @@ __all__ = [
     "MEMBER_ENGLISH", "help_text", "USAGE", "usage", "not_leader", "not_leader_of", "only_this_group",
     "pick_group", "no_group_member", "no_group_leader", "unknown_group", "ask_who", "removed_hint", "goal_set",
     "goal_notice", "proposal_sent", "proposal_same", "proposal_for_leader", "proposal_leader_hint", "goal_bad",
-    "downgrade_set", "downgrade_notice", "downgrade_already", "downgrade_after_camp", "downgrade_not_lower",
+    "note_in_group_hint", "downgrade_set", "downgrade_notice", "downgrade_already", "downgrade_after_camp", "downgrade_not_lower",
     "downgrade_zero", "note_added", "notes_deleted", "notes_none", "note_empty", "credit_done",
     "credit_already", "credit_future", "credit_too_old", "bad_date", "leave_done", "leave_bad", "leave_nothing",
     "roster_added", "roster_already_in", "roster_removed", "roster_already_out", "paused_text", "resumed_text",
@@ -228,6 +228,10 @@ def downgrade_zero(name: str) -> str:
 
 def note_added(name: str, count: int) -> str:
     return f"📝 已记入 {name} 的档案（共 {count} 条）"
+
+
+def note_in_group_hint() -> str:
+    return "档案只有组长能看到，下次私聊我记录更稳妥，群里大家都看得见哦🙏"
 
 
 def notes_deleted(name: str, count: int) -> str:

@@ -740,3 +740,10 @@ def test_through_the_inbox_router(r, s, monkeypatch, chat):
     assert [m["id"] for m in sent] == ["cmd:inbox1"] and "阿青" in sent[0]["content"]
     ingest.process_batch(r, [("2-0", event)])          # the same message again
     assert r.llen(keys.audit("xhs01")) == 1
+
+
+def test_a_note_sent_in_the_group_is_answered_privately(r, s):
+    out = run(r, s, group_cmd("档案 小鹿 在职妈妈，晚上才有空"), chat="wrchat01")
+    assert [(m["to"], m.get("users")) for m in out] == [("user", ["leader1"])]
+    assert "小鹿" in out[0]["content"] and "私聊" in out[0]["content"]
+    assert "在职妈妈" not in out[0]["content"]

@@ -37,7 +37,10 @@ def cmd_note(ctx: Ctx) -> str:
         return Change("note", who.userid, [{"op": "rpush", "key": nkey, "value": note}],
                       [{"op": "lrem", "key": nkey, "value": note}], h.note_added(who.name, count + 1))
 
-    return _commit(ctx, group, [nkey], plan)
+    reply = _commit(ctx, group, [nkey], plan)
+    if ctx.chat_group is not None:   # profiles are for leaders' eyes: answer privately, never in the group
+        return [h.user_msg(f"cmd:{ctx.msgid}", [ctx.uid], reply + "\n" + h.note_in_group_hint())]
+    return reply
 
 
 def cmd_delnote(ctx: Ctx) -> str:
