@@ -39,6 +39,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from config.settings import Settings, get_settings
+from wecom_bot.logs import SecretMasker
 from workers.connection import get_redis
 from workers.streams import script
 
@@ -79,13 +80,22 @@ def scrub(text: str, extra: list[str] | tuple[str, ...] = ()) -> str:
     """Remove every configured secret and every secret-looking query value from text."""
     text = redact_url(str(text))
     try:
-        values = list(get_settings().secrets())
+        text = _masker(get_settings()).mask(text)
     except Exception:  # noqa: BLE001 - settings may be unloadable while reporting an error
-        values = []
-    for v in list(values) + [v for v in extra if v] + list(_seen_tokens()):
-        if v and len(v) >= 6:
+        pass
+    for v in [v for v in extra if v] + list(_seen_tokens()):
+        if len(v) >= 6 and v in text:
             text = text.replace(v, "***")
     return text
+
+
+def _masker(settings) -> SecretMasker:
+    """The settings' secrets as one masker, built once per Settings object (not once per send)."""
+    masker = getattr(settings, "_secret_masker", None)
+    if masker is None:
+        masker = SecretMasker(settings.secrets())
+        object.__setattr__(settings, "_secret_masker", masker)
+    return masker
 
 
 _tokens_seen: set[str] = set()
