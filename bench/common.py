@@ -185,6 +185,16 @@ class CpuMeter:
                 "foreign_share": foreign / max(1e-9, wall * ncpu)}
 
 
+def proc_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) one process has used so far."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return float("nan")
+    rest = raw[raw.rfind(")") + 2:].split()
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def machine_info() -> dict:
     model = ""
     try:
@@ -397,8 +407,12 @@ class RedisServer:
         self.persist = persist and REDIS_CONF.is_file()
         conf = [str(REDIS_CONF)] if self.persist else []
         durability = ["--appendonly", "yes"] if self.persist else ["--save", "", "--appendonly", "no"]
+        # The service's own embedded Redis (REDIS_URL unset) listens on a unix socket; a REDIS_URL
+        # deployment talks TCP. Default here: TCP (the dearer of the two); bench/run.py --redis-unix.
+        self.sock = self.dir / "redis.sock" if os.environ.get("BENCH_REDIS_SOCKET") == "unix" else None
+        sock_args = ["--unixsocket", str(self.sock), "--unixsocketperm", "700"] if self.sock else []
         args = [exe, *conf, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-                *durability, "--logfile", str(self.dir / "redis.log"), *extra]
+                *durability, *sock_args, "--logfile", str(self.dir / "redis.log"), *extra]
         self.proc = procs.start(args, clean_environ(), "redis")
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + 10
@@ -414,7 +428,8 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        """What the service's processes are given as REDIS_URL."""
+        return f"unix://{self.sock}" if self.sock else f"redis://127.0.0.1:{self.port}/0"
 
     def client(self) -> redis.Redis:
         return redis.Redis(port=self.port, socket_timeout=30)

@@ -72,7 +72,6 @@ def run(quick: bool, opts) -> Result:
         stack.enter_context(InProcessEnv(svc))
 
         try:
-            from workers import schedule
             from workers.schedule import tick
         except Exception as exc:  # noqa: BLE001 - in progress elsewhere: fail soft
             res.row("fan-out", f"skipped: workers.schedule is not usable yet ({type(exc).__name__}: {exc})",

@@ -59,9 +59,39 @@ def _gunicorn(procs: Procs, name: str, port: int, env: dict, app_spec: str | Non
     return proc, args
 
 
+UNBALANCED = 0.75   # one gunicorn worker did more than this share of the work
+
+
+def _settled_counts(r) -> tuple[int, int]:
+    """(XLEN wb:inbox, 200s counted) read in one MULTI, once requests the load generator abandoned
+    at its deadline have finished (two equal snapshots 100 ms apart): the two numbers then describe
+    the same set of requests."""
+    last = None
+    for _ in range(100):
+        with r.pipeline(transaction=True) as p:
+            p.xlen("wb:inbox")
+            p.hget("wb:metrics", "callbacks:robot:200")
+            xlen, ok = p.execute()
+        snap = (int(xlen), int(ok or 0))
+        if snap == last:
+            return snap
+        last = snap
+        time.sleep(0.1)
+    return last
+
+
+def _children(pid: int) -> list[int]:
+    return sorted(p for p, (ppid, _) in common.CpuMeter._procs().items() if ppid == pid)
+
+
 def _measure(port: int, main_file: Path, seconds: float, connections: int, workdir: Path, use_wrk: bool,
-             profile_pid: int | None, profile_out: Path | None) -> dict:
-    spy = profiling.start(profile_pid, profile_out, seconds) if profile_pid and profile_out else None
+             master_pid: int, profile_out: Path | None) -> dict:
+    """One measured load run. Also the CPU each gunicorn worker used: keep-alive connections stay
+    with the worker that accepted them, and now and then (a few % of runs) one worker accepts nearly
+    all of them, which halves throughput whatever the app; such a run is marked unbalanced."""
+    spy = profiling.start(master_pid, profile_out, seconds) if profile_out else None
+    workers = _children(master_pid)
+    before = [common.proc_cpu_seconds(w) for w in workers]
     meter = common.CpuMeter()
     try:
         m = loadgen.run_load(port, main_file, seconds, connections, workdir, use_wrk)
@@ -69,15 +99,18 @@ def _measure(port: int, main_file: Path, seconds: float, connections: int, workd
         m_cpu = meter.stop()
         if spy is not None:
             profiling.finish(spy)
+    used = [common.proc_cpu_seconds(w) - b for w, b in zip(workers, before)]
     m["cpu"] = m_cpu
+    m["worker_cpu_seconds"] = [round(u, 2) for u in used]
+    m["balanced"] = len(used) < 2 or max(used) <= UNBALANCED * max(1e-9, sum(used))
     return m
 
 
 def run(quick: bool, opts) -> Result:
     res = Result("ingest")
-    seconds = 4.0 if quick else 10.0
+    seconds = 3.0 if quick else 10.0
     warmup = 1.0 if quick else 2.0
-    rounds = 1 if quick else 3
+    rounds = 2 if quick else 3
     connections = opts.connections
     groups, per_group = 200, 10
     use_wrk = not opts.no_wrk
@@ -124,17 +157,17 @@ def run(quick: bool, opts) -> Result:
             if health.status_code != 200:
                 raise RuntimeError(f"web /healthz answered {health.status_code}: {health.text[:200]}")
             loadgen.run_load(port, warm_file, warmup, connections, workdir, use_wrk)
-            xlen0 = r.xlen("wb:inbox")
-            ok0 = int(r.hget("wb:metrics", "callbacks:robot:200") or 0)
+            xlen0, ok0 = _settled_counts(r)
             prof = profiling.out_path(opts, f"ingest-web-r{rnd}") if opts.profile else None
             m = _measure(port, main_file, seconds, connections, workdir, use_wrk, proc.pid, prof)
-            m["stored"] = r.xlen("wb:inbox") - xlen0
-            m["server_200"] = int(r.hget("wb:metrics", "callbacks:robot:200") or 0) - ok0
+            xlen1, ok1 = _settled_counts(r)
+            m["stored"] = xlen1 - xlen0
+            m["server_200"] = ok1 - ok0
             web_runs.append(m)
             procs.stop(proc)
 
-        def best(runs):
-            return max(runs, key=lambda x: x["rps"])
+        def best(runs):   # the fastest balanced run (see _measure), else the fastest
+            return max(runs, key=lambda x: (x["balanced"], x["rps"]))
 
         fb, wb = best(floor_runs), best(web_runs)
         ratio = wb["rps"] / fb["rps"] if fb["rps"] else 0.0
@@ -150,6 +183,18 @@ def run(quick: bool, opts) -> Result:
         res.row("web requests/s", fmt_num(wb["rps"]), f"floor {fmt_num(fb['rps'])} req/s",
                 f">= {TARGET_RATIO} x floor", met(ratio >= TARGET_RATIO))
         res.row("web / floor throughput", f"{ratio:.2f}", how, f">= {TARGET_RATIO}", met(ratio >= TARGET_RATIO))
+        # On a shared machine other people's processes take CPU away from both sides at random; the
+        # CPU each request costs (server, Redis, load generator: this run's process tree) does not
+        # depend on that, and on an idle machine, where both are CPU-bound, throughput follows it.
+        def cpu_us(runs):
+            return min(x["cpu"]["ours_cpu_s"] / max(1, x["requests"]) * 1e6 for x in runs)
+
+        f_us, w_us = cpu_us(floor_runs), cpu_us(web_runs)
+        paired = sorted(w["rps"] / f["rps"] for f, w in zip(floor_runs, web_runs) if f["rps"])
+        res.data.update({"cpu_us_per_request": {"floor": f_us, "web": w_us}, "paired_ratios": paired})
+        res.row("CPU per request (whole machine)", f"{w_us:.0f} us",
+                f"floor {f_us:.0f} us: CPU ratio {f_us / w_us:.2f}; paired rounds {', '.join(f'{x:.2f}' for x in paired)}",
+                "", "info")
         res.row("web latency p50 / p99", f"{wb['p50_ms']:.1f} / {wb['p99_ms']:.1f} ms",
                 f"floor {fb['p50_ms']:.1f} / {fb['p99_ms']:.1f} ms", f"p99 < {TARGET_P99_MS:.0f} ms",
                 met(wb["p99_ms"] < TARGET_P99_MS))
@@ -161,6 +206,11 @@ def run(quick: bool, opts) -> Result:
         if foreign > 0.05:
             res.row("other processes' CPU during the best rounds", f"{foreign:.0%} of the machine",
                     "a shared machine: figures are low and noisy", "", "info")
+        unbalanced = [f"{name} r{i}" for name, runs in (("floor", floor_runs), ("web", web_runs))
+                      for i, x in enumerate(runs) if not x["balanced"]]
+        if unbalanced:
+            res.row("runs with the connections on one gunicorn worker", ", ".join(unbalanced),
+                    "not used when a balanced run exists", "", "info")
         if wraps:
             res.row("requests repeated (connection wrapped)", wraps, "", "", "info")
     return res

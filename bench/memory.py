@@ -10,8 +10,8 @@ members (--quick 1,000) in groups of 10, written through the real code paths:
   display names learnt from the posts; the camp dates are configured (BOT_CAMP_START/END);
 - the instant reply's praise (`workers.weekly.checkin_reply`) for the check-ins of the last two
   days: what it keeps per member (the praise read last) is there for (almost) everyone;
-- the weekend review (`workers.schedule.weekly_summary`) of each of the last 10 weeks (its
-  suggestions live 70 days): the stored weekly results;
+- the weekend review (`workers.schedule.weekly_summary`) of each of the last weeks whose results
+  are still kept (workers.weekly.SUGGESTION_TTL): the stored weekly results;
 - one day's messages accepted through `workers.ingest.accept` for the 24-hour dedupe window
   (`wb:seen:*`) and the inbox stream (what a day of backlog would cost; drained, it is empty).
 
@@ -38,10 +38,18 @@ TARGET = 512
 DAYS = 90
 PER_GROUP = 10
 CAMP_START = date(2026, 8, 31)      # a Monday; the camp's 90 days end on Saturday 2026-11-28
-FX_DAYS = 8        # workers.ingest.EFFECT_TTL
 LINK_DAYS = 14     # checkin.lua: EXPIRE 1209600
-GUARD_DAYS = 8     # workers.command_core.GUARD_TTL
-SUMMARY_WEEKS = 10  # workers.weekly.SUGGESTION_TTL: 70 days
+DAY = 24 * 3600
+
+
+def retention() -> dict[str, int]:
+    """How long the service keeps what this benchmark reports over its retention window, read from
+    the code (days; weeks of weekly results), so the figures follow the code when it changes."""
+    import math
+
+    from workers import command_core, ingest, weekly
+    return {"fx_days": round(ingest.EFFECT_TTL / DAY), "guard_days": round(command_core.GUARD_TTL / DAY),
+            "link_days": LINK_DAYS, "summary_weeks": max(1, math.ceil(weekly.SUGGESTION_TTL / (7 * DAY)))}
 # Members differ: keen ones check in on 85 % of days, steady ones about their weekly goal, those who
 # struggle on about half of it (weights of the three kinds). The weekly results stored are the
 # review's suggestions (upgrade / 退阶 / talk), so they grow with the members flagged each week.
@@ -179,7 +187,9 @@ def run(quick: bool, opts) -> Result:
 
         # -- the weekend reviews whose results are still kept ------------------------------------------
         t0 = time.perf_counter()
-        sundays = [day0 + d for d in range(DAYS) if (CAMP_START + timedelta(days=d)).weekday() == 6][-SUMMARY_WEEKS:]
+        keep = retention()
+        summary_weeks, fx_days, guard_days = keep["summary_weeks"], keep["fx_days"], keep["guard_days"]
+        sundays = [day0 + d for d in range(DAYS) if (CAMP_START + timedelta(days=d)).weekday() == 6][-summary_weeks:]
         for day in sundays:
             for g in range(n_groups):
                 schedule.weekly_summary(wr, settings.groups[common.group_key(g)], day)
@@ -217,8 +227,8 @@ def run(quick: bool, opts) -> Result:
         total_pm = sum(per_member.values())
         # steady state over each retention window (what was written over 90 days, scaled)
         links_pm = b("note links") / DAYS * LINK_DAYS / members
-        fx_pm = b("effects wb:fx") / DAYS * FX_DAYS / members
-        guards_pm = b("command guards wb:cmd") / DAYS * GUARD_DAYS / members
+        fx_pm = b("effects wb:fx") / DAYS * fx_days / members
+        guards_pm = b("command guards wb:cmd") / DAYS * guard_days / members
         notes_pm = b("notes") / members
         audit_pm = b("audit log") / members
         seen_pm = b("dedupe wb:seen") / members
@@ -226,7 +236,7 @@ def run(quick: bool, opts) -> Result:
         res.data.update({"members": members, "groups": n_groups, "days": DAYS, "checkins": checkins,
                          "checkins_with_links": links, "commands": n_cmds, "praised": praised,
                          "summaries": len(sundays) * n_groups, "seconds": {k: round(v, 1) for k, v in timings.items()},
-                         "day_messages": day_msgs, "usage": state_usage, "per_member": per_member,
+                         "day_messages": day_msgs, "retention": keep, "usage": state_usage, "per_member": per_member,
                          "state_bytes_per_member": total_pm, "links_bytes_per_member_14d": links_pm,
                          "fx_bytes_per_member_8d": fx_pm, "command_guards_bytes_per_member_8d": guards_pm,
                          "notes_bytes_per_member": notes_pm, "audit_bytes_per_member": audit_pm,
@@ -239,19 +249,19 @@ def run(quick: bool, opts) -> Result:
             flagged = sum(p.execute())
         per_flag = b("weekly results") / max(1, flagged)
         res.data.update({"weekly_results_entries": flagged, "weekly_results_bytes_per_entry": per_flag})
-        res.row("weekly results if every member is flagged every week", f"{per_flag * SUMMARY_WEEKS:.0f} B/member",
+        res.row("weekly results if every member is flagged every week", f"{per_flag * summary_weeks:.0f} B/member",
                 f"{flagged:,} suggestions kept ({flagged / max(1, members * len(sundays)):.0%} of member-weeks), "
-                f"{per_flag:.0f} B each, {SUMMARY_WEEKS} weeks kept", "", "info")
+                f"{per_flag:.0f} B each, {summary_weeks} weeks kept", "", "info")
         res.row("profile notes (档案)", f"{notes_pm:.0f} B/member",
                 f"{n_keys('notes'):,} members with notes, {b('notes') / max(1, n_keys('notes')):.0f} B each", "", "info")
         res.row("audit log (every command)", f"{audit_pm:.0f} B/member",
                 f"{n_cmds:,} commands over the camp, never expires", "", "info")
-        res.row("note links (14-day window)", f"{links_pm:.0f} B/member",
+        res.row(f"note links ({LINK_DAYS}-day window)", f"{links_pm:.0f} B/member",
                 f"{fmt_num(links_pm * members / 1e6, 1)} MB for {members:,} members", "", "info")
-        res.row("effect keys wb:fx (8-day window)", f"{fx_pm:.0f} B/member",
+        res.row(f"effect keys wb:fx ({fx_days}-day window)", f"{fx_pm:.0f} B/member",
                 f"{b('effects wb:fx') / max(1, n_keys('effects wb:fx')):.0f} B/key, {fmt_num(fx_pm * members / 1e6, 1)} MB",
                 "", "info")
-        res.row("command guards wb:cmd (8-day window)", f"{guards_pm:.0f} B/member",
+        res.row(f"command guards wb:cmd ({guard_days}-day window)", f"{guards_pm:.0f} B/member",
                 f"{b('command guards wb:cmd') / max(1, n_keys('command guards wb:cmd')):.0f} B/command", "", "info")
         res.row("dedupe wb:seen (24-hour window)", f"{seen_pm:.0f} B/member",
                 f"{n_keys('dedupe wb:seen'):,} keys for {day_msgs:,} messages/day", "", "info")

@@ -202,6 +202,7 @@ def run(quick: bool, opts) -> Result:
         if prof:
             spy = profiling.start(worker.proc.pid, prof, n / 1500 + 2, subprocesses=False)
         meter = common.CpuMeter()
+        worker_cpu0 = common.proc_cpu_seconds(worker.proc.pid)
         r.delete(streams.INBOX.wake_key)
         streams.wake_drain(streams.INBOX)                 # what accept does when it finds no flag
         t_taken = _wait_taken(r, "inbox", 1, worker, 60)
@@ -216,6 +217,7 @@ def run(quick: bool, opts) -> Result:
         if t_done is None:
             raise RuntimeError(f"the inbox was not drained within {deadline - t_taken:.0f} s\n{procs.tail('worker')}")
         cpu_throughput = meter.stop()
+        worker_cpu = common.proc_cpu_seconds(worker.proc.pid) - worker_cpu0
         t_replies = worker.wait_settled(max(600.0, n / 50), lambda: r.xlen("wb:outbox") == 0)
         if spy is not None:
             profiling.finish(spy)
@@ -236,6 +238,7 @@ def run(quick: bool, opts) -> Result:
                          "inbox_pending": pending, "inbox_dead": dead,
                          "noop_jobs": n_noop, "noop_rate": noop_rate,
                          "used_memory_before_drain": used_before, "cpu_throughput": cpu_throughput,
+                         "worker_cpu_seconds": worker_cpu,
                          "checkin_messages_generated": generated_checkins})
 
         # -- lag under a steady inflow --------------------------------------------------------------
@@ -285,6 +288,20 @@ def run(quick: bool, opts) -> Result:
                 break
             lags.append(max(0.0, samples[j][0] - t_acc))
         unprocessed = total - len(lags)
+        timeline, last_t = [], None          # every 0.1 s: (seconds since start, processed)
+        for t_s, k in samples:
+            if last_t is None or t_s - last_t >= 0.1:
+                timeline.append((round(t_s - start, 2), k))
+                last_t = t_s
+        stalls = [(a[0], round(b[0] - a[0], 2)) for a, b in zip(timeline, timeline[1:]) if b[0] - a[0] > 0.3]
+        flat, run_from = [], None            # periods of 0.5 s or more without progress
+        for (t0_, k0), (t1_, k1) in zip(timeline, timeline[1:]):
+            if k1 == k0 and k0 < total:
+                run_from = t0_ if run_from is None else run_from
+            else:
+                if run_from is not None and t0_ - run_from >= 0.5:
+                    flat.append((run_from, round(t0_ - run_from, 2)))
+                run_from = None
         lags.sort()
         p50, p99 = percentile(lags, 50), percentile(lags, 99)
         mx = lags[-1] if lags else float("nan")
@@ -293,12 +310,16 @@ def run(quick: bool, opts) -> Result:
             - metrics.get("checkins", 0)
         res.data.update({"lag_rate_target": lag_rate, "lag_rate_achieved": total / max(1e-9, produce_s),
                          "lag_seconds": lag_seconds, "lag_p50": p50, "lag_p99": p99, "lag_max": mx,
-                         "lag_unprocessed": unprocessed, "lag_checkins_counted": lag_checkins,
+                         "lag_unprocessed": unprocessed, "lag_timeline": timeline,
+                         "lag_no_progress": flat, "lag_poll_gaps": stalls, "lag_checkins_counted": lag_checkins,
                          "cpu_lag": cpu_lag})
 
         res.row("inbox messages/s (1 worker)", fmt_num(rate),
                 f"RQ no-op jobs {fmt_num(noop_rate)}/s ({rate / noop_rate:.1f}x)" if noop_rate else "",
                 f">= {TARGET_RATE:,.0f}/s", met(rate >= TARGET_RATE))
+        res.row("worker CPU per message", f"{worker_cpu / n * 1e6:,.0f} us",
+                f"{n / max(1e-9, worker_cpu):,.0f} msg per worker CPU-second (it also waits on Redis); Redis and the poller "
+                f"{cpu_throughput['ours_cpu_s'] - worker_cpu:.1f} s CPU besides", "", "info")
         res.row("messages drained", f"{n:,} in {drain_s:.1f} s",
                 f"{delta.get('checkins', 0):,} check-in days counted; {GROUPS * PER_GROUP:,} members, "
                 f"{n / (GROUPS * PER_GROUP * 1.01):.1f} camp days", "", "info")

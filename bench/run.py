@@ -1,7 +1,7 @@
 """Run the benchmarks and print one table; write the figures as JSON to docs/<date>[-quick].json.
 
     .venv/bin/python bench/run.py            # the full run (a few minutes)
-    .venv/bin/python bench/run.py --quick    # a smoke run for CI (under about a minute)
+    .venv/bin/python bench/run.py --quick    # a smoke run for CI (about a minute)
     .venv/bin/python bench/run.py --only ingest,memory --profile
 
 Benchmarks (each starts its own redis-server on a free port in a temp dir, its own processes, and
@@ -45,6 +45,8 @@ def parse_args(argv=None):
     p.add_argument("--fanout-groups", type=int, default=None, help="fanout: groups (default 10,000; --quick 500)")
     p.add_argument("--messages", type=int, default=None, help="processing: messages (default 50,000; --quick 5,000)")
     p.add_argument("--members", type=int, default=None, help="memory: members (default 10,000; --quick 1,000)")
+    p.add_argument("--redis-unix", action="store_true",
+                   help="give the service its Redis on a unix socket, as the embedded Redis is (default TCP)")
     p.add_argument("--profile", action="store_true", help="sample the processes under test with py-spy")
     p.add_argument("--profile-dir", default=None, help="where profiles go (default bench/results/profiles-<date>)")
     p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
@@ -116,8 +118,25 @@ def _pad(s: str, w: int) -> str:
     return s + " " * (w - _width(s))
 
 
+def _commit() -> str:
+    """The checkout measured: HEAD, plus "+changes" when files outside bench/ and docs/ differ from it."""
+    import subprocess
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                                capture_output=True, text=True, check=True).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    dirty = [l for l in status if not l[3:].startswith(("bench/", "docs/"))]
+    return head + ("+changes" if dirty else "")
+
+
 def main(argv=None) -> int:
     opts = parse_args(argv)
+    if opts.redis_unix:
+        import os
+        os.environ["BENCH_REDIS_SOCKET"] = "unix"
     date = datetime.now().strftime("%Y-%m-%d")
     results_dir = ROOT / "bench" / "results"
     if opts.profile_dir is None:
@@ -126,6 +145,7 @@ def main(argv=None) -> int:
     print(f"# wecom-bot benchmarks {'(quick) ' if opts.quick else ''}{datetime.now(timezone.utc).isoformat(timespec='seconds')}")
     print(f"# machine: {machine['nproc']} cores (nproc), {machine['cpu_model']}, {machine['memory']}, "
           f"Python {machine['python']}, redis-server {machine['redis_server']}, wrk: {machine['wrk'] or 'not installed'}")
+    print(f"# checkout: {_commit() or 'unknown'}")
     results: list[Result] = []
     all_ok = True
     for name in BENCHMARKS:
@@ -147,6 +167,7 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"date": date, "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "quick": opts.quick, "argv": sys.argv[1:] if argv is None else list(argv), "machine": machine,
+               "commit": _commit(),
                "rows": [asdict(r) for res in results for r in res.rows],
                "benchmarks": {res.name: res.as_json() for res in results}}
     out.write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
