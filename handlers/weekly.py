@@ -233,7 +233,7 @@ def review(day: int, members: Sequence[MemberWeek], camp_start: date | None = No
         if hidden:
             shown.append(f"{hidden} 位同学" if hidden > 1 else ANONYMOUS)
         if len(met) > CHEER_NAMES:                      # the ✅ lines above name them all already
-            shown = [f"{len(met)} 位伙伴"]
+            shown = [f"这 {len(met)} 位伙伴"]
         lines.append(_pick(CHEERS, seed or str(week)).format(names="、".join(shown)))
         lines.append(f"本周 {len(met)}/{len(counted)} 人达成目标，辛苦大家！"
                      + ("训练营圆满收官，感谢每一位的坚持🎓" if closing else "下周继续加油💪"))
