@@ -58,5 +58,11 @@ def run(port: int | None = None) -> int:
     manager = Manager(Printer(sys.stdout))
     for name, cmd in _procfile():
         manager.add_process(name, cmd, env=env)
-    manager.loop()
+    try:
+        manager.loop()
+    finally:
+        if not settings.redis_url:
+            # the embedded Redis goes with the processes that used it (its data stays on disk, AOF)
+            from workers.connection import stop_embedded
+            stop_embedded(settings.data_dir)
     return manager.returncode or 0
