@@ -83,7 +83,3 @@ def empty() -> str:
 
 def too_long() -> str:
     return f"通知有点长啦，请控制在 {MAX_TEXT} 字以内🙏"
-
-
-def cancelled(text: str) -> str:
-    return f"好的，通知「{preview(text)}」不再跟进回应了"

@@ -712,12 +712,3 @@ def wake(r: redis.Redis | None = None) -> bool:
     r = r or get_redis()
     r.set(AGAIN, 1, px=LOCK_TTL_MS)
     return schedule_pull(r)
-
-
-def retry_parked_now() -> int:
-    """`retry_parked` with this process's configuration, for operators:
-    `.venv/bin/python -c "from workers import archive; print(archive.retry_parked_now())"`."""
-    settings = get_settings()
-    if not is_configured(settings):
-        return 0
-    return retry_parked(get_redis(), get_sdk(settings), settings)
