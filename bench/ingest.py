@@ -62,8 +62,8 @@ def _gunicorn(procs: Procs, name: str, port: int, env: dict, app_spec: str | Non
 UNBALANCED = 0.75   # one gunicorn worker did more than this share of the work
 
 
-def _settled_counts(r) -> tuple[int, int]:
-    """(XLEN wb:inbox, 200s counted) read in one MULTI, once requests the load generator abandoned
+def _settled_counts(r) -> tuple[int, int, int]:
+    """(XLEN wb:inbox, 200s counted, shared inbox writes) read in one MULTI, once requests the load generator abandoned
     at its deadline have finished (two equal snapshots 100 ms apart): the two numbers then describe
     the same set of requests."""
     last = None
@@ -71,8 +71,9 @@ def _settled_counts(r) -> tuple[int, int]:
         with r.pipeline(transaction=True) as p:
             p.xlen("wb:inbox")
             p.hget("wb:metrics", "callbacks:robot:200")
-            xlen, ok = p.execute()
-        snap = (int(xlen), int(ok or 0))
+            p.hget("wb:metrics", "wb:inbox:writes")
+            xlen, ok, writes = p.execute()
+        snap = (int(xlen), int(ok or 0), int(writes or 0))
         if snap == last:
             return snap
         last = snap
@@ -157,12 +158,13 @@ def run(quick: bool, opts) -> Result:
             if health.status_code != 200:
                 raise RuntimeError(f"web /healthz answered {health.status_code}: {health.text[:200]}")
             loadgen.run_load(port, warm_file, warmup, connections, workdir, use_wrk)
-            xlen0, ok0 = _settled_counts(r)
+            xlen0, ok0, writes0 = _settled_counts(r)
             prof = profiling.out_path(opts, f"ingest-web-r{rnd}") if opts.profile else None
             m = _measure(port, main_file, seconds, connections, workdir, use_wrk, proc.pid, prof)
-            xlen1, ok1 = _settled_counts(r)
+            xlen1, ok1, writes1 = _settled_counts(r)
             m["stored"] = xlen1 - xlen0
             m["server_200"] = ok1 - ok0
+            m["inbox_writes"] = writes1 - writes0
             web_runs.append(m)
             procs.stop(proc)
 
@@ -200,6 +202,8 @@ def run(quick: bool, opts) -> Result:
                 met(wb["p99_ms"] < TARGET_P99_MS))
         res.row("web errors (non-200)", f"{errors} of {sum(x['requests'] for x in web_runs):,}",
                 f"floor {sum(x['errors'] for x in floor_runs)}", "0", met(errors == 0))
+        res.row("callbacks per inbox write", f"{wb['server_200'] / max(1, wb['inbox_writes']):.2f}",
+                "group commit: the threads of a web process share one Redis call", "", "info")
         res.row("200s not in the inbox", lost, "answered 200 vs XLEN wb:inbox growth", "0",
                 met(lost == 0) if not wraps else "info")
         foreign = max(x["cpu"]["foreign_share"] for x in (fb, wb))

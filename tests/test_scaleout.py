@@ -313,6 +313,11 @@ def test_healthz_and_metrics_show_redis_queues_and_figures_without_secrets(own_r
             problems.append("callbacks robot 200 " + str(before.get('wecom_bot_callbacks_total{endpoint="robot",status="200"}')))
         if before.get('wecom_bot_callbacks_total{endpoint="app",status="200"}') != n_app:
             problems.append("callbacks app 200")
+        # every stored callback went through a shared inbox write (group commit): at least one write,
+        # never more writes than stored callbacks
+        writes = before.get("wecom_bot_inbox_writes_total", 0)
+        if not 1 <= writes <= 2 * n_robot + n_app:
+            problems.append(f"inbox writes {writes}")
         if before.get('wecom_bot_callbacks_total{endpoint="robot",status="403"}') != 1 or \
                 before.get('wecom_bot_callbacks_total{endpoint="robot",status="400"}') != 1:
             problems.append("callbacks refused")

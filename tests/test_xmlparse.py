@@ -461,3 +461,70 @@ def test_fuzz_documents(cut, insert, which):
             json.dumps(ev)
         except CallbackError:
             pass
+
+
+# ---------------------------------------------------------------------------------------------
+# the two parse paths: documents without "<!DOCTYPE" go to the C parser, the rest to defusedxml;
+# both must give the same answer for every document (a dict, or Malformed)
+# ---------------------------------------------------------------------------------------------
+def _both_paths(monkeypatch, parse, doc):
+    """(result through the fast path, result through defusedxml) for `doc`; Malformed as the string "400"."""
+    from wecom_bot import xmlparse
+
+    def run():
+        try:
+            return parse(doc, TS)
+        except Malformed:
+            return "400"
+    fast = run()
+    monkeypatch.setattr(xmlparse, "_DTD_MARK", "")      # "" is in every text: all through defusedxml
+    slow = run()
+    monkeypatch.undo()
+    return fast, slow
+
+
+@FUZZ
+@given(cut=st.integers(0, len(ROBOT_MIXED)), insert=st.text(max_size=20), which=st.sampled_from(["robot", "app"]))
+def test_fast_and_defused_paths_agree_on_any_document(cut, insert, which):
+    import pytest as _pytest
+    src = ROBOT_MIXED if which == "robot" else app()
+    cut = min(cut, len(src))
+    doc = src[:cut] + insert + src[cut:]
+    with _pytest.MonkeyPatch.context() as mp:
+        for parse in (parse_robot, parse_app):
+            fast, slow = _both_paths(mp, parse, doc)
+            assert fast == slow
+
+
+@FUZZ
+@given(text=st.text(alphabet=st.sampled_from(list("<>!&;#x[]CDATA-?'\"DOCTYPE ENTITY 打卡é\n")), max_size=60))
+def test_fast_and_defused_paths_agree_on_markup_like_text(text):
+    import pytest as _pytest
+    from wecom_bot.builders import robot_xml
+    from xml.sax.saxutils import escape
+    docs = [robot_xml("wrkC", "u1", "名字", text, msgid="m1"),                       # text in CDATA
+            robot_xml("wrkC", "u1", "名字", "", msgid="m1").replace("<Content><![CDATA[]]></Content>",
+                                                                   f"<Content>{escape(text)}</Content>"),
+            robot_xml("wrkC", "u1", "名字", "", msgid="m1").replace("<Content><![CDATA[]]></Content>",
+                                                                   f"<Content>{text}</Content>")]   # raw: often bad XML
+    with _pytest.MonkeyPatch.context() as mp:
+        for doc in docs:
+            fast, slow = _both_paths(mp, parse_robot, doc)
+            assert fast == slow
+
+
+def test_which_path_a_document_takes_changes_nothing_it_must_refuse():
+    from wecom_bot.builders import robot_xml
+    # an undefined entity without a DTD: the C parser refuses it as well
+    doc = robot_xml("wrkC", "u1", "名字", "", msgid="m1").replace("<![CDATA[]]>", "&xxe;")
+    with pytest.raises(Malformed):
+        parse_robot(doc, TS)
+    # "<!DOCTYPE" inside CDATA is text: parsed (by defusedxml), not refused
+    assert parse_robot(robot_xml("wrkC", "u1", "名字", "<!DOCTYPE html> 打卡", msgid="m1"), TS)["text"] == \
+        "<!DOCTYPE html> 打卡"
+    # an encoding declaration cannot make the C parser read UTF-8 text as another charset
+    doc = '<?xml version="1.0" encoding="ISO-8859-1"?>' + robot_xml("wrkC", "u1", "名字", "打卡é", msgid="m1")
+    assert parse_robot(doc, TS)["text"] == "打卡é"
+    # character references are fine on both paths
+    doc = robot_xml("wrkC", "u1", "名字", "", msgid="m1").replace("<![CDATA[]]>", "&#x6253;&#21345;&amp;")
+    assert parse_robot(doc, TS)["text"] == "打卡&"

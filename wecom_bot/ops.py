@@ -45,6 +45,9 @@ def metrics():
         if name.startswith("callbacks:"):
             _, kind, status = name.split(":")
             lines.append(f'wecom_bot_callbacks_total{{endpoint="{kind}",status="{status}"}} {value}')
+    # callbacks stored per write (group commit, workers/group_commit.py) = 200s / writes
+    lines.append("# TYPE wecom_bot_inbox_writes_total counter")
+    lines.append(f"wecom_bot_inbox_writes_total {counters.get(streams.INBOX.key + ':writes', 0)}")
     lines.append("# TYPE wecom_bot_checkins_total counter")
     lines.append(f"wecom_bot_checkins_total {counters.get('checkins', 0)}")
     lines.append("# TYPE wecom_bot_sends_total counter")

@@ -1,7 +1,8 @@
 """Inbound events: accepted by the web process into the inbox, processed in batches by workers.
 
 `accept()` is all the callback does after decrypting: dedupe on msgid and append to the inbox in
-one Lua call, so a 200 always means the message is in Redis. `drain_inbox()` (an RQ job) reads
+one Lua call, so a 200 always means the message is in Redis. Callbacks of one process that arrive
+together share that call (workers/group_commit.py); each still waits for its own outcome. `drain_inbox()` (an RQ job) reads
 batches, lets `handlers.router` decide, and applies every effect keyed by the message id, so a
 retried, replayed or reclaimed entry changes nothing twice.
 """
@@ -18,6 +19,7 @@ from handlers.calendar import day_of, day_index, week_start
 from handlers.router import Checkin, Command, Context, ReportUnknownChat, Send, group_post, private, route
 from handlers.streaks import DayBits, goal_for_week, parse_goals, record
 from workers import announce, keys, newcomers, outbound, streams
+from workers.group_commit import GroupCommit, PerProcess
 from workers.connection import get_redis
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,24 @@ BACKFILL_DAYS = 35
 
 def accept(r: redis.Redis, event: dict, count_as: str = "") -> bool:
     """Durably queue one event, at most once per msgid; False for a duplicate."""
-    return streams.add(r, streams.INBOX, event, dedupe_key=keys.seen(event["msgid"]), count_as=count_as)
+    added, must_wake = _INBOX_WRITERS.get(r).submit((streams.encode(event), keys.seen(event["msgid"]), count_as))
+    if must_wake:      # after the shared write: a drain run inline (tests) may accept again
+        streams.wake_drain(streams.INBOX)
+    return added
+
+
+class _InboxWrite:
+    """One shared write; one (added, must_wake) per item, must_wake given to the first item only."""
+
+    def __init__(self, r: redis.Redis):
+        self.writer = streams.StreamWriter(r, streams.INBOX)
+
+    def __call__(self, items: list) -> list[tuple[bool, bool]]:
+        added, must_wake = self.writer.add_many(items)
+        return [(a, must_wake and i == 0) for i, a in enumerate(added)]
+
+
+_INBOX_WRITERS = PerProcess(lambda r: GroupCommit(_InboxWrite(r)))
 
 
 def drain_inbox() -> int:
