@@ -448,21 +448,6 @@ def test_fuzz_envelope_bytes(data):
         pass
 
 
-@FUZZ
-@given(cut=st.integers(0, len(ROBOT_MIXED)), insert=st.text(max_size=20), which=st.sampled_from(["robot", "app"]))
-def test_fuzz_documents(cut, insert, which):
-    src = ROBOT_MIXED if which == "robot" else app()
-    cut = min(cut, len(src))
-    xml = src[:cut] + insert + src[cut:]
-    for parse in (parse_robot, parse_app):
-        try:
-            ev = parse(xml, TS)
-            assert set(ev) == KEYS
-            json.dumps(ev)
-        except CallbackError:
-            pass
-
-
 # ---------------------------------------------------------------------------------------------
 # the two parse paths: documents without "<!DOCTYPE" go to the C parser, the rest to defusedxml;
 # both must give the same answer for every document (a dict, or Malformed)
@@ -485,21 +470,23 @@ def _both_paths(monkeypatch, parse, doc):
 
 @FUZZ
 @given(cut=st.integers(0, len(ROBOT_MIXED)), insert=st.text(max_size=20), which=st.sampled_from(["robot", "app"]))
-def test_fast_and_defused_paths_agree_on_any_document(cut, insert, which):
-    import pytest as _pytest
+def test_fuzz_documents(cut, insert, which):
+    """Arbitrary text inserted anywhere only ever gives a dict or Malformed, the same on both paths."""
     src = ROBOT_MIXED if which == "robot" else app()
     cut = min(cut, len(src))
     doc = src[:cut] + insert + src[cut:]
-    with _pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp:
         for parse in (parse_robot, parse_app):
             fast, slow = _both_paths(mp, parse, doc)
             assert fast == slow
+            if fast != "400":
+                assert set(fast) == KEYS
+                json.dumps(fast)
 
 
 @FUZZ
 @given(text=st.text(alphabet=st.sampled_from(list("<>!&;#x[]CDATA-?'\"DOCTYPE ENTITY 打卡é\n")), max_size=60))
 def test_fast_and_defused_paths_agree_on_markup_like_text(text):
-    import pytest as _pytest
     from wecom_bot.builders import robot_xml
     from xml.sax.saxutils import escape
     docs = [robot_xml("wrkC", "u1", "名字", text, msgid="m1"),                       # text in CDATA
@@ -507,7 +494,7 @@ def test_fast_and_defused_paths_agree_on_markup_like_text(text):
                                                                    f"<Content>{escape(text)}</Content>"),
             robot_xml("wrkC", "u1", "名字", "", msgid="m1").replace("<Content><![CDATA[]]></Content>",
                                                                    f"<Content>{text}</Content>")]   # raw: often bad XML
-    with _pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp:
         for doc in docs:
             fast, slow = _both_paths(mp, parse_robot, doc)
             assert fast == slow

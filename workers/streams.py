@@ -94,14 +94,14 @@ class StreamWriter:
         caller must wake a drain job (`wake_drain`): left to the caller, which may hold a lock that
         a drain run inline would need."""
         dedupe = any(key for _, key, _ in items)
-        args: list = [self.stream.key, self.stream.wake_key, METRICS]
+        keys_: list = [self.stream.key, self.stream.wake_key, METRICS]
         vals: list = [self.dedupe_ttl if dedupe else 0, WAKE_TTL]
         for payload, key, count_as in items:
             if dedupe and not key:
                 raise ValueError("add_many: either every item has a dedupe key or none has")
-            args.append(key or self.stream.key)      # unused without dedupe
+            keys_.append(key or self.stream.key)      # unused without dedupe
             vals += (payload, count_as)
-        must_wake, *added = self._call(len(args), args + vals)
+        must_wake, *added = self._call(len(keys_), keys_ + vals)
         return [bool(a) for a in added], bool(must_wake)
 
     def _call(self, numkeys: int, args: list):
