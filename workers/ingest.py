@@ -3,8 +3,8 @@
 `accept()` is all the callback does after decrypting: dedupe on msgid and append to the inbox in
 one Lua call, so a 200 always means the message is in Redis. Callbacks of one process that arrive
 together share that call (workers/group_commit.py); each still waits for its own outcome.
-`drain_inbox()` (an RQ job) reads batches, lets `handlers.router` decide, and applies every effect keyed by the message id, so a
-retried, replayed or reclaimed entry changes nothing twice.
+`drain_inbox()` (an RQ job) reads batches, lets `handlers.router` decide, and applies every effect
+keyed by the message id, so a retried, replayed or reclaimed entry changes nothing twice.
 """
 from __future__ import annotations
 
