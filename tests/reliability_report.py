@@ -30,7 +30,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -41,6 +40,8 @@ from typing import Callable
 
 import pytest
 import redis
+
+from bench.common import free_port, wait_port   # the benchmarks start processes the same way
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -261,25 +262,6 @@ def wait_for(cond: Callable[[], object], timeout: float = 30.0, interval: float 
         time.sleep(interval)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on port {port} after {timeout:.0f} s")
-
-
 # -- the environment of the processes the tests start -------------------------------------------------
 def clean_environ() -> dict[str, str]:
     """os.environ without anything that configures the service, plus PYTHONPATH for this checkout."""
@@ -459,5 +441,5 @@ def start_gunicorn(procs: Procs, env: dict[str, str], name: str, workers: int = 
     """gunicorn serving create_app() with the Procfile's flags on a free loopback port; (proc, base URL)."""
     port = free_port()
     proc = procs.start(procfile_web_args(port, workers), env, name)
-    wait_port(port, proc)
+    wait_port(port, timeout=30, proc=proc)
     return proc, f"http://127.0.0.1:{port}"
