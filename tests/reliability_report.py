@@ -41,7 +41,7 @@ from typing import Callable
 import pytest
 import redis
 
-from bench.common import free_port, wait_port   # the benchmarks start processes the same way
+from bench.common import free_port, procfile_web_args, wait_port   # the benchmarks start processes the same way
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -414,32 +414,9 @@ def start_worker(procs: Procs, env: dict[str, str], name: str, r: redis.Redis, b
     return proc
 
 
-def procfile_web_args(port: int, workers: int = 2) -> list[str]:
-    """The Procfile's `web:` command, bound to 127.0.0.1:port, with WEB_CONCURRENCY=workers."""
-    line = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith("web:"))
-    cmd = line.split(":", 1)[1].strip()
-    values = {"PORT": str(port), "WEB_CONCURRENCY": str(workers)}
-    cmd = re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}", lambda m: values.get(m.group(1), m.group(2) or ""), cmd)
-    args = shlex.split(cmd)
-    out, skip = [], False
-    for a in args:
-        if skip:
-            skip = False
-            continue
-        if a in ("--bind", "-b"):
-            out += [a, f"127.0.0.1:{port}"]
-            skip = True
-            continue
-        out.append(a)
-    exe = VENV_BIN / out[0]
-    if exe.exists():
-        out[0] = str(exe)
-    return out
-
-
 def start_gunicorn(procs: Procs, env: dict[str, str], name: str, workers: int = 2) -> tuple[subprocess.Popen, str]:
     """gunicorn serving create_app() with the Procfile's flags on a free loopback port; (proc, base URL)."""
     port = free_port()
-    proc = procs.start(procfile_web_args(port, workers), env, name)
+    proc = procs.start(procfile_web_args(port, environ={"WEB_CONCURRENCY": str(workers)}), env, name)
     wait_port(port, timeout=30, proc=proc)
     return proc, f"http://127.0.0.1:{port}"
