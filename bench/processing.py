@@ -332,8 +332,47 @@ def run(quick: bool, opts) -> Result:
             res.row("lag: messages not processed within 120 s", unprocessed, "", "0", "missed")
         res.row("worker start-up", f"{startup_s:.1f} s to register",
                 f"then {n_warm} warm-up messages in {warm_s:.1f} s (imports, scripts)", "", "info")
+        _worst_inputs(res)
         foreign = max(cpu_throughput["foreign_share"], cpu_lag["foreign_share"])
         if foreign > 0.05:
             res.row("other processes' CPU during the measurements", f"{foreign:.0%} of the machine",
                     "a shared machine: figures are low and noisy", "", "info")
     return res
+
+
+# The posts one member could send to stall every group's worker (issue 12): each is timed against an
+# ordinary 200-character post in the same run, per character. Detection is linear by construction (and
+# reads only the start and end of a pasted essay), so the ratio stays at or below 1 however long the
+# post; a quadratic step would show as a ratio in the tens or hundreds.
+WORST_LEN = 20_000
+WORST_INPUTS = {
+    "URL ending in )": "已更 http://xhslink.com/a/Ab3(x)" + ")" * WORST_LEN,
+    "URL ending in ]": "已更 http://xhslink.com/a/Ab3[x]" + "]" * WORST_LEN,
+    "URL ending in .)": "已更 http://xhslink.com/a/Ab3" + ".)" * (WORST_LEN // 2),
+    "1,000 note links": " ".join(f"http://xhslink.com/a/L{i:05d}" for i in range(1000)),
+    "2,200 comma-joined clauses": "今天写了一篇笔记，" * (WORST_LEN // 9),
+}
+ORDINARY = "今天写了一篇笔记，" * 22
+
+
+def _worst_inputs(res: Result) -> None:
+    from handlers.checkin import detect
+
+    def timed(text: str) -> float:
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            detect(text, sender_userid="u1", sender_name="小鹿")
+            best = min(best, time.perf_counter() - t0)
+        return best
+
+    per_char = timed(ORDINARY) / len(ORDINARY)
+    worst_name, worst_s, worst_ratio = "", 0.0, 0.0
+    for name, text in WORST_INPUTS.items():
+        took = timed(text)
+        ratio = took / (per_char * len(text))
+        if ratio > worst_ratio:
+            worst_name, worst_s, worst_ratio = name, took, ratio
+    res.data["worst_inputs"] = {"name": worst_name, "seconds": worst_s, "ratio_per_char": worst_ratio}
+    res.row("detection, worst input (~20,000 chars)", f"{worst_s * 1000:.1f} ms ({worst_name})",
+            f"{worst_ratio:.2f}x an ordinary 200-char post's cost per character", "< 2x", met(worst_ratio < 2))

@@ -5,7 +5,8 @@
     .venv/bin/python bench/run.py --only ingest,memory --profile
 
 Benchmarks (each starts its own redis-server on a free port in a temp dir, its own processes, and
-cleans up): ingest, processing, fanout, memory. See docs/PERFORMANCE.md for what each measures.
+cleans up): ingest, processing, fanout, memory; detection (precision and recall on the labeled corpus,
+no processes). See docs/PERFORMANCE.md for what each measures.
 
 Targets are reported as met / missed, never asserted: the exit status is 0 when every benchmark ran
 (a benchmark that cannot run yet reports "skipped: ..."), 1 when one crashed, 2 on bad arguments.
@@ -30,7 +31,7 @@ if str(ROOT) not in sys.path:
 from bench import common  # noqa: E402
 from bench.common import Result  # noqa: E402
 
-BENCHMARKS = ("ingest", "processing", "fanout", "memory")
+BENCHMARKS = ("ingest", "processing", "fanout", "memory", "detection")
 
 
 def parse_args(argv=None):

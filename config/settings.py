@@ -109,6 +109,7 @@ class Settings:
     catchup_grace_minutes: int = 120
     dry_run: bool = False
     max_body: int = 256 * 1024
+    callback_max_age: int = 3600     # BOT_CALLBACK_MAX_AGE: older signed callbacks are refused (0: no limit)
     notice_ack_hours: int = 4
     # --- message archive (会话内容存档, issue 8): fields; parsed in the block of the same name in load()
     archive_sdk_path: str = ""                                     # WECOM_ARCHIVE_SDK_PATH
@@ -142,8 +143,12 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Every configured secret value, for log redaction and leak tests."""
-        values = [self.secret, self.token, self.aes_key, self.robot_token, self.robot_aes_key]
+        values = [self.secret, self.token, self.aes_key, self.robot_token, self.robot_aes_key,
+                  self.archive_secret, self.archive_proxy_password]
         values += [g.webhook_key for g in self.groups.values()]
+        # a PEM key is masked by its body's lines (a log line holds at most one of them)
+        values += [line.strip() for line in self.archive_private_key.splitlines()
+                   if line.strip() and not line.startswith("-----")]
         return [v for v in values if v and len(v) >= 6]
 
 
@@ -296,6 +301,10 @@ def load(environ: dict[str, str] | None = None, env_file: str | os.PathLike | No
     s.redis_url = get("REDIS_URL")
     s.data_dir = get("BOT_DATA_DIR", "var")
     s.dry_run = get("BOT_DRY_RUN").lower() in ("1", "true", "yes", "on")
+    # WeCom signs each delivery with the time it sent it and retries within seconds: a callback signed
+    # long ago is a replay (a recorded `移除 小鹿` must not run again). 0 turns the window off, for
+    # replaying recorded callbacks in tests and the demo.
+    s.callback_max_age = integer("BOT_CALLBACK_MAX_AGE", 3600, 0, 366 * 86400)
 
     base = get("WECOM_API_BASE_URL")
     s.simulated = not s.corp_id and not base

@@ -25,7 +25,7 @@ __all__ = [
     "downgrade_zero", "note_added", "notes_deleted", "notes_none", "note_empty", "credit_done",
     "credit_already", "credit_future", "credit_too_old", "bad_date", "leave_done", "leave_bad", "leave_nothing",
     "roster_added", "roster_already_in", "roster_removed", "roster_already_out", "paused_text", "resumed_text",
-    "already_paused", "not_paused", "mute_text", "private_text", "undo_done", "undo_nothing", "undo_conflict",
+    "already_paused", "not_paused", "mute_text", "private_text", "undo_done", "undo_label", "PROFILE_CHANGES", "undo_nothing", "undo_conflict",
     "undo_checkin_done", "undo_checkin_nothing", "unknown_command", "export_sent_in_group", "WeekLine",
     "week_register", "MyGroup", "my_text", "my_none",
 ]
@@ -332,16 +332,31 @@ def private_text(on: bool) -> str:
             else "👀 好的，群里的公开名单会照常显示你的名字～")
 
 
-def undo_done(why: str) -> str:
-    return f"↩️ 已撤销你上一条操作「{why}」"
+# What an undo names: the kind of change and whom it was about, never the command's own words (a
+# 档案 note or any private command's text must not reach a group through an undo reply).
+_UNDO_LABELS = {
+    "goal": "{name} 的目标设置", "downgrade": "{name} 的退阶", "note": "给 {name} 的一条档案",
+    "delnote": "删除 {name} 档案的操作", "credit": "给 {name} 的补卡", "leave": "{name} 的请假",
+    "add": "把 {name} 加入名单", "remove": "把 {name} 移出名单", "pause": "暂停提醒", "resume": "恢复提醒",
+    "notice": "一条群通知", "uncheckin": "撤回打卡",
+}
+PROFILE_CHANGES = frozenset({"note", "delnote"})   # answered privately, wherever the undo was sent
+
+
+def undo_label(what: str, name: str) -> str:
+    return _UNDO_LABELS.get(what, "上一条改动").format(name=name or "成员")
+
+
+def undo_done(label: str) -> str:
+    return f"↩️ 已撤销：{label}"
 
 
 def undo_nothing(leader: bool = False) -> str:
     return "没有找到你可以撤销的操作哦～" + ("想撤回自己今天的打卡，发「撤销 打卡」🙂" if leader else "")
 
 
-def undo_conflict(why: str) -> str:
-    return f"「{why}」之后这条记录又被改过了，为免弄乱就不撤销了，请直接重新设置🙏"
+def undo_conflict(label: str) -> str:
+    return f"「{label}」之后这条记录又被改过了，为免弄乱就不撤销了，请直接重新设置🙏"
 
 
 def undo_checkin_done(name: str) -> str:

@@ -62,13 +62,30 @@ def split_links(raw: str | None) -> list[str]:
 
 # --- the morning 接龙 -----------------------------------------------------------------------------
 
-def chain_entries(rows: Sequence, links: dict[str, str]) -> list[tuple[str, str]]:
-    """(name, what follows the name) for everyone checked in on the day: `已更` and their links."""
+ANONYMOUS = "一位同学"      # how a member who chose 不公开 appears in anything the group reads
+
+
+def chain_entries(rows: Sequence, links: dict[str, str], hidden: set[str] = frozenset()) -> list[tuple[str, str]]:
+    """(name, what follows the name) for everyone checked in on the day: `已更` and their links.
+    A member in `hidden` (不公开) is `一位同学 已更`, without the links that would name them."""
     out = []
     for row in rows:
-        if row.checked_in:
+        if not row.checked_in:
+            continue
+        if row.userid in hidden:
+            out.append((ANONYMOUS, "已更"))
+        else:
             out.append((row.name, " ".join(["已更", *split_links(links.get(row.userid))])))
     return out
+
+
+def public_names(rows: Sequence, hidden: set[str]) -> str:
+    """`小鹿、阿青、2 位同学`: the names the group may read, 不公开 members counted, never named."""
+    shown = [row.name for row in rows if row.userid not in hidden]
+    n = sum(1 for row in rows if row.userid in hidden)
+    if n:
+        shown.append(f"{n} 位同学" if n > 1 else ANONYMOUS)
+    return "、".join(shown)
 
 
 def chain_text(day: int, camp_start: date | None, entries: Sequence[tuple[str, str]],
@@ -89,20 +106,23 @@ class Reminder:
 
 
 def remind(rows: Sequence, muted: set[str] = frozenset(), on_leave: set[str] = frozenset(),
-           quiet: bool = False) -> Reminder | None:
+           quiet: bool = False, hidden: set[str] = frozenset()) -> Reminder | None:
     """The evening group post. @ exactly the members who have not checked in (never the muted, the
     ones on leave, or anyone already checked in); cheer those who have; when everyone is done,
-    celebrate instead. Long streaks about to break get a private nudge, except in quiet hours."""
+    celebrate instead. Long streaks about to break get a private nudge, except in quiet hours.
+    A member who chose 不公开 (`hidden`) is never named or @-ed in the group: counted among those
+    who checked in, reminded privately when not (an @ would tell the group who is behind)."""
     if not rows:
         return None
     done = [row for row in rows if row.checked_in]
     todo = [row for row in rows if not row.checked_in and row.userid not in on_leave]
-    to_mention = [row for row in todo if row.userid not in muted]
+    reachable = [row for row in todo if row.userid not in muted]
+    to_mention = [row for row in reachable if row.userid not in hidden]
     if not todo:
         return Reminder(f"🎉 今天全员打卡完成（{len(done)}/{len(done)}），大家太棒了👏 明天继续一起加油～")
     lines = []
     if done:
-        lines.append(f"🌙 今天已有 {len(done)} 位伙伴打卡：{'、'.join(r.name for r in done)}，给你们点赞👏")
+        lines.append(f"🌙 今天已有 {len(done)} 位伙伴打卡：{public_names(done, hidden)}，给你们点赞👏")
     else:
         lines.append("🌙 晚上好，今天还没有人打卡哦～")
     if to_mention:
@@ -111,10 +131,16 @@ def remind(rows: Sequence, muted: set[str] = frozenset(), on_leave: set[str] = f
         lines.append("还没打卡的伙伴，睡前记得来打个卡哦💪")
     nudges = []
     if not quiet:
-        for row in to_mention:
+        for row in reachable:
             if row.streak >= STREAK_AT_RISK:
                 nudges.append((row.userid, nudge_text(row.name, row.streak)))
+            elif row.userid in hidden:
+                nudges.append((row.userid, quiet_nudge_text(row.name)))
     return Reminder("\n".join(lines), [[row.userid, row.name] for row in to_mention], nudges)
+
+
+def quiet_nudge_text(name: str) -> str:
+    return f"{name}，今天还没看到你的打卡哦～完成后来群里 @我 说一声「打卡」就好💪"
 
 
 def nudge_text(name: str, streak: int) -> str:

@@ -10,7 +10,7 @@ from typing import Callable
 
 from handlers import texts
 from handlers.announce import is_ack
-from handlers.checkin import detect, strip_mentions
+from handlers.checkin import detect, find_note_links, strip_mentions
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class Context:
     group_name: str = ""
     chat_known: bool = True
     members: dict[str, str] = field(default_factory=dict)   # display name / userid -> userid
+    shared_names: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a name several members share
     is_leader: bool = False
     day: int = 0
     member_groups: tuple[tuple[str, str], ...] = ()          # (key, name) groups a private sender belongs to
@@ -43,6 +44,37 @@ class Send:
 
 
 @dataclass(frozen=True)
+class Hint:
+    """How to check in, for a post @-ing the robot that was not one. Worth less than anything else the
+    robot says: the worker sends it only when the member had no hint lately and the robot has room
+    beyond what check-in replies and scheduled posts need."""
+    group: str
+    userid: str
+    msg: dict
+
+
+@dataclass(frozen=True)
+class AskIfCheckin:
+    """A post that may be a check-in, where detection is unsure: the member is asked (`msg`, gated like
+    a hint), and a 「是」 within a day counts the post's day with its links."""
+    group: str
+    userid: str
+    day: int
+    links: tuple[str, ...]
+    msg: dict
+
+
+@dataclass(frozen=True)
+class ConfirmCheckin:
+    """A member's 「是」: counts the post the bot asked about, when one is waiting (else nothing).
+    `groups`: where to look (the group it was said in, or a private sender's groups)."""
+    groups: tuple[str, ...]
+    userid: str
+    name: str
+    reply_to: str = "group"
+
+
+@dataclass(frozen=True)
 class ReportUnknownChat:
     chat_id: str
     name: str
@@ -53,7 +85,7 @@ class Command:
     text: str
 
 
-Action = Checkin | Send | ReportUnknownChat | Command
+Action = Checkin | Send | Hint | AskIfCheckin | ConfirmCheckin | ReportUnknownChat | Command
 
 
 def group_post(msg_id: str, group: str, content: str, mentions: list | None = None) -> Send:
@@ -117,6 +149,39 @@ def _command(ctx: Context) -> list[Action]:
     return [Command(strip_mentions(ctx.event.get("text", "")))]
 
 
+# a member's yes to "这条算今天的打卡吗？"
+CONFIRM_WORDS = frozenset({"是", "是的", "是呀", "是啊", "是哒", "是滴", "算", "算的", "算呀", "对", "对的", "嗯嗯是",
+                           "yes", "y"})
+_CONFIRM_STRIP = " \t\n!！~～。.,，😊🙏👌✅"
+
+
+def _is_confirm(ctx: Context) -> bool:
+    ev = ctx.event
+    if ev.get("msgtype") != "text" or not ev.get("userid"):
+        return False
+    if ev.get("chat_id") and ctx.group_key is None:
+        return False
+    return strip_mentions(ev.get("text", "")).strip(_CONFIRM_STRIP).lower() in CONFIRM_WORDS
+
+
+def _confirm(ctx: Context) -> list[Action]:
+    ev = ctx.event
+    if ctx.group_key is not None:
+        return [ConfirmCheckin((ctx.group_key,), ev["userid"], ev.get("name") or ev["userid"])]
+    name = _name_of(ctx, ev["userid"], ev.get("name") or ev["userid"])
+    return [ConfirmCheckin(tuple(k for k, _ in ctx.member_groups), ev["userid"], name, reply_to="user")]
+
+
+def _ask(ctx: Context, group: str, private_reply: bool) -> AskIfCheckin:
+    ev = ctx.event
+    links = find_note_links(ev.get("text", ""), ctx.link_hosts)
+    if private_reply:
+        msg = private(f"ask:{ev['msgid']}", [ev["userid"]], texts.ASK_CHECKIN_PRIVATE).msg
+    else:
+        msg = group_post(f"ask:{ev['msgid']}", group, texts.ASK_CHECKIN, [[ev["userid"], ev.get("name", "")]]).msg
+    return AskIfCheckin(group, ev["userid"], ctx.day, tuple(links), msg)
+
+
 def _detection(ctx: Context):
     ev = ctx.event
     msgtype = ev.get("msgtype", "text")
@@ -125,7 +190,7 @@ def _detection(ctx: Context):
     return detect(ev.get("text", ""), msgtype,
                   sender_userid=ev.get("userid", ""), sender_name=ev.get("name", ""),
                   sender_is_leader=ctx.is_leader, members=ctx.members,
-                  keywords=ctx.keywords, link_hosts=ctx.link_hosts)
+                  keywords=ctx.keywords, link_hosts=ctx.link_hosts, shared_names=ctx.shared_names)
 
 
 def _group_post(ctx: Context) -> bool:
@@ -143,13 +208,19 @@ def _group_checkin(ctx: Context) -> list[Action]:
                 continue
             name = ev.get("name") or uid if uid == ev["userid"] else _name_of(ctx, uid, credit.name)
             actions.append(Checkin(ctx.group_key, uid, name, ctx.day, tuple(credit.note_links)))
+        if found.unclear:   # a name two members share: nobody credited by guess, the leader asked
+            actions.append(private(f"unclear:{ev['msgid']}", [ev["userid"]],
+                                   texts.chain_unclear(found.unclear, ctx.day)))
         if actions:
             return actions
+    if found.kind == "none" and found.unsure:      # may be one: ask rather than guess either way
+        return [_ask(ctx, ctx.group_key, private_reply=False)]
     # Robot callbacks only arrive when the robot was @-ed: an unrecognised post deserves a hint,
     # except a 收到 / +1 answering an announcement (workers.announce counts it).
     if ev.get("source") == "robot" and found.kind == "none" and not is_ack(strip_mentions(ev.get("text", ""))):
-        actions.append(group_post(f"hint:{ev['msgid']}", ctx.group_key,
-                                  texts.pick(texts.HINTS, ev["msgid"]), [[ev["userid"], ev.get("name", "")]]))
+        hint = group_post(f"hint:{ev['msgid']}", ctx.group_key, texts.pick(texts.HINTS, ev["msgid"]),
+                          [[ev["userid"], ev.get("name", "")]])
+        actions.append(Hint(ctx.group_key, ev["userid"], hint.msg))
     return actions
 
 
@@ -167,7 +238,7 @@ def _private_message(ctx: Context) -> bool:
 def _private_checkin(ctx: Context) -> list[Action]:
     ev = ctx.event
     found = _detection(ctx)
-    if found.kind == "none":
+    if found.kind == "none" and not (found.unsure and len(ctx.member_groups) == 1):
         return []
     groups = list(ctx.member_groups)
     words = strip_mentions(ev.get("text", "")).split()
@@ -178,6 +249,8 @@ def _private_checkin(ctx: Context) -> list[Action]:
         return [private(f"nogroup:{ev['msgid']}", [ev["userid"]], texts.private_no_group())]
     if len(groups) > 1:
         return [private(f"pick:{ev['msgid']}", [ev["userid"]], texts.private_pick_group(groups))]
+    if found.kind == "none":
+        return [_ask(ctx, groups[0][0], private_reply=True)]
     name = _name_of(ctx, ev["userid"], ev.get("name") or ev["userid"])
     links = tuple(link for c in found.credits for link in c.note_links)
     return [Checkin(groups[0][0], ev["userid"], name, ctx.day, links, reply_to="user")]
@@ -188,6 +261,7 @@ HANDLERS: list[tuple[Callable[[Context], bool], Callable[[Context], list[Action]
     (_robot_joined, _welcome),
     (_other_event, _ignore),
     (_is_command, _command),
+    (_is_confirm, _confirm),
     (_group_post, _group_checkin),
     (_private_message, _private_checkin),
 ]

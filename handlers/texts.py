@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import hashlib
 
+from handlers.calendar import day_date
+
 WELCOME = (
     "大家好，我是打卡助手🙌\n"
     "每天完成后 @我 说一声就算打卡，比如：\n"
@@ -15,6 +17,10 @@ HINTS = (
     "我没认出这是打卡哦～完成后 @我 发「打卡」或贴上笔记链接就行✨ 发「帮助」看全部用法",
     "收到你的消息啦😊 想打卡的话，@我 说「打卡」或「已更+链接」就好，发「帮助」看用法",
 )
+
+# where detection is unsure, the member decides (a 「是」 counts the post)
+ASK_CHECKIN = "这条算今天的打卡吗？算的话 @我 回「是」，我就记上～"
+ASK_CHECKIN_PRIVATE = "这条算今天的打卡吗？回「是」我就记上～"
 
 CHECKIN_TAILS = ("🔥", "💪", "✨", "🌟", "👏")
 
@@ -44,6 +50,18 @@ def already_reply(name: str, streak: int, week_count: int, week_goal: int) -> st
 
 def chain_credit_reply(names: list[str]) -> str:
     return "✅ 接龙已记录：" + "、".join(names) + " 今日打卡成功👏"
+
+
+def chain_unclear(names: tuple[tuple[str, tuple[str, ...]], ...], day: int) -> str:
+    """To the leader whose 接龙 named someone two members could be: which one? (`names`: the name as
+    written and the userids it fits)."""
+    when = day_date(day).isoformat()
+    lines = ["🤔 接龙里有名字对应了不止一位成员，我先没有记上："]
+    for name, uids in names:
+        lines.append(f"·「{name}」可能是 " + " 或 ".join(uids))
+    first = names[0][1][0]
+    lines.append(f"请告诉我是哪一位，例如发「补卡 {first} {when}」🙏")
+    return "\n".join(lines)
 
 
 def too_early_reply(name: str) -> str:

@@ -13,12 +13,11 @@ from datetime import date
 from typing import Sequence
 
 from handlers.calendar import cn_date, cn_weekday, day_date, week_start
-from handlers.daily import camp_week, note_line
+from handlers.daily import ANONYMOUS, camp_week, note_line
 from handlers.streaks import MET, MISSED, OFF, OPEN, WeekResult, beaten_run, missed_run
 
 TOP_LIMIT = 3
 CHEER_NAMES = 8        # a cheer names at most this many members, else counts them
-ANONYMOUS = "一位同学"
 
 
 @dataclass

@@ -538,10 +538,26 @@ def test_leader_undoes_each_kind_of_change(r, s, cmd, chat):
     reply = say(r, s, cmd)
     assert snapshot(r) != before, reply
     c = (lambda t: group_cmd(t)) if chat else (lambda t: t)
-    text = say(r, s, c("撤销"), chat=chat)
-    assert "已撤销" in text and cmd in text
+    out = run(r, s, c("撤销"), chat=chat)
+    assert len(out) == 1, out
+    text = out[0]["content"]
+    what = audit.entries(r, "xhs01")[-2]["what"]
+    assert text.startswith("↩️ 已撤销：") and h.undo_label(what, "").split(" ")[-1] in text
+    if len(cmd.split()) > 1:
+        assert cmd not in text                  # the kind and the member, never the command's words
+    profile = what in h.PROFILE_CHANGES
+    assert out[0]["to"] == ("user" if profile or not chat else "group")
     assert snapshot(r) == before
     assert "没有找到" in say(r, s, c("undo"), chat=chat)
+
+
+def test_undo_names_the_kind_and_the_member_and_answers_profiles_privately(r, s):
+    say(r, s, "档案 小鹿 在职妈妈，正在做抑郁症复诊，别在群里提")
+    out = run(r, s, group_cmd("撤销"), chat="wrchat01", name="组长")
+    assert [m["to"] for m in out] == ["user"] and out[0]["users"] == ["leader1"]
+    assert out[0]["content"] == "↩️ 已撤销：给 小鹿 的一条档案"
+    say(r, s, "目标 小鹿 4")
+    assert say(r, s, group_cmd("撤销"), chat="wrchat01", name="组长") == "↩️ 已撤销：小鹿 的目标设置"
 
 
 def test_undo_walks_back_one_change_at_a_time(r, s):

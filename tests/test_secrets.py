@@ -57,6 +57,7 @@ def service_env(redis_url: str, api: str, tmp) -> dict[str, str]:
     env = clean_environ()
     env.update({
         "REDIS_URL": redis_url, "BOT_ENV_FILE": "/nonexistent/.env", "BOT_TIMEZONE": "Asia/Shanghai",
+        "BOT_CALLBACK_MAX_AGE": "0",   # replays callbacks signed at fixed instants
         "BOT_ADMINS": "admin1", "BOT_DATA_DIR": str(tmp / "var"), "BOT_HTTP_TIMEOUT": "0.5",
         "WECOM_CORP_ID": CORP, "WECOM_AGENT_ID": AGENT, "WECOM_SECRET": SECRET, "WECOM_API_BASE_URL": api,
         "WECOM_TOKEN": APP_TOKEN, "WECOM_ENCODING_AES_KEY": APP_AES,

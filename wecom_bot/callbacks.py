@@ -11,6 +11,7 @@ machinery, which would double the CPU a callback costs; every other path goes on
 from __future__ import annotations
 
 import logging
+import time
 from functools import lru_cache
 from http import HTTPStatus
 from urllib.parse import parse_qs
@@ -34,6 +35,11 @@ class TooLarge(CallbackError):
 
 class NotAllowed(CallbackError):
     status = 405
+
+
+class Stale(CallbackError):
+    """Signed outside the freshness window (BOT_CALLBACK_MAX_AGE): a replay, refused like a forgery."""
+    status = 403
 
 
 @lru_cache(maxsize=8)
@@ -98,8 +104,9 @@ def _process(kind: str, parse, environ: dict, max_body: int) -> tuple[int, str]:
     signature, timestamp, nonce = (args.get(name, [""])[0] for name in ("msg_signature", "timestamp", "nonce"))
     if not signature or not timestamp or not nonce:
         raise Malformed("missing msg_signature, timestamp or nonce")
-    if not timestamp.isdigit() or len(timestamp) > 12:
-        raise Malformed("timestamp must be a unix time in seconds")
+    if not timestamp.isdigit() or len(timestamp) > 10:
+        raise Malformed("timestamp must be a unix time in seconds (at most 10 digits)")
+    _check_fresh(int(timestamp), get_settings().callback_max_age)
     if method == "GET":
         echostr = args.get("echostr", [""])[0]
         if not echostr:
@@ -112,6 +119,22 @@ def _process(kind: str, parse, environ: dict, max_body: int) -> tuple[int, str]:
     else:
         log.info("%s message %s is a retry; already stored", kind, event["msgid"])
     return 0, ""       # 200, already counted by the inbox script itself (see _count)
+
+
+FUTURE_SKEW = 300   # seconds a callback's timestamp may run ahead of our clock
+
+
+def _check_fresh(timestamp: int, max_age: int, now: float | None = None) -> None:
+    """403 for a callback signed more than `max_age` seconds ago or more than FUTURE_SKEW ahead:
+    WeCom delivers and retries within seconds, so only a replay is that old. Checked before the
+    signature and the body, so a replay costs nothing. max_age 0: no window."""
+    if not max_age:
+        return
+    now = time.time() if now is None else now
+    if timestamp < now - max_age:
+        raise Stale(f"stale callback: signed {int(now - timestamp)} s ago (BOT_CALLBACK_MAX_AGE={max_age})")
+    if timestamp > now + FUTURE_SKEW:
+        raise Stale(f"callback timestamp {int(timestamp - now)} s in the future")
 
 
 def _read_body(environ: dict, limit: int) -> bytes:

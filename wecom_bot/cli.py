@@ -160,6 +160,30 @@ def cmd_failed(args) -> int:
     return 0
 
 
+def cmd_dead(args) -> int:
+    """Inbox and outbox entries that failed MAX_DELIVERIES times; --requeue processes them again."""
+    from wecom_bot.logs import SecretMasker
+    from workers import streams
+    from workers.connection import get_redis
+    settings = _settings()
+    r = get_redis()
+    mask = SecretMasker(settings.secrets()).mask
+    total = 0
+    for stream in (streams.INBOX, streams.OUTBOX):
+        items = streams.dead_entries(r, stream)
+        total += len(items)
+        for item in items:
+            what = item.get("text") if stream is streams.INBOX else item.get("content")
+            print(mask(f"{stream.key}  {item.get('msgid') or item.get('id', '?')}  "
+                       f"{item.get('source') or item.get('to', '')}  {item.get('userid') or item.get('group', '')}  "
+                       f"{str(what or '')[:40]!r}"))
+        if args.requeue and items:
+            print(f"re-queued {streams.requeue_dead(r, stream)} {stream.key} entr(y/ies)")
+    if not total:
+        print("no dead entries")
+    return 0
+
+
 def cmd_check_config(args) -> int:
     from config.settings import load
     settings = load()
@@ -256,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("failed", help="sends that exhausted their retries")
     p.add_argument("--resend", action="store_true")
     p.set_defaults(func=cmd_failed)
+
+    p = sub.add_parser("dead", help="inbox and outbox entries that failed every retry")
+    p.add_argument("--requeue", action="store_true", help="put them back on their stream to be processed again")
+    p.set_defaults(func=cmd_dead)
 
     p = sub.add_parser("archive", help="the message archive: cursor and parked records")
     p.add_argument("--retry-parked", action="store_true", help="fetch the parked records again")

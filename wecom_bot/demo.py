@@ -90,6 +90,7 @@ def _run(workdir: str, days: int, monday: datetime) -> int:
         "GROUP_DEMO_CHAT_ID": CHAT, "GROUP_DEMO_NAME": "小红书写作营·1组", "GROUP_DEMO_LEADERS": LEADER[0],
         "GROUP_DEMO_MEMBERS": ",".join(f"{uid}:{name}" for uid, name in MEMBERS), "GROUP_DEMO_WEBHOOK_KEY": KEY,
         "BOT_QUIET_HOURS": "23:00-08:00",
+        "BOT_CALLBACK_MAX_AGE": "0",     # the demo's callbacks are signed on its own clock (a past week)
     })
     settings_mod.reset()
     reset_clients()

@@ -47,7 +47,8 @@ def run(port: int | None = None) -> int:
     env["REDIS_URL"] = redis_url()  # start the embedded Redis once, share it with every process
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     base = f"http://127.0.0.1:{env['PORT']}"
-    print(f"wecom-bot: web on {base}  (callbacks: {base}/wecom/robot and {base}/wecom/callback)")
+    print(f"wecom-bot: web on {base}, listening on {env.get('BOT_BIND') or ('127.0.0.1' if settings.simulated else '0.0.0.0')}"
+          f"  (callbacks: {base}/wecom/robot and {base}/wecom/callback)")
     print(f"wecom-bot: Redis at {env['REDIS_URL'] if settings.redis_url else 'embedded, ' + settings.data_dir + '/redis'}")
     if settings.simulated:
         print(f"wecom-bot: no WeCom account configured: using the built-in simulator. Post as a member and "
@@ -55,6 +56,9 @@ def run(port: int | None = None) -> int:
         print("wecom-bot: try `wecom-bot demo` in another terminal for a scripted camp week")
     if settings.simulated:
         env.setdefault("WEB_CONCURRENCY", "1")  # the simulator keeps what it received in memory
+        # the simulator's keys are public (config/demo.env): anyone who reaches the port could post as
+        # any leader, so it listens on this machine only unless BOT_BIND says otherwise
+        env.setdefault("BOT_BIND", "127.0.0.1")
     manager = Manager(Printer(sys.stdout))
     for name, cmd in _procfile():
         manager.add_process(name, cmd, env=env)

@@ -1,12 +1,14 @@
 """Operational endpoints: /healthz (Redis reachability, queue depths) and /metrics (Prometheus)."""
 from __future__ import annotations
 
+import re
 import time
 
 import redis
 from flask import Blueprint, Response, jsonify
 
-from workers import keys, streams
+from config.settings import get_settings
+from workers import keys, outbound, streams
 from workers.connection import get_redis
 
 bp = Blueprint("ops", __name__)
@@ -18,16 +20,31 @@ def _queues(r: redis.Redis) -> dict:
     return {name: Queue(name, connection=r).count for name in QUEUES}
 
 
+def _config() -> dict:
+    """Whether the configuration is valid, and the variables that are wrong (names only: a problem's
+    text may quote a value). With an invalid configuration the web still stores callbacks (nothing is
+    lost) while workers refuse to start: the operator must see it here, not only in a worker's log."""
+    problems = get_settings().problems
+    names = sorted({m.group(0) for p in problems for m in [_VAR.search(p)] if m})
+    return {"valid": not problems, "problems": len(problems), "variables": names}
+
+
+_VAR = re.compile(r"\b(?:WECOM|BOT|GROUP|REDIS)_[A-Z0-9_]+")
+
+
 @bp.get("/healthz")
 def healthz():
+    config = _config()
     try:
         r = get_redis()
         r.ping()
-        body = {"ok": True, "redis": "up", "inbox": streams.depth(r, streams.INBOX),
+        # 200 while callbacks can be stored (a 503 would make a load balancer drop them); `ok` false
+        # when the configuration is invalid
+        body = {"ok": config["valid"], "redis": "up", "config": config, "inbox": streams.depth(r, streams.INBOX),
                 "outbox": streams.depth(r, streams.OUTBOX), "queues": _queues(r)}
         return jsonify(body)
     except (redis.RedisError, OSError):
-        return jsonify({"ok": False, "redis": "down"}), 503
+        return jsonify({"ok": False, "redis": "down", "config": config}), 503
 
 
 @bp.get("/metrics")
@@ -39,7 +56,15 @@ def metrics():
         lines.append("# TYPE wecom_bot_redis_up gauge")
         lines.append("wecom_bot_redis_up 1")
     except (redis.RedisError, OSError):
-        return Response("# TYPE wecom_bot_redis_up gauge\nwecom_bot_redis_up 0\n", mimetype="text/plain; version=0.0.4")
+        valid = int(_config()["valid"])
+        return Response("# TYPE wecom_bot_redis_up gauge\nwecom_bot_redis_up 0\n"
+                        f"# TYPE wecom_bot_config_valid gauge\nwecom_bot_config_valid {valid}\n",
+                        mimetype="text/plain; version=0.0.4")
+    config = _config()
+    lines.append("# TYPE wecom_bot_config_valid gauge")
+    lines.append(f"wecom_bot_config_valid {int(config['valid'])}")
+    lines.append("# TYPE wecom_bot_config_problems gauge")
+    lines.append(f"wecom_bot_config_problems {config['problems']}")
     lines.append("# TYPE wecom_bot_callbacks_total counter")
     for name, value in sorted(counters.items()):
         if name.startswith("callbacks:"):
@@ -57,6 +82,11 @@ def metrics():
     lines.append(f"wecom_bot_archive_records_total {counters.get('archive:records', 0)}")
     lines.append("# TYPE wecom_bot_archive_parked_total counter")
     lines.append(f"wecom_bot_archive_parked_total {counters.get('archive:parked', 0)}")
+    lines.append("# TYPE wecom_bot_dead_entries gauge")
+    for stream in (streams.INBOX, streams.OUTBOX):
+        lines.append(f'wecom_bot_dead_entries{{queue="{stream.key.split(":")[-1]}"}} {r.llen(stream.dead_key)}')
+    lines.append("# TYPE wecom_bot_failed_sends gauge")
+    lines.append(f"wecom_bot_failed_sends {r.hlen(outbound.FAILED)}")
     now_ms = int(time.time() * 1000)
     lines.append("# TYPE wecom_bot_queue_depth gauge")
     lines.append("# TYPE wecom_bot_queue_lag_seconds gauge")

@@ -11,7 +11,7 @@ from html import escape
 import requests
 from flask import Blueprint, redirect, request
 
-from config.settings import get_settings
+from config.settings import SIM_PATH, get_settings
 from wecom_bot.builders import robot_xml, sign
 from wecom_bot.crypto import CallbackCrypto
 from wecom_bot.simulator import get_state
@@ -43,7 +43,12 @@ def panel():
         xml = robot_xml(group.chat_id, request.form.get("userid", "member"), request.form.get("name", ""),
                         request.form.get("text", ""))
         signed = sign(crypto, "/wecom/robot", xml, int(time.time()))
-        res = requests.post(request.host_url.rstrip("/") + signed.path, data=signed.body, timeout=5)
+        # to this server's own address (never the Host header's: a forged Host would make this page post
+        # signed callbacks anywhere)
+        own = settings.api_base_url[: -len(SIM_PATH)] if settings.api_base_url.endswith(SIM_PATH) else ""
+        if not own:
+            return "the simulator page works only in simulator mode", 404
+        res = requests.post(own + signed.path, data=signed.body, timeout=5)
         return redirect(f"./?status={res.status_code}")
     if request.args.get("status"):
         status = f"callback answered {escape(request.args['status'])}; the worker replies within a second (reload)"

@@ -1,4 +1,9 @@
-"""Backup and restore of all the service's state (every `wb:*` key), as JSON lines of DUMP payloads."""
+"""Backup and restore of all the service's state (every `wb:*` key), as JSON lines of DUMP payloads.
+
+A backup holds members' names, profile notes and the audit trail: it is written for its owner only
+(0600), and caches are left out: the app's access_token (a live credential), the inbox's dedupe keys
+and the outbox's rate-limit windows, all of which rebuild themselves.
+"""
 from __future__ import annotations
 
 import base64
@@ -6,12 +11,20 @@ import json
 
 import redis
 
+from workers import keys
+from workers.files import private_file
+
+# key prefixes that are caches, not state (see the module docstring)
+CACHE_PREFIXES = (keys.TOKEN_PREFIX, keys.SEEN_PREFIX, keys.RATE_PREFIX)
+
 
 def dump(r: redis.Redis, path: str) -> int:
     n = 0
-    with open(path, "w", encoding="utf-8") as out:
+    with private_file(path, "w", encoding="utf-8") as out:
         out.write(json.dumps({"format": "wecom-bot-backup", "version": 1}) + "\n")
         for key in r.scan_iter(match="wb:*", count=1000):
+            if key.decode(errors="replace").startswith(CACHE_PREFIXES):
+                continue
             with r.pipeline(transaction=False) as p:
                 p.dump(key)
                 p.pttl(key)

@@ -58,7 +58,13 @@ def cmd_delnote(ctx: Ctx) -> str:
                       [{"op": "lpush_all", "key": nkey, "values": values}],
                       h.notes_deleted(who.name, len(values)))
 
-    return _commit(ctx, group, [nkey], plan)
+    try:
+        reply = _commit(ctx, group, [nkey], plan)
+    except Refuse as exc:
+        reply = exc.text
+    if ctx.chat_group is not None:   # about a profile: answered privately, never in the group
+        return [h.user_msg(f"cmd:{ctx.msgid}", [ctx.uid], reply + "\n" + h.note_in_group_hint())]
+    return reply
 
 
 def cmd_add(ctx: Ctx) -> str:

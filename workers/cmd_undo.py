@@ -10,7 +10,10 @@ import redis
 from handlers import commands as h
 from workers import audit, keys
 from workers.cmd_days import _undo_checkin
-from workers.command_core import GUARD_TTL, Ctx, Refuse, _leader_group, _leads, guard_key
+from workers.command_core import GUARD_TTL, Ctx, Refuse, _everyone, _leader_group, _leads, guard_key
+
+# The guard of an undo answered privately starts with this, so a repeat answers privately too.
+_PRIVATE_MARK = "\x00private\x00"
 
 
 def cmd_undo(ctx: Ctx) -> str:
@@ -22,7 +25,27 @@ def cmd_undo(ctx: Ctx) -> str:
         leader = _leads(ctx, ctx.settings.group(ctx.key))
     else:
         leader = bool(ctx.settings.groups_led_by(ctx.uid))
-    return _undo_last(ctx) if leader else _undo_checkin(ctx)
+    if not leader:
+        return _undo_checkin(ctx)
+    try:
+        reply = _undo_last(ctx)
+    except Refuse as exc:
+        reply = exc.text
+    if reply.startswith(_PRIVATE_MARK):
+        # an undo of a profile change is about the profile: the group never reads it
+        return [h.user_msg(f"cmd:{ctx.msgid}", [ctx.uid], reply[len(_PRIVATE_MARK):])]
+    return reply
+
+
+def _label(ctx: Ctx, entry: dict) -> str:
+    """What the undone change was, by kind and member name: never its command text (see
+    h.undo_label)."""
+    target = entry.get("target", "")
+    name = target
+    if target and ctx.settings.groups.get(entry.get("group", "")) is not None:
+        everyone, _ = _everyone(ctx.r, ctx.settings.groups[entry["group"]])
+        name = everyone.get(target, target)
+    return h.undo_label(entry.get("what", ""), name)
 
 
 def _undo_last(ctx: Ctx) -> str:
@@ -46,9 +69,12 @@ def _undo_last(ctx: Ctx) -> str:
                     raise Refuse(h.undo_nothing(leader=True))
                 ops = entry["undo"]
                 p.watch(*audit.watch_keys(ops))
+                label = _label(ctx, entry)
+                private = ctx.chat_group is not None and entry.get("what") in h.PROFILE_CHANGES
+                mark = _PRIVATE_MARK if private else ""
                 if not audit.check(p, ops):
-                    raise Refuse(h.undo_conflict(entry.get("why", "")))
-                reply = h.undo_done(entry.get("why", ""))
+                    raise Refuse(mark + h.undo_conflict(label))
+                reply = mark + h.undo_done(label)
                 p.multi()
                 audit.apply(p, ops)
                 audit.record(p, entry["group"], ctx.uid, "undo", ctx.parsed.text, [], at=ctx.ts, id=ctx.msgid,

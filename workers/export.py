@@ -19,6 +19,7 @@ from handlers.calendar import day_date, day_index, day_of, week_start
 from handlers.commands import days_left, week_mark
 from handlers.streaks import DayBits, goal_for_week, parse_goals, record
 from workers import keys
+from workers.files import private_file
 from workers.register import member_ids
 
 REGISTER_SHEET = "学员目标／监督登记"
@@ -134,15 +135,27 @@ def write(r: redis.Redis, group: Group, fmt: str, path: str | os.PathLike, today
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
-    if fmt == "csv":
-        with open(tmp, "w", encoding="utf-8-sig", newline="") as f:
+    # names and profile notes: readable by the file's owner only, from the first byte
+    with private_file(tmp, "w", encoding="utf-8-sig", newline="") as f:
+        if fmt == "csv":
             w = csv.writer(f)
-            w.writerow(header)
-            w.writerows(rows)
-    else:
-        _xlsx(group, header, rows, persons, tmp)
+            w.writerow([as_text(c) for c in header])
+            w.writerows([[as_text(c) for c in row] for row in rows])
+    if fmt == "xlsx":
+        _xlsx(group, header, rows, persons, tmp)     # into the 0600 file: saving keeps its mode
     os.replace(tmp, path)
     return path
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text(cell):
+    """A cell a spreadsheet would run as a formula (`=HYPERLINK(...)` in a name or a note, OWASP's
+    CSV-injection rule: starts with = + - @ tab or CR) is written as text, with a leading `'`."""
+    if isinstance(cell, str) and cell.startswith(_FORMULA_START):
+        return "'" + cell
+    return cell
 
 
 def _xlsx(group: Group, header: list[str], rows: list[list], persons: list[Person], path: str) -> None:
@@ -152,9 +165,9 @@ def _xlsx(group: Group, header: list[str], rows: list[list], persons: list[Perso
     wb = Workbook()
     ws = wb.active
     ws.title = REGISTER_SHEET
-    ws.append(header)
+    ws.append([as_text(c) for c in header])
     for row in rows:
-        ws.append(row)
+        ws.append([as_text(c) for c in row])
     bold = Font(bold=True)
     for cell in ws[1]:
         cell.font = bold
@@ -173,7 +186,7 @@ def _xlsx(group: Group, header: list[str], rows: list[list], persons: list[Perso
         cell.font = bold
     for p in persons:
         for n in p.notes:
-            ns.append([p.name, _when(n.at, group), n.text, n.by])
+            ns.append([as_text(c) for c in (p.name, _when(n.at, group), n.text, n.by)])
     ns.column_dimensions["A"].width = 14
     ns.column_dimensions["B"].width = 18
     ns.column_dimensions["C"].width = 60

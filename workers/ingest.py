@@ -16,16 +16,20 @@ import redis
 from config.settings import Group, Settings, get_settings
 from handlers import texts
 from handlers.calendar import day_of, day_index, week_start
-from handlers.router import Checkin, Command, Context, ReportUnknownChat, Send, group_post, private, route
+from handlers.sanitize import clean_name, clean_text
+from handlers.router import (AskIfCheckin, Checkin, Command, Context, Hint, ReportUnknownChat, Send, group_post,
+                             private, route)
 from handlers.streaks import DayBits, goal_for_week, parse_goals, record
-from workers import announce, keys, newcomers, outbound, streams
+from workers import announce, keys, newcomers, outbound, prompts, streams
 from workers.group_commit import GroupCommit, PerProcess
 from workers.connection import get_redis
 
 log = logging.getLogger(__name__)
 
-EFFECT_TTL = 8 * 24 * 3600
+EFFECT_TTL = keys.EFFECT_TTL
 BACKFILL_DAYS = 35
+LINKS_KEPT = 3          # note links kept per member and day (the digest lists them)
+LINK_MAX = 512          # characters of one kept link
 
 
 def accept(r: redis.Redis, event: dict, count_as: str = "") -> bool:
@@ -70,6 +74,7 @@ def process_batch(r: redis.Redis, entries: list[tuple[str, dict]]) -> list[str]:
             done.append(entry_id)
             continue
         try:
+            _clean(event)
             ctx = _context(settings, members, event)
             planned.append((entry_id, event, route(ctx)))
             if event.get("msgtype") != "event" and event.get("userid") and (ctx.group_key or not event.get("chat_id")):
@@ -91,8 +96,11 @@ def process_batch(r: redis.Redis, entries: list[tuple[str, dict]]) -> list[str]:
                 p.hset(keys.names(group_key), mapping=people)
             p.execute()
     announce.track(r, settings, posts)
+    confirmed = prompts.resolve_confirms(r, planned)
     checkins = [(entry_id, event, a) for entry_id, event, actions in planned for a in actions if isinstance(a, Checkin)]
     results = _apply_checkins(r, settings, [(e["msgid"], a) for _, e, a in checkins]) if checkins else []
+    if confirmed:      # only once counted: a crash before this line replays the confirmation whole
+        r.delete(*confirmed)
     outgoing: list[dict] = []
     by_message: dict[str, list] = defaultdict(list)
     for (entry_id, event, action), result in zip(checkins, results):
@@ -102,21 +110,32 @@ def process_batch(r: redis.Redis, entries: list[tuple[str, dict]]) -> list[str]:
     book = weekly.PraiseBook(r, settings, [(a.group, a.userid) for (_, _, a), res in zip(checkins, results)
                                            if res["status"] == 1])
     to_route: list[tuple[dict, str, str, str]] = []   # group replies, routed in one round trip below
+    hints: list[Hint] = []
     for entry_id, event, actions in planned:
         try:
-            outgoing += _other_effects(r, settings, event, actions)
+            outgoing += _other_effects(r, settings, event, actions, hints)
             if event["msgid"] not in answered:
                 outgoing += _checkin_replies(settings, event, by_message.get(event["msgid"], []), book, to_route)
         except Exception:
             log.exception("could not finish message %s", event.get("msgid"))
             continue
         done.append(entry_id)
+    outgoing += prompts.allowed_hints(r, settings, hints)
     outgoing += weekly.route_replies(r, settings, to_route)
     book.flush()
     if outgoing:
         outbound.post_many(r, outgoing)
     # the `checkins` metric is counted by checkin.lua, atomically with the day it counts: exact after a crash
     return done
+
+
+def _clean(event: dict) -> None:
+    """Names clipped and cleaned, bidi and control characters out of the text, before anything is
+    stored or echoed (handlers/sanitize.py)."""
+    if isinstance(event.get("name"), str):
+        event["name"] = clean_name(event["name"])
+    if isinstance(event.get("text"), str):
+        event["text"] = clean_text(event["text"])
 
 
 def _already_answered(r: redis.Redis, by_message: dict[str, list]) -> set[str]:
@@ -153,6 +172,7 @@ class _MemberCache:
 
     def __init__(self, r: redis.Redis, settings: Settings):
         self.r, self.settings, self._names = r, settings, {}
+        self._lookups: dict[str, tuple[dict[str, str], dict[str, tuple[str, ...]]]] = {}
 
     def names(self, group: Group) -> dict[str, str]:
         """userid -> display name."""
@@ -184,19 +204,42 @@ class _MemberCache:
 
     def learn(self, group_key: str, userid: str, name: str) -> None:
         """A display name seen earlier in this batch (stored with the batch's other names)."""
-        if group_key in self._names:
-            self._names[group_key][userid] = name
+        known = self._names.get(group_key)
+        if known is not None and known.get(userid) != name:
+            known[userid] = name
+            self._lookups.pop(group_key, None)
 
-    def lookup(self, group: Group) -> dict[str, str]:
-        """display name and userid -> userid, for matching names in chains and commands."""
-        out = {}
-        for uid, name in self.names(group).items():
-            out[uid] = uid
-            out.setdefault(name, uid)
-        return out
+    def lookup(self, group: Group) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+        """(display name and userid -> userid, name several members share -> their userids), for
+        matching names in chains. A configured display name (GROUP_<KEY>_MEMBERS=uid:name) belongs to
+        its member: a name learnt from another member's posts never takes it over."""
+        found = self._lookups.get(group.key)
+        if found is None:
+            found = self._lookups[group.key] = _lookup(self.names(group), group.display_names)
+        return found
 
     def groups_of(self, userid: str) -> list[Group]:
         return [g for g in self.settings.groups.values() if userid in self.names(g) or userid in g.members]
+
+
+def _lookup(names: dict[str, str], configured: dict[str, str]) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    owners: dict[str, set[str]] = defaultdict(set)
+    for uid, name in configured.items():
+        if name:
+            owners[name].add(uid)
+    taken = set(owners)
+    for uid, name in names.items():
+        if name and (name not in taken or uid in owners[name]):
+            owners[name].add(uid)
+    out = {uid: uid for uid in names}
+    shared: dict[str, tuple[str, ...]] = {}
+    for name, found in owners.items():
+        uids = sorted(found)
+        if len(uids) == 1:
+            out.setdefault(name, uids[0])
+        elif name not in out:
+            shared[name] = tuple(uids)
+    return out, shared
 
 
 def _context(settings: Settings, members: _MemberCache, event: dict) -> Context:
@@ -204,8 +247,9 @@ def _context(settings: Settings, members: _MemberCache, event: dict) -> Context:
     group = settings.group_by_chat(chat_id) if chat_id else None
     userid = event.get("userid", "")
     if group is not None:
+        known, shared = members.lookup(group)
         return Context(event=event, group_key=group.key, group_name=group.display, chat_known=True,
-                       members=members.lookup(group), is_leader=userid in group.leaders or userid in settings.admins,
+                       members=known, shared_names=shared, is_leader=userid in group.leaders or userid in settings.admins,
                        day=day_of(event["ts"], group.tz), keywords=group.keywords, link_hosts=group.link_hosts)
     if chat_id:
         return Context(event=event, chat_known=False)
@@ -227,7 +271,7 @@ def _apply_checkins(r: redis.Redis, settings: Settings, actions: list[tuple[str,
                           keys.base(a.group), keys.names(a.group), keys.off(a.group, a.userid),
                           keys.links(a.group, a.day), keys.goals(a.group, a.userid), keys.METRICS],
                     args=[a.day, default_base, a.userid, a.name if a.name != a.userid else "",
-                          " ".join(a.links), EFFECT_TTL], client=p)
+                          " ".join(_kept_links(a.links)), EFFECT_TTL, LINKS_KEPT], client=p)
         raw = p.execute()
     out = []
     for (_, a), (status, replayed, days, off, base, goals) in zip(actions, raw):
@@ -240,11 +284,34 @@ def _apply_checkins(r: redis.Redis, settings: Settings, actions: list[tuple[str,
     return out
 
 
-def _other_effects(r: redis.Redis, settings: Settings, event: dict, actions: list) -> list[dict]:
+def _kept_links(links) -> list[str]:
+    """The first LINKS_KEPT distinct links of a post, each at most LINK_MAX characters
+    (checkin.lua keeps LINKS_KEPT per member and day across posts)."""
+    out: list[str] = []
+    for link in links:
+        link = link[:LINK_MAX]
+        if link and link not in out:
+            out.append(link)
+            if len(out) == LINKS_KEPT:
+                break
+    return out
+
+
+def _other_effects(r: redis.Redis, settings: Settings, event: dict, actions: list, hints: list[Hint]) -> list[dict]:
+    """Messages to send for one event's actions but check-ins; hints (and questions to members) are
+    collected in `hints`, decided for the whole batch by workers.prompts.allowed_hints."""
     out = []
     for a in actions:
         if isinstance(a, Send):
             out.append(a.msg)
+        elif isinstance(a, Hint):
+            hints.append(a)
+        elif isinstance(a, AskIfCheckin):
+            prompts.remember_question(r, a)
+            if a.msg["to"] == "user":
+                out.append(a.msg)
+            else:
+                hints.append(Hint(a.group, a.userid, a.msg))
         elif isinstance(a, ReportUnknownChat):
             if r.sadd(keys.UNKNOWN_CHATS, a.chat_id) and settings.admins:
                 log.warning("message from an unconfigured chat; reported to the admins")

@@ -5,8 +5,35 @@ outbox (`wb:out:*`, workers/outbound.py) and the message-archive puller (`wb:arc
 workers/archive.py). The inbox and outbox streams are declared in workers/streams.py."""
 
 
+EFFECT_TTL = 8 * 24 * 3600          # how long per-message effect keys live: longer than any replay comes back
+
+SEEN_PREFIX = "wb:seen:"            # inbox dedupe per msgid (a cache: left out of backups)
+TOKEN_PREFIX = "wb:token:"          # the app's access_token (a credential: never in a backup)
+RATE_PREFIX = "wb:out:rate:"        # the outbox's rate-limit windows (a cache)
+
+
 def seen(msgid: str) -> str:
-    return f"wb:seen:{msgid}"
+    return f"{SEEN_PREFIX}{msgid}"
+
+
+def ask(group: str, userid: str) -> str:
+    """The post the bot asked a member about (这条算今天的打卡吗？): JSON {day, links, msgid}, for a day."""
+    return f"wb:g:{group}:ask:{userid}"
+
+
+def hint_gate(group: str, userid: str) -> str:
+    """The msgid of the last "how to check in" hint a member got (expires after ingest.HINT_EVERY)."""
+    return f"wb:hint:{group}:{userid}"
+
+
+def hint_budget(group: str) -> str:
+    """Hints let through in the group's current rate window (workers/lua/hint.lua)."""
+    return f"wb:hintsent:group:{group}"
+
+
+def hint_decision(reply_id: str) -> str:
+    """Whether the hint answering one post was sent ("1") or held back ("0"): replays decide the same."""
+    return f"wb:hintsent:{reply_id}"
 
 
 def effect(msgid: str, group: str, userid: str) -> str:

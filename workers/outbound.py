@@ -53,7 +53,7 @@ from zoneinfo import ZoneInfo
 import redis
 
 from config.settings import Settings, get_settings
-from workers import jobs, streams
+from workers import jobs, keys, streams
 from workers.connection import get_redis
 from workers.sender import (CONFIG_ERRCODES, Outcome, Sender, byte_limit, default_sender, group_route,
                             mention_prefix, scrub)
@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 
 DELAYED = "wb:out:delayed"
 FAILED = "wb:out:failed"
+FAILED_MAX = 10_000        # the failed registry keeps the newest; older entries are dropped and counted
 METRICS = "wb:metrics"
 SEQ = "wb:out:seq"
 RESENDS = "wb:out:resends"
@@ -266,15 +267,15 @@ class Channel:
 def channel_of(msg: dict, settings: Settings) -> Channel:
     if msg.get("to") == "user":
         users = sorted(set(msg.get("users") or []))
-        return Channel("app:" + ",".join(users), "app", tuple(f"wb:out:rate:user:{u}" for u in users),
+        return Channel("app:" + ",".join(users), "app", tuple(f"{keys.RATE_PREFIX}user:{u}" for u in users),
                        USER_PER_MINUTE)
     group = (msg.get("group") or "").lower()
     route, target = group_route(settings, group)
     if route == "robot":
         h = hashlib.sha256(target.encode()).hexdigest()[:16]
-        return Channel(f"robot:{h}", f"robot:{group}", (f"wb:out:rate:robot:{h}",), ROBOT_PER_MINUTE)
+        return Channel(f"robot:{h}", f"robot:{group}", (f"{keys.RATE_PREFIX}robot:{h}",), ROBOT_PER_MINUTE)
     if route == "appchat":
-        return Channel(f"appchat:{target}", f"appchat:{group}", (f"wb:out:rate:chat:{target}",), CHAT_PER_MINUTE)
+        return Channel(f"appchat:{target}", f"appchat:{group}", (f"{keys.RATE_PREFIX}chat:{target}",), CHAT_PER_MINUTE)
     return Channel(f"none:{group}", f"none:{group}", (), 0)
 
 
@@ -448,7 +449,21 @@ def _register_failed(r, msg: dict, outcome: Outcome, attempts: int, now: float) 
     with r.pipeline() as p:
         p.hset(FAILED, msg["id"], _dumps(entry))
         p.hincrby(METRICS, "sends_failed", 1)
-        p.execute()
+        p.hlen(FAILED)
+        size = p.execute()[-1]
+    if size > FAILED_MAX:
+        _trim_failed(r, size - FAILED_MAX + FAILED_MAX // 10)
+
+
+def _trim_failed(r, drop: int) -> None:
+    """Drop the `drop` oldest entries of the failed registry (a tenth more than needed, so this
+    whole-registry read happens once per thousand failures, not on each)."""
+    oldest = failed_list(r)[:drop]
+    if oldest:
+        with r.pipeline() as p:
+            p.hdel(FAILED, *[e.get("id") or "" for e in oldest])
+            p.hincrby(METRICS, "sends_failed_dropped", len(oldest))
+            p.execute()
 
 
 def _failure_streak(r, settings, msg, ch: Channel, now: float) -> None:

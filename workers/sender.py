@@ -40,6 +40,7 @@ from urllib3.util.retry import Retry
 
 from config.settings import Settings, get_settings
 from wecom_bot.logs import SecretMasker
+from workers import keys
 from workers.connection import get_redis
 from workers.streams import script
 
@@ -245,7 +246,7 @@ class Sender:
 
     @property
     def token_key(self) -> str:
-        return f"wb:token:{self.settings.corp_id}:{self.settings.agent_id}"
+        return f"{keys.TOKEN_PREFIX}{self.settings.corp_id}:{self.settings.agent_id}"
 
     def url(self, path: str) -> str:
         return self.settings.api_base_url + path

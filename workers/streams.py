@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 RECLAIM_IDLE_MS = 60_000
 MAX_DELIVERIES = 5
+DEAD_MAX = 10_000          # entries kept in a stream's dead list (the newest); `wecom-bot dead` shows them
 WAKE_TTL = 30
 GROUP = "workers"
 METRICS = "wb:metrics"
@@ -183,12 +184,49 @@ def _park_poison(r: redis.Redis, stream: Stream, entries):
                       counts[entry_id], stream.dead_key)
             with r.pipeline() as p:
                 p.rpush(stream.dead_key, json.dumps(payload, ensure_ascii=False))
+                p.ltrim(stream.dead_key, -DEAD_MAX, -1)
+                p.hincrby(METRICS, stream.key + ":dead", 1)
                 p.xack(stream.key, GROUP, entry_id)
                 p.xdel(stream.key, entry_id)
                 p.execute()
         else:
             keep.append((entry_id, payload))
     return keep
+
+
+def dead_entries(r: redis.Redis, stream: Stream) -> list[dict]:
+    """The entries that failed MAX_DELIVERIES times, oldest first."""
+    out = []
+    for raw in r.lrange(stream.dead_key, 0, -1):
+        try:
+            out.append(json.loads(raw))
+        except (TypeError, ValueError):
+            out.append({"_corrupt": True})
+    return out
+
+
+def requeue_dead(r: redis.Redis, stream: Stream) -> int:
+    """Append every dead entry to its stream again (oldest first) and wake the drain. Each entry is
+    moved in one transaction, so a crash leaves it in one place or the other, never lost. Processing
+    is keyed by msgid, so an entry that did half its work before failing does no part of it twice."""
+    moved = 0
+    while True:
+        with r.pipeline() as p:
+            try:
+                p.watch(stream.dead_key)
+                raw = p.lindex(stream.dead_key, 0)
+                if raw is None:
+                    break
+                p.multi()
+                p.xadd(stream.key, {"p": raw})
+                p.lpop(stream.dead_key)
+                p.execute()
+                moved += 1
+            except redis.WatchError:
+                continue
+    if moved:
+        wake_drain(stream)
+    return moved
 
 
 def _finish(r: redis.Redis, stream: Stream, entries, handle) -> int:

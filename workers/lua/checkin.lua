@@ -4,7 +4,9 @@
 -- KEYS[8] (optional) the metrics hash: its `checkins` field counts each new day in the same atomic step,
 -- so the metric stays exact whatever crash or replay happens around the script
 -- ARGV[1] day  ARGV[2] base to use if the group has none  ARGV[3] userid  ARGV[4] display name
--- ARGV[5] note links ('' for none)  ARGV[6] effect ttl seconds
+-- ARGV[5] note links, space-separated ('' for none)  ARGV[6] effect ttl seconds
+-- ARGV[7] links kept per member and day: the first ones, each once (a post of 1,000 links must not
+-- make every digest 100 messages long)
 -- Returns {status, replayed, days bitmap, off bitmap, base, goals}; status 1 = a new day was counted,
 -- 0 = the day was already counted, -1 = the day is before the group's first day.
 local base = tonumber(redis.call('GET', KEYS[3]))
@@ -31,8 +33,17 @@ else
     redis.call('HINCRBY', KEYS[8], 'checkins', 1)
   end
   if ARGV[5] ~= '' then
-    local cur = redis.call('HGET', KEYS[6], ARGV[3])
-    redis.call('HSET', KEYS[6], ARGV[3], cur and (cur .. ' ' .. ARGV[5]) or ARGV[5])
+    local keep = tonumber(ARGV[7]) or 3
+    local kept, seen = {}, {}
+    local cur = redis.call('HGET', KEYS[6], ARGV[3]) or ''
+    for link in string.gmatch(cur .. ' ' .. ARGV[5], '%S+') do
+      if #kept >= keep then break end
+      if not seen[link] then
+        seen[link] = true
+        kept[#kept + 1] = link
+      end
+    end
+    redis.call('HSET', KEYS[6], ARGV[3], table.concat(kept, ' '))
     redis.call('EXPIRE', KEYS[6], 1209600)
   end
 end
