@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.calendar import day_index
-from workers import keys, streams
+from workers import keys, scripts, streams
 
 NAMES = {"xiaolu": "小鹿", "aqing": "阿青", "momo": "Momo", "tingting": "婷婷", "aqiang": "阿强"}
 
@@ -34,7 +34,7 @@ def checkin(r, settings, group: str, userid: str, day: int | date, links: str = 
     g = settings.groups[group]
     base = (day_index(g.camp_start) - 7) if g.camp_start else day - 35
     msgid = msgid or f"t-{group}-{userid}-{day}"
-    status, *_ = streams.script("checkin", r)(
+    status, *_ = scripts.script("checkin", r)(
         keys=[keys.effect(msgid, group, userid), keys.days(group, userid), keys.base(group), keys.names(group),
               keys.off(group, userid), keys.links(group, day), keys.goals(group, userid)],
         args=[day, base, userid, "", links, 3600])

@@ -261,13 +261,13 @@ def chatter(asim, n: int, start: str = "2026-11-23 09:00:00") -> list[str]:
 def test_restart_reads_on_from_the_cursor(setup, r, accepted):
     ids = chatter(setup, 25)
     assert archive.Puller(r, setup).pull(limit=10, max_batches=1) == 10
-    assert int(r.get(archive.SEQ)) == 10
+    assert int(r.get(keys.ARCHIVE_SEQ)) == 10
     assert archive.Puller(r, setup).pull(limit=10) == 15        # a new puller: a restarted process
     assert archive.Puller(r, setup).pull(limit=10) == 0
-    assert int(r.get(archive.SEQ)) == 25
+    assert int(r.get(keys.ARCHIVE_SEQ)) == 25
     assert set(setup.decrypted) == set(ids) and set(setup.decrypted.values()) == {1}
     assert accepted == {i: [True] for i in ids}
-    assert r.get(archive.LOCK) is None
+    assert r.get(keys.ARCHIVE_LOCK) is None
 
 
 def test_parallel_pullers_skip_and_double_nothing(setup, r, accepted):
@@ -298,7 +298,7 @@ def test_parallel_pullers_skip_and_double_nothing(setup, r, accepted):
     assert len(ids) == 60
     assert set(setup.decrypted) == set(ids) and set(setup.decrypted.values()) == {1}   # each read once
     assert accepted == {i: [True] for i in ids}
-    assert int(r.get(archive.SEQ)) == 60
+    assert int(r.get(keys.ARCHIVE_SEQ)) == 60
 
 
 def test_a_crash_between_inbox_and_cursor_rereads_without_doubling(setup, r, monkeypatch, accepted):
@@ -317,7 +317,7 @@ def test_a_crash_between_inbox_and_cursor_rereads_without_doubling(setup, r, mon
     monkeypatch.setattr(ingest, "accept", crashing)
     with pytest.raises(RuntimeError):
         archive.Puller(r, setup).pull()
-    assert r.get(archive.SEQ) is None and r.get(archive.LOCK) is None
+    assert r.get(keys.ARCHIVE_SEQ) is None and r.get(keys.ARCHIVE_LOCK) is None
     monkeypatch.setattr(ingest, "accept", spy)
 
     assert archive.Puller(r, setup).pull() == 2
@@ -340,11 +340,11 @@ def test_a_puller_that_lost_its_lock_cannot_move_the_cursor(setup, r, accepted):
             answer = real_get(seq, limit)
             if state["first"]:
                 state["first"] = False
-                r.delete(archive.LOCK)                                    # the TTL ran out
+                r.delete(keys.ARCHIVE_LOCK)                                    # the TTL ran out
                 assert archive.Puller(r, setup).pull() == 5
                 more = chatter(setup, 2, "2026-11-23 10:00:00")
                 ids.extend(more)
-                r.set(archive.LOCK, "someone-else", px=60_000)            # and a third one holds it now
+                r.set(keys.ARCHIVE_LOCK, "someone-else", px=60_000)            # and a third one holds it now
             return answer
 
         def decrypt_data(self, key, msg):
@@ -352,10 +352,10 @@ def test_a_puller_that_lost_its_lock_cannot_move_the_cursor(setup, r, accepted):
 
     stale.sdk = Slow()
     assert stale.pull() == 0
-    assert int(r.get(archive.SEQ)) == 5                 # not moved by the stale puller
-    assert r.get(archive.LOCK) == b"someone-else"      # and its release did not free another's lock
+    assert int(r.get(keys.ARCHIVE_SEQ)) == 5                 # not moved by the stale puller
+    assert r.get(keys.ARCHIVE_LOCK) == b"someone-else"      # and its release did not free another's lock
     assert all(v[0] is True and not any(v[1:]) for v in accepted.values())
-    r.delete(archive.LOCK)
+    r.delete(keys.ARCHIVE_LOCK)
     assert archive.Puller(r, setup).pull() == 2
     assert accepted == {i: [True] if i in ids[5:] else [True, False] for i in ids}
 
@@ -379,7 +379,7 @@ def test_a_busy_pull_is_asked_to_go_round_again(setup, r, accepted):
             return setup.decrypt_data(key, msg)
 
     assert archive.Puller(r, Busy()).pull() == 5                 # the holder went round once more
-    assert len(accepted) == 5 and r.get(archive.AGAIN) is None
+    assert len(accepted) == 5 and r.get(keys.ARCHIVE_AGAIN) is None
 
 
 def test_a_failing_get_chat_data_moves_nothing(setup, r, caplog):
@@ -387,7 +387,7 @@ def test_a_failing_get_chat_data_moves_nothing(setup, r, caplog):
     setup.fail_next(10001)
     with caplog.at_level(logging.ERROR, logger="workers.archive"):
         assert pull(r, setup) == 0
-    assert r.get(archive.SEQ) is None and "errcode 10001" in caplog.text
+    assert r.get(keys.ARCHIVE_SEQ) is None and "errcode 10001" in caplog.text
     assert pull(r, setup) == 3 and set(setup.decrypted) == set(ids)
 
 
@@ -484,7 +484,7 @@ def test_unconfigured_conversations_are_never_stored(setup, r, caplog):
     for needle in ["SECRET", "wrOTHERROOM", "Secret1", "wmExternal0123456789", *secret_ids]:
         assert needle not in dump, needle
         assert needle not in caplog.text, needle
-    assert r.hlen(archive.PARKED) == 0 and int(r.get(archive.SEQ)) == 7
+    assert r.hlen(keys.ARCHIVE_PARKED) == 0 and int(r.get(keys.ARCHIVE_SEQ)) == 7
     assert {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}["xiaolu"]["total"] == 0
     assert not r.smembers(keys.UNKNOWN_CHATS)
 
@@ -497,7 +497,7 @@ def test_a_wrong_private_key_parks_records_cleanly(setup, r, caplog, accepted, c
     ids = [setup.text(ROOM, "xiaolu", f"SECRET-CONTENT 打卡 {i}", at("2026-11-23 09:00:00") + i) for i in range(3)]
     with caplog.at_level(logging.DEBUG):
         assert pull(r, setup) == 0
-    assert int(r.get(archive.SEQ)) == 3                         # not stuck: the cursor moved past them
+    assert int(r.get(keys.ARCHIVE_SEQ)) == 3                         # not stuck: the cursor moved past them
     parked = archive.parked(r)
     assert [p["seq"] for p in parked] == [1, 2, 3] and [p["msgid"] for p in parked] == ids
     assert all("WECOM_ARCHIVE_PRIVATE_KEY" in p["error"] and p["publickey_ver"] == 1 for p in parked)
@@ -548,7 +548,7 @@ def test_a_key_the_sdk_refuses_is_parked(setup, r):
     assert archive.Puller(r, Refusing()).pull() == 0
     assert all(p["error"].startswith("DecryptData failed with code 10006") for p in archive.parked(r))
     assert len(archive.parked(r)) == 2
-    assert int(r.get(archive.SEQ)) == 2
+    assert int(r.get(keys.ARCHIVE_SEQ)) == 2
 
 
 # --- the entry points ---------------------------------------------------------------------------------------
@@ -665,7 +665,7 @@ def test_the_minute_tick_queues_one_pull_through_the_job_seam(setup, r, monkeypa
         assert not accepted                       # nothing pulled inside the tick itself
         from rq import SimpleWorker
         SimpleWorker(["default"], connection=r).work(burst=True)    # a worker runs it
-        assert accepted == {i: [True] for i in ids} and r.get(archive.QUEUED) is None
+        assert accepted == {i: [True] for i in ids} and r.get(keys.ARCHIVE_QUEUED) is None
         schedule.tick(at("2026-11-23 09:02:30"))  # the next minute queues the next pull
         assert seam.count(("default", "workers.archive.pull_job")) == 2
     finally:
@@ -747,7 +747,7 @@ def test_the_robot_path_week_through_the_archive_gives_the_same_stats(setup, r, 
     setup.text(ROOM, "xiaolu", "今日打卡✅", at("2026-11-24 08:00:00"))
     setup.text(ROOM, "xiaolu", "打卡", at("2026-11-24 20:00:00"))
     assert pull(r, setup) == 7
-    r.delete(archive.SEQ)                   # the cursor lost (say a restore): everything is read again
+    r.delete(keys.ARCHIVE_SEQ)                   # the cursor lost (say a restore): everything is read again
     assert pull(r, setup) == 0
 
     day1 = _stats(capsys, "2026-11-23")
@@ -874,7 +874,7 @@ def test_a_recalled_post_read_again_after_a_crash_never_carries_the_day(setup, r
     second = setup.image(ROOM, "xiaolu", at("2026-11-23 10:00:00"))
     pull(r, setup)
     assert {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}["xiaolu"]["checked_in"]
-    r.delete(archive.SEQ)                  # a crash before the cursor moved: the whole batch again
+    r.delete(keys.ARCHIVE_SEQ)                  # a crash before the cursor moved: the whole batch again
     pull(r, setup)
     setup.recall(ROOM, "xiaolu", second, at("2026-11-23 10:01:00"))
     pull(r, setup)

@@ -676,7 +676,6 @@ def test_fuzz_missing_fields_odd_and_emoji_only_text(svc, report):
 # 7. A validly signed 10 KB post is processed normally (and so is one over the text limit)
 # =====================================================================================================
 def test_a_validly_signed_10kb_post_is_processed_normally(svc, report):
-    from workers import outbound
     rows, lost = [], 0
     note = "https://www.xiaohongshu.com/explore/64f0c0ffee0000000000001a"
     long_text = "@打卡助手 打卡 今日笔记 " + note + "\n" + ("今天读完了第三章，整理了笔记🌟。" * 210)
@@ -688,7 +687,7 @@ def test_a_validly_signed_10kb_post_is_processed_normally(svc, report):
         status, _ = svc.request("POST", s.path.split("?")[0], s.path.split("?", 1)[1], s.body)
         n, errors = svc.process()
         counted = svc.r.exists(keys.effect(msgid, "fz01", userid)) == 1
-        replied = svc.r.exists(f"{outbound.SEEN_PREFIX}reply:{msgid}") == 1
+        replied = svc.r.exists(keys.out_seen(f"reply:{msgid}")) == 1
         ok = status == 200 and n == 1 and not errors and counted and replied
         lost += 0 if ok else 1
         rows.append(f"{kind}: {len(s.body):,} bytes → {status}, counted {counted}, replied {replied}")

@@ -12,7 +12,7 @@ from hypothesis import given, settings as hsettings
 from hypothesis import strategies as st
 
 from config.settings import get_settings
-from workers import outbound, streams
+from workers import keys, outbound, streams
 from workers.sender import Sender, redact_url
 
 
@@ -323,7 +323,7 @@ def test_worker_killed_mid_send_counts_as_unknown(sim, r):
     """A state left at 'sending' by a dead worker: its entry comes back through reclaim; the
     outcome is unknown, so it is sent once more, and counted."""
     outbound.post(r, out("dead", not_before=time.time() + 3600))
-    r.hset(outbound.state_key("dead"), mapping={"status": "sending", "updated": time.time() - 100, "attempts": 1})
+    r.hset(keys.out_state("dead"), mapping={"status": "sending", "updated": time.time() - 100, "attempts": 1})
     run_forward(r, 3601)
     assert outbound.state_of(r, "dead")["status"] == "retry"
     assert outbound.metrics(r)["sends_unknown"] == 1
@@ -347,7 +347,7 @@ def test_25_messages_to_one_robot_20_now_5_delayed(sim, r):
     for i in range(25):
         outbound.post(r, out(f"burst{i:02d}", content=f"n={i:02d}"))
     assert len(sent(sim)) == 20
-    assert r.zcard(outbound.DELAYED) == 5
+    assert r.zcard(keys.OUT_DELAYED) == 5
     assert outbound.failed_list(r) == []
     assert outbound.robot_capacity(r, "xhs01") == 0
     assert outbound.robot_capacity(r, "xhs02") == 20
@@ -357,7 +357,7 @@ def test_25_messages_to_one_robot_20_now_5_delayed(sim, r):
     sim.state.advance(65)
     outbound.process_outbox(r, now=t + 65)
     assert [m["content"] for m in sent(sim)] == [f"n={i:02d}" for i in range(25)]
-    assert r.zcard(outbound.DELAYED) == 0 and outbound.failed_list(r) == []
+    assert r.zcard(keys.OUT_DELAYED) == 0 and outbound.failed_list(r) == []
     assert outbound.metrics(r).get("sends_retry", 0) == 0
 
 
@@ -366,7 +366,7 @@ def test_app_messages_limited_per_user(sim, r):
         outbound.post(r, dm(f"pu{i}", users=["busy"]))
     outbound.post(r, dm("other", users=["calm"]))
     assert len(sent(sim)) == 31
-    assert r.zcard(outbound.DELAYED) == 2 and outbound.failed_list(r) == []
+    assert r.zcard(keys.OUT_DELAYED) == 2 and outbound.failed_list(r) == []
 
 
 def test_batch_for_many_robots_sent_concurrently(sim, r, env):
@@ -413,7 +413,7 @@ def test_a_run_of_failures_alerts_once(sim, r):
     for i in range(25):
         outbound.post(r, out(f"run{i}", group="xhs02"))
     # Failed calls count against the chat's 20 a minute too: the last 5 wait for the next minute.
-    assert len(outbound.failed_list(r)) == 20 and r.zcard(outbound.DELAYED) == 5
+    assert len(outbound.failed_list(r)) == 20 and r.zcard(keys.OUT_DELAYED) == 5
     alerts = sent(sim, "message/send")
     assert len(alerts) == 1 and "appchat:xhs02" in alerts[0]["content"]
 
@@ -463,7 +463,7 @@ def test_no_secret_in_logs_or_registry(sim, r, env, caplog, tmp_path):
         texts.append(rec.getMessage())
         if rec.exc_info:
             texts.append(logging.Formatter().formatException(rec.exc_info))
-    texts += [raw.decode() for raw in r.hvals(outbound.FAILED)]
+    texts += [raw.decode() for raw in r.hvals(keys.OUT_FAILED)]
     for key in r.scan_iter("wb:out:*"):
         kind = r.type(key)
         if kind == b"hash":

@@ -149,7 +149,7 @@ def test_thirty_checkins_in_one_minute_stay_under_the_robot_limit_and_all_are_ac
     assert 0 < len(direct) <= 20 - s.reply_reserve
     gathered = r.llen(keys.reply_buffer("xhs01"))
     assert gathered == len(CROWD) - len(direct)
-    assert r.zcard(outbound.DELAYED) == 0                   # nobody's reply waits for a later minute
+    assert r.zcard(keys.OUT_DELAYED) == 0                   # nobody's reply waits for a later minute
 
     # the next minute tick posts the gathered replies as one message
     res = schedule.tick(local_ts(SH, 2026, 11, 24, 3, 0))

@@ -229,7 +229,7 @@ def count_existing(r: redis.Redis, names: list[str]) -> int:
 def count_sent(r: redis.Redis, ids: list[str]) -> int:
     with r.pipeline(transaction=False) as p:
         for i in ids:
-            p.hget(outbound.state_key(i), "status")
+            p.hget(keys.out_state(i), "status")
         return sum(1 for s in p.execute() if s == b"sent")
 
 
@@ -301,7 +301,7 @@ def test_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(live, own_red
     time.sleep(0.3)
 
     lost_days, extra_days = compare_days(r, expected)
-    replies = sum(1 for _ in r.scan_iter(outbound.STATE_PREFIX + "reply:*", count=5000))
+    replies = sum(1 for _ in r.scan_iter(keys.OUT_STATE_PREFIX + "reply:*", count=5000))
     sent_replies = metric(r, "sends_dry_run")
     checkins = metric(r, "checkins")
     dead = r.llen(streams.INBOX.dead_key) + r.llen(streams.OUTBOX.dead_key)

@@ -31,7 +31,7 @@ from handlers.streaks import DayBits
 from wecom_bot.builders import app_xml, robot_xml, sign
 from wecom_bot.crypto import CallbackCrypto
 from wecom_bot.simulator import SimState, SimulatorServer
-from workers import keys, outbound, streams
+from workers import keys, streams
 
 from reliability_report import clean_environ, start_gunicorn, start_worker, wait_for, wecom_bot
 
@@ -160,7 +160,7 @@ def _run_scaleout(r, sim, procs, report, tmp_path, redis_url):
     callbacks = sum(codes.values())
 
     def settled():
-        return (r.xlen(streams.INBOX.key) == 0 and r.xlen(streams.OUTBOX.key) == 0 and r.zcard(outbound.DELAYED) == 0
+        return (r.xlen(streams.INBOX.key) == 0 and r.xlen(streams.OUTBOX.key) == 0 and r.zcard(keys.OUT_DELAYED) == 0
                 and streams.depth(r, streams.OUTBOX)["pending"] == 0 and streams.depth(r, streams.INBOX)["pending"] == 0
                 and sum(r.llen(f"rq:queue:{q}") for q in ("tick", "inbox", "outbox", "default")) == 0)
     wait_for(settled, timeout=180, interval=0.25, what="everything to be processed and sent")
@@ -179,7 +179,7 @@ def _run_scaleout(r, sim, procs, report, tmp_path, redis_url):
     sent = sim.state.sent_messages()
     members_all = {member(g, m) for g in range(GROUPS) for m in range(MEMBERS)}
     replies = Counter(u for msg in sent if msg["path"] == "message/send" for u in msg["touser"] if u in members_all)
-    nudges = {k.decode() for k in r.scan_iter(outbound.STATE_PREFIX + "slot:*:nudge:*")}
+    nudges = {k.decode() for k in r.scan_iter(keys.OUT_STATE_PREFIX + "slot:*:nudge:*")}
     nudged = Counter(k.rsplit(":", 1)[1] for k in nudges)
     replies_lost = sum(max(0, n - (replies[u] - nudged[u])) for u, n in messages_of.items())
     replies_doubled = sum(max(0, replies[u] - nudged[u] - n) for u, n in messages_of.items())
@@ -213,7 +213,7 @@ def _run_scaleout(r, sim, procs, report, tmp_path, redis_url):
                 slot_problems.append(f"{gkey(g)} {d}: unclaimed {claims}")
         # every group post is one distinct outbound message: 接龙 and reminders (the check-in replies are
         # private here); a slot posted twice would be two posts for one id
-        states = [k for k in r.scan_iter(outbound.STATE_PREFIX + f"slot:{gkey(g)}:*")
+        states = [k for k in r.scan_iter(keys.OUT_STATE_PREFIX + f"slot:{gkey(g)}:*")
                   if b":digest:" not in k and b":nudge:" not in k]
         sent_states = sum(1 for k in states if r.hget(k, "status") == b"sent")
         if len(contents) != sent_states:
@@ -325,7 +325,7 @@ def test_healthz_and_metrics_show_redis_queues_and_figures_without_secrets(own_r
 
         # a worker processes and sends everything: the depths go to 0, the counters follow
         procs.run(wecom_bot("worker", "--burst"), env, "worker", timeout=120)
-        wait_for(lambda: r.xlen(streams.OUTBOX.key) == 0 and r.zcard(outbound.DELAYED) == 0, timeout=60,
+        wait_for(lambda: r.xlen(streams.OUTBOX.key) == 0 and r.zcard(keys.OUT_DELAYED) == 0, timeout=60,
                  what="the sends")
         after_health = http.get(base + "/healthz", timeout=10).json()
         after_text = http.get(base + "/metrics", timeout=10).text

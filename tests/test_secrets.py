@@ -29,7 +29,7 @@ import requests
 from wecom_bot.builders import app_xml, robot_xml, sign
 from wecom_bot.crypto import CallbackCrypto
 from wecom_bot.simulator import SimState, SimulatorServer
-from workers import outbound, streams
+from workers import keys, streams
 
 from reliability_report import clean_environ, start_gunicorn, start_worker, wait_for, wecom_bot
 
@@ -251,7 +251,7 @@ def test_no_secret_in_logs_job_descriptions_error_replies_or_redis(own_redis, pr
 
     def settled():
         return (r.xlen(streams.INBOX.key) == 0 and r.xlen(streams.OUTBOX.key) == 0
-                and r.zcard(outbound.DELAYED) == 0 and streams.depth(r, streams.OUTBOX)["pending"] == 0)
+                and r.zcard(keys.OUT_DELAYED) == 0 and streams.depth(r, streams.OUTBOX)["pending"] == 0)
     wait_for(settled, timeout=90, interval=0.2, what="the inbox, the outbox and the retries to settle")
 
     # access: members trying leader commands, privately and in the group; another group's leader;

@@ -207,13 +207,13 @@ def cmd_archive(args) -> int:
     """The message archive: which source is active, the cursor, and the records parked because they
     did not decrypt (fetched again with --retry-parked once the key is fixed)."""
     from config.settings import get_settings
-    from workers import archive
+    from workers import archive, keys
     from workers.connection import get_redis
     settings, r = get_settings(), get_redis()
     print(f"sources: {archive.sources_line(settings)}")
     if not archive.is_configured(settings):
         return 0
-    print(f"cursor: seq {int(r.get(archive.SEQ) or 0)}")
+    print(f"cursor: seq {int(r.get(keys.ARCHIVE_SEQ) or 0)}")
     parked = archive.parked(r)
     for p in parked:
         print(f"parked: seq {p.get('seq')} msgid {p.get('msgid')} key version {p.get('publickey_ver')}: {p.get('error')}")

@@ -8,7 +8,7 @@ import redis
 from flask import Blueprint, Response, jsonify
 
 from config.settings import get_settings
-from workers import keys, outbound, streams
+from workers import keys, streams
 from workers.connection import get_redis
 
 bp = Blueprint("ops", __name__)
@@ -86,7 +86,7 @@ def metrics():
     for stream in (streams.INBOX, streams.OUTBOX):
         lines.append(f'wecom_bot_dead_entries{{queue="{stream.key.split(":")[-1]}"}} {r.llen(stream.dead_key)}')
     lines.append("# TYPE wecom_bot_failed_sends gauge")
-    lines.append(f"wecom_bot_failed_sends {r.hlen(outbound.FAILED)}")
+    lines.append(f"wecom_bot_failed_sends {r.hlen(keys.OUT_FAILED)}")
     now_ms = int(time.time() * 1000)
     lines.append("# TYPE wecom_bot_queue_depth gauge")
     lines.append("# TYPE wecom_bot_queue_lag_seconds gauge")

@@ -55,39 +55,10 @@ import redis
 from config.settings import Group, Settings, get_settings
 from handlers.calendar import day_of
 from handlers.chain import MAX_TEXT, parse_chain
-from workers import ingest, jobs, keys, streams
+from workers import ingest, jobs, keys, scripts
 from workers.connection import get_redis
 
 log = logging.getLogger(__name__)
-
-# Redis keys of the archive source (TODO: move to workers/keys.py with the next change there)
-SEQ = "wb:archive:seq"                # the cursor: the last seq whose record is done
-LOCK = "wb:archive:lock"              # the pull lock: a random token with a TTL
-AGAIN = "wb:archive:again"            # set by a puller that found the lock taken: the holder pulls once more
-QUEUED = "wb:archive:queued"          # a pull job is queued and has not started yet (tick, msgaudit_notify)
-PARKED = "wb:archive:parked"          # hash seq -> JSON {seq, msgid, publickey_ver, error, at}
-
-
-def posted(msgid: str) -> str:
-    """`<group> <userid> <day>` of an archive post, kept while a recall can still un-count it."""
-    return f"wb:archive:m:{msgid}"
-
-
-def member_day(group: str, userid: str, day: int) -> str:
-    """The archive msgids a member posted on a day (the other posts that may carry a recalled day)."""
-    return f"wb:archive:ud:{group}:{userid}:{day}"
-
-
-def day_chains(group: str, day: int) -> str:
-    """The archive msgids of the 接龙 posts of a group's day: a leader's chain credits others, so it
-    may carry the day of a member whose own post was recalled, and its own recall un-counts them."""
-    return f"wb:archive:ch:{group}:{day}"
-
-
-def recalled(msgid: str) -> str:
-    """Set once a post was recalled: a crash re-read that files it again never lets it carry a day."""
-    return f"wb:archive:x:{msgid}"
-
 
 LOCK_TTL_MS = 60_000
 MARK_TTL = 26 * 3600                  # a recall counts only on the same local day: a day and some slack
@@ -100,36 +71,6 @@ SDK_MAX_LIMIT = 1000                  # GetChatData's own maximum
 # the bot's own replies ("✅ 小鹿 打卡成功") must not count as check-ins of the robot.
 _ROBOT_ID = re.compile(r"^wb[A-Za-z0-9_\-]{8,}$")
 _PEM_BLOCK = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.+?-----END [A-Z ]*PRIVATE KEY-----", re.S)
-
-# KEYS[1] lock, KEYS[2] cursor; ARGV[1] token, ARGV[2] new seq (decimal), ARGV[3] lock ttl ms.
-# Returns 1 advanced (or already there), 0 the lock is not ours any more (nothing changed).
-_ADVANCE_LUA = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return 0
-end
-local cur = redis.call('GET', KEYS[2]) or '0'
-local new = ARGV[2]
-if #new > #cur or (#new == #cur and new > cur) then
-  redis.call('SET', KEYS[2], new)
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
-"""
-# KEYS[1] lock; ARGV[1] token. Deletes the lock only if it is still ours.
-_RELEASE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-_scripts: dict = {}
-
-
-def _script(r: redis.Redis, name: str, source: str):
-    key = (name, id(r))
-    if key not in _scripts:
-        _scripts[key] = r.register_script(source)
-    return _scripts[key]
 
 
 # --- the SDK boundary ------------------------------------------------------------------------------
@@ -389,15 +330,15 @@ class Puller:
             log.error("message archive: WECOM_ARCHIVE_PRIVATE_KEY holds no usable key; not pulling")
             return 0
         token = secrets.token_hex(16)
-        if not self.r.set(LOCK, token, nx=True, px=self.lock_ttl_ms):
-            self.r.set(AGAIN, 1, px=self.lock_ttl_ms)
+        if not self.r.set(keys.ARCHIVE_LOCK, token, nx=True, px=self.lock_ttl_ms):
+            self.r.set(keys.ARCHIVE_AGAIN, 1, px=self.lock_ttl_ms)
             log.debug("archive pull already running elsewhere; asked it to pull once more")
             return 0
         started = time.monotonic()
         added = 0
         try:
             for _ in range(max_batches):
-                cursor = int(self.r.get(SEQ) or 0)
+                cursor = int(self.r.get(keys.ARCHIVE_SEQ) or 0)
                 try:
                     reply = self.sdk.get_chat_data(cursor, limit)
                 except ArchiveSdkError as exc:
@@ -418,19 +359,19 @@ class Puller:
                 if records:
                     added += self._process(records)
                     last = max(int(rec["seq"]) for rec in records)
-                    if not _script(self.r, "advance", _ADVANCE_LUA)(keys=[LOCK, SEQ],
-                                                                     args=[token, str(last), self.lock_ttl_ms]):
+                    if not scripts.script("archive_advance", self.r)(keys=[keys.ARCHIVE_LOCK, keys.ARCHIVE_SEQ],
+                                                                   args=[token, str(last), self.lock_ttl_ms]):
                         log.warning("message archive: lost the pull lock (a pull took over %d s); stopping",
                                     self.lock_ttl_ms // 1000)
                         break
                     self.r.hincrby(keys.METRICS, "archive:records", len(records))
                 full = len(records) >= limit
-                if not full and not self.r.delete(AGAIN):
+                if not full and not self.r.delete(keys.ARCHIVE_AGAIN):
                     break
                 if max_seconds is not None and time.monotonic() - started > max_seconds:
                     break
         finally:
-            _script(self.r, "release", _RELEASE_LUA)(keys=[LOCK], args=[token])
+            scripts.script("out_cad", self.r)(keys=[keys.ARCHIVE_LOCK], args=[token])
         if added:
             log.info("message archive: %d new post(s) of configured groups queued", added)
         return added
@@ -468,13 +409,13 @@ class Puller:
         log.error("message archive: record seq %d (msgid %s, publickey_ver %s) parked: %s",
                   seq, entry["msgid"], entry["publickey_ver"], error)
         with self.r.pipeline(transaction=False) as p:
-            p.hset(PARKED, str(seq), json.dumps(entry, ensure_ascii=False))
+            p.hset(keys.ARCHIVE_PARKED, str(seq), json.dumps(entry, ensure_ascii=False))
             p.hincrby(keys.METRICS, "archive:parked", 1)
             p.execute()
-        if self.r.hlen(PARKED) > MAX_PARKED:   # never grow without bound: drop the oldest
-            oldest = sorted(int(s) for s in self.r.hkeys(PARKED))[: -MAX_PARKED]
+        if self.r.hlen(keys.ARCHIVE_PARKED) > MAX_PARKED:   # never grow without bound: drop the oldest
+            oldest = sorted(int(s) for s in self.r.hkeys(keys.ARCHIVE_PARKED))[: -MAX_PARKED]
             if oldest:
-                self.r.hdel(PARKED, *[str(s) for s in oldest])
+                self.r.hdel(keys.ARCHIVE_PARKED, *[str(s) for s in oldest])
 
     # -- one decrypted message --------------------------------------------------------------------
     def _handle(self, msg: dict, late: bool = False) -> int:
@@ -508,7 +449,7 @@ class Puller:
             return 0                         # a robot, the bot itself included
         day = day_of(ts, group.tz)
         if late:
-            gone = self.r.get(recalled(msgid))
+            gone = self.r.get(keys.archive_recalled(msgid))
             if gone is not None and day_of(int(gone), group.tz) == day:
                 return 0                     # recalled the same day while it was parked: never counts
         kind, text, has_image = _message_body(msg)
@@ -524,12 +465,12 @@ class Puller:
                 # or a command brings the name later). Someone who only chats is not made a member.
                 p.hsetnx(keys.names(group.key), sender, sender)
                 names[sender] = sender
-            p.set(posted(msgid), f"{group.key} {sender} {day}", ex=MARK_TTL)   # for recalls
-            p.sadd(member_day(group.key, sender, day), msgid)
-            p.expire(member_day(group.key, sender, day), MARK_TTL)
+            p.set(keys.archive_posted(msgid), f"{group.key} {sender} {day}", ex=MARK_TTL)   # for recalls
+            p.sadd(keys.archive_member_day(group.key, sender, day), msgid)
+            p.expire(keys.archive_member_day(group.key, sender, day), MARK_TTL)
             if kind in ("text", "mixed") and parse_chain(text) is not None:
-                p.sadd(day_chains(group.key, day), msgid)
-                p.expire(day_chains(group.key, day), MARK_TTL)
+                p.sadd(keys.archive_day_chains(group.key, day), msgid)
+                p.expire(keys.archive_day_chains(group.key, day), MARK_TTL)
             p.execute()
         return 1 if ingest.accept(self.r, event) else 0
 
@@ -559,7 +500,7 @@ def pull(r: redis.Redis, sdk: ArchiveSdk, limit: int = 1000, **options) -> int:
 
 def _mark(r: redis.Redis, g: Group, msgid: str) -> tuple[str, int] | None:
     """(author, local day) of an archive post of group `g` seen in the last MARK_TTL, else None."""
-    mark = r.get(posted(msgid))
+    mark = r.get(keys.archive_posted(msgid))
     if mark is None:
         return None                          # not an archive post we know of (or older than a day)
     parts = mark.decode().split(" ")
@@ -570,17 +511,17 @@ def _mark(r: redis.Redis, g: Group, msgid: str) -> tuple[str, int] | None:
 
 def _unrecord_one(r: redis.Redis, g: Group, userid: str, msgid: str, day: int) -> int:
     """The Lua step for one member (the author, or a member the post credited)."""
-    others = {m.decode() for m in r.smembers(member_day(g.key, userid, day))}
-    others |= {m.decode() for m in r.smembers(day_chains(g.key, day))}
+    others = {m.decode() for m in r.smembers(keys.archive_member_day(g.key, userid, day))}
+    others |= {m.decode() for m in r.smembers(keys.archive_day_chains(g.key, day))}
     others.discard(msgid)
     others = sorted(others)
     if others:   # a recalled post, filed again by a crash re-read, never carries a day
-        gone = r.mget([recalled(m) for m in others])
+        gone = r.mget([keys.archive_recalled(m) for m in others])
         others = [m for m, x in zip(others, gone) if x is None]
     candidates = [keys.effect(m, g.key, userid) for m in others]
-    return int(streams.script("archive_recall", r)(
+    return int(scripts.script("archive_recall", r)(
         keys=[keys.effect(msgid, g.key, userid), keys.days(g.key, userid), keys.base(g.key),
-              keys.links(g.key, day), member_day(g.key, userid, day), *candidates],
+              keys.links(g.key, day), keys.archive_member_day(g.key, userid, day), *candidates],
         args=[day, ingest.EFFECT_TTL, userid, msgid]))
 
 
@@ -617,7 +558,7 @@ def recall(r: redis.Redis, group: str, msgid: str, now: float | None = None,
     if g is None:
         return {}
     now = time.time() if now is None else now
-    r.set(recalled(msgid), int(now), ex=RECALLED_TTL)   # also for a post not read yet (parked): see _handle
+    r.set(keys.archive_recalled(msgid), int(now), ex=RECALLED_TTL)   # also for a post not read yet (parked): see _handle
     found = _mark(r, g, msgid)
     if found is None:
         return {}
@@ -635,7 +576,7 @@ def recall(r: redis.Redis, group: str, msgid: str, now: float | None = None,
 # --- parked records --------------------------------------------------------------------------------
 
 def parked(r: redis.Redis) -> list[dict]:
-    return sorted((json.loads(v) for v in r.hvals(PARKED)), key=lambda e: e["seq"])
+    return sorted((json.loads(v) for v in r.hvals(keys.ARCHIVE_PARKED)), key=lambda e: e["seq"])
 
 
 def retry_parked(r: redis.Redis, sdk: ArchiveSdk, settings: Settings | None = None) -> int:
@@ -658,7 +599,7 @@ def retry_parked(r: redis.Redis, sdk: ArchiveSdk, settings: Settings | None = No
         except RecordError:
             continue
         added += puller._handle(msg, late=True)
-        r.hdel(PARKED, str(seq))
+        r.hdel(keys.ARCHIVE_PARKED, str(seq))
     return added
 
 
@@ -681,7 +622,7 @@ def pull_if_configured(max_seconds: float = PULL_BUDGET) -> int:
 
 def pull_job() -> int:
     """The RQ job function (queue "default"): one pull."""
-    get_redis().delete(QUEUED)       # from now on a tick or a notify queues the next pull
+    get_redis().delete(keys.ARCHIVE_QUEUED)       # from now on a tick or a notify queues the next pull
     return pull_if_configured()
 
 
@@ -695,11 +636,11 @@ def schedule_pull(r: redis.Redis | None = None) -> bool:
     if not is_configured():
         return False
     r = r or get_redis()
-    if r.set(QUEUED, 1, nx=True, ex=QUEUED_TTL):
+    if r.set(keys.ARCHIVE_QUEUED, 1, nx=True, ex=QUEUED_TTL):
         try:
             jobs.enqueue("default", "workers.archive.pull_job", timeout=300)
         except Exception:
-            r.delete(QUEUED)
+            r.delete(keys.ARCHIVE_QUEUED)
             raise
     return True
 
@@ -710,5 +651,5 @@ def wake(r: redis.Redis | None = None) -> bool:
     if not is_configured():
         return False
     r = r or get_redis()
-    r.set(AGAIN, 1, px=LOCK_TTL_MS)
+    r.set(keys.ARCHIVE_AGAIN, 1, px=LOCK_TTL_MS)
     return schedule_pull(r)

@@ -22,7 +22,7 @@ def dump(r: redis.Redis, path: str) -> int:
     n = 0
     with private_file(path, "w", encoding="utf-8") as out:
         out.write(json.dumps({"format": "wecom-bot-backup", "version": 1}) + "\n")
-        for key in r.scan_iter(match="wb:*", count=1000):
+        for key in r.scan_iter(match=keys.ALL, count=1000):
             if key.decode(errors="replace").startswith(CACHE_PREFIXES):
                 continue
             with r.pipeline(transaction=False) as p:

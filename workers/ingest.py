@@ -20,7 +20,7 @@ from handlers.sanitize import clean_name, clean_text
 from handlers.router import (AskIfCheckin, Checkin, Command, Context, Hint, ReportUnknownChat, Send, group_post,
                              private, route)
 from handlers.streaks import DayBits, goal_for_week, parse_goals, record
-from workers import announce, keys, newcomers, outbound, prompts, streams
+from workers import announce, keys, newcomers, outbound, prompts, scripts, streams
 from workers.group_commit import GroupCommit, PerProcess
 from workers.connection import get_redis
 
@@ -150,7 +150,7 @@ def _already_answered(r: redis.Redis, by_message: dict[str, list]) -> set[str]:
     with r.pipeline(transaction=False) as p:
         for msgid, results in replayed:
             first = results[0][0]
-            names = [outbound.SEEN_PREFIX + f"reply:{msgid}"]
+            names = [keys.out_seen(f"reply:{msgid}")]
             if first.reply_to != "user":
                 names.append(keys.reply_route(first.group, msgid))
             p.exists(*names)
@@ -262,7 +262,7 @@ def _context(settings: Settings, members: _MemberCache, event: dict) -> Context:
 
 
 def _apply_checkins(r: redis.Redis, settings: Settings, actions: list[tuple[str, Checkin]]) -> list[dict]:
-    checkin = streams.script("checkin", r)
+    checkin = scripts.script("checkin", r)
     with r.pipeline(transaction=False) as p:
         for msgid, a in actions:
             group = settings.groups[a.group]

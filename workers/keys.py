@@ -1,11 +1,13 @@
-"""The Redis keys of the check-in state, the schedule, commands and announcements (prefix `wb:`).
-
-Two parts keep their own keys at the top of their module, because nothing else touches them: the
-outbox (`wb:out:*`, workers/outbound.py) and the message-archive puller (`wb:archive:*`,
-workers/archive.py). The inbox and outbox streams are declared in workers/streams.py."""
+"""Every Redis key of the service (prefix `wb:`): the check-in state, the schedule, commands and
+announcements, the inbox and outbox streams, the outbox (`wb:out:*`), the WeCom API client and the
+message-archive puller (`wb:archive:*`). The other modules take their keys from here and spell none
+of their own. The `Stream` objects of the inbox and outbox live in workers/streams.py, on the keys
+defined here."""
 
 
 EFFECT_TTL = 8 * 24 * 3600          # how long per-message effect keys live: longer than any replay comes back
+
+ALL = "wb:*"                        # every key of the service (what a backup takes)
 
 SEEN_PREFIX = "wb:seen:"            # inbox dedupe per msgid (a cache: left out of backups)
 TOKEN_PREFIX = "wb:token:"          # the app's access_token (a credential: never in a backup)
@@ -22,7 +24,7 @@ def ask(group: str, userid: str) -> str:
 
 
 def hint_gate(group: str, userid: str) -> str:
-    """The msgid of the last "how to check in" hint a member got (expires after ingest.HINT_EVERY)."""
+    """The msgid of the last "how to check in" hint a member got (expires after prompts.HINT_EVERY)."""
     return f"wb:hint:{group}:{userid}"
 
 
@@ -73,7 +75,7 @@ def slot(group: str, slot_name: str, local_day: str) -> str:
     return f"wb:slot:{group}:{slot_name}:{local_day}"
 
 
-METRICS = "wb:metrics"
+METRICS = "wb:metrics"              # the service's counters (a hash), shown by /metrics
 UNKNOWN_CHATS = "wb:unknown_chats"
 
 
@@ -170,3 +172,101 @@ def confirmed(group: str) -> str:
 def cmd_guard(msgid: str) -> str:
     """Set, with the reply, by the transaction that carried out a command's change (exactly once)."""
     return f"wb:cmd:{msgid}"
+
+
+# --- the inbox and outbox streams (their Stream objects: workers/streams.py) -----------------------
+INBOX = "wb:inbox"                  # callbacks and archive posts waiting for ingest
+OUTBOX = "wb:outbox"                # messages waiting to be sent (workers/outbound.py)
+
+
+def stream_wake(stream_key: str) -> str:
+    """The wake flag: set (with a TTL) by the writer that woke a drain job, cleared when the drain starts."""
+    return stream_key + ":wake"
+
+
+def stream_dead(stream_key: str) -> str:
+    """Entries that failed streams.MAX_DELIVERIES times (a list, the newest kept): `wecom-bot dead`."""
+    return stream_key + ":dead"
+
+
+# --- the outbox (workers/outbound.py) --------------------------------------------------------------
+OUT_DELAYED = "wb:out:delayed"      # messages waiting for their time: zset of "<seq>:<payload>", score = due
+OUT_FAILED = "wb:out:failed"        # the failed registry: hash id -> JSON (`wecom-bot failed`)
+OUT_SEQ = "wb:out:seq"              # orders delayed messages due at the same time
+OUT_RESENDS = "wb:out:resends"      # resends of a failed message so far: hash origin id -> n
+OUT_STATE_PREFIX = "wb:out:state:"  # per message: queued / sending / retry / sent / failed (out_state)
+
+
+def out_state(msg_id: str) -> str:
+    """One outbound message's state: a hash {status, updated, attempts, unknown}."""
+    return OUT_STATE_PREFIX + msg_id
+
+
+def out_seen(msg_id: str) -> str:
+    """Set once a message id was posted to the outbox: a second post of the same id is a no-op."""
+    return "wb:out:seen:" + msg_id
+
+
+def out_streak(alert: str) -> str:
+    """Sends failed in a row on one channel (named as its admin alert names it)."""
+    return "wb:out:streak:" + alert
+
+
+def out_alerted(day: str) -> str:
+    """The problems the admins were told about on a local day (YYYY-MM-DD): once per problem a day."""
+    return f"wb:out:alerted:{day}"
+
+
+def rate_user(userid: str) -> str:
+    """The send times of app messages to one user (the outbox's rate window, RATE_PREFIX)."""
+    return f"{RATE_PREFIX}user:{userid}"
+
+
+def rate_robot(webhook_hash: str) -> str:
+    """The send times of one group robot, named by a hash of its webhook key (never the key)."""
+    return f"{RATE_PREFIX}robot:{webhook_hash}"
+
+
+def rate_chat(chatid: str) -> str:
+    """The send times of one appchat chat."""
+    return f"{RATE_PREFIX}chat:{chatid}"
+
+
+# --- the WeCom API client (workers/sender.py) ------------------------------------------------------
+def token(corp_id: str, agent_id) -> str:
+    """The app's cached access_token (TOKEN_PREFIX: left out of backups)."""
+    return f"{TOKEN_PREFIX}{corp_id}:{agent_id}"
+
+
+def token_lock(corp_id: str, agent_id) -> str:
+    """Held by the one process fetching a new access_token."""
+    return token(corp_id, agent_id) + ":lock"
+
+
+# --- the message-archive puller (workers/archive.py) -----------------------------------------------
+ARCHIVE_SEQ = "wb:archive:seq"          # the cursor: the last seq whose record is done
+ARCHIVE_LOCK = "wb:archive:lock"        # the pull lock: a random token with a TTL
+ARCHIVE_AGAIN = "wb:archive:again"      # set by a puller that found the lock taken: the holder pulls once more
+ARCHIVE_QUEUED = "wb:archive:queued"    # a pull job is queued and has not started yet (tick, msgaudit_notify)
+ARCHIVE_PARKED = "wb:archive:parked"    # hash seq -> JSON {seq, msgid, publickey_ver, error, at}
+
+
+def archive_posted(msgid: str) -> str:
+    """`<group> <userid> <day>` of an archive post, kept while a recall can still un-count it."""
+    return f"wb:archive:m:{msgid}"
+
+
+def archive_member_day(group: str, userid: str, day: int) -> str:
+    """The archive msgids a member posted on a day (the other posts that may carry a recalled day)."""
+    return f"wb:archive:ud:{group}:{userid}:{day}"
+
+
+def archive_day_chains(group: str, day: int) -> str:
+    """The archive msgids of the 接龙 posts of a group's day: a leader's chain credits others, so it
+    may carry the day of a member whose own post was recalled, and its own recall un-counts them."""
+    return f"wb:archive:ch:{group}:{day}"
+
+
+def archive_recalled(msgid: str) -> str:
+    """Set once a post was recalled: a crash re-read that files it again never lets it carry a day."""
+    return f"wb:archive:x:{msgid}"

@@ -53,22 +53,14 @@ from zoneinfo import ZoneInfo
 import redis
 
 from config.settings import Settings, get_settings
-from workers import jobs, keys, streams
+from workers import jobs, keys, scripts, streams
 from workers.connection import get_redis
 from workers.sender import (CONFIG_ERRCODES, Outcome, Sender, byte_limit, default_sender, group_route,
                             mention_prefix, scrub)
 
 log = logging.getLogger(__name__)
 
-DELAYED = "wb:out:delayed"
-FAILED = "wb:out:failed"
 FAILED_MAX = 10_000        # the failed registry keeps the newest; older entries are dropped and counted
-METRICS = "wb:metrics"
-SEQ = "wb:out:seq"
-RESENDS = "wb:out:resends"
-STATE_PREFIX = "wb:out:state:"
-SEEN_PREFIX = "wb:out:seen:"
-STREAK_PREFIX = "wb:out:streak:"
 
 DEDUPE_TTL = 7 * 24 * 3600
 STATE_TTL = 7 * 24 * 3600
@@ -95,10 +87,6 @@ def _dumps(obj) -> str:
 
 def _s(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def state_key(msg_id: str) -> str:
-    return STATE_PREFIX + msg_id
 
 
 # -- splitting ---------------------------------------------------------------------------------------
@@ -238,9 +226,10 @@ def _post_call(r: redis.Redis, msg: dict, wake: bool, remove_failed: str = "", n
     for part in parts:
         args += [repr(not_before) if not_before > now else "", _dumps(part)]
     log.debug("queueing outbound %s (%d part%s)", msg["id"], len(parts), "" if len(parts) == 1 else "s")
-    return streams.script("out_post", r)(
-        keys=[streams.OUTBOX.key, streams.OUTBOX.wake_key, SEEN_PREFIX + msg["id"], DELAYED, FAILED, SEQ]
-        + [state_key(p["id"]) for p in parts],
+    return scripts.script("out_post", r)(
+        keys=[streams.OUTBOX.key, streams.OUTBOX.wake_key, keys.out_seen(msg["id"]),
+              keys.OUT_DELAYED, keys.OUT_FAILED, keys.OUT_SEQ]
+        + [keys.out_state(p["id"]) for p in parts],
         args=[DEDUPE_TTL, streams.WAKE_TTL if wake else 0, STATE_TTL, repr(now), remove_failed, len(parts)] + args,
         client=client)
 
@@ -248,11 +237,11 @@ def _post_call(r: redis.Redis, msg: dict, wake: bool, remove_failed: str = "", n
 def _member(r: redis.Redis, msg: dict) -> str:
     """The delayed set's member: a fresh sequence number first, so that messages due at the same
     moment come back in the order they were put off."""
-    return f"{r.incr(SEQ):012d}:{_dumps(msg)}"
+    return f"{r.incr(keys.OUT_SEQ):012d}:{_dumps(msg)}"
 
 
 def _delay(r: redis.Redis, msg: dict, due: float) -> None:
-    r.zadd(DELAYED, {_member(r, msg): due})
+    r.zadd(keys.OUT_DELAYED, {_member(r, msg): due})
 
 
 # -- channels and rate limits ------------------------------------------------------------------------
@@ -267,15 +256,15 @@ class Channel:
 def channel_of(msg: dict, settings: Settings) -> Channel:
     if msg.get("to") == "user":
         users = sorted(set(msg.get("users") or []))
-        return Channel("app:" + ",".join(users), "app", tuple(f"{keys.RATE_PREFIX}user:{u}" for u in users),
+        return Channel("app:" + ",".join(users), "app", tuple(keys.rate_user(u) for u in users),
                        USER_PER_MINUTE)
     group = (msg.get("group") or "").lower()
     route, target = group_route(settings, group)
     if route == "robot":
         h = hashlib.sha256(target.encode()).hexdigest()[:16]
-        return Channel(f"robot:{h}", f"robot:{group}", (f"{keys.RATE_PREFIX}robot:{h}",), ROBOT_PER_MINUTE)
+        return Channel(f"robot:{h}", f"robot:{group}", (keys.rate_robot(h),), ROBOT_PER_MINUTE)
     if route == "appchat":
-        return Channel(f"appchat:{target}", f"appchat:{group}", (f"{keys.RATE_PREFIX}chat:{target}",), CHAT_PER_MINUTE)
+        return Channel(f"appchat:{target}", f"appchat:{group}", (keys.rate_chat(target),), CHAT_PER_MINUTE)
     return Channel(f"none:{group}", f"none:{group}", (), 0)
 
 
@@ -292,7 +281,7 @@ def robot_capacity(r: redis.Redis | None, group: str, now: float | None = None) 
 
 def _acquire(r: redis.Redis, ch: Channel, msg: dict, now: float) -> tuple[bool, float, str]:
     member = f"{msg['id']}|{uuid.uuid4().hex[:8]}"
-    allowed, due, member = streams.script("out_rate", r)(
+    allowed, due, member = scripts.script("out_rate", r)(
         keys=list(ch.rate_keys),
         args=[repr(now), WINDOW, ch.limit, msg.get("_rsv") or "", member, RESERVATION_GRACE])
     return bool(int(allowed)), float(_s(due) or now), _s(member)
@@ -338,7 +327,7 @@ def _run_channel(r, settings, sender, items, clock) -> list[str]:
 
 
 def _done(r: redis.Redis, msg: dict) -> bool:
-    status = r.hget(state_key(msg.get("id") or ""), "status")
+    status = r.hget(keys.out_state(msg.get("id") or ""), "status")
     return status in (b"sent", b"failed")
 
 
@@ -362,11 +351,11 @@ def _handle_one(r, settings: Settings, sender: Sender, msg: dict, clock) -> floa
         if not allowed:
             msg = dict(msg, _rsv=member)
             _delay(r, msg, due)
-            r.hincrby(METRICS, "sends_delayed", 1)
+            r.hincrby(keys.METRICS, "sends_delayed", 1)
             log.info("outbound %s: %s is at its limit; delayed %.0f s", mid, ch.alert, due - now)
             return None
-    verdict, attempts, unknown = streams.script("out_claim", r)(
-        keys=[state_key(mid)], args=[repr(now), STALE_SENDING, STATE_TTL])
+    verdict, attempts, unknown = scripts.script("out_claim", r)(
+        keys=[keys.out_state(mid)], args=[repr(now), STALE_SENDING, STATE_TTL])
     verdict, attempts, unknown = _s(verdict), int(attempts), int(unknown)
     if verdict in ("sent", "failed", "busy"):
         return None
@@ -380,15 +369,15 @@ def _handle_one(r, settings: Settings, sender: Sender, msg: dict, clock) -> floa
 def _record(r, settings: Settings, msg: dict, ch: Channel, outcome: Outcome, attempts: int, unknown: int,
             now: float) -> float | None:
     mid = msg["id"]
-    key = state_key(mid)
+    key = keys.out_state(mid)
     msg = {k: v for k, v in msg.items() if k != "_rsv"}
     if outcome.kind == "ok":
         with r.pipeline() as p:
             p.hset(key, mapping={"status": "sent", "updated": repr(now), "sent_at": repr(now),
                                  "dry_run": int(outcome.dry_run)})
             p.expire(key, STATE_TTL)
-            p.hincrby(METRICS, "sends_dry_run" if outcome.dry_run else "sends_ok", 1)
-            p.delete(STREAK_PREFIX + ch.alert)
+            p.hincrby(keys.METRICS, "sends_dry_run" if outcome.dry_run else "sends_ok", 1)
+            p.delete(keys.out_streak(ch.alert))
             p.execute()
         if not outcome.dry_run:
             log.info("sent %s via %s", mid, ch.alert)
@@ -401,7 +390,7 @@ def _record(r, settings: Settings, msg: dict, ch: Channel, outcome: Outcome, att
                f"messages to it go to the failed list (wecom-bot failed --resend once fixed)", now)
 
     if outcome.kind == "retry":
-        r.hincrby(METRICS, "sends_retry", 1)
+        r.hincrby(keys.METRICS, "sends_retry", 1)
         if attempts >= MAX_ATTEMPTS:
             return _fail(r, msg, outcome, attempts, now, exhausted=True)
         due = now + BACKOFF[min(attempts, len(BACKOFF)) - 1]
@@ -409,7 +398,7 @@ def _record(r, settings: Settings, msg: dict, ch: Channel, outcome: Outcome, att
         log.warning("outbound %s attempt %d failed (%s); retry in %.0f s", mid, attempts, outcome.error, due - now)
         return due
     if outcome.kind == "unknown":
-        r.hincrby(METRICS, "sends_unknown", 1)
+        r.hincrby(keys.METRICS, "sends_unknown", 1)
         if unknown >= 1 or attempts >= MAX_ATTEMPTS:
             return _fail(r, msg, outcome, attempts, now, exhausted=True)
         r.hset(key, "unknown", unknown + 1)
@@ -426,16 +415,16 @@ def _retry_later(r, key: str, msg: dict, outcome: Outcome, due: float, now: floa
         p.hset(key, mapping={"status": "retry", "updated": repr(now), "last_error": outcome.error[:300],
                              "errcode": "" if outcome.errcode is None else outcome.errcode})
         p.expire(key, STATE_TTL)
-        p.zadd(DELAYED, {member: due})
+        p.zadd(keys.OUT_DELAYED, {member: due})
         p.execute()
 
 
 def _fail(r, msg: dict, outcome: Outcome, attempts: int, now: float, exhausted: bool = False) -> None:
     _register_failed(r, msg, outcome, attempts, now)
     with r.pipeline() as p:
-        p.hset(state_key(msg["id"]), mapping={"status": "failed", "updated": repr(now),
+        p.hset(keys.out_state(msg["id"]), mapping={"status": "failed", "updated": repr(now),
                                               "last_error": outcome.error[:300]})
-        p.expire(state_key(msg["id"]), STATE_TTL)
+        p.expire(keys.out_state(msg["id"]), STATE_TTL)
         p.execute()
     log.error("outbound %s failed after %d attempt%s%s: %s", msg["id"], attempts, "" if attempts == 1 else "s",
               " (retries exhausted)" if exhausted else "", outcome.error)
@@ -447,9 +436,9 @@ def _register_failed(r, msg: dict, outcome: Outcome, attempts: int, now: float) 
              "http_status": outcome.http_status, "error": scrub(outcome.error)[:500],
              "attempts": attempts, "time": now}
     with r.pipeline() as p:
-        p.hset(FAILED, msg["id"], _dumps(entry))
-        p.hincrby(METRICS, "sends_failed", 1)
-        p.hlen(FAILED)
+        p.hset(keys.OUT_FAILED, msg["id"], _dumps(entry))
+        p.hincrby(keys.METRICS, "sends_failed", 1)
+        p.hlen(keys.OUT_FAILED)
         size = p.execute()[-1]
     if size > FAILED_MAX:
         _trim_failed(r, size - FAILED_MAX + FAILED_MAX // 10)
@@ -461,13 +450,13 @@ def _trim_failed(r, drop: int) -> None:
     oldest = failed_list(r)[:drop]
     if oldest:
         with r.pipeline() as p:
-            p.hdel(FAILED, *[e.get("id") or "" for e in oldest])
-            p.hincrby(METRICS, "sends_failed_dropped", len(oldest))
+            p.hdel(keys.OUT_FAILED, *[e.get("id") or "" for e in oldest])
+            p.hincrby(keys.METRICS, "sends_failed_dropped", len(oldest))
             p.execute()
 
 
 def _failure_streak(r, settings, msg, ch: Channel, now: float) -> None:
-    key = STREAK_PREFIX + ch.alert
+    key = keys.out_streak(ch.alert)
     with r.pipeline() as p:
         p.incr(key)
         p.expire(key, 24 * 3600)
@@ -482,7 +471,7 @@ def _alert(r, settings: Settings, msg: dict, ch: Channel, problem: str, text: st
     """Tell the admins once per problem per day, by private app message through the outbox.
     A generic alert (a run of failures) is left out when the channel had a specific one today."""
     day = datetime.fromtimestamp(now, ZoneInfo(settings.timezone)).strftime("%Y-%m-%d")
-    alerted = f"wb:out:alerted:{day}"
+    alerted = keys.out_alerted(day)
     if generic and r.sismember(alerted, ch.alert):
         return
     if str(msg.get("id", "")).startswith("alert:"):
@@ -514,8 +503,8 @@ def _pump(r: redis.Redis, now: float | None, wake: bool) -> int:
     now = time.time() if now is None else now
     total = 0
     while True:
-        moved, must_wake = streams.script("out_pump", r)(
-            keys=[DELAYED, streams.OUTBOX.key, streams.OUTBOX.wake_key],
+        moved, must_wake = scripts.script("out_pump", r)(
+            keys=[keys.OUT_DELAYED, streams.OUTBOX.key, streams.OUTBOX.wake_key],
             args=[repr(now), PUMP_BATCH, streams.WAKE_TTL if wake else 0])
         total += int(moved)
         if int(must_wake) and wake:
@@ -525,7 +514,7 @@ def _pump(r: redis.Redis, now: float | None, wake: bool) -> int:
 
 
 def next_due(r: redis.Redis) -> float | None:
-    first = r.zrange(DELAYED, 0, 0, withscores=True)
+    first = r.zrange(keys.OUT_DELAYED, 0, 0, withscores=True)
     return float(first[0][1]) if first else None
 
 
@@ -570,7 +559,7 @@ def failed_list(r: redis.Redis | None = None) -> list[dict]:
     """Sends that failed for good, oldest first: {id, msg, kind, errcode, error, attempts, time}."""
     r = r or get_redis()
     out = []
-    for _field, raw in r.hgetall(FAILED).items():
+    for _field, raw in r.hgetall(keys.OUT_FAILED).items():
         try:
             out.append(json.loads(raw))
         except ValueError:
@@ -591,7 +580,7 @@ def resend_failed(r: redis.Redis | None = None, ids: list[str] | None = None) ->
         if not isinstance(msg, dict) or not msg.get("to"):
             continue
         origin = msg.get("_origin") or msg["id"]
-        n = r.hincrby(RESENDS, origin, 1)
+        n = r.hincrby(keys.OUT_RESENDS, origin, 1)
         again = {k: v for k, v in msg.items() if not k.startswith("_") and k != "not_before"}
         again["id"] = f"{origin}~r{n}"
         again["_origin"] = origin
@@ -602,8 +591,8 @@ def resend_failed(r: redis.Redis | None = None, ids: list[str] | None = None) ->
 
 def metrics(r: redis.Redis | None = None) -> dict[str, int]:
     r = r or get_redis()
-    return {_s(k): int(v) for k, v in r.hgetall(METRICS).items()}
+    return {_s(k): int(v) for k, v in r.hgetall(keys.METRICS).items()}
 
 
 def state_of(r: redis.Redis, msg_id: str) -> dict[str, str]:
-    return {_s(k): _s(v) for k, v in r.hgetall(state_key(msg_id)).items()}
+    return {_s(k): _s(v) for k, v in r.hgetall(keys.out_state(msg_id)).items()}

@@ -12,7 +12,7 @@ import redis
 
 from config.settings import Settings
 from handlers.router import AskIfCheckin, Checkin, ConfirmCheckin, Hint
-from workers import keys, outbound, streams
+from workers import keys, outbound, scripts
 
 ASK_TTL = 24 * 3600     # a 「是」 counts the asked-about post for this long
 HINT_EVERY = 600        # seconds: at most one "how to check in" hint per member in this time
@@ -33,7 +33,7 @@ def allowed_hints(r: redis.Redis, settings: Settings, hints: list[Hint]) -> list
         return []
     from workers import weekly
     keep = weekly.cfg(settings).reserve + HINT_HEADROOM
-    decide = streams.script("hint", r)
+    decide = scripts.script("hint", r)
     now = time.time()
     with r.pipeline(transaction=False) as p:
         for h in hints:

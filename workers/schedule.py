@@ -43,7 +43,7 @@ from config.settings import SLOTS, Group, Settings, Slot, get_settings
 from handlers import daily
 from handlers.calendar import day_date, day_index
 from handlers.streaks import DayBits
-from workers import jobs, keys
+from workers import jobs, keys, scripts
 from workers.connection import get_redis
 from workers.register import MemberRow, MemberState, load_members
 
@@ -55,48 +55,6 @@ FORCE_COUNTER = keys.FORCE_COUNTER # INCR per forced re-send (kept here as an al
 BATCH = 250                        # groups per run_slot_batch job
 CLAIM_CHUNK = 2000                 # claims per Lua call
 NOTES_SHOWN = 3                    # latest profile notes per member in a digest
-
-# KEYS: (slot key, paused key, pending zset) triples; ARGV[1] ttl, ARGV[2] now, then per triple its
-# value and its pending member. Returns per triple: 1 claimed with its value, 2 claimed as paused,
-# 0 already claimed. A won `sent` claim enters the pending set in the same step, so a tick that dies
-# before it enqueues the batch leaves a trace that a later tick recovers (recover_pending).
-_CLAIM_LUA = """
-local out = {}
-local n = 0
-for i = 1, #KEYS, 3 do
-  n = n + 1
-  local value = ARGV[2 * n + 1]
-  local status = 1
-  if redis.call('EXISTS', KEYS[i + 1]) == 1 then
-    value = 'paused'
-    status = 2
-  end
-  if redis.call('SET', KEYS[i], value, 'NX', 'EX', ARGV[1]) then
-    out[n] = status
-    if status == 1 and string.sub(value, 1, 4) == 'sent' then
-      redis.call('ZADD', KEYS[i + 2], ARGV[2], ARGV[2 * n + 2])
-    end
-  else
-    out[n] = 0
-  end
-end
-return out
-"""
-_ADVANCE_LUA = """
-local cur = tonumber(redis.call('GET', KEYS[1]))
-if not cur or cur < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[1], ARGV[1])
-end
-return cur and tostring(cur) or false
-"""
-_scripts: dict[str, object] = {}
-
-
-def _script(r: redis.Redis, name: str, source: str):
-    """A registered script; callers pass client=r, so a cached one never talks to a stale client."""
-    if name not in _scripts:
-        _scripts[name] = r.register_script(source)
-    return _scripts[name]
 
 
 # --- what is due -----------------------------------------------------------------------------------
@@ -159,7 +117,7 @@ def due_slots(settings: Settings, ts: float, since: float | None) -> list[Due]:
 
 
 def _claim(r: redis.Redis, due: list[Due], values: list[str], ts: float) -> list[int]:
-    script = _script(r, "claim", _CLAIM_LUA)
+    script = scripts.script("slot_claim", r)
     out: list[int] = []
     for i in range(0, len(due), CLAIM_CHUNK):
         part = due[i:i + CLAIM_CHUNK]
@@ -336,7 +294,7 @@ def _scheduled(r: redis.Redis, settings: Settings, ts: float, result: dict) -> N
         lines.append(f"{slot} {d.isoformat()}: paused, nothing sent for {_names(groups)}")
     if not lines:
         lines.append("nothing due")
-    _script(r, "advance", _ADVANCE_LUA)(keys=[LAST_TICK], args=[repr(float(ts))], client=r)
+    scripts.script("tick_advance", r)(keys=[LAST_TICK], args=[repr(float(ts))], client=r)
 
 
 def _overview(r: redis.Redis, settings: Settings, ts: float, days: list[date], result: dict) -> None:

@@ -42,7 +42,7 @@ from config.settings import Settings, get_settings
 from wecom_bot.logs import SecretMasker
 from workers import keys
 from workers.connection import get_redis
-from workers.streams import script
+from workers.scripts import script
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ class Sender:
 
     @property
     def token_key(self) -> str:
-        return f"{keys.TOKEN_PREFIX}{self.settings.corp_id}:{self.settings.agent_id}"
+        return keys.token(self.settings.corp_id, self.settings.agent_id)
 
     def url(self, path: str) -> str:
         return self.settings.api_base_url + path
@@ -269,7 +269,7 @@ class Sender:
         if bad:
             script("out_cad", r)(keys=[self.token_key], args=[bad])
         deadline = time.monotonic() + TOKEN_WAIT
-        lock_key = self.token_key + ":lock"
+        lock_key = keys.token_lock(self.settings.corp_id, self.settings.agent_id)
         while True:
             if not force:
                 cached = r.get(self.token_key)

@@ -15,13 +15,13 @@ import logging
 import os
 import socket
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterable
 
 import redis
 
-from workers import jobs
+from workers import jobs, keys
 from workers.connection import get_redis
+from workers.scripts import script
 
 log = logging.getLogger(__name__)
 
@@ -30,17 +30,6 @@ MAX_DELIVERIES = 5
 DEAD_MAX = 10_000          # entries kept in a stream's dead list (the newest); `wecom-bot dead` shows them
 WAKE_TTL = 30
 GROUP = "workers"
-METRICS = "wb:metrics"
-
-_LUA = {}
-
-
-def script(name: str, r: redis.Redis):
-    """A registered Lua script from workers/lua, loaded once per client."""
-    key = (name, id(r))
-    if key not in _LUA:
-        _LUA[key] = r.register_script((Path(__file__).parent / "lua" / f"{name}.lua").read_text())
-    return _LUA[key]
 
 
 @dataclass(frozen=True)
@@ -51,15 +40,15 @@ class Stream:
 
     @property
     def wake_key(self) -> str:
-        return self.key + ":wake"
+        return keys.stream_wake(self.key)
 
     @property
     def dead_key(self) -> str:
-        return self.key + ":dead"
+        return keys.stream_dead(self.key)
 
 
-INBOX = Stream("wb:inbox", "inbox", "workers.ingest.drain_inbox")
-OUTBOX = Stream("wb:outbox", "outbox", "workers.outbound.drain_outbox")
+INBOX = Stream(keys.INBOX, "inbox", "workers.ingest.drain_inbox")
+OUTBOX = Stream(keys.OUTBOX, "outbox", "workers.outbound.drain_outbox")
 
 
 def consumer_name() -> str:
@@ -95,7 +84,7 @@ class StreamWriter:
         caller must wake a drain job (`wake_drain`): left to the caller, which may hold a lock that
         a drain run inline would need."""
         dedupe = any(key for _, key, _ in items)
-        keys_: list = [self.stream.key, self.stream.wake_key, METRICS]
+        keys_: list = [self.stream.key, self.stream.wake_key, keys.METRICS]
         vals: list = [self.dedupe_ttl if dedupe else 0, WAKE_TTL]
         for payload, key, count_as in items:
             if dedupe and not key:
@@ -185,7 +174,7 @@ def _park_poison(r: redis.Redis, stream: Stream, entries):
             with r.pipeline() as p:
                 p.rpush(stream.dead_key, json.dumps(payload, ensure_ascii=False))
                 p.ltrim(stream.dead_key, -DEAD_MAX, -1)
-                p.hincrby(METRICS, stream.key + ":dead", 1)
+                p.hincrby(keys.METRICS, stream.key + ":dead", 1)
                 p.xack(stream.key, GROUP, entry_id)
                 p.xdel(stream.key, entry_id)
                 p.execute()

@@ -32,7 +32,7 @@ from handlers import weekly as hw
 from handlers.calendar import day_date, day_index, day_of, week_start
 from handlers.daily import in_quiet_hours
 from handlers.streaks import (MISSED, OFF, OPEN, DayBits, goal_for_week, leave_goal, record, unavailable_days, week_result)
-from workers import keys
+from workers import keys, scripts
 from workers.register import MemberState, load_members
 
 log = logging.getLogger(__name__)
@@ -461,59 +461,6 @@ def checkin_reply(r: redis.Redis, settings: Settings, action, res: dict, msgid: 
     return out
 
 
-_ROUTE_LUA = """
-local d = redis.call('GET', KEYS[1])
-if d then return d end
-local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
-local used = redis.call('ZCARD', KEYS[2])
-for i = 5, #KEYS do
-  local n = redis.call('ZCOUNT', KEYS[i], now - window, '+inf')
-  if n > used then used = n end
-end
-if used >= tonumber(ARGV[3]) then
-  redis.call('RPUSH', KEYS[3], ARGV[5])
-  redis.call('EXPIRE', KEYS[3], 86400)
-  redis.call('SADD', KEYS[4], ARGV[7])
-  d = 'buf'
-else
-  redis.call('ZADD', KEYS[2], now, ARGV[4])
-  redis.call('EXPIRE', KEYS[2], 120)
-  d = 'post'
-end
-redis.call('SET', KEYS[1], d, 'EX', ARGV[6])
-return d
-"""
-# KEYS[1] the gathered batch being posted, KEYS[2] the buffer, KEYS[3] the groups with a buffer.
-# Returns the batch (a JSON list): one already taken and maybe not posted yet, else the buffer's.
-_TAKE_LUA = """
-local p = redis.call('GET', KEYS[1])
-if p then return p end
-local items = redis.call('LRANGE', KEYS[2], 0, -1)
-if #items == 0 then
-  redis.call('SREM', KEYS[3], ARGV[1])
-  return false
-end
-redis.call('DEL', KEYS[2])
-local joined = '[' .. table.concat(items, ',') .. ']'
-redis.call('SET', KEYS[1], joined, 'EX', 86400)
-return joined
-"""
-_DONE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-if redis.call('LLEN', KEYS[2]) == 0 then redis.call('SREM', KEYS[3], ARGV[2]) end
-return 1
-"""
-_scripts: dict[str, object] = {}
-
-
-def _script(r: redis.Redis, name: str, source: str):
-    if name not in _scripts:
-        _scripts[name] = r.register_script(source)
-    return _scripts[name]
-
-
 def route_replies(r: redis.Redis, settings: Settings, items: list[tuple[dict, str, str, str]]) -> list[dict]:
     """Group replies to post now, or gathered while the group's robot is near its limit; `items`:
     (msg, msgid, name, words) in the batch's order, routed in one pipelined round trip. The choice
@@ -521,7 +468,7 @@ def route_replies(r: redis.Redis, settings: Settings, items: list[tuple[dict, st
     from workers import outbound
     if not items:
         return []
-    route = _script(r, "route", _ROUTE_LUA)
+    route = scripts.script("reply_route", r)
     now = time.time()
     routed: list[bool] = []          # per item: does its fate hang on the script (else: post it)
     with r.pipeline(transaction=False) as p:
@@ -559,7 +506,7 @@ def gathered_id(group: str, items: list[dict]) -> str:
 def flush_replies(r: redis.Redis, settings: Settings, group: str) -> int:
     """Post the gathered replies of one group as ONE message (ids from the gathered message ids, so
     a retried flush posts nothing twice)."""
-    take = _script(r, "take", _TAKE_LUA)
+    take = scripts.script("reply_take", r)
     batch_key, buf_key = keys.reply_flushing(group), keys.reply_buffer(group)
     raw = take(keys=[batch_key, buf_key, keys.REPLY_GROUPS], args=[group], client=r)
     if not raw:
@@ -572,7 +519,7 @@ def flush_replies(r: redis.Redis, settings: Settings, group: str) -> int:
     if items and settings.group(group) is not None:
         text = praise.gathered([(i.get("name", ""), i.get("words", "")) for i in items])
         _post(r, [_group_msg(gathered_id(group, items), group, text)])
-    _script(r, "done", _DONE_LUA)(keys=[batch_key, buf_key, keys.REPLY_GROUPS], args=[raw, group], client=r)
+    scripts.script("reply_done", r)(keys=[batch_key, buf_key, keys.REPLY_GROUPS], args=[raw, group], client=r)
     return len(items)
 
 
