@@ -146,6 +146,19 @@ def test_private_member_in_the_real_morning_chain_and_evening_reminder(r, s):
     assert [m["users"] for m in msgs if m["to"] == "user"] == [["lulu"]]     # reminded privately instead
 
 
+def test_a_private_member_is_not_named_in_a_gathered_reply(r, s, monkeypatch):
+    from workers import weekly
+    cap = capture_outbound(monkeypatch)
+    run(r, s, "@打卡助手 不公开", uid="lulu", chat="wrchat01", name="小鹿")
+    ch = outbound.channel_of({"to": "group", "group": "xhs01"}, s)
+    r.zadd(ch.rate_keys[0], {f"busy{i}": time.time() for i in range(ch.limit)})   # the robot is at its limit
+    process(r, [ev("@打卡助手 打卡", uid=u, chat="wrchat01", name=n) for u, n in (("lulu", "小鹿"), ("qing", "阿青"))])
+    assert r.llen(keys.reply_buffer("xhs01")) == 2
+    weekly.flush_replies(r, s, "xhs01")
+    gathered = [m["content"] for m in cap.msgs if m["id"].startswith("replies:")]
+    assert len(gathered) == 1 and "小鹿" not in gathered[0] and "一位同学" in gathered[0] and "阿青" in gathered[0]
+
+
 # --- 3. a signed callback is fresh or refused ------------------------------------------------------
 
 @pytest.fixture

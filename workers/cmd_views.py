@@ -14,7 +14,7 @@ from handlers import commands as h
 from handlers.calendar import day_date, week_start
 from handlers.daily import camp_week
 from handlers.streaks import goal_for_week, record, week_goal
-from workers import keys
+from workers import keys, register
 from workers.cmd_goals import _propose
 from workers.command_core import Ctx, _camp, _groups_of_member, _leader_group, _leads, _member_group, _reply
 from workers.register import load_members, member_ids
@@ -60,14 +60,14 @@ def cmd_week(ctx: Ctx) -> str:
     group = _leader_group(ctx)
     today = ctx.today(group)
     public = ctx.chat_group is not None
-    prefs = {k.decode(): v for k, v in ctx.r.hgetall(keys.prefs(group.key)).items()}
+    hidden = register.hidden(ctx.r, group.key) if public else set()
     lines = []
     for m in load_members(ctx.r, group):
         rec = record(m.days, m.off, today)
         lines.append(h.WeekLine(m.userid, m.name, rec.week_count,
                                 week_goal(m.goals, m.off, week_start(today), group.weekly_goal, _camp(group)),
                                 rec.streak, h.days_left(today, rec.checked_in), today in m.off,
-                                hidden=public and bool(prefs.get(f"{m.userid}:private"))))
+                                hidden=m.userid in hidden))
     n = camp_week(today, group.camp_start)
     return h.week_register(group.display, today, lines, paused=bool(ctx.r.exists(keys.paused(group.key))),
                            week_label=f"第{n}周" if n else "本周")

@@ -109,7 +109,7 @@ def process_batch(r: redis.Redis, entries: list[tuple[str, dict]]) -> list[str]:
     from workers import weekly
     book = weekly.PraiseBook(r, settings, [(a.group, a.userid) for (_, _, a), res in zip(checkins, results)
                                            if res["status"] == 1])
-    to_route: list[tuple[dict, str, str, str]] = []   # group replies, routed in one round trip below
+    to_route: list[tuple[dict, str, str, str, str]] = []   # group replies, routed in one round trip below
     hints: list[Hint] = []
     for entry_id, event, actions in planned:
         try:
@@ -341,7 +341,7 @@ def _checkin_replies(settings: Settings, event: dict, results: list, book, to_ro
         names = [a.name for a, res in results if res["status"] == 1]
         if names:
             msg = group_post(f"reply:{msgid}", first.group, texts.chain_credit_reply(names)).msg
-            to_route.append((msg, msgid, "、".join(names), praise.chain_short()))
+            to_route.append((msg, msgid, "、".join(names), praise.chain_short(), ""))
         return []
     action, res = results[0]
     if res["status"] == 0 and event.get("source") != "robot":
@@ -350,5 +350,5 @@ def _checkin_replies(settings: Settings, event: dict, results: list, book, to_ro
     msg = group_post(f"reply:{msgid}", action.group, text).msg
     if res["status"] == -1:
         return [msg]
-    to_route.append((msg, msgid, action.name, words))
+    to_route.append((msg, msgid, action.name, words, action.userid))
     return []

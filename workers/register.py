@@ -11,6 +11,22 @@ from handlers.streaks import DayBits, Record, goal_for_week, parse_goals, record
 from workers import keys
 
 
+def prefs(r: redis.Redis, group: str) -> dict[str, str]:
+    """The group's member preferences: `<userid>:mute` and `<userid>:private` -> "1" (免打扰, 不公开)."""
+    return {k.decode(): v.decode() for k, v in r.hgetall(keys.prefs(group)).items()}
+
+
+def flagged(prefs: dict[str, str], flag: str) -> set[str]:
+    """userids with `<userid>:<flag>` = 1 in a group's prefs."""
+    suffix = ":" + flag
+    return {f[: -len(suffix)] for f, v in prefs.items() if f.endswith(suffix) and v == "1"}
+
+
+def hidden(r: redis.Redis, group: str) -> set[str]:
+    """Members who chose 不公开: never named in anything the group reads."""
+    return flagged(prefs(r, group), "private")
+
+
 @dataclass
 class MemberRow:
     userid: str

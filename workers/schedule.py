@@ -43,7 +43,7 @@ from config.settings import SLOTS, Group, Settings, Slot, get_settings
 from handlers import daily
 from handlers.calendar import day_date, day_index
 from handlers.streaks import DayBits
-from workers import jobs, keys, scripts
+from workers import jobs, keys, register, scripts
 from workers.connection import get_redis
 from workers.register import MemberRow, MemberState, load_members
 
@@ -488,21 +488,6 @@ def _links(r: redis.Redis, group: Group, day: int) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in r.hgetall(keys.links(group.key, day)).items()}
 
 
-def _prefs(r: redis.Redis, group: Group) -> dict[str, str]:
-    return {k.decode(): v.decode() for k, v in r.hgetall(keys.prefs(group.key)).items()}
-
-
-def _flagged(prefs: dict[str, str], flag: str) -> set[str]:
-    """userids with `<userid>:<flag>` = 1 in the group's prefs (mute, private)."""
-    suffix = ":" + flag
-    return {f[: -len(suffix)] for f, v in prefs.items() if f.endswith(suffix) and v == "1"}
-
-
-def _hidden(r: redis.Redis, group: Group) -> set[str]:
-    """Members who chose 不公开: never named in a group post."""
-    return _flagged(_prefs(r, group), "private")
-
-
 def leaders_of(settings: Settings, group: Group) -> list[str]:
     return list(group.leaders) or list(settings.admins)
 
@@ -519,7 +504,7 @@ def _user_msg(msg_id: str, userid: str, content: str) -> dict:
 def daily_chain(r: redis.Redis, group: Group, day: int) -> list[dict]:
     """The morning 接龙 in the group, with whoever has checked in so far."""
     _, rows, _ = _rows(r, group, day)
-    entries = daily.chain_entries(rows, _links(r, group, day), _hidden(r, group))
+    entries = daily.chain_entries(rows, _links(r, group, day), register.hidden(r, group.key))
     text = daily.chain_text(day, group.camp_start, entries, group.chain_template or daily.CHAIN_TEMPLATE)
     return [_group_msg(slot_id(group.key, "chain", day_date(day)), group, text)]
 
@@ -529,11 +514,11 @@ def daily_remind(r: redis.Redis, group: Group, day: int, now: float) -> list[dic
     streaks about to break (not in quiet hours)."""
     settings = get_settings()
     _, rows, on_leave = _rows(r, group, day)
-    prefs = _prefs(r, group)
+    prefs = register.prefs(r, group.key)
     local = datetime.fromtimestamp(now, tz=timezone.utc).astimezone(group.tz)
     quiet = daily.in_quiet_hours(local.hour, local.minute, settings.quiet_hours)
-    rem = daily.remind(rows, muted=_flagged(prefs, "mute"), on_leave=on_leave, quiet=quiet,
-                       hidden=_flagged(prefs, "private"))
+    rem = daily.remind(rows, muted=register.flagged(prefs, "mute"), on_leave=on_leave, quiet=quiet,
+                       hidden=register.flagged(prefs, "private"))
     if rem is None:
         return []
     base = slot_id(group.key, "remind", day_date(day))

@@ -11,7 +11,7 @@
   transaction (so an undo can take them back); every tick posts those whose group is out of quiet
   hours. Their ids are fixed when they are written, so a notice posted twice is sent once.
 - praise: `checkin_reply(...)` words the instant reply with its milestone (handlers.praise) and
-  keeps the last template per member (keys.praise_last); `route_reply(...)` posts a group reply
+  keeps the last template per member (keys.praise_last); `route_replies(...)` posts each group reply
   on its own, or, when the group's robot is close to its 20 messages a minute, gathers it
   (keys.reply_buffer) into one message that the next tick posts (`flush_replies`).
 """
@@ -30,9 +30,10 @@ from config.settings import Group, Settings, get_settings
 from handlers import praise, texts
 from handlers import weekly as hw
 from handlers.calendar import day_date, day_index, day_of, week_start
-from handlers.daily import in_quiet_hours
+from handlers.daily import ANONYMOUS, in_quiet_hours
 from handlers.streaks import (MISSED, OFF, OPEN, DayBits, goal_for_week, leave_goal, record, unavailable_days, week_result)
 from workers import keys, scripts
+from workers import register
 from workers.register import MemberState, load_members
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def member_week(state: MemberState, group: Group, day: int, first: int, prefs: d
 
 def group_weeks(r: redis.Redis, group: Group, day: int, with_notes: bool = False) -> list[hw.MemberWeek]:
     states = load_members(r, group)
-    prefs = {k.decode(): v.decode() for k, v in r.hgetall(keys.prefs(group.key)).items()}
+    prefs = register.prefs(r, group.key)
     notes: dict[str, list] = {}
     if with_notes and states:
         with r.pipeline(transaction=False) as p:
@@ -253,7 +254,7 @@ def camp_overview(week_iso: str, ts: float | None = None) -> int:
         if (first is not None and week + 6 < first) or (last is not None and week > last):
             continue
         states = load_members(r, group)
-        prefs = {k.decode(): v.decode() for k, v in r.hgetall(keys.prefs(group.key)).items()}
+        prefs = register.prefs(r, group.key)
         start = first_week(r, group, day)
         members = [member_week(st, group, day, start, prefs) for st in states]
         counted = [m for m in members if m.week.status != OFF]
@@ -461,10 +462,11 @@ def checkin_reply(r: redis.Redis, settings: Settings, action, res: dict, msgid: 
     return out
 
 
-def route_replies(r: redis.Redis, settings: Settings, items: list[tuple[dict, str, str, str]]) -> list[dict]:
+def route_replies(r: redis.Redis, settings: Settings, items: list[tuple[dict, str, str, str, str]]) -> list[dict]:
     """Group replies to post now, or gathered while the group's robot is near its limit; `items`:
-    (msg, msgid, name, words) in the batch's order, routed in one pipelined round trip. The choice
-    is kept per message, so a message processed again goes the same way."""
+    (msg, msgid, name, words, userid) in the batch's order ("" userid: a leader's chain naming several),
+    routed in one pipelined round trip. The choice is kept per message, so a message processed again
+    goes the same way."""
     from workers import outbound
     if not items:
         return []
@@ -472,14 +474,14 @@ def route_replies(r: redis.Redis, settings: Settings, items: list[tuple[dict, st
     now = time.time()
     routed: list[bool] = []          # per item: does its fate hang on the script (else: post it)
     with r.pipeline(transaction=False) as p:
-        for msg, msgid, name, words in items:
+        for msg, msgid, name, words, uid in items:
             group = msg["group"]
             ch = outbound.channel_of({"to": "group", "group": group}, settings)
             routed.append(bool(ch.rate_keys))
             if not ch.rate_keys:
                 continue
             limit = max(ch.limit - cfg(settings).reserve, 1)
-            entry = json.dumps({"id": msg["id"], "name": name, "words": words, "at": round(now, 3)},
+            entry = json.dumps({"id": msg["id"], "name": name, "uid": uid, "words": words, "at": round(now, 3)},
                                ensure_ascii=False, separators=(",", ":"))
             route(keys=[keys.reply_route(group, msgid), keys.replies_recent(group), keys.reply_buffer(group),
                         keys.REPLY_GROUPS, *ch.rate_keys],
@@ -491,11 +493,6 @@ def route_replies(r: redis.Redis, settings: Settings, items: list[tuple[dict, st
         if (how.decode() if isinstance(how, bytes) else str(how)) == "post":
             out.append(msg)
     return out
-
-
-def route_reply(r: redis.Redis, settings: Settings, msg: dict, msgid: str, name: str, words: str) -> list[dict]:
-    """One group reply: route_replies for a single message."""
-    return route_replies(r, settings, [(msg, msgid, name, words)])
 
 
 def gathered_id(group: str, items: list[dict]) -> str:
@@ -517,7 +514,10 @@ def flush_replies(r: redis.Redis, settings: Settings, group: str) -> int:
         r.delete(batch_key)
         return 0
     if items and settings.group(group) is not None:
-        text = praise.gathered([(i.get("name", ""), i.get("words", "")) for i in items])
+        hidden = register.hidden(r, group)
+        # a member who chose 不公开 is not named in a list the group reads, even one answering her own post
+        text = praise.gathered([(ANONYMOUS if i.get("uid") in hidden else i.get("name", ""), i.get("words", ""))
+                                for i in items])
         _post(r, [_group_msg(gathered_id(group, items), group, text)])
     scripts.script("reply_done", r)(keys=[batch_key, buf_key, keys.REPLY_GROUPS], args=[raw, group], client=r)
     return len(items)
