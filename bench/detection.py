@@ -21,7 +21,6 @@ import argparse
 import importlib.util
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

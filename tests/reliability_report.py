@@ -171,7 +171,7 @@ the same instant, and the WeCom API simulator injecting errcodes, HTTP errors an
 - **Doubled**: a message counted twice, a send delivered more often than the contract allows, a slot
   posted twice; for hostile input, a rejected request that left anything in Redis, or a 5xx other than
   the Redis-down 503 (and any 5xx with Redis up). A send whose outcome is unknown (timeout) is retried
-  once and counted in `sends_unknown`, as DESIGN.md allows: those known duplicates are in the notes,
+  once and counted in `sends_unknown`, as docs/DESIGN.md allows: those known duplicates are in the notes,
   not in this column. For secrets and access: a secret found in a log line, an RQ job, an HTTP answer
   or a Redis value; a refused command that changed the register or showed another group's members.
   For operability: a figure of /healthz or /metrics that does not match what was done.

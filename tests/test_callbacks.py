@@ -1,4 +1,4 @@
-"""The callback endpoints: every status code of DESIGN.md, through a real Flask app and Redis."""
+"""The callback endpoints: every status code of docs/DESIGN.md, through a real Flask app and Redis."""
 from __future__ import annotations
 
 import time

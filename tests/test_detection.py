@@ -12,7 +12,7 @@ from handlers.chain import Chain, ChainEntry, cut_quote, parse_chain, render_cha
 from handlers.checkin import Credit, Detection, detect, find_note_links, strip_mentions
 
 HERE = Path(__file__).resolve().parent
-# ../shared/samples, copied into tests/data/samples so that a clone anywhere runs them too
+# the product brief's sample posts, kept in tests/data/samples
 SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
 CASES_FILE = HERE / "data" / "detection_cases.tsv"
 

@@ -3,7 +3,7 @@
 raw-HTTP cases (chunked bodies, bytes that are not UTF-8 in the request line) through gunicorn with
 the Procfile's flags.
 
-The contract (DESIGN.md): 403 bad signature or corp id; 400 anything malformed; 413 a body over
+The contract (docs/DESIGN.md): 403 bad signature or corp id; 400 anything malformed; 413 a body over
 256 KiB; never a 5xx while Redis is up (the Redis-down 503 is tested in test_reliability.py); a
 rejected request leaves nothing in Redis but its status count in wb:metrics; a genuine request is
 stored once and processed without an error.
@@ -640,7 +640,7 @@ def _missing_fields(svc, tally, kind, data, text, msgtype):
     xml = _robot_doc(fields) if kind == "robot" else _app_doc(fields)
     body, q = crypto.encrypt_body(xml, "n0", str(TS))
     status, _ = svc.request("POST", path, q, body)
-    # what must be refused, worked out from the fields sent (DESIGN.md: missing fields are 400)
+    # what must be refused, worked out from the fields sent (docs/DESIGN.md: missing fields are 400)
     has = lambda f: bool(str(fields.get(f, "")).strip())   # noqa: E731
     mt = str(fields.get("MsgType", "")).strip().lower()
     content = str(fields.get("Content", ""))

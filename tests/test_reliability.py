@@ -761,7 +761,7 @@ def _deliveries(sim, msgs: list[dict]) -> Counter:
 def test_wecom_api_faults_lose_nothing_and_double_only_what_timed_out(sim, r, report):
     """The WeCom API misbehaving, through the real sender and outbox against the simulator (over HTTP).
     Phase 1, transient faults: every message is delivered; a duplicate is only possible after a timeout
-    whose request did arrive (outcome unknown: retried once and counted, DESIGN.md). Phase 2, faults that
+    whose request did arrive (outcome unknown: retried once and counted, docs/DESIGN.md). Phase 2, faults that
     do not pass: a revoked robot key, retries exhausted, a token WeCom keeps rejecting; each message ends
     in the failed registry (never dropped), the admins are alerted once per problem, and `resend` after
     the fix delivers each exactly once."""

@@ -1,7 +1,7 @@
 """The two WeCom callback endpoints. Verify, decrypt, parse, dedupe, persist, answer: nothing else
 happens here, so WeCom gets its answer in milliseconds and the work is done by the workers.
 
-Status codes (DESIGN.md): 200 once the message is in Redis, 403 bad signature or receive id,
+Status codes (docs/DESIGN.md): 200 once the message is in Redis, 403 bad signature or receive id,
 400 malformed input, 413 too large, 503 Redis unreachable. Never 500.
 
 They are the service's hot path (every post of every member), so they are served by a small WSGI
@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 
 import redis
 
-from config.settings import get_settings
+from config.settings import Settings, get_settings
 from wecom_bot.crypto import BadSignature, CallbackCrypto, CallbackError, Malformed
 from wecom_bot.xmlparse import parse_app, parse_envelope, parse_robot
 from workers import ingest, keys
@@ -47,8 +47,7 @@ def _crypto(token: str, aes_key: str, receive_id: str) -> CallbackCrypto:
     return CallbackCrypto(token, aes_key, receive_id)
 
 
-def _endpoint_crypto(kind: str) -> CallbackCrypto | None:
-    s = get_settings()
+def _endpoint_crypto(kind: str, s: Settings) -> CallbackCrypto | None:
     if kind == "robot":
         return _crypto(s.robot_token, s.robot_aes_key, "") if s.robot_token and s.robot_aes_key else None
     return _crypto(s.token, s.aes_key, s.corp_id) if s.token and s.aes_key else None
@@ -97,7 +96,8 @@ def _process(kind: str, parse, environ: dict, max_body: int) -> tuple[int, str]:
     method = environ.get("REQUEST_METHOD", "GET")
     if method not in ("GET", "POST"):
         raise NotAllowed(f"{method} is not allowed here: WeCom uses GET to verify the URL and POST to deliver")
-    crypto = _endpoint_crypto(kind)
+    settings = get_settings()
+    crypto = _endpoint_crypto(kind, settings)
     if crypto is None:
         raise BadSignature(f"the {kind} callback is not configured")
     args = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
@@ -106,7 +106,7 @@ def _process(kind: str, parse, environ: dict, max_body: int) -> tuple[int, str]:
         raise Malformed("missing msg_signature, timestamp or nonce")
     if not timestamp.isdigit() or len(timestamp) > 10:
         raise Malformed("timestamp must be a unix time in seconds (at most 10 digits)")
-    _check_fresh(int(timestamp), get_settings().callback_max_age)
+    _check_fresh(int(timestamp), settings.callback_max_age)
     if method == "GET":
         echostr = args.get("echostr", [""])[0]
         if not echostr:

@@ -11,7 +11,8 @@ from typing import Callable
 
 from handlers import commands as h
 from workers import keys
-from workers.command_core import Change, Ctx, Refuse, _commit, _everyone, _leader_group, _member_group, _target
+from workers.command_core import (Change, Ctx, Refuse, _commit, _everyone, _leader_group, _member_group,
+                                  _private_reply, _target)
 
 _USERID = re.compile(r"^[A-Za-z0-9_.@\-]{1,64}$")
 
@@ -39,7 +40,7 @@ def cmd_note(ctx: Ctx) -> str:
 
     reply = _commit(ctx, group, [nkey], plan)
     if ctx.chat_group is not None:   # profiles are for leaders' eyes: answer privately, never in the group
-        return [h.user_msg(f"cmd:{ctx.msgid}", [ctx.uid], reply + "\n" + h.note_in_group_hint())]
+        return _private_reply(ctx, reply + "\n" + h.note_in_group_hint())
     return reply
 
 
@@ -63,7 +64,7 @@ def cmd_delnote(ctx: Ctx) -> str:
     except Refuse as exc:
         reply = exc.text
     if ctx.chat_group is not None:   # about a profile: answered privately, never in the group
-        return [h.user_msg(f"cmd:{ctx.msgid}", [ctx.uid], reply + "\n" + h.note_in_group_hint())]
+        return _private_reply(ctx, reply + "\n" + h.note_in_group_hint())
     return reply
 
 

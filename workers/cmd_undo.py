@@ -10,7 +10,7 @@ import redis
 from handlers import commands as h
 from workers import audit, keys
 from workers.cmd_days import _undo_checkin
-from workers.command_core import GUARD_TTL, Ctx, Refuse, _everyone, _leader_group, _leads, guard_key
+from workers.command_core import GUARD_TTL, Ctx, Refuse, _everyone, _leader_group, _leads, _private_reply, guard_key
 
 # The guard of an undo answered privately starts with this, so a repeat answers privately too.
 _PRIVATE_MARK = "\x00private\x00"
@@ -33,7 +33,7 @@ def cmd_undo(ctx: Ctx) -> str:
         reply = exc.text
     if reply.startswith(_PRIVATE_MARK):
         # an undo of a profile change is about the profile: the group never reads it
-        return [h.user_msg(f"cmd:{ctx.msgid}", [ctx.uid], reply[len(_PRIVATE_MARK):])]
+        return _private_reply(ctx, reply[len(_PRIVATE_MARK):])
     return reply
 
 

@@ -69,6 +69,12 @@ class Change:
     undoes: str = ""
 
 
+def _private_reply(ctx: Ctx, text: str) -> list[dict]:
+    """The answer to a command, privately to its sender wherever it was sent (profiles are for
+    leaders' eyes: nothing about them is answered in a group)."""
+    return [h.user_msg(f"cmd:{ctx.msgid}", [ctx.uid], text)]
+
+
 def _reply(ctx: Ctx, text: str, suffix: str = "") -> dict:
     msg_id = f"cmd:{ctx.msgid}{suffix}"
     if ctx.chat_group is not None:

@@ -19,7 +19,7 @@ def seen(msgid: str) -> str:
 
 
 def ask(group: str, userid: str) -> str:
-    """The post the bot asked a member about (这条算今天的打卡吗？): JSON {day, links, msgid}, for a day."""
+    """The post the bot asked a member about (这条算今天的打卡吗？): JSON {day, links}, for a day."""
     return f"wb:g:{group}:ask:{userid}"
 
 
