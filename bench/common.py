@@ -25,6 +25,9 @@ from pathlib import Path
 
 import redis
 
+import config.settings as settings_mod
+from workers import connection, jobs
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 VENV_BIN = Path(sys.executable).parent
@@ -289,8 +292,6 @@ class InProcessEnv:
 
 
 def _reset_service() -> None:
-    import config.settings as settings_mod
-    from workers import connection, jobs
     settings_mod.reset()
     connection.reset_clients()
     jobs.set_inline(False)
@@ -352,13 +353,13 @@ class Procs:
 
     def start(self, args: list[str], env: dict[str, str], name: str, cwd: Path = ROOT,
               stdout_to_file: bool = True) -> subprocess.Popen:
-        out = open(self.workdir / f"{name}.out", "ab") if stdout_to_file else subprocess.DEVNULL
-        err = open(self.workdir / f"{name}.err", "ab") if stdout_to_file else subprocess.DEVNULL
-        proc = subprocess.Popen(args, env=env, cwd=str(cwd), stdout=out, stderr=err,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-        if stdout_to_file:
-            out.close()
-            err.close()
+        with ExitStack() as files:     # the child keeps its own copies of the descriptors
+            out, err = subprocess.DEVNULL, subprocess.DEVNULL
+            if stdout_to_file:
+                out = files.enter_context(open(self.workdir / f"{name}.out", "ab"))
+                err = files.enter_context(open(self.workdir / f"{name}.err", "ab"))
+            proc = subprocess.Popen(args, env=env, cwd=str(cwd), stdout=out, stderr=err,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
         proc.bench_name = name  # type: ignore[attr-defined]
         self.procs.append(proc)
         return proc
@@ -447,7 +448,7 @@ def procfile_web_args(port: int, app_spec: str | None = None, environ: dict[str,
     """The Procfile's `web:` command with its ${VAR:-default}s expanded, bound to 127.0.0.1:port,
     optionally serving another app (the floor) with the same flags."""
     environ = environ if environ is not None else {}
-    line = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith("web:"))
+    line = next(text for text in (ROOT / "Procfile").read_text().splitlines() if text.startswith("web:"))
     cmd = line.split(":", 1)[1].strip()
 
     def expand(m: re.Match) -> str:
@@ -457,7 +458,7 @@ def procfile_web_args(port: int, app_spec: str | None = None, environ: dict[str,
     args = shlex.split(cmd)
     out = []
     skip = False
-    for i, a in enumerate(args):
+    for a in args:
         if skip:
             skip = False
             continue

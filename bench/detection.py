@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.common import Result, met  # noqa: E402
 from handlers.checkin import detect, find_note_links  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location(
@@ -114,7 +115,6 @@ def report(name: str, ev: dict, quick: bool) -> None:
 def run(quick: bool, opts=None):
     """For bench/run.py: the figures of both parts as Result rows (the held-out part is reported,
     never tuned on), against the keyword baseline of the same run."""
-    from bench.common import Result, met
     res = Result("detection")
     for part in ("dev", "heldout"):
         rows = split.load(part)

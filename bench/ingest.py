@@ -3,7 +3,7 @@
 (bench/floor_app.py: wechatpy verify + decrypt, xmltodict parse, same gunicorn flags).
 
 Every request is a distinct robot callback (its own MsgId, a valid signature, AES-encrypted) made
-with wecom_bot.builders, so the web really verifies, decrypts, parses, dedupes and appends each one
+with wecom_bot.sim.builders, so the web really verifies, decrypts, parses, dedupes and appends each one
 to the inbox stream. No worker runs: messages accumulate in `wb:inbox` (the web enqueues one drain
 job per 30 s wake window, which just waits in the RQ queue).
 """
@@ -18,6 +18,8 @@ import requests
 
 from bench import common, loadgen, profiling
 from bench.common import Procs, RedisServer, Result, fmt_num, met
+from wecom_bot.crypto import CallbackCrypto
+from wecom_bot.sim.builders import robot_xml, sign
 
 TARGET_RATIO = 0.7
 TARGET_P99_MS = 25.0
@@ -29,8 +31,6 @@ CHAT_TEXTS = ("@打卡助手 今天好累啊", "@打卡助手 大家加油", "@�
 
 def write_requests(path: Path, n: int, groups: int, members_per_group: int, prefix: str, seed: int) -> None:
     """n distinct signed, encrypted robot callbacks, one "path<TAB>body" line each."""
-    from wecom_bot.builders import robot_xml, sign
-    from wecom_bot.crypto import CallbackCrypto
     crypto = CallbackCrypto(common.ROBOT_TOKEN, common.ROBOT_AES_KEY, "")
     rnd = random.Random(seed)
     ts = int(time.time())
@@ -100,7 +100,7 @@ def _measure(port: int, main_file: Path, seconds: float, connections: int, workd
         m_cpu = meter.stop()
         if spy is not None:
             profiling.finish(spy)
-    used = [common.proc_cpu_seconds(w) - b for w, b in zip(workers, before)]
+    used = [common.proc_cpu_seconds(w) - b for w, b in zip(workers, before, strict=True)]
     m["cpu"] = m_cpu
     m["worker_cpu_seconds"] = [round(u, 2) for u in used]
     m["balanced"] = len(used) < 2 or max(used) <= UNBALANCED * max(1e-9, sum(used))
@@ -192,10 +192,11 @@ def run(quick: bool, opts) -> Result:
             return min(x["cpu"]["ours_cpu_s"] / max(1, x["requests"]) * 1e6 for x in runs)
 
         f_us, w_us = cpu_us(floor_runs), cpu_us(web_runs)
-        paired = sorted(w["rps"] / f["rps"] for f, w in zip(floor_runs, web_runs) if f["rps"])
+        paired = sorted(w["rps"] / f["rps"] for f, w in zip(floor_runs, web_runs, strict=False) if f["rps"])
         res.data.update({"cpu_us_per_request": {"floor": f_us, "web": w_us}, "paired_ratios": paired})
         res.row("CPU per request (whole machine)", f"{w_us:.0f} us",
-                f"floor {f_us:.0f} us: CPU ratio {f_us / w_us:.2f}; paired rounds {', '.join(f'{x:.2f}' for x in paired)}",
+                f"floor {f_us:.0f} us: CPU ratio {f_us / w_us:.2f}; "
+                f"paired rounds {', '.join(f'{x:.2f}' for x in paired)}",
                 "", "info")
         res.row("web latency p50 / p99", f"{wb['p50_ms']:.1f} / {wb['p99_ms']:.1f} ms",
                 f"floor {fb['p50_ms']:.1f} / {fb['p99_ms']:.1f} ms", f"p99 < {TARGET_P99_MS:.0f} ms",

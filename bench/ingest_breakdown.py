@@ -9,14 +9,23 @@ the ingest benchmark (bench/ingest.py), not one of the benchmarks of bench/run.p
 from __future__ import annotations
 
 import io
+import logging
 import os
 import sys
 import time
 from contextlib import ExitStack
 from urllib.parse import urlsplit
 
+from flask import Flask
+
 from bench import common
 from bench.common import InProcessEnv, Procs, RedisServer
+from bench.ingest import write_requests
+from wecom_bot import create_app
+from wecom_bot.crypto import CallbackCrypto
+from wecom_bot.xmlparse import parse_envelope, parse_robot
+from workers import ingest
+from workers.connection import get_redis
 
 
 def _environ(path_qs: str, body: bytes) -> dict:
@@ -39,7 +48,6 @@ def _time(fn, items, label, out):
 
 
 def main(n: int = 5000) -> None:
-    from bench.ingest import write_requests
     with ExitStack() as stack:
         workdir = common.temp_workdir(stack, "breakdown")
         procs = Procs(stack, workdir)
@@ -51,18 +59,12 @@ def main(n: int = 5000) -> None:
         reqfile = workdir / "req.tsv"
         warm = 500
         write_requests(reqfile, n * 4 + warm, 200, 10, "x", 3)
-        lines = [l.rstrip("\n").split("\t", 1) for l in reqfile.read_text(encoding="utf-8").splitlines()]
+        lines = [line.rstrip("\n").split("\t", 1) for line in reqfile.read_text(encoding="utf-8").splitlines()]
         reqs = [(p, b.encode()) for p, b in lines]
         chunks = [reqs[i * n:(i + 1) * n] for i in range(4)]
         warmup = reqs[4 * n:]
 
-        import logging
-        from bench import floor_app
-        from wecom_bot import create_app
-        from wecom_bot.crypto import CallbackCrypto
-        from wecom_bot.xmlparse import parse_envelope, parse_robot
-        from workers import ingest
-        from workers.connection import get_redis
+        from bench import floor_app  # here: it reads WECOM_ROBOT_TOKEN from the environment as it loads
         app = create_app()
         logging.getLogger("gunicorn.access").disabled = True
         out: list[tuple[str, float]] = []
@@ -75,8 +77,10 @@ def main(n: int = 5000) -> None:
             floor_app.app(_environ(*rq), start_response)
             b"".join(app(_environ(*rq), start_response))
         print(f"one thread, {n} distinct callbacks each (after {len(warmup)} warm-up requests):")
-        _time(lambda rq: floor_app.app(_environ(*rq), start_response), chunks[0], "floor app (wechatpy + xmltodict)", out)
-        _time(lambda rq: b"".join(app(_environ(*rq), start_response)), chunks[1], "real app (create_app(): the whole callback)", out)
+        _time(lambda rq: floor_app.app(_environ(*rq), start_response), chunks[0],
+              "floor app (wechatpy + xmltodict)", out)
+        _time(lambda rq: b"".join(app(_environ(*rq), start_response)), chunks[1],
+              "real app (create_app(): the whole callback)", out)
 
         crypto = CallbackCrypto(common.ROBOT_TOKEN, common.ROBOT_AES_KEY, "")
         parsed = []
@@ -86,7 +90,7 @@ def main(n: int = 5000) -> None:
         envs = [parse_envelope(b) for _, b in parsed]
         _time(lambda qb: parse_envelope(qb[1]), parsed, "  parse_envelope (defusedxml)", out)
         plain = []
-        for (q, _), enc in zip(parsed, envs):
+        for (q, _), enc in zip(parsed, envs, strict=True):
             plain.append(crypto.decrypt(q["msg_signature"], q["timestamp"], q["nonce"], enc))
         it = iter(envs)
         _time(lambda qb: crypto.decrypt(qb[0]["msg_signature"], qb[0]["timestamp"], qb[0]["nonce"], next(it)),
@@ -96,13 +100,14 @@ def main(n: int = 5000) -> None:
         r = get_redis()
         for i, ev in enumerate(events):
             ev["msgid"] = "bd" + str(i) + ev["msgid"]
-        _time(lambda ev: ingest.accept(r, ev, count_as="callbacks:robot:200"), events, "  ingest.accept (1 Lua round trip)", out)
+        _time(lambda ev: ingest.accept(r, ev, count_as="callbacks:robot:200"), events,
+              "  ingest.accept (1 Lua round trip)", out)
         _time(lambda ev: r.ping(), events[:n], "  (a bare PING round trip, for scale)", out)
 
-        from flask import Flask
         bare = Flask("bare")
         bare.add_url_rule("/wecom/robot", "robot", lambda: "", methods=["POST"])
-        _time(lambda rq: b"".join(bare(_environ(*rq), start_response)), chunks[3], "  Flask overhead (empty route)", out)
+        _time(lambda rq: b"".join(bare(_environ(*rq), start_response)), chunks[3],
+              "  Flask overhead (empty route)", out)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def run_wrk(port: int, request_file: Path, seconds: float, threads: int, connect
     args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, int(round(seconds)))}s", "--timeout", "5s",
             "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{port}", "--", str(request_file), str(threads)]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 120)
-    line = next((l for l in proc.stdout.splitlines() if l.startswith("WRKJSON ")), None)
+    line = next((text for text in proc.stdout.splitlines() if text.startswith("WRKJSON ")), None)
     if proc.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr.strip()[:500]} {proc.stdout.strip()[-500:]}")
     d = json.loads(line[len("WRKJSON "):])
@@ -91,7 +91,10 @@ def _proc_main(port, request_file, proc_index, procs, conns, start, stop, out_pa
     for c in range(conns):
         reqs = _read_share(Path(request_file), proc_index * conns + c, procs * conns)
         lat, st, er, wr = [], {}, [0], [0]
-        lats.append(lat); sts.append(st); errs.append(er); wraps.append(wr)
+        lats.append(lat)
+        sts.append(st)
+        errs.append(er)
+        wraps.append(wr)
         threads.append(threading.Thread(target=_conn_loop, args=(port, reqs, start, stop, lat, st, er, wr)))
     for t in threads:
         t.start()
@@ -111,7 +114,8 @@ def run_python(port: int, request_file: Path, seconds: float, procs: int, conns_
     start = time.time() + 1.5      # every process has read its share by then
     stop = start + seconds
     outs = [workdir / f"loadgen-{i}.json" for i in range(procs)]
-    ps = [ctx.Process(target=_proc_main, args=(port, str(request_file), i, procs, conns_per_proc, start, stop, str(outs[i])))
+    ps = [ctx.Process(target=_proc_main,
+                      args=(port, str(request_file), i, procs, conns_per_proc, start, stop, str(outs[i])))
           for i in range(procs)]
     for p in ps:
         p.start()

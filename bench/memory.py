@@ -8,10 +8,10 @@ members (--quick 1,000) in groups of 10, written through the real code paths:
   batch applies them) on 90 days: a quarter of the members keen (85 % of days), half about their
   goal, a quarter struggling (half their goal); 30 % of check-ins with a 小红书 note link,
   display names learnt from the posts; the camp dates are configured (BOT_CAMP_START/END);
-- the instant reply's praise (`workers.weekly.checkin_reply`) for the check-ins of the last two
+- the instant reply's praise (`workers.replies.checkin_reply`) for the check-ins of the last two
   days: what it keeps per member (the praise read last) is there for (almost) everyone;
 - the weekend review (`workers.schedule.weekly_summary`) of each of the last weeks whose results
-  are still kept (workers.weekly.SUGGESTION_TTL): the stored weekly results;
+  are still kept (workers.keys.SUGGESTION_TTL): the stored weekly results;
 - one day's messages accepted through `workers.ingest.accept` for the 24-hour dedupe window
   (`wb:seen:*`) and the inbox stream (what a day of backlog would cost; drained, it is empty).
 
@@ -23,6 +23,7 @@ steady-state size over its retention window.
 """
 from __future__ import annotations
 
+import math
 import random
 import re
 import time
@@ -33,6 +34,11 @@ from zoneinfo import ZoneInfo
 
 from bench import common
 from bench.common import InProcessEnv, Procs, RedisServer, Result, fmt_num, met
+from config.settings import get_settings
+from handlers.calendar import day_index
+from handlers.router import Checkin
+from workers import commands, ingest, keys, replies, schedule
+from workers.connection import get_redis
 
 TARGET = 512
 DAYS = 90
@@ -45,15 +51,13 @@ DAY = 24 * 3600
 def retention() -> dict[str, int]:
     """How long the service keeps what this benchmark reports over its retention window, read from
     the code (days; weeks of weekly results), so the figures follow the code when it changes."""
-    import math
-
-    from workers import command_core, ingest, weekly
-    return {"fx_days": round(ingest.EFFECT_TTL / DAY), "guard_days": round(command_core.GUARD_TTL / DAY),
-            "link_days": LINK_DAYS, "summary_weeks": max(1, math.ceil(weekly.SUGGESTION_TTL / (7 * DAY)))}
+    return {"fx_days": round(keys.EFFECT_TTL / DAY), "guard_days": round(commands.GUARD_TTL / DAY),
+            "link_days": LINK_DAYS, "summary_weeks": max(1, math.ceil(keys.SUGGESTION_TTL / (7 * DAY)))}
 # Members differ: keen ones check in on 85 % of days, steady ones about their weekly goal, those who
 # struggle on about half of it (weights of the three kinds). The weekly results stored are the
 # review's suggestions (upgrade / 退阶 / talk), so they grow with the members flagged each week.
 MIX = (0.25, 0.5, 0.25)
+NOTE = "本周状态不错，笔记质量有提升，周末约时间聊聊选题方向"     # a leader's profile note (档案)
 
 KINDS = [
     ("days bitmap", re.compile(rb"^wb:g:[^:]+:d:")),
@@ -118,12 +122,6 @@ def run(quick: bool, opts) -> Result:
                                          extra={"BOT_CAMP_START": CAMP_START.isoformat(),
                                                 "BOT_CAMP_END": camp_end.isoformat()})
         stack.enter_context(InProcessEnv(common.service_env(rs.url, env_file)))
-
-        from config.settings import get_settings
-        from handlers.calendar import day_index
-        from handlers.router import Checkin
-        from workers import commands, ingest, schedule, weekly
-        from workers.connection import get_redis
         settings = get_settings()
         wr = get_redis()
         tz = ZoneInfo("Asia/Shanghai")
@@ -156,7 +154,7 @@ def run(quick: bool, opts) -> Result:
                     n_cmds += 1
                 if rnd.random() < 0.3:
                     for _ in range(rnd.choice((1, 2))):
-                        command(g, rnd.randrange(0, DAYS), f"档案 {uid} 本周状态不错，笔记质量有提升，周末约时间聊聊选题方向")
+                        command(g, rnd.randrange(0, DAYS), f"档案 {uid} {NOTE}")
                         n_cmds += 1
         timings["commands"] = time.perf_counter() - t0
 
@@ -171,7 +169,8 @@ def run(quick: bool, opts) -> Result:
                     if rnd.random() >= p_day[uid]:
                         continue
                     m = int(uid[1:])
-                    note = (f"https://www.xiaohongshu.com/explore/{rnd.getrandbits(96):024x}",) if rnd.random() < 0.3 else ()
+                    note = ((f"https://www.xiaohongshu.com/explore/{rnd.getrandbits(96):024x}",)
+                            if rnd.random() < 0.3 else ())
                     links += bool(note)
                     msgid = f"CAIQ{rnd.getrandbits(112):028x}"
                     actions.append((msgid, Checkin(gk, uid, common.display_name(m), day0 + d, note)))
@@ -179,8 +178,8 @@ def run(quick: bool, opts) -> Result:
                 chunk = actions[i:i + 2000]
                 results = ingest._apply_checkins(wr, settings, chunk)
                 if d >= DAYS - 2:
-                    for (msgid, a), res_ in zip(chunk, results):
-                        weekly.checkin_reply(wr, settings, a, res_, msgid)
+                    for (msgid, a), res_ in zip(chunk, results, strict=False):
+                        replies.checkin_reply(wr, settings, a, res_, msgid)
                         praised += 1
             checkins += len(actions)
         timings["checkins"] = time.perf_counter() - t0
@@ -253,16 +252,19 @@ def run(quick: bool, opts) -> Result:
                 f"{flagged:,} suggestions kept ({flagged / max(1, members * len(sundays)):.0%} of member-weeks), "
                 f"{per_flag:.0f} B each, {summary_weeks} weeks kept", "", "info")
         res.row("profile notes (档案)", f"{notes_pm:.0f} B/member",
-                f"{n_keys('notes'):,} members with notes, {b('notes') / max(1, n_keys('notes')):.0f} B each", "", "info")
+                f"{n_keys('notes'):,} members with notes, {b('notes') / max(1, n_keys('notes')):.0f} B each",
+                "", "info")
         res.row("audit log (every command)", f"{audit_pm:.0f} B/member",
                 f"{n_cmds:,} commands over the camp, never expires", "", "info")
         res.row(f"note links ({LINK_DAYS}-day window)", f"{links_pm:.0f} B/member",
                 f"{fmt_num(links_pm * members / 1e6, 1)} MB for {members:,} members", "", "info")
         res.row(f"effect keys wb:fx ({fx_days}-day window)", f"{fx_pm:.0f} B/member",
-                f"{b('effects wb:fx') / max(1, n_keys('effects wb:fx')):.0f} B/key, {fmt_num(fx_pm * members / 1e6, 1)} MB",
+                f"{b('effects wb:fx') / max(1, n_keys('effects wb:fx')):.0f} B/key, "
+                f"{fmt_num(fx_pm * members / 1e6, 1)} MB",
                 "", "info")
         res.row(f"command guards wb:cmd ({guard_days}-day window)", f"{guards_pm:.0f} B/member",
-                f"{b('command guards wb:cmd') / max(1, n_keys('command guards wb:cmd')):.0f} B/command", "", "info")
+                f"{b('command guards wb:cmd') / max(1, n_keys('command guards wb:cmd')):.0f} B/command",
+                "", "info")
         res.row("dedupe wb:seen (24-hour window)", f"{seen_pm:.0f} B/member",
                 f"{n_keys('dedupe wb:seen'):,} keys for {day_msgs:,} messages/day", "", "info")
         res.row("inbox stream (undrained backlog)", f"{inbox_entry:.0f} B/message",

@@ -31,8 +31,14 @@ from contextlib import ExitStack
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from rq import Queue
+
 from bench import common, profiling
 from bench.common import InProcessEnv, Procs, RedisServer, Result, fmt_num, met, percentile
+from handlers.checkin import detect
+from workers import ingest, streams
+from workers.connection import get_redis
+from workers.jobs import QUEUES
 
 TARGET_RATE = 2000.0
 TARGET_LAG_P99 = 2.0
@@ -72,7 +78,8 @@ def make_events(n: int, prefix: str, seed: int, start_day: str = "2026-11-02", n
                 posts.append(("text", "@打卡助手 我的"))
             for msgtype, text in posts:
                 ts = int(d0 + day * 86400 + rnd.uniform(0, 15 * 3600))
-                today.append({"source": "robot", "msgid": f"{prefix}{len(out) + len(today):08d}{rnd.getrandbits(32):08x}",
+                msgid = f"{prefix}{len(out) + len(today):08d}{rnd.getrandbits(32):08x}"
+                today.append({"source": "robot", "msgid": msgid,
                               "chat_id": common.chat_id(g), "chat_type": "group", "userid": common.member_id(m),
                               "name": common.display_name(m), "alias": "", "msgtype": msgtype, "text": text,
                               "has_image": msgtype == "image", "event": "", "ts": ts})
@@ -108,7 +115,6 @@ class _Worker:
         return state in (b"idle", b"started", None)
 
     def queues_empty(self) -> bool:
-        from workers.jobs import QUEUES
         with self.r.pipeline(transaction=False) as p:
             for q in QUEUES:
                 p.llen(f"rq:queue:{q}")
@@ -161,8 +167,6 @@ def run(quick: bool, opts) -> Result:
         child_env = common.clean_environ()
         child_env.update(svc)
         stack.enter_context(InProcessEnv(svc))
-        from workers import ingest, streams
-        from workers.connection import get_redis
         wr = get_redis()
 
         # -- one worker, warmed up ------------------------------------------------------------------
@@ -175,7 +179,6 @@ def run(quick: bool, opts) -> Result:
         warm_s = time.perf_counter() - t0
 
         # -- baseline: RQ no-op jobs, same worker ---------------------------------------------------
-        from rq import Queue
         q = Queue("default", connection=r)
         with r.pipeline() as p:
             q.enqueue_many([Queue.prepare_data("bench.noop.noop", result_ttl=0, failure_ttl=3600, timeout=60)
@@ -293,9 +296,10 @@ def run(quick: bool, opts) -> Result:
             if last_t is None or t_s - last_t >= 0.1:
                 timeline.append((round(t_s - start, 2), k))
                 last_t = t_s
-        stalls = [(a[0], round(b[0] - a[0], 2)) for a, b in zip(timeline, timeline[1:]) if b[0] - a[0] > 0.3]
+        stalls = [(a[0], round(b[0] - a[0], 2)) for a, b in zip(timeline, timeline[1:], strict=False)
+                  if b[0] - a[0] > 0.3]
         flat, run_from = [], None            # periods of 0.5 s or more without progress
-        for (t0_, k0), (t1_, k1) in zip(timeline, timeline[1:]):
+        for (t0_, k0), (_t1, k1) in zip(timeline, timeline[1:], strict=False):
             if k1 == k0 and k0 < total:
                 run_from = t0_ if run_from is None else run_from
             else:
@@ -318,7 +322,8 @@ def run(quick: bool, opts) -> Result:
                 f"RQ no-op jobs {fmt_num(noop_rate)}/s ({rate / noop_rate:.1f}x)" if noop_rate else "",
                 f">= {TARGET_RATE:,.0f}/s", met(rate >= TARGET_RATE))
         res.row("worker CPU per message", f"{worker_cpu / n * 1e6:,.0f} us",
-                f"{n / max(1e-9, worker_cpu):,.0f} msg per worker CPU-second (it also waits on Redis); Redis and the poller "
+                f"{n / max(1e-9, worker_cpu):,.0f} msg per worker CPU-second (it also waits on Redis); "
+                "Redis and the poller "
                 f"{cpu_throughput['ours_cpu_s'] - worker_cpu:.1f} s CPU besides", "", "info")
         res.row("messages drained", f"{n:,} in {drain_s:.1f} s",
                 f"{delta.get('checkins', 0):,} check-in days counted; {GROUPS * PER_GROUP:,} members, "
@@ -340,7 +345,7 @@ def run(quick: bool, opts) -> Result:
     return res
 
 
-# The posts one member could send to stall every group's worker (issue 12): each is timed against an
+# The posts one member could send to stall every group's worker: each is timed against an
 # ordinary 200-character post in the same run, per character. Detection is linear by construction (and
 # reads only the start and end of a pasted essay), so the ratio stays at or below 1 however long the
 # post; a quadratic step would show as a ratio in the tens or hundreds.
@@ -356,8 +361,6 @@ ORDINARY = "今天写了一篇笔记，" * 22
 
 
 def _worst_inputs(res: Result) -> None:
-    from handlers.checkin import detect
-
     def timed(text: str) -> float:
         best = float("inf")
         for _ in range(3):

@@ -16,8 +16,12 @@ import pstats
 import time
 from contextlib import ExitStack
 
+from redis.connection import AbstractConnection
+
 from bench import common, processing
 from bench.common import InProcessEnv, Procs, RedisServer
+from workers import ingest, jobs, streams
+from workers.connection import get_redis
 
 
 def main(argv=None) -> None:
@@ -34,9 +38,6 @@ def main(argv=None) -> None:
         env_file = wd / "groups.env"
         common.write_groups_env(env_file, args.groups, processing.PER_GROUP, webhook=True)
         stack.enter_context(InProcessEnv(common.service_env(rs.url, env_file, BOT_DRY_RUN="1")))
-        from redis.connection import AbstractConnection
-        from workers import ingest, jobs, streams
-        from workers.connection import get_redis
         r = get_redis()
         r.set(streams.INBOX.wake_key, "1", ex=3600)
         r.set(streams.OUTBOX.wake_key, "1", ex=3600)    # replies stay queued: no RQ here

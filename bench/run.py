@@ -1,4 +1,5 @@
-"""Run the benchmarks and print one table; write the figures as JSON to docs/<date>[-quick].json.
+"""Run the benchmarks and print one table; write the figures as JSON to docs/<date>.json (a full run, kept
+with the docs) or var/bench/<date>-quick.json (a smoke run: not part of the checkout).
 
     .venv/bin/python bench/run.py            # the full run (a few minutes)
     .venv/bin/python bench/run.py --quick    # a smoke run for CI (about a minute)
@@ -14,10 +15,14 @@ Targets are reported as met / missed, never asserted: the exit status is 0 when 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import os
+import subprocess
 import sys
 import time
 import traceback
+import unicodedata
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,7 +33,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import common  # noqa: E402
+from bench import common, profiling  # noqa: E402
 from bench.common import Result  # noqa: E402
 
 BENCHMARKS = ("ingest", "processing", "fanout", "memory", "detection")
@@ -53,7 +58,8 @@ def parse_args(argv=None):
     p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
                    help="before each benchmark, wait up to SECONDS for the machine to be idle (< 15%% busy)")
     p.add_argument("--keep", action="store_true", help="keep the temp dirs (logs of every process)")
-    p.add_argument("--output", default=None, help="JSON output file (default docs/<date>[-quick].json)")
+    p.add_argument("--output", default=None,
+                   help="JSON output file (default docs/<date>.json; --quick: var/bench/<date>-quick.json)")
     args = p.parse_args(argv)
     args.only = [b.strip() for b in args.only.split(",") if b.strip()]
     unknown = [b for b in args.only if b not in BENCHMARKS]
@@ -77,14 +83,13 @@ def _idle_check(opts) -> float:
 
 
 def _run_one(name: str, quick: bool, opts) -> tuple[Result, bool]:
-    import importlib
     busy = _idle_check(opts)
     started = time.perf_counter()
     try:
         mod = importlib.import_module(f"bench.{name}")
         res = mod.run(quick, opts)
         ok = True
-    except Exception as exc:  # noqa: BLE001 - report it, go on with the others, exit non-zero
+    except Exception as exc:
         res = Result(name)
         res.row("crashed", f"{type(exc).__name__}: {str(exc).splitlines()[0][:150] if str(exc) else ''}",
                 status="error")
@@ -103,15 +108,14 @@ def table(results: list[Result]) -> str:
     headers = ("benchmark", "metric", "value", "baseline (same run)", "target", "status")
     rows = [(r.bench, r.metric, r.value, r.baseline, r.target, r.status) for res in results for r in res.rows]
     widths = [max(len(h), *(_width(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    out = ["| " + " | ".join(_pad(h, w) for h, w in zip(headers, widths)) + " |",
+    out = ["| " + " | ".join(_pad(h, w) for h, w in zip(headers, widths, strict=True)) + " |",
            "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     for row in rows:
-        out.append("| " + " | ".join(_pad(c, w) for c, w in zip(row, widths)) + " |")
+        out.append("| " + " | ".join(_pad(c, w) for c, w in zip(row, widths, strict=True)) + " |")
     return "\n".join(out)
 
 
 def _width(s: str) -> int:
-    import unicodedata
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
 
 
@@ -121,7 +125,6 @@ def _pad(s: str, w: int) -> str:
 
 def _commit() -> str:
     """The checkout measured: HEAD, plus "+changes" when files outside bench/ and docs/ differ from it."""
-    import subprocess
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True, check=True).stdout.strip()
@@ -129,23 +132,29 @@ def _commit() -> str:
                                 capture_output=True, text=True, check=True).stdout.splitlines()
     except (OSError, subprocess.CalledProcessError):
         return ""
-    dirty = [l for l in status if not l[3:].startswith(("bench/", "docs/"))]
+    dirty = [line for line in status if not line[3:].startswith(("bench/", "docs/"))]
     return head + ("+changes" if dirty else "")
+
+
+def default_output(date: str, quick: bool) -> Path:
+    """A full run's figures go with the docs; a quick (CI, scripts/test) run's under var/, out of the checkout."""
+    return ROOT / "var" / "bench" / f"{date}-quick.json" if quick else ROOT / "docs" / f"{date}.json"
 
 
 def main(argv=None) -> int:
     opts = parse_args(argv)
     if opts.redis_unix:
-        import os
         os.environ["BENCH_REDIS_SOCKET"] = "unix"
     date = datetime.now().strftime("%Y-%m-%d")
     results_dir = ROOT / "bench" / "results"
     if opts.profile_dir is None:
         opts.profile_dir = str(results_dir / f"profiles-{date}{'-quick' if opts.quick else ''}")
     machine = common.machine_info()
-    print(f"# wecom-bot benchmarks {'(quick) ' if opts.quick else ''}{datetime.now(timezone.utc).isoformat(timespec='seconds')}")
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    print(f"# wecom-bot benchmarks {'(quick) ' if opts.quick else ''}{started}")
     print(f"# machine: {machine['nproc']} cores (nproc), {machine['cpu_model']}, {machine['memory']}, "
-          f"Python {machine['python']}, redis-server {machine['redis_server']}, wrk: {machine['wrk'] or 'not installed'}")
+          f"Python {machine['python']}, redis-server {machine['redis_server']}, "
+          f"wrk: {machine['wrk'] or 'not installed'}")
     print(f"# checkout: {_commit() or 'unknown'}")
     results: list[Result] = []
     all_ok = True
@@ -159,12 +168,11 @@ def main(argv=None) -> int:
         for row in res.rows:
             print(f"#   {row.metric}: {row.value}  [{row.status}]", flush=True)
         if opts.profile:
-            from bench import profiling
             for prof in sorted(Path(opts.profile_dir).glob(f"{name}-*.txt")):
                 print(profiling.summarize(prof, 12), flush=True)
     print()
     print(table(results))
-    out = Path(opts.output) if opts.output else ROOT / "docs" / f"{date}{'-quick' if opts.quick else ''}.json"
+    out = Path(opts.output) if opts.output else default_output(date, opts.quick)
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"date": date, "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "quick": opts.quick, "argv": sys.argv[1:] if argv is None else list(argv), "machine": machine,

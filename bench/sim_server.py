@@ -1,4 +1,4 @@
-"""The WeCom simulator (wecom_bot.simulator) in a process of its own, for the fan-out benchmark:
+"""The WeCom simulator (wecom_bot.sim.simulator) in a process of its own, for the fan-out benchmark:
 
     python -m bench.sim_server --latency 0.1 --url-file FILE
 
@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from bench import common
+from wecom_bot.sim.simulator import SimState, SimulatorServer
 
 
 def main() -> None:
@@ -20,7 +21,6 @@ def main() -> None:
     p.add_argument("--latency", type=float, default=0.1)
     p.add_argument("--url-file", required=True)
     args = p.parse_args()
-    from wecom_bot.simulator import SimState, SimulatorServer
     state = SimState(corp_id=common.CORP_ID, secret=common.SECRET, agent_id=common.AGENT_ID,
                      valid_keys=None, latency=args.latency)
     server = SimulatorServer(state)

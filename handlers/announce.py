@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Sequence
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from handlers.chain import strip_mentions
+from handlers.texts import note_line
 
 HEADERS = ("#通知", "＃通知")
 MAX_TEXT = 1500            # the group post stays under WeCom's 2048-byte text limit
@@ -34,6 +38,25 @@ def split_header(text: str) -> str | None:
         if low.startswith(head) and (len(body) == len(head) or not body[len(head)].isalnum()):
             return body[len(head):].lstrip(" \t\u3000:：\n")
     return None
+
+
+def addressed(text: str, keys: Collection[str], in_chat: bool) -> tuple[str | None, str]:
+    """The group an announcement names and its text, from the post as sent (`text`, mentions
+    included). In private chat the group key may come first (`通知 xhs01 …`) or last, as in every
+    other command; in a group chat the group is the chat's own, and a key is just a word."""
+    body = split_header(strip_mentions(text)) or ""
+    if not in_chat:
+        words = body.split(maxsplit=1)
+        tail = body.rsplit(maxsplit=1)
+        if words and words[0].lower() in keys:
+            return words[0].lower(), (words[1] if len(words) > 1 else "").strip()
+        if len(tail) == 2 and tail[1].lower() in keys:
+            return tail[1].lower(), tail[0].strip()
+    return None, body.strip()
+
+
+def named_group(text: str, keys: Collection[str], in_chat: bool) -> str | None:
+    return addressed(text, keys, in_chat)[0]
 
 
 def is_ack(text: str) -> bool:
@@ -64,9 +87,8 @@ def leader_confirm(group_name: str, hours: int, posted: bool) -> str:
 
 
 def follow_up(group_name: str, text: str, hours: int, silent: Sequence[str], total: int,
-              notes: dict[str, list] | None = None) -> str:
+              notes: dict[str, list[Any]] | None = None) -> str:
     """`notes`: display name -> that member's latest profile notes, so the leader knows whom they ask."""
-    from handlers.daily import note_line
     head = f"📢「{group_name}」的通知「{preview(text)}」发出 {hours} 小时了"
     if not silent:
         return f"{head}，{total} 位伙伴全都回应啦🎉"

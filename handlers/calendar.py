@@ -37,6 +37,13 @@ def weekday(idx: int) -> int:
     return idx % 7
 
 
+def days_left(day: int, *, today_open: bool = False, gone: frozenset[int] | set[int] = frozenset()) -> int:
+    """Days of `day`'s week on which one can still check in: the days after it up to Sunday, `day`
+    itself too while `today_open`, leaving out `gone` (days off, days after the camp's end)."""
+    first = day if today_open else day + 1
+    return sum(1 for d in range(first, week_start(day) + 7) if d not in gone)
+
+
 def cn_date(d: date) -> str:
     return f"{d.month}月{d.day}日"
 
@@ -55,3 +62,31 @@ def parse_instant(text: str, tz: ZoneInfo) -> datetime:
 
 def local_midnight(d: date, tz: ZoneInfo) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=tz)
+
+
+# --- camp words and quiet hours -------------------------------------------------------------------
+
+def camp_week(day: int, camp_start: date | None) -> int | None:
+    """The camp week (1-based, Monday to Sunday weeks) holding `day`, or None without camp dates."""
+    if camp_start is None:
+        return None
+    n = (week_start(day) - week_start(day_index(camp_start))) // 7 + 1
+    return n if n >= 1 else None
+
+
+def day_label(day: int, camp_start: date | None = None) -> str:
+    """`周二`, or `第2周 周二` when the camp start is known."""
+    week = camp_week(day, camp_start)
+    return f"第{week}周 {cn_weekday(day)}" if week else cn_weekday(day)
+
+
+def in_quiet_hours(hour: int, minute: int, quiet: tuple[int, int, int, int] | None) -> bool:
+    """Whether a local time of day falls in quiet hours `(h1, m1, h2, m2)`, which may span midnight."""
+    if not quiet:
+        return False
+    t, start, end = hour * 60 + minute, quiet[0] * 60 + quiet[1], quiet[2] * 60 + quiet[3]
+    if start == end:
+        return False
+    if start < end:
+        return start <= t < end
+    return t >= start or t < end

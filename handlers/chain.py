@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = ["ChainEntry", "Chain", "parse_chain", "render_chain", "cut_quote", "strip_mentions",
            "is_quote_separator", "CHAIN_HEADER"]
@@ -143,16 +144,19 @@ def _find_header(line: str) -> tuple[str, str] | None:
     return m.group(0), rest
 
 
-def _entry_match(line: str):
-    """(number, had_separator, rest) for an entry-like line, else None."""
+class _EntryLine(NamedTuple):
+    """A line that looks like an entry: `3. Momo 已更` -> (3, True, "Momo 已更")."""
+    number: int
+    had_separator: bool
+    rest: str
+
+
+def _entry_match(line: str) -> _EntryLine | None:
+    """The entry-like reading of a line, else None."""
     m = _ENTRY_RE.match(line)
     if not m:
         return None
-    try:
-        number = int(m.group(1))
-    except ValueError:  # pragma: no cover - \d digits always convert
-        return None
-    return number, m.group(2) is not None, (m.group(3) or "").strip()
+    return _EntryLine(int(m.group(1)), m.group(2) is not None, (m.group(3) or "").strip())
 
 
 def _split_name(rest: str) -> tuple[str, str]:
@@ -173,6 +177,18 @@ def _is_done(name: str, content: str) -> bool:
     return not _NOT_DONE_RE.search(_nfkc(f"{name} {content}"))
 
 
+@dataclass
+class _Draft:
+    """The entry being read: its number and name, and its content lines so far."""
+    number: int
+    name: str
+    lines: list[str] = field(default_factory=list)
+
+    def entry(self) -> ChainEntry:
+        content = "\n".join(x for x in self.lines if x)
+        return ChainEntry(self.number, self.name, content, _is_done(self.name, content))
+
+
 def parse_chain(text: str) -> Chain | None:
     """Parse a 接龙 chain; None when the text is not one.
 
@@ -184,85 +200,88 @@ def parse_chain(text: str) -> Chain | None:
     """
     if not text or not isinstance(text, str):
         return None
-    lines = cut_quote(text).split("\n")
-    idx = 0
-    found = None
-    while idx < len(lines):
-        line = lines[idx]
-        if line.strip():
-            found = _find_header(line)
-            if found is not None or strip_mentions(line):
-                break  # the header, or the first line with words in it: no header
-        idx += 1  # blank, or only @mentions ("@打卡助手" on a line of its own)
+    found = _header_and_body(cut_quote(text).split("\n"))
     if found is None:
         return None
-    header, rest_of_header = found
-    body = lines[idx + 1:]
-    if rest_of_header:
-        body.insert(0, rest_of_header)
-
-    template: str | None = None
-    template_at = -1
+    header, body = found
     parsed = [_entry_match(line) for line in body]
+    template, template_at = _find_template(body, parsed)
+    first = _first_entry(parsed, template_at + 1)
+    topic_end = first if first >= 0 else len(body)
+    topic = [ln.strip() for i, ln in enumerate(body[:topic_end]) if ln.strip() and i != template_at]
+    entries = _read_entries(body, parsed, first) if first >= 0 else []
+    return Chain(header=header, topic=topic, template=template, entries=tuple(entries))
+
+
+def _header_and_body(lines: list[str]) -> tuple[str, list[str]] | None:
+    """(header as written, the lines after it) when the first line with words is a chain header (the
+    rest of the header's line is the body's first line), else None."""
+    for idx, line in enumerate(lines):
+        if not line.strip():
+            continue
+        found = _find_header(line)
+        if found is not None:
+            header, rest_of_header = found
+            body = lines[idx + 1:]
+            return header, [rest_of_header, *body] if rest_of_header else body
+        if strip_mentions(line):
+            return None  # the first line with words in it: no header
+        # only @mentions ("@打卡助手" on a line of its own): look further
+    return None
+
+
+def _find_template(body: list[str], parsed: list[_EntryLine | None]) -> tuple[str | None, int]:
+    """(the `例 …` line's content, its index) of the first template line, else (None, -1). An entry-like
+    line before it does not end the search (a topic line "1. 规则")."""
     for i, line in enumerate(body):
         if parsed[i] is not None:
-            # an entry-like line before any template: a template can still follow (topic "1. 规则")
             continue
         tm = _TEMPLATE_RE.match(line)
         if tm:
-            template, template_at = tm.group(1).strip(), i
-            break
+            return tm.group(1).strip(), i
+    return None, -1
 
-    first = -1
-    search_from = template_at + 1
-    for i in range(search_from, len(body)):
-        if parsed[i] is not None and parsed[i][0] == 1:
-            first = i
-            break
-    if first < 0:
-        for i in range(search_from, len(body)):
-            if parsed[i] is not None:
-                first = i
-                break
 
-    topic_end = first if first >= 0 else len(body)
-    topic = [ln.strip() for i, ln in enumerate(body[:topic_end]) if ln.strip() and i != template_at]
+def _first_entry(parsed: list[_EntryLine | None], start: int) -> int:
+    """Index of the first entry from `start`: the first line numbered 1, else the first numbered line;
+    -1 without one."""
+    numbered = [(i, line) for i, line in enumerate(parsed) if i >= start and line is not None]
+    return next((i for i, line in numbered if line.number == 1), numbered[0][0] if numbered else -1)
 
+
+def _starts_entry(line: _EntryLine | None, prev: int | None) -> bool:
+    """Whether a line starts a new entry after the entry numbered `prev` (None: the first entry)."""
+    if line is None:
+        return False
+    if prev is None:
+        return True
+    if line.had_separator:
+        return prev <= line.number <= prev + 3
+    return line.number == prev + 1
+
+
+def _read_entries(body: list[str], parsed: list[_EntryLine | None], first: int) -> list[ChainEntry]:
+    """The entries from body[first] on; a numbered line without a name starts an entry that is dropped,
+    with the lines that continue it."""
     entries: list[ChainEntry] = []
-    if first >= 0:
-        current: list | None = None  # [number, name, [content lines]]
-        prev = None
-
-        def flush():
+    current: _Draft | None = None
+    prev: int | None = None
+    for line, pm in zip(body[first:], parsed[first:], strict=True):
+        if pm is not None and _starts_entry(pm, prev):
             if current is not None:
-                content = "\n".join(x for x in current[2] if x)
-                entries.append(ChainEntry(current[0], current[1], content, _is_done(current[1], content)))
-
-        for i in range(first, len(body)):
-            line = body[i]
-            pm = parsed[i]
-            starts = False
-            if pm is not None:
-                number, had_sep, rest = pm
-                if prev is None:
-                    starts = True
-                elif had_sep:
-                    starts = prev <= number <= prev + 3
-                else:
-                    starts = number == prev + 1
-            if starts:
-                flush()
-                prev = number
-                name, content = _split_name(rest)
-                current = [number, name, [content]] if name else None
-                continue
-            stripped = line.strip()
-            if not stripped or _TEMPLATE_RE.match(line):
-                continue
-            if current is not None:
-                current[2].append(stripped)
-        flush()
-    return Chain(header=header, topic=topic, template=template, entries=tuple(entries))
+                entries.append(current.entry())
+            prev = pm.number
+            name, content = _split_name(pm.rest)
+            current = _Draft(pm.number, name, [content]) if name else None
+            continue
+        stripped = line.strip()
+        if not stripped or _TEMPLATE_RE.match(line):
+            continue
+        if current is not None:
+            current.lines.append(stripped)
+    if current is not None:
+        entries.append(current.entry())
+    return entries
 
 
 def render_chain(topic_lines: list[str], template: str | None, entries: list[tuple[str, str]]) -> str:

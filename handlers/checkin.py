@@ -65,12 +65,23 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
-from .chain import MAX_TEXT, Chain, ChainEntry, cut_quote, is_quote_separator, parse_chain, strip_mentions
+from .chain import (
+    MAX_TEXT,
+    Chain,
+    ChainEntry,
+    cut_quote,
+    is_quote_separator,
+    parse_chain,
+    strip_mentions,
+)
 
-__all__ = ["Credit", "Detection", "detect", "strip_mentions", "find_note_links", "DEFAULT_LINK_HOSTS"]
+__all__ = ["Credit", "Detection", "detect", "strip_mentions", "find_note_links", "note_link_hosts",
+           "DEFAULT_LINK_HOSTS"]
 
 DEFAULT_LINK_HOSTS: tuple[str, ...] = ("xhslink.com", "xiaohongshu.com")
 
@@ -100,25 +111,29 @@ class Detection:
 # normalisation
 
 _TRAD_PAIRS = (
-    "沒没 還还 記记 嗎吗 麼么 麽么 點点 補补 發发 髮发 筆笔 業业 別别 謝谢 們们 這这 週周 請请 過过 時时 會会 後后 誰谁 "
-    "讓让 說说 簽签 為为 準准 備备 寫写 條条 該该 裡里 裏里 龍龙 續续 繼继 開开 學学 習习 課课 題题 問问 幾几 號号 個个 "
-    "來来 給给 現现 總总 結结 錯错 應应 當当 頭头 從从 與与 紀纪 錄录 曬晒 貼贴 傳传 趕赶 緊紧 畢毕 佈布 難难 見见 覺觉 "
-    "連连 遲迟 馬马 劃划 爭争 盡尽 儘尽 試试 夥伙 寶宝 親亲 務务 標标 規规 則则 計计 統统 幫帮 數数 無无 單单 間间 "
-    "機机 員员 議议 約约 歡欢 讀读 書书 圖图 鍾钟 鐘钟 於于 啟启 氣气 喚唤 醒醒 聽听 懂懂 嗯嗯 啦啦 滿满 鬧闹 費费 "
-    "隊队 經经 組组 長长 師师 絡络 鏈链 網网 頁页 內内 復复 錶表 紅红 線线 擊击 戰战 級级 積积 極极 堅坚 篇篇 報报 態态 "
-    "談谈 達达 處处 動动 愛爱 戲戏 樂乐 燈灯 認认 識识 讚赞 贊赞 棒棒 厲厉 害害 謂谓 歲岁 晚晚 點点 鐘钟 稍稍 兒儿 "
-    "雲云 東东 車车 門门 問问 聞闻 鬆松 實实 際际 驗验 險险 養养 飯饭 麵面 颱台 臺台 區区 醫医 藥药 癒愈 況况 "
-    "離离 題题 麗丽 陽阳 陰阴 風风 園园 圓圆 鮮鲜 魚鱼 鳥鸟 羅罗 蘭兰 葉叶 萬万 豐丰 嚴严 熱热 歷历 曆历 "
-    "畫画 練练 囉啰 剛刚 張张 貓猫 隻只 雞鸡 質质 攝摄 詞词 遊游 繩绳 將将 體体 場场 鍛锻 煉炼 邊边 帶带 換换 強强 "
-    "顧顾 飛飞 終终 錢钱 篇篇 線线 塗涂 聲声 讀读 導导 們们 稿稿 賴赖 齊齐 獎奖 章章 張张 專专 題题 頁页"
+    "沒没 還还 記记 嗎吗 麼么 麽么 點点 補补 發发 髮发 筆笔 業业 別别 謝谢 們们 這这 週周 請请 過过 時时 "
+    "會会 後后 誰谁 讓让 說说 簽签 為为 準准 備备 寫写 條条 該该 裡里 裏里 龍龙 續续 繼继 開开 學学 習习 "
+    "課课 題题 問问 幾几 號号 個个 來来 給给 現现 總总 結结 錯错 應应 當当 頭头 從从 與与 紀纪 錄录 曬晒 "
+    "貼贴 傳传 趕赶 緊紧 畢毕 佈布 難难 見见 覺觉 連连 遲迟 馬马 劃划 爭争 盡尽 儘尽 試试 夥伙 寶宝 親亲 "
+    "務务 標标 規规 則则 計计 統统 幫帮 數数 無无 單单 間间 機机 員员 議议 約约 歡欢 讀读 書书 圖图 鍾钟 "
+    "鐘钟 於于 啟启 氣气 喚唤 醒醒 聽听 懂懂 嗯嗯 啦啦 滿满 鬧闹 費费 隊队 經经 組组 長长 師师 絡络 鏈链 "
+    "網网 頁页 內内 復复 錶表 紅红 線线 擊击 戰战 級级 積积 極极 堅坚 篇篇 報报 態态 談谈 達达 處处 動动 "
+    "愛爱 戲戏 樂乐 燈灯 認认 識识 讚赞 贊赞 棒棒 厲厉 害害 謂谓 歲岁 晚晚 點点 鐘钟 稍稍 兒儿 雲云 東东 "
+    "車车 門门 問问 聞闻 鬆松 實实 際际 驗验 險险 養养 飯饭 麵面 颱台 臺台 區区 醫医 藥药 癒愈 況况 離离 "
+    "題题 麗丽 陽阳 陰阴 風风 園园 圓圆 鮮鲜 魚鱼 鳥鸟 羅罗 蘭兰 葉叶 萬万 豐丰 嚴严 熱热 歷历 曆历 畫画 "
+    "練练 囉啰 剛刚 張张 貓猫 隻只 雞鸡 質质 攝摄 詞词 遊游 繩绳 將将 體体 場场 鍛锻 煉炼 邊边 帶带 換换 "
+    "強强 顧顾 飛飞 終终 錢钱 篇篇 線线 塗涂 聲声 讀读 導导 們们 稿稿 賴赖 齊齐 獎奖 章章 張张 專专 題题 "
+    "頁页"
 )
 _TRAD = str.maketrans({p[0]: p[1] for p in _TRAD_PAIRS.split()})
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\ufe0e\ufe0f"), None)
 # Cantonese (and HK written) function words to their Mandarin forms, so every rule reads them: the aspect
 # marker 咗 (= 了), negation 冇/唔, the day words (聽日 明天, 尋日/琴日 昨天, 而家 现在), 搞掂 (= 搞定) ...
-_YUE_PAIRS = (("搞掂", "搞定"), ("听日", "明天"), ("寻日", "昨天"), ("尋日", "昨天"), ("琴日", "昨天"), ("而家", "现在"), ("宜家", "现在"),
-              ("补返", "补回"), ("做返", "做回"), ("未曾", "还没"), ("咗", "了"), ("冇", "没"), ("唔", "不"), ("嘅", "的"),
-              ("佢", "他"), ("係", "是"), ("喺", "在"), ("畀", "给"), ("乜嘢", "什么"), ("点解", "为什么"), ("边度", "哪里"))
+_YUE_PAIRS = (("搞掂", "搞定"), ("听日", "明天"), ("寻日", "昨天"), ("尋日", "昨天"), ("琴日", "昨天"),
+              ("而家", "现在"), ("宜家", "现在"), ("补返", "补回"), ("做返", "做回"), ("未曾", "还没"),
+              ("咗", "了"), ("冇", "没"), ("唔", "不"), ("嘅", "的"), ("佢", "他"),
+              ("係", "是"), ("喺", "在"), ("畀", "给"), ("乜嘢", "什么"), ("点解", "为什么"),
+              ("边度", "哪里"))
 _YUE_RE = re.compile("|".join(a for a, _ in _YUE_PAIRS))
 _YUE = dict(_YUE_PAIRS)
 
@@ -132,7 +147,7 @@ _MISSPELT_RE = re.compile(
 )
 
 
-def _fix_misspelt(m: re.Match) -> str:
+def _fix_misspelt(m: re.Match[str]) -> str:
     if m.group(2) is not None:   # a look-alike 打 before 卡: the 卡 stays in the text
         return "打"
     return "打" + (m.group(1) or "") + "卡"
@@ -224,10 +239,15 @@ def _links_in(text: str, hosts: tuple[str, ...]) -> tuple[list[str], list[tuple[
     return links, spans
 
 
-def _hosts(link_hosts: tuple[str, ...] | None) -> tuple[str, ...]:
+def note_link_hosts(link_hosts: Sequence[str] | None) -> tuple[str, ...]:
+    """The hosts whose links are note links, normalised (no scheme, path or www.): DEFAULT_LINK_HOSTS
+    for None; for a list that starts with "+" (`BOT_LINK_HOSTS=+mp.weixin.qq.com`, as config keeps
+    it) DEFAULT_LINK_HOSTS and the rest; any other list on its own."""
     if link_hosts is None:
         return DEFAULT_LINK_HOSTS
-    out = []
+    if link_hosts and link_hosts[0] == "+":
+        link_hosts = DEFAULT_LINK_HOSTS + tuple(link_hosts[1:])
+    out: list[str] = []
     for h in link_hosts:
         h = (h or "").strip().lower()
         if "://" in h:
@@ -240,11 +260,12 @@ def _hosts(link_hosts: tuple[str, ...] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
-def find_note_links(text: str, link_hosts: tuple[str, ...] | None = None) -> tuple[str, ...]:
-    """Note links (URLs on the 小红书 hosts, or on link_hosts when given) in the order they appear."""
+def find_note_links(text: str, link_hosts: Sequence[str] | None = None) -> tuple[str, ...]:
+    """Note links (URLs on the 小红书 hosts, or on link_hosts as note_link_hosts reads them) in the order
+    they appear."""
     if not text:
         return ()
-    links, _ = _links_in(unicodedata.normalize("NFKC", text[:MAX_TEXT]), _hosts(link_hosts))
+    links, _ = _links_in(unicodedata.normalize("NFKC", text[:MAX_TEXT]), note_link_hosts(link_hosts))
     return tuple(links)
 
 
@@ -280,7 +301,8 @@ _DONE_WORDS = rf"""
     | (?:全部|都|已经?|终于)\s*通过 | (?:卡点|卡着点|踩点|踩着点|掐点|压线)\s*(?:成功|来了|到了|完成)
     | (?:刚刚?|已经|终于|总算) \s* {_ACTS} \s* 完
     | 上完色
-    | (?:今天|今日|今早|今儿|早上|上午|中午|下午|刚刚?) [^,.!?;:\n没不未别想要准打会再如等]{{0,10}}? (?:{_ACTS}|聊|[a-z]{{2,12}}\ ?) 了 (?!一半)
+    | (?:今天|今日|今早|今儿|早上|上午|中午|下午|刚刚?) [^,.!?;:\n没不未别想要准打会再如等]{{0,10}}?
+      (?:{_ACTS}|聊|[a-z]{{2,12}}\ ?) 了 (?!一半)
     | (?:写|业|稿|品|图|录音) 交了 | 交(?:了)?(?:今天|今日)的[^,.!?;:\s]{{0,6}}作业 | 发出去(?:了|啦)?
     | (?:\d{{1,2}} \s* (?::|点) \s* (?:\d{{1,2}}|半)? \s* 分? \s* (?:就|才|已经)? \s* | 早早就 | 就 | 已经)
       (?:起床|起来|醒来|醒|起|上床|躺下|躺床|躺平|入睡|睡下) (?:了|啦|的|成功)?
@@ -295,7 +317,7 @@ _KEYWORDS_RE = re.compile(_DEFAULT_KEYWORDS + " | (?P<done>" + _DONE_WORDS + ")"
 
 
 @lru_cache(maxsize=64)
-def _keyword_re(keywords: tuple[str, ...] | None) -> re.Pattern:
+def _keyword_re(keywords: tuple[str, ...] | None) -> re.Pattern[str]:
     if keywords is None:
         return _KEYWORDS_RE
     extend = bool(keywords) and keywords[0] == "+"      # ("+", words...): the defaults and these
@@ -349,8 +371,8 @@ _NEG_BU_RE = re.compile(r"不|别")                                    # within 
 _NEG_FAR_RE = re.compile(r"忘|(?<![a-z])(?:not|no|never|haven't|havent|didn't|didnt|won't|can't|cannot|forgot|forget)"
                          r"(?![a-z])")
 # right after the keyword (a filler like 了/都/还 allowed): "打卡还没成功", "更新失败"
-_NEG_AFTER_RE = re.compile(r"(?:了|都|也|却|又)?\s*(?:还没|没有|没写|没更|没发|没打|没成功|没交|未完成|未更|不了|不上|失败|不成"
-                           r"|没法|不行)")
+_NEG_AFTER_RE = re.compile(r"(?:了|都|也|却|又)?\s*(?:还没|没有|没写|没更|没发|没打|没成功|没交|未完成|未更"
+                           r"|不了|不上|失败|不成|没法|不行)")
 _MAKEUP_RE = re.compile(r"补(?:卡|打|签|更|交|发|一下|一个|个|上|昨|前|做|写|一篇|回|到|记|[哈呀啊哦吧的]|\s*$"
                         r"|\s*(?:day\s*\d|第|\d+\s*号|周|星期|礼拜))")
 # "打卡 补上啦" said the same day reports a done check-in, not a request to credit another day.
@@ -390,8 +412,10 @@ _NOT_OWN_NOTE_RE = re.compile(
     r"|(?<![a-z])(?:found|useful|check out|example|someone)(?![a-z])"
 )
 # weaker: a share, which one's own new note may be too ("今天写的干货，大家看看")
-_SHARE_NOTE_RE = re.compile(r"推荐|参考|学习一下|大家看|大家可以看|值得一看|转发|分享|干货|自取|围观|点赞|点点赞|点个赞")
-_OWN_TODAY_RE = re.compile(r"(?:今天|今日|今早|今晚|刚刚?)[^,.!?;:\n]{0,4}?(?:写|画|发|做|拍|更|用|分享|整理|录|剪|总结)")
+_SHARE_NOTE_RE = re.compile(r"推荐|参考|学习一下|大家看|大家可以看|值得一看|转发|分享|干货|自取|围观"
+                            r"|点赞|点点赞|点个赞")
+_OWN_TODAY_RE = re.compile(r"(?:今天|今日|今早|今晚|刚刚?)[^,.!?;:\n]{0,4}?"
+                           r"(?:写|画|发|做|拍|更|用|分享|整理|录|剪|总结)")
 # "X的这篇/笔记" made by whom: someone's unless the words before it say the sender or today (我, 今天新发的)
 _MADE_THE_RE = re.compile(r"(?:写|画|发)的(?:这篇|那篇|笔记|文章)")
 _MADE_BY_ME_RE = re.compile(r"我|今|刚|新")
@@ -452,7 +476,7 @@ class _Spans:
 
     __slots__ = ("starts", "ends")
 
-    def __init__(self, regex: re.Pattern, text: str):
+    def __init__(self, regex: re.Pattern[str], text: str):
         self.starts: list[int] = []
         self.ends: list[int] = []
         for m in regex.finditer(text):
@@ -484,7 +508,7 @@ class _Verdict:
     category: str = ""  # for "neg": question, reminder, negated, makeup, past, later, proxy, ack, emoji, empty
 
 
-def _blank(regex: re.Pattern, s: str) -> str:
+def _blank(regex: re.Pattern[str], s: str) -> str:
     return regex.sub(lambda m: "_" * len(m.group(0)), s)
 
 
@@ -516,8 +540,8 @@ _NAME_RE = re.compile(
     r"|更|完|早|同学)"
     r"|([\u4e00-\u9fff])\1(?:姐|哥|子|酱)?"
 )
-_REDUP_COMMON = frozenset("哈嘿呵嘻天刚常慢好默渐满多试看读点谢嗯乖早稍偷悄宝妈爸姐哥弟妹爷奶个人每久冲棒呜啊嗷咔打练写画跑背"
-                          "走想聊等一二三四五六七八九十了啦呀哦噢嗯滴哒嘞")
+_REDUP_COMMON = frozenset("哈嘿呵嘻天刚常慢好默渐满多试看读点谢嗯乖早稍偷悄宝妈爸姐哥弟妹爷奶个人每久"
+                          "冲棒呜啊嗷咔打练写画跑背走想聊等一二三四五六七八九十了啦呀哦噢嗯滴哒嘞")
 # praise or news about someone else ("恭喜小夏完成21天打卡", "Kelly 早起打卡一个月没断过 膜拜", "Well done Ray")
 _PRAISE_RE = re.compile(
     r"恭喜|膜拜|佩服|羡慕|太强了|好强|太卷了|好厉害|真厉害|太厉害|服了|快去看|去围观|学习一下|向.{0,3}学习|好认真"
@@ -577,9 +601,9 @@ _DONE_EVIDENCE_RE = re.compile(
     r"今天|今日|今早|今晚|今儿|刚|早上|上午|中午|下午|晚上|[0-9一二两三四五六七八九十半]|作业|章|页|单词|公里|km|分钟|min|字"
     r"|篇|课|组|遍|张|题|道|首|曲|段|集|套|任务|训练|书|笔记|文章|稿|起|醒|我|today|finished|posted|published|submitted|up")
 _WS_RE = re.compile(r"\s")
-_CLOCK_RE = re.compile(r"(?<=\d):(?=\d)")
+_CLOCK_RE = re.compile(r"(?<=\d):(?=\d)")   # 5:33 is a time, not a clause break
 # a title or quoted words (《原子习惯》, 「打卡」, "why"): mentioned, not said - blanked before reading moods
-_QUOTED_RE = re.compile(r"《[^《》\n]{1,30}》|「[^「」\n]{1,30}」|“[^“”\n]{1,30}”|\"[^\"\n]{1,30}\"|'[^'\n]{1,30}'")   # 5:33 is a time, not a clause break
+_QUOTED_RE = re.compile(r"《[^《》\n]{1,30}》|「[^「」\n]{1,30}」|“[^“”\n]{1,30}”|\"[^\"\n]{1,30}\"|'[^'\n]{1,30}'")
 _Q_MARK_RE = re.compile(r"[?吗]")
 _WEAK_RE = re.compile(r"(?:day\s*\d+|第\s*[0-9零〇一二两三四五六七八九十百千]+\s*[天篇])$")
 
@@ -590,7 +614,7 @@ class _Context:
     opener_end: int = 0        # end of a reminder opener ("提醒一下")
     condition: bool = False    # a plan or condition somewhere ("准备睡前读两章，读完来打卡")
     rule_from: int = -1        # start of a rule text (header + generic wording), else -1
-    praise: re.Match | None = None   # the first praise or news about someone
+    praise: re.Match[str] | None = None   # the first praise or news about someone
     text: str = ""
     self_anywhere: bool = False
     prev_at: int = 0           # start of the previous clause (its last-named person may be this clause's subject)
@@ -615,16 +639,17 @@ class _Context:
 
 def _names(c: str) -> _Spans:
     sp = _Spans(_NAME_RE, c)
-    keep = [(a, b) for a, b in zip(sp.starts, sp.ends)
+    keep = [(a, b) for a, b in zip(sp.starts, sp.ends, strict=True)
             if c[a] != c[a + 1] or c[a] not in _REDUP_COMMON]
     sp.starts = [a for a, _ in keep]
     sp.ends = [b for _, b in keep]
     return sp
 
 
-def _clauses(t: str):
-    """(clause, absolute start, ends with a question mark) for each clause of normalised text t.
-    An alternative question ("是6点前还是6点半前？") is a question in all its pieces."""
+def _clauses(t: str) -> Iterator[tuple[str, int, int]]:
+    """(clause, absolute start, question) for each clause of normalised text t: question is 1 (true)
+    when the clause ends with a question mark, 2 for every piece of an alternative question
+    ("是6点前还是6点半前？"), else 0 (false)."""
     for m in _CLAUSE_RE.finditer(t):
         body, delim = m.group(1), m.group(2)
         if not body and not delim:
@@ -646,7 +671,7 @@ def _clauses(t: str):
                 yield piece, at, 2 if alt_q else (question and i == len(pieces) - 1)
 
 
-def _first_end(regex: re.Pattern, c: str, start: bool = False) -> int:
+def _first_end(regex: re.Pattern[str], c: str, start: bool = False) -> int:
     """End (or start) of the first match of regex in c, len(c) + 1 when none: "a match ending by p" is
     first_end <= p, so a keyword loop need not rescan the clause for each keyword."""
     m = regex.search(c)
@@ -663,11 +688,11 @@ def _last_before(spans: _Spans, hi: int) -> int:
     return -1
 
 
-def _analyse_clause(c: str, at: int, q_end: bool, kw_re: re.Pattern, ctx: _Context) -> _Verdict | None:
+def _analyse_clause(c: str, at: int, q_end: int, kw_re: re.Pattern[str], ctx: _Context) -> _Verdict | None:
     # (a keyword ending in a measure word, "发了篇", is followed by the noun it counts: no noun use)
     found_all = [m for m in kw_re.finditer(c) if m.group(0)[-1] in "篇条" or not _NOUN_AFTER_RE.match(c, m.end())]
     # a check-in word decides; "done" sentences count only in a clause without one
-    occs = [m for m in found_all if not (m.lastgroup == "done")] or found_all
+    occs = [m for m in found_all if m.lastgroup != "done"] or found_all
     if not occs:
         # no keyword, but "补卡" is a 补卡 request and "还没更" a negation all the same
         bare = _BARE_MAKEUP_RE.search(c)
@@ -747,9 +772,9 @@ def _analyse_clause(c: str, at: int, q_end: bool, kw_re: re.Pattern, ctx: _Conte
         if x is not None or _LATER_NEAR_RE.search(near) or (not marked and _MODAL_NEAR_RE.search(c, max(0, p - 6), p)):
             return _Verdict("neg", f"later: {c[x if x is not None else max(0, p - 2):e].strip()}", "later")
         # a habit, not today's act: "我一般6点起", "平时都是晚上打卡"
-        x = _HABIT_RE.search(c, max(0, p - 8), p)
-        if x is not None:
-            return _Verdict("neg", f"task or rule: habitual: {c[x.start():e].strip()}", "rule")
+        habit = _HABIT_RE.search(c, max(0, p - 8), p)
+        if habit is not None:
+            return _Verdict("neg", f"task or rule: habitual: {c[habit.start():e].strip()}", "rule")
         x = proxy.inside(0, p)
         if x is not None:
             return _Verdict("neg", f"for someone else: {c[x:e].strip()}", "proxy")
@@ -904,13 +929,17 @@ def _links_of(entry: ChainEntry, hosts: tuple[str, ...]) -> tuple[str, ...]:
     return find_note_links(f"{entry.name} {entry.content}", hosts)
 
 
+class _KnownName(NamedTuple):
+    forms: tuple[str, str]      # (exact form, folded form)
+    userid: str | None          # None: a name several members share
+
+
 class _Names:
-    """Known names prepared for matching: (exact form, folded form, userid); a name several members
-    share has userid None."""
+    """Known names prepared for matching; a name several members share has userid None."""
 
     def __init__(self, members: dict[str, str], shared: dict[str, tuple[str, ...]] | None = None):
-        self.items = [(_exact(n), _fold(n), u) for n, u in members.items() if n and n.strip()]
-        self.items += [(_exact(n), _fold(n), None) for n in (shared or {}) if n and n.strip()]
+        self.items = [_KnownName((_exact(n), _fold(n)), u) for n, u in members.items() if n and n.strip()]
+        self.items += [_KnownName((_exact(n), _fold(n)), None) for n in (shared or {}) if n and n.strip()]
 
 
 def _resolve_member(entry: ChainEntry, names: _Names) -> tuple[str, str] | None:
@@ -919,19 +948,20 @@ def _resolve_member(entry: ChainEntry, names: _Names) -> tuple[str, str] | None:
     that several members share."""
     raw_line = _entry_line(entry)
     for form, line in ((0, _exact(raw_line)), (1, _fold(raw_line))):
-        hits = [(len(item[form]), item[2], len(item[0].split())) for item in names.items
-                if _starts_with_name(line, item[form])]
+        hits = [(len(item.forms[form]), item.userid, len(item.forms[0].split())) for item in names.items
+                if _starts_with_name(line, item.forms[form])]
         if not hits:
             continue
         best = max(h[0] for h in hits)
         found = {(u, words) for length, u, words in hits if length == best}
         if None in {u for u, _ in found}:
-            shared = next(item[0] for item in names.items if item[2] is None and len(item[form]) == best
-                          and _starts_with_name(line, item[form]))
+            shared = next(item.forms[0] for item in names.items if item.userid is None
+                          and len(item.forms[form]) == best and _starts_with_name(line, item.forms[form]))
             return "", shared
-        if len({u for u, _ in found}) != 1:
+        known = {(u, words) for u, words in found if u is not None}
+        if len({u for u, _ in known}) != 1:
             return None  # two members fit equally well
-        uid, words = found.pop()
+        uid, words = known.pop()
         return uid, " ".join(raw_line.split()[:words])  # "Momo Li", not just "Momo"
     return None
 
@@ -950,7 +980,7 @@ def _sender_entry(chain: Chain, sender_name: str, sender_userid: str,
 
     for form, how in ((0, "exact"), (1, "case-insensitive")):
         hits = []
-        for entry, line in zip(chain.entries, lines):
+        for entry, line in zip(chain.entries, lines, strict=True):
             best_mine = max((len(m[form]) for m in mine if _starts_with_name(line[form], m[form])), default=-1)
             if best_mine < 0:
                 continue
@@ -967,7 +997,7 @@ def _sender_entry(chain: Chain, sender_name: str, sender_userid: str,
     # containment: unambiguous only, never an entry that names another known member
     keys = [m[1] for m in mine if m[1]]
     hits = []
-    for entry, line in zip(chain.entries, lines):
+    for entry, line in zip(chain.entries, lines, strict=True):
         en = _fold(entry.name)
         if not en or any(_starts_with_name(line[1], o[1]) for o in others):
             continue
@@ -987,6 +1017,7 @@ def _chain_detection(chain: Chain, *, sender_userid: str, sender_name: str, send
         last: dict[str, tuple[ChainEntry, str]] = {}
         order: list[str] = []
         unclear: dict[str, tuple[str, ...]] = {}
+        shared = shared or {}
         names = _Names(members, shared)
         for entry in chain.entries:
             found = _resolve_member(entry, names)
@@ -1003,12 +1034,12 @@ def _chain_detection(chain: Chain, *, sender_userid: str, sender_name: str, send
         credits = tuple(Credit(last[u][1], u, _links_of(last[u][0], hosts)) for u in order if last[u][0].done)
         why = f"chain by leader: {len(credits)} credited" + (f", {len(unclear)} unclear" if unclear else "")
         return Detection("chain", credits, why, addressed, tuple(unclear.items()))
-    entry, how = _sender_entry(chain, sender_name, sender_userid, members)
-    if entry is None:
+    own, how = _sender_entry(chain, sender_name, sender_userid, members)
+    if own is None:
         return Detection("chain", (), f"chain: {how}", addressed)
-    if not entry.done:
+    if not own.done:
         return Detection("chain", (), f"chain: own entry not done ({how})", addressed)
-    credit = Credit(None, sender_userid or None, _links_of(entry, hosts))
+    credit = Credit(None, sender_userid or None, _links_of(own, hosts))
     return Detection("chain", (credit,), f"chain: own entry ({how})", addressed)
 
 
@@ -1036,7 +1067,7 @@ def _own_text(raw: str) -> str:
 
 def detect(text: str, msgtype: str = "text", *, sender_userid: str = "", sender_name: str = "",
            sender_is_leader: bool = False, members: dict[str, str] | None = None,
-           keywords: tuple[str, ...] | None = None, link_hosts: tuple[str, ...] | None = None,
+           keywords: Sequence[str] | None = None, link_hosts: Sequence[str] | None = None,
            shared_names: dict[str, tuple[str, ...]] | None = None) -> Detection:
     """Classify one inbound message.
 
@@ -1051,7 +1082,7 @@ def detect(text: str, msgtype: str = "text", *, sender_userid: str = "", sender_
     addressed = bool(_MENTION_RE.search(raw))
     mt = (msgtype or "text").strip().lower()
     uid = sender_userid or None
-    hosts = _hosts(link_hosts)
+    hosts = note_link_hosts(link_hosts)
     members = members or {}
 
     if mt == "image":

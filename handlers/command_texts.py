@@ -1,37 +1,19 @@
 """What members and leaders read in answer to a command: help, usage, refusals, questions, and
-the confirmation of every change, all zh-CN, warm and short. No I/O and no parsing: it imports only
-handlers.calendar, so handlers.commands (parsing and name resolution) can re-export everything here
-(`from handlers import commands as h; h.goal_set(...)`) without an import cycle. The limits the
-words state (MAX_GOAL, MAX_LEAVE_DAYS) and the little text pieces they are built from (`label`,
-`week_mark`) live here for the same reason.
+the confirmation of every change, all zh-CN, warm and short. No I/O and no parsing.
+
+`帮助` and the usage lines are written from handlers.command_table (each command's own lines live
+there, next to its words and its role); everything else a command answers is worded here.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
 
-from handlers.calendar import cn_date, cn_weekday, day_date, weekday
-
-if TYPE_CHECKING:
-    from handlers.commands import Unclear
-
-__all__ = [
-    "MAX_LEAVE_DAYS", "MAX_GOAL", "label", "week_mark", "LEADER_HELP", "MEMBER_HELP", "LEADER_ENGLISH",
-    "MEMBER_ENGLISH", "help_text", "USAGE", "usage", "not_leader", "not_leader_of", "only_this_group",
-    "pick_group", "no_group_member", "no_group_leader", "unknown_group", "ask_who", "removed_hint", "goal_set",
-    "goal_notice", "proposal_sent", "proposal_same", "proposal_for_leader", "proposal_leader_hint", "goal_bad",
-    "note_in_group_hint", "downgrade_set", "downgrade_notice", "downgrade_already", "downgrade_after_camp", "downgrade_not_lower",
-    "downgrade_zero", "note_added", "notes_deleted", "notes_none", "note_empty", "credit_done",
-    "credit_already", "credit_future", "credit_too_old", "bad_date", "leave_done", "leave_bad", "leave_nothing",
-    "roster_added", "roster_already_in", "roster_removed", "roster_already_out", "paused_text", "resumed_text",
-    "already_paused", "not_paused", "mute_text", "private_text", "undo_done", "undo_label", "PROFILE_CHANGES", "undo_nothing", "undo_conflict",
-    "undo_checkin_done", "undo_checkin_nothing", "unknown_command", "export_sent_in_group", "WeekLine",
-    "week_register", "MyGroup", "my_text", "my_none",
-]
-
-MAX_LEAVE_DAYS = 14
-MAX_GOAL = 7
+from handlers.calendar import camp_week, cn_date, cn_weekday, day_date, week_start, weekday
+from handlers.command_table import MAX_LEAVE_DAYS, SPECS, TABLE, Help, View, english, for_leaders, for_members
+from handlers.commands import Unclear
+from handlers.streaks import MAX_GOAL
 
 
 def label(uid: str, name: str) -> str:
@@ -47,69 +29,34 @@ def week_mark(count: int, goal: int, left: int) -> str:
     return "⏳"
 
 
-LEADER_HELP = (
-    ("目标 成员 N", "从本周起每周打卡 N 天"),
-    ("退阶 成员 N", "从下周起把目标降到 N 天"),
-    ("档案 成员 文字", "记一条学员档案"),
-    ("删除档案 成员", "清空这位学员的档案"),
-    ("补卡 成员 YYYY-MM-DD", "补记漏掉的一天"),
-    ("请假 成员 天数", "从今天起请假（1–14 天）"),
-    ("本周", "本周打卡登记"),
-    ("导出", "登记表 Excel，私信发给你"),
-    ("加入 成员", "加进名单（新人写 userid）"),
-    ("移除 成员", "移出名单"),
-    ("暂停 / 恢复", "暂停或恢复本群的定时提醒"),
-    ("#通知 文字", "发群通知，过几小时私信告诉你谁还没回应"),
-    ("撤销", "撤回你上一条改动"),
-)
-MEMBER_HELP = (
-    ("打卡", "完成后 @我 说「打卡」或贴笔记链接"),
-    ("我的", "本周进度、连续天数和目标"),
-    ("目标 N", "向组长提议自己的每周目标（N 天），组长确认后生效"),
-    ("请假 天数", "从今天起请假，连续天数不断"),
-    ("免打扰", "关掉提醒，再发一次打开"),
-    ("不公开", "公开名单里不显示你的名字，再发一次恢复"),
-    ("撤销", "撤回今天的打卡"),
-    ("帮助", "看这份说明"),
-)
-LEADER_ENGLISH = ("goal, downgrade, note, delnote, makeup, leave, week, export, add, remove, pause, resume, notice, "
-                  "undo")
-MEMBER_ENGLISH = "me, leave, mute, private, undo, help"
+CHECKIN_HELP = Help("打卡", "完成后 @我 说「打卡」或贴笔记链接", (View.MEMBER, View.OWN))   # not a command
+
+
+def _help_lines(view: View) -> list[str]:
+    entries = [CHECKIN_HELP] if view in CHECKIN_HELP.views else []
+    entries += [h for spec in TABLE for h in spec.help if view in h.views]
+    return [f"· {h.syntax} — {h.what}" for h in entries]
 
 
 def help_text(leader: bool, example_key: str = "xhs01") -> str:
     lines = []
     if leader:
         lines.append("🙌 组长命令（私聊我，或在群里 @我）：")
-        lines += [f"· {usage} — {what}" for usage, what in LEADER_HELP]
+        lines += _help_lines(View.LEADER)
         lines.append(f"成员写名字、userid 或 @名字都行；管多个群时末尾加群代号，如「本周 {example_key}」。")
-        lines.append(f"英文也行：{LEADER_ENGLISH}")
+        lines.append("英文也行：" + ", ".join(english(spec) for spec in TABLE if for_leaders(spec)))
         lines.append("")
         lines.append("🙋 学员命令：")
-        member = [(u, w) for u, w in MEMBER_HELP if u not in ("撤销", "帮助")]
-        member.append(("撤销 打卡", "撤回你今天的打卡"))
-        lines += [f"· {usage} — {what}" for usage, what in member]
+        lines += _help_lines(View.OWN)
     else:
         lines.append("🙋 你可以这样用（私聊我，或在群里 @我）：")
-        lines += [f"· {usage} — {what}" for usage, what in MEMBER_HELP]
-        lines.append(f"英文也行：{MEMBER_ENGLISH}")
+        lines += _help_lines(View.MEMBER)
+        lines.append("英文也行：" + ", ".join(english(spec) for spec in TABLE if for_members(spec)))
     return "\n".join(lines)
 
 
-USAGE = {
-    "目标": "目标 成员 N，比如「目标 小鹿 4」（N 为每周打卡天数，1–7）",
-    "退阶": "退阶 成员 N，比如「退阶 小鹿 2」（从下周起生效）",
-    "档案": "档案 成员 文字，比如「档案 小鹿 本周出差，周末补更」",
-    "删除档案": "删除档案 成员",
-    "补卡": "补卡 成员 日期，比如「补卡 小鹿 2024-05-03」",
-    "请假": "请假 天数（组长给成员请假：请假 成员 天数），1–14 天",
-    "加入": "加入 成员（新人写 userid，可再加显示名：加入 lulu 小鹿）",
-    "移除": "移除 成员",
-}
-
-
 def usage(word: str) -> str:
-    return f"格式不太对哦～用法：{USAGE[word]}"
+    return f"格式不太对哦～用法：{SPECS[word].usage}"
 
 
 def not_leader(word: str) -> str:
@@ -127,6 +74,10 @@ def only_this_group() -> str:
 def pick_group(word: str, groups: list[tuple[str, str]]) -> str:
     lines = "\n".join(f"· {name}（{key}）" for key, name in groups)
     return f"你在好几个群里，这条「{word}」要对哪个群？请在末尾加上群代号，比如「{word} {groups[0][0]}」：\n{lines}"
+
+
+def not_member_of(group_name: str) -> str:
+    return f"你不在「{group_name}」的名单里哦🙂"
 
 
 def no_group_member() -> str:
@@ -151,6 +102,11 @@ def ask_who(u: Unclear, limit: int = 20) -> str:
     if not shown:
         return f"没找到「{q}」，本群名单还是空的哦～可以先「加入 userid」🙂"
     return f"没找到「{q}」呢，你说的是下面哪一位？请用名字或 userid 再发一次：\n{lines}{more}"
+
+
+def ask_who_to_add(u: Unclear) -> str:
+    """`加入` naming nobody the group knows and no userid: who is meant, or how to add a newcomer."""
+    return ask_who(u) + ("" if u.ambiguous else f"\n新人请写 userid：{SPECS['加入'].usage}")
 
 
 def removed_hint(name: str) -> str:
@@ -269,8 +225,16 @@ def bad_date(token: str) -> str:
     return f"没看懂日期「{token}」，请写成 2024-05-03 这样🙂"
 
 
+def week_name(week: int, today: int, camp_start: date | None) -> str:
+    """How a leave names a week it touches: 本周, the camp's 第N周, or 下周."""
+    if week == week_start(today):
+        return "本周"
+    n = camp_week(week, camp_start)
+    return f"第{n}周" if n else "下周"
+
+
 def leave_done(name: str | None, first: date, last: date, n: int,
-               goals: list[tuple[str, int, int]] = ()) -> str:
+               goals: Sequence[tuple[str, int, int]] = ()) -> str:
     """`goals`: (the week's name, its goal before, after) for each week whose goal the days off lower."""
     span = cn_date(first) if n == 1 else f"{cn_date(first)}—{cn_date(last)}"
     who = f"已为 {name} 请假" if name else "已请假"
@@ -455,6 +419,11 @@ def my_text(items: list[MyGroup]) -> str:
             lines.append("· " + "，".join(flags))
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
+
+
+def my_none_here() -> str:
+    """`我的` in a group chat from someone with no record there."""
+    return "还没有你的打卡记录哦～完成后 @我 说「打卡」就开始记录啦✨"
 
 
 def my_none(is_leader: bool) -> str:

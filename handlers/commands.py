@@ -1,64 +1,21 @@
-"""Leader and member commands: parsing, name resolution and the shape of outbound messages. No I/O.
+"""Reading what follows a command word: numbers, dates, switches, the group key and member names.
+No I/O.
 
-`workers.commands` reads Redis, decides with the helpers here, applies the change and sends what
-the wording functions write. The wording (zh-CN, warm and short) lives in handlers.command_texts and
-is re-exported here, so `h.goal_set(...)`, `h.USAGE`, `h.MAX_GOAL`, `h.week_mark` and the rest
-keep working.
+The command word itself and who may run it are in handlers.command_table; what the bot answers
+is in handlers.command_texts; workers.commands reads Redis and carries the command out.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from handlers.calendar import weekday
-from handlers.command_texts import *  # noqa: F401,F403  (the wording, re-exported: see its __all__)
-
 # --- words ---------------------------------------------------------------------------------------
-
-# Every accepted spelling -> the canonical (Chinese) command word.
-ALIASES: dict[str, str] = {
-    "帮助": "帮助", "help": "帮助",
-    "我的": "我的", "me": "我的",
-    "目标": "目标", "goal": "目标",
-    "退阶": "退阶", "downgrade": "退阶",
-    "档案": "档案", "note": "档案",
-    "删除档案": "删除档案", "delnote": "删除档案",
-    "补卡": "补卡", "makeup": "补卡",
-    "请假": "请假", "leave": "请假",
-    "本周": "本周", "week": "本周",
-    "导出": "导出", "export": "导出",
-    "加入": "加入", "add": "加入",
-    "移除": "移除", "remove": "移除",
-    "暂停": "暂停", "pause": "暂停",
-    "恢复": "恢复", "resume": "恢复",
-    "撤销": "撤销", "undo": "撤销",
-    "免打扰": "免打扰", "mute": "免打扰",
-    "不公开": "不公开", "private": "不公开",
-    "通知": "通知", "#通知": "通知", "＃通知": "通知", "notice": "通知", "announce": "通知",
-}
-ENGLISH = {canon: word for word, canon in ALIASES.items() if word.isascii()}
-
-LEADER_WORDS = frozenset({"目标", "退阶", "档案", "删除档案", "补卡", "本周", "导出", "加入", "移除", "暂停", "恢复",
-                          "通知"})
-MEMBER_WORDS = frozenset({"我的", "免打扰", "不公开"})
-# 请假 and 撤销 are both: the arguments (or who sends them) decide; 帮助 is for everyone.
 
 CHECKIN_WORDS = ("打卡", "checkin")       # `撤销 打卡`: a leader undoing their own check-in
 ON_WORDS = ("开", "开启", "打开", "on")
 OFF_WORDS = ("关", "关闭", "取消", "off")
-
-
-@dataclass(frozen=True)
-class Parsed:
-    word: str                  # canonical command word
-    args: tuple[str, ...]      # the words after it
-    text: str                  # the command as sent, leading mentions of the robot dropped
-    rest: str = ""             # the raw text after the command word (newlines kept)
-
-
-def _is_mention(token: str) -> bool:
-    return token.startswith(("@", "＠"))
 
 
 def skip_words(text: str, n: int) -> str:
@@ -70,28 +27,29 @@ def skip_words(text: str, n: int) -> str:
     return text.strip()
 
 
-def parse(text: str) -> Parsed | None:
-    """`@打卡助手 目标 @小鹿 4` -> Parsed("目标", ("@小鹿", "4")); None when no command word leads."""
-    tokens = (text or "").split()     # str.split() also splits on WeCom's U+2005 after a mention
-    dropped = 0
-    while tokens and _is_mention(tokens[0]):
-        tokens.pop(0)
-        dropped += 1
-    if not tokens:
-        return None
-    word = ALIASES.get(tokens[0].lower())
-    if word is None and tokens[0].startswith(("#通知", "＃通知")):   # `#通知明晚直播`: no space needed
-        word, tokens = "通知", [tokens[0][:3], tokens[0][3:], *tokens[1:]]
-    if word is None:
-        return None
-    return Parsed(word, tuple(tokens[1:]), " ".join(tokens), skip_words(text, dropped + 1))
-
-
-def split_group_key(args: tuple[str, ...], keys) -> tuple[tuple[str, ...], str | None]:
+def split_group_key(args: tuple[str, ...], keys: Collection[str]) -> tuple[tuple[str, ...], str | None]:
     """A group key as the last word (`本周 xhs01`) -> (the other words, the key)."""
     if args and args[-1].lower() in keys:
         return args[:-1], args[-1].lower()
     return args, None
+
+
+def switch(args: tuple[str, ...]) -> bool | None:
+    """`免打扰 开` -> True, `不公开 关` -> False; None when no on/off word leads (a toggle)."""
+    if args and args[0].lower() in ON_WORDS:
+        return True
+    if args and args[0].lower() in OFF_WORDS:
+        return False
+    return None
+
+
+def note_text(rest: str, name_part: str, key: str | None) -> str:
+    """The note of `档案 <成员> <文字> [群代号]`: `rest` (after the command word, newlines kept)
+    without the member's name and without a trailing group key."""
+    text = skip_words(rest, len(name_part.split()))
+    if key and text.split() and text.split()[-1].lower() == key:
+        text = text[: text.lower().rstrip().rfind(key)].rstrip()
+    return text
 
 
 # --- values --------------------------------------------------------------------------------------
@@ -200,23 +158,19 @@ def split_name(args: tuple[str, ...], people: dict[str, str]) -> tuple[str, tupl
     return args[0], args[1:]
 
 
-# --- outbound messages (the shape of handlers.router.group_post / private) ------------------------
-
-def group_msg(msg_id: str, group: str, content: str, mentions: list | None = None) -> dict:
-    return {"id": msg_id, "to": "group", "group": group, "msgtype": "text", "content": content,
-            "mentions": mentions or []}
+USERID = re.compile(r"^[A-Za-z0-9_.@\-]{1,64}$")
 
 
-def user_msg(msg_id: str, users: list[str], content: str) -> dict:
-    return {"id": msg_id, "to": "user", "users": users, "msgtype": "text", "content": content}
-
-
-def file_msg(msg_id: str, users: list[str], path: str, name: str) -> dict:
-    return {"id": msg_id, "to": "user", "users": users, "msgtype": "file", "file": {"path": path, "name": name}}
-
-
-# --- weeks ---------------------------------------------------------------------------------------
-
-def days_left(today: int, checked_today: bool) -> int:
-    """Days of this week on which one can still check in, today included while it is open."""
-    return 6 - weekday(today) + (0 if checked_today else 1)
+def newcomer(args: tuple[str, ...], everyone: dict[str, str]) -> tuple[Resolved | Unclear, str | None]:
+    """Whom `加入 <成员> [显示名]` names: someone the group knows, or a new userid (its display name
+    the second word, else the userid itself). The second value is the new member's name, None
+    for someone known."""
+    res = resolve(" ".join(args), everyone)
+    if isinstance(res, Unclear) and len(args) <= 2:
+        uid = clean_name(args[0])
+        if uid in everyone:
+            return Resolved(uid, everyone[uid]), None
+        if USERID.match(uid) and not res.ambiguous:
+            name = clean_name(args[1]) if len(args) == 2 else uid
+            return Resolved(uid, name), name
+    return res, None

@@ -7,13 +7,15 @@ handlers.calendar, in the group's own timezone.
 """
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import Iterable, Sequence
+from datetime import date
+from typing import Protocol
 
+from handlers.calendar import cn_date, day_date, day_index, day_label
 from handlers.chain import render_chain
-from handlers.calendar import cn_date, cn_weekday, day_date, day_index, week_start, weekday
+from handlers.texts import ANONYMOUS, Note, note_line
 
 CHAIN_TEMPLATE = "名字 已更 笔记链接"         # rendered `例 名字 已更 笔记链接`
 CHAIN_TOPIC = "更文打卡 伙伴们加油💪"
@@ -28,32 +30,19 @@ SLOT_CN = {
 }
 
 
-# --- calendar words -------------------------------------------------------------------------------
+class RegisterRow(Protocol):
+    """What these texts read of a register row (workers.register.MemberRow)."""
 
-def camp_week(day: int, camp_start: date | None) -> int | None:
-    """The camp week (1-based, Monday to Sunday weeks) holding `day`, or None without camp dates."""
-    if camp_start is None:
-        return None
-    n = (week_start(day) - week_start(day_index(camp_start))) // 7 + 1
-    return n if n >= 1 else None
-
-
-def day_label(day: int, camp_start: date | None = None) -> str:
-    """`周二`, or `第2周 周二` when the camp start is known."""
-    week = camp_week(day, camp_start)
-    return f"第{week}周 {cn_weekday(day)}" if week else cn_weekday(day)
-
-
-def in_quiet_hours(hour: int, minute: int, quiet: tuple[int, int, int, int] | None) -> bool:
-    """Whether a local time of day falls in quiet hours `(h1, m1, h2, m2)`, which may span midnight."""
-    if not quiet:
-        return False
-    t, start, end = hour * 60 + minute, quiet[0] * 60 + quiet[1], quiet[2] * 60 + quiet[3]
-    if start == end:
-        return False
-    if start < end:
-        return start <= t < end
-    return t >= start or t < end
+    @property
+    def userid(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def streak(self) -> int: ...
+    @property
+    def checked_in(self) -> bool: ...
+    @property
+    def last_day(self) -> int | None: ...
 
 
 def split_links(raw: str | None) -> list[str]:
@@ -62,10 +51,8 @@ def split_links(raw: str | None) -> list[str]:
 
 # --- the morning 接龙 -----------------------------------------------------------------------------
 
-ANONYMOUS = "一位同学"      # how a member who chose 不公开 appears in anything the group reads
-
-
-def chain_entries(rows: Sequence, links: dict[str, str], hidden: set[str] = frozenset()) -> list[tuple[str, str]]:
+def chain_entries(rows: Sequence[RegisterRow], links: Mapping[str, str],
+                  hidden: AbstractSet[str] = frozenset()) -> list[tuple[str, str]]:
     """(name, what follows the name) for everyone checked in on the day: `已更` and their links.
     A member in `hidden` (不公开) is `一位同学 已更`, without the links that would name them."""
     out = []
@@ -79,7 +66,7 @@ def chain_entries(rows: Sequence, links: dict[str, str], hidden: set[str] = froz
     return out
 
 
-def public_names(rows: Sequence, hidden: set[str]) -> str:
+def public_names(rows: Sequence[RegisterRow], hidden: AbstractSet[str]) -> str:
     """`小鹿、阿青、2 位同学`: the names the group may read, 不公开 members counted, never named."""
     shown = [row.name for row in rows if row.userid not in hidden]
     n = sum(1 for row in rows if row.userid in hidden)
@@ -105,8 +92,8 @@ class Reminder:
     nudges: list[tuple[str, str]] = field(default_factory=list)  # (userid, private text)
 
 
-def remind(rows: Sequence, muted: set[str] = frozenset(), on_leave: set[str] = frozenset(),
-           quiet: bool = False, hidden: set[str] = frozenset()) -> Reminder | None:
+def remind(rows: Sequence[RegisterRow], muted: AbstractSet[str] = frozenset(), on_leave: AbstractSet[str] = frozenset(),
+           quiet: bool = False, hidden: AbstractSet[str] = frozenset()) -> Reminder | None:
     """The evening group post. @ exactly the members who have not checked in (never the muted, the
     ones on leave, or anyone already checked in); cheer those who have; when everyone is done,
     celebrate instead. Long streaks about to break get a private nudge, except in quiet hours.
@@ -150,7 +137,7 @@ def nudge_text(name: str, streak: int) -> str:
 
 # --- the leader digest ----------------------------------------------------------------------------
 
-def silent_for(row, day: int, camp_start: date | None) -> int | None:
+def silent_for(row: RegisterRow, day: int, camp_start: date | None) -> int | None:
     """Days without a check-in up to and including `day` (0 when checked in today); None when the
     member never checked in and the camp start is unknown."""
     if row.checked_in:
@@ -162,34 +149,9 @@ def silent_for(row, day: int, camp_start: date | None) -> int | None:
     return None
 
 
-def note_line(note: dict | str) -> str:
-    """One profile note, `文字（11月20日 lily）`; notes are JSON {text, by, at}."""
-    if isinstance(note, (str, bytes)):
-        try:
-            note = json.loads(note)
-        except (TypeError, ValueError):
-            return str(note if isinstance(note, str) else note.decode(errors="replace"))
-    if not isinstance(note, dict):
-        return str(note)
-    text = str(note.get("text", "")).strip()
-    meta = [m for m in (_short_date(note.get("at")), str(note.get("by") or "").strip()) if m]
-    return f"{text}（{' '.join(meta)}）" if meta else text
-
-
-def _short_date(at) -> str:
-    if at in (None, ""):
-        return ""
-    try:
-        if isinstance(at, (int, float)) or str(at).replace(".", "", 1).isdigit():
-            return cn_date(datetime.fromtimestamp(float(at), tz=timezone.utc).date())
-        return cn_date(datetime.fromisoformat(str(at).replace("Z", "+00:00")).date())
-    except (ValueError, OverflowError, OSError):
-        return ""
-
-
-def digest(group_name: str, day: int, rows: Sequence, links: dict[str, str],
-           notes: dict[str, list] | None = None, silent_days: int = 3,
-           on_leave: set[str] = frozenset(), camp_start: date | None = None) -> str:
+def digest(group_name: str, day: int, rows: Sequence[RegisterRow], links: Mapping[str, str],
+           notes: Mapping[str, Sequence[Note]] | None = None, silent_days: int = 3,
+           on_leave: AbstractSet[str] = frozenset(), camp_start: date | None = None) -> str:
     """The leader's private end-of-day report."""
     notes = notes or {}
     done = [row for row in rows if row.checked_in]
@@ -226,60 +188,6 @@ def digest(group_name: str, day: int, rows: Sequence, links: dict[str, str],
         seen.add(row.userid)
         lines.append(f"📒 {row.name} 的档案：" + "；".join(note_line(n) for n in notes[row.userid]))
     return "\n".join(lines)
-
-
-# --- weekly ---------------------------------------------------------------------------------------
-
-def days_left_in_week(day: int) -> int:
-    """Days after `day` up to Sunday."""
-    return 6 - weekday(day)
-
-
-def _as_weeks(rows: Sequence, day: int, on_leave: set[str] = frozenset()) -> list:
-    """Register rows (MemberRow) as handlers.weekly.MemberWeek objects, for callers that only have
-    rows: the week is judged from week_count / week_goal as of `day`, without days off."""
-    from handlers.streaks import MET, MISSED, OPEN, WeekResult
-    from handlers.weekly import MemberWeek
-    out = []
-    for row in rows:
-        left = days_left_in_week(day) + (0 if row.checked_in else 1)
-        if row.week_count >= row.week_goal:
-            status = MET
-        elif row.week_count + left < row.week_goal:
-            status = MISSED
-        else:
-            status = OPEN
-        res = WeekResult(week_start(day), row.week_count, row.week_goal, row.week_goal, 0, left, status)
-        out.append(MemberWeek(row.userid, row.name, res, [res], row.streak, row.longest_streak, row.total,
-                              row.checked_in, row.week_goal, off_today=row.userid in on_leave))
-    return out
-
-
-def behind_pace(row, day: int) -> bool:
-    """Fewer check-ins than the goal's share of the days gone by (rounded down), or out of reach."""
-    from handlers.weekly import behind
-    return behind(_as_weeks([row], day)[0], day)
-
-
-def can_reach(row, day: int) -> bool:
-    left = days_left_in_week(day) + (0 if row.checked_in else 1)
-    return row.week_count + left >= row.week_goal
-
-
-def midweek(group_name: str, day: int, rows: Sequence, on_leave: set[str] = frozenset(),
-            camp_start: date | None = None) -> str:
-    """A leader's private mid-week check: who is behind pace for their weekly goal (members on leave
-    today left out). The scheduled slot uses handlers.weekly.midweek_leader with days off and notes."""
-    from handlers.weekly import midweek_leader
-    weeks = [m for m in _as_weeks(rows, day, on_leave) if not m.off_today]
-    return midweek_leader(group_name, day, weeks, camp_start)
-
-
-def summary(day: int, rows: Sequence, camp_start: date | None = None) -> str:
-    """The weekend review in the group: each member's week ✅/❌ n/goal and streak, the week's stars.
-    The scheduled slot uses handlers.weekly.review with days off and 不公开."""
-    from handlers.weekly import review
-    return review(day, _as_weeks(rows, day), camp_start)
 
 
 # --- after downtime -------------------------------------------------------------------------------

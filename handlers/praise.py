@@ -3,7 +3,7 @@
 Milestones, most special first: the first check-in ever, a new personal best (the longest streak
 beaten), a streak of 3/7/14/21/30 days, the weekly goal reached. An ordinary day gets a short cheer.
 The wording is chosen deterministically from the message id (a re-processed message says the same
-thing), and never repeats the sentence a member read last time: workers.weekly keeps the last
+thing), and never repeats the sentence a member read last time: workers.replies keeps the last
 choice per member (`last`), and `choose` steps past it.
 """
 from __future__ import annotations

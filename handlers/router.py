@@ -5,17 +5,20 @@ Handlers are tried in order; each says whether it matches and then handles; the 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
-from handlers import texts
+from handlers import messages, texts
 from handlers.announce import is_ack
-from handlers.checkin import detect, find_note_links, strip_mentions
+from handlers.checkin import Detection, detect, find_note_links, strip_mentions
+from handlers.command_table import command_of
+from handlers.messages import Mention, Message
 
 
 @dataclass(frozen=True)
 class Context:
-    event: dict
+    event: dict[str, Any]
     group_key: str | None = None            # the group this event belongs to, if known
     group_name: str = ""
     chat_known: bool = True
@@ -40,7 +43,7 @@ class Checkin:
 
 @dataclass(frozen=True)
 class Send:
-    msg: dict
+    msg: Message
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ class Hint:
     beyond what check-in replies and scheduled posts need."""
     group: str
     userid: str
-    msg: dict
+    msg: Message
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class AskIfCheckin:
     userid: str
     day: int
     links: tuple[str, ...]
-    msg: dict
+    msg: Message
 
 
 @dataclass(frozen=True)
@@ -88,13 +91,12 @@ class Command:
 Action = Checkin | Send | Hint | AskIfCheckin | ConfirmCheckin | ReportUnknownChat | Command
 
 
-def group_post(msg_id: str, group: str, content: str, mentions: list | None = None) -> Send:
-    return Send({"id": msg_id, "to": "group", "group": group, "msgtype": "text", "content": content,
-                 "mentions": mentions or []})
+def group_post(msg_id: str, group: str, content: str, mentions: list[Mention] | None = None) -> Send:
+    return Send(messages.to_group(msg_id, group, content, mentions))
 
 
 def private(msg_id: str, users: list[str], content: str) -> Send:
-    return Send({"id": msg_id, "to": "user", "users": users, "msgtype": "text", "content": content})
+    return Send(messages.to_users(msg_id, users, content))
 
 
 # --- handlers: (matches, handle) pairs --------------------------------------------------------
@@ -104,6 +106,8 @@ def _robot_joined(ctx: Context) -> bool:
 
 
 def _welcome(ctx: Context) -> list[Action]:
+    if ctx.group_key is None:            # a known chat always has its group
+        return []
     return [group_post(f"welcome:{ctx.event['msgid']}", ctx.group_key, texts.WELCOME)]
 
 
@@ -123,22 +127,12 @@ def _ignore(ctx: Context) -> list[Action]:
     return []
 
 
-COMMAND_WORDS = ("帮助", "help", "我的", "me", "目标", "goal", "退阶", "downgrade", "档案", "note", "补卡", "makeup",
-                 "请假", "leave", "本周", "week", "导出", "export", "免打扰", "mute", "撤销", "undo", "不公开",
-                 "private", "删除档案", "delnote", "加入", "add", "移除", "remove", "暂停", "pause", "恢复",
-                 "resume", "#通知", "＃通知", "通知", "notice", "announce")
-
-
 def command_word(text: str) -> str | None:
+    """The command a post starts with (its canonical word, handlers.command_table), if any."""
     body = strip_mentions(text).strip()
     if not body:
         return None
-    first = body.split()[0]
-    low = first.lower()
-    for word in COMMAND_WORDS:
-        if low == word or (word in ("#通知", "＃通知") and first.startswith(word)):
-            return word
-    return None
+    return command_of(body.split()[0])
 
 
 def _is_command(ctx: Context) -> bool:
@@ -182,7 +176,7 @@ def _ask(ctx: Context, group: str, private_reply: bool) -> AskIfCheckin:
     return AskIfCheckin(group, ev["userid"], ctx.day, tuple(links), msg)
 
 
-def _detection(ctx: Context):
+def _detection(ctx: Context) -> Detection:
     ev = ctx.event
     msgtype = ev.get("msgtype", "text")
     if msgtype == "mixed" and not ev.get("has_image"):
@@ -198,7 +192,9 @@ def _group_post(ctx: Context) -> bool:
 
 
 def _group_checkin(ctx: Context) -> list[Action]:
-    ev = ctx.event
+    ev, group = ctx.event, ctx.group_key
+    if group is None:                    # see _group_post
+        return []
     found = _detection(ctx)
     actions: list[Action] = []
     if found.kind in ("checkin", "chain"):
@@ -207,20 +203,20 @@ def _group_checkin(ctx: Context) -> list[Action]:
             if not uid:
                 continue
             name = ev.get("name") or uid if uid == ev["userid"] else _name_of(ctx, uid, credit.name)
-            actions.append(Checkin(ctx.group_key, uid, name, ctx.day, tuple(credit.note_links)))
+            actions.append(Checkin(group, uid, name, ctx.day, tuple(credit.note_links)))
         if found.unclear:   # a name two members share: nobody credited by guess, the leader asked
             actions.append(private(f"unclear:{ev['msgid']}", [ev["userid"]],
                                    texts.chain_unclear(found.unclear, ctx.day)))
         if actions:
             return actions
     if found.kind == "none" and found.unsure:      # may be one: ask rather than guess either way
-        return [_ask(ctx, ctx.group_key, private_reply=False)]
+        return [_ask(ctx, group, private_reply=False)]
     # Robot callbacks only arrive when the robot was @-ed: an unrecognised post deserves a hint,
     # except a 收到 / +1 answering an announcement (workers.announce counts it).
     if ev.get("source") == "robot" and found.kind == "none" and not is_ack(strip_mentions(ev.get("text", ""))):
-        hint = group_post(f"hint:{ev['msgid']}", ctx.group_key, texts.pick(texts.HINTS, ev["msgid"]),
+        hint = group_post(f"hint:{ev['msgid']}", group, texts.pick(texts.HINTS, ev["msgid"]),
                           [[ev["userid"], ev.get("name", "")]])
-        actions.append(Hint(ctx.group_key, ev["userid"], hint.msg))
+        actions.append(Hint(group, ev["userid"], hint.msg))
     return actions
 
 

@@ -6,9 +6,20 @@ can never leave a stored counter out of step with the days themselves.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
-from handlers.calendar import week_start
+from handlers.calendar import day_index, week_start
+
+BACKFILL_DAYS = 35     # a group's first check-in sets its base day this many days before it
+
+
+def first_base(camp_start: date | None, day: int) -> int:
+    """The base day (bit 0 of every member's day bitmaps) a group gets with its first check-in on
+    `day`: a week before the camp's start, else BACKFILL_DAYS back so that make-ups fit."""
+    return day_index(camp_start) - 7 if camp_start else day - BACKFILL_DAYS
 
 
 class DayBits:
@@ -224,13 +235,14 @@ def current_run_start(days: DayBits, off: DayBits, today: int) -> int | None:
     return start
 
 
-def parse_goals(raw) -> dict[int, int]:
+def parse_goals(raw: dict[Any, Any] | Sequence[Any]) -> dict[int, int]:
     """HGETALL of a goals hash (a flat list from Lua, or a dict from redis-py) as {week: goal}."""
+    items: Iterable[tuple[Any, Any]]
     if isinstance(raw, dict):
         items = raw.items()
     else:
-        items = zip(raw[0::2], raw[1::2])
-    out = {}
+        items = zip(raw[0::2], raw[1::2], strict=False)   # an odd last item has no value: left out
+    out: dict[int, int] = {}
     for k, v in items:
         try:
             out[int(k)] = int(v)

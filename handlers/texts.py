@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any
 
-from handlers.calendar import day_date
+from handlers.calendar import cn_date, day_date
 
 WELCOME = (
     "大家好，我是打卡助手🙌\n"
@@ -21,6 +24,10 @@ HINTS = (
 # where detection is unsure, the member decides (a 「是」 counts the post)
 ASK_CHECKIN = "这条算今天的打卡吗？算的话 @我 回「是」，我就记上～"
 ASK_CHECKIN_PRIVATE = "这条算今天的打卡吗？回「是」我就记上～"
+
+ANONYMOUS = "一位同学"      # how a member who chose 不公开 appears in anything the group reads
+
+Note = dict[str, Any] | str | bytes    # a profile note: JSON {text, by, at}, as stored or decoded
 
 CHECKIN_TAILS = ("🔥", "💪", "✨", "🌟", "👏")
 
@@ -81,3 +88,34 @@ def private_pick_group(groups: list[tuple[str, str]]) -> str:
 
 def private_no_group() -> str:
     return "还没找到你所在的打卡群哦～请先在群里 @打卡助手 打一次卡，或请组长把你加入名单🙏"
+
+
+def note_line(note: Note) -> str:
+    """One profile note, `文字（11月20日 lily）`; notes are JSON {text, by, at}."""
+    data: object = note
+    if isinstance(note, (str, bytes)):
+        try:
+            data = json.loads(note)
+        except (TypeError, ValueError):
+            return note if isinstance(note, str) else note.decode(errors="replace")
+    if not isinstance(data, dict):
+        return str(data)
+    text = str(data.get("text", "")).strip()
+    meta = [m for m in (_short_date(data.get("at")), str(data.get("by") or "").strip()) if m]
+    return f"{text}（{' '.join(meta)}）" if meta else text
+
+
+def _short_date(at: object) -> str:
+    """A note's `at` (epoch seconds, as a number or digits, or ISO 8601) as `11月20日`; "" when unreadable."""
+    if at in (None, ""):
+        return ""
+    try:
+        if isinstance(at, (int, float)):
+            stamp = float(at)
+        elif str(at).replace(".", "", 1).isdigit():
+            stamp = float(str(at))
+        else:
+            return cn_date(datetime.fromisoformat(str(at).replace("Z", "+00:00")).date())
+        return cn_date(datetime.fromtimestamp(stamp, tz=timezone.utc).date())
+    except (ValueError, OverflowError, OSError):
+        return ""

@@ -8,13 +8,21 @@ without camp dates they are calendar weeks, shown by their dates.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Sequence
+from typing import Any
 
-from handlers.calendar import cn_date, cn_weekday, day_date, week_start
-from handlers.daily import ANONYMOUS, camp_week, note_line
+from handlers.calendar import (
+    camp_week,
+    cn_date,
+    cn_weekday,
+    day_date,
+    days_left,
+    week_start,
+)
 from handlers.streaks import MET, MISSED, OFF, OPEN, WeekResult, beaten_run, missed_run
+from handlers.texts import ANONYMOUS, Note, note_line
 
 TOP_LIMIT = 3
 CHEER_NAMES = 8        # a cheer names at most this many members, else counts them
@@ -36,8 +44,8 @@ class MemberWeek:
     private: bool = False           # 不公开: anonymous in group posts
     muted: bool = False             # 免打扰: no private nudges
     off_today: bool = False
-    notes: list = field(default_factory=list)
-    gone: frozenset = frozenset()   # this week's days off (or outside the camp)
+    notes: list[Note] = field(default_factory=list)
+    gone: frozenset[int] = frozenset()   # this week's days off (or outside the camp)
     leave: int = 0                  # this week's days off (请假) within the camp
 
 
@@ -89,12 +97,6 @@ def fraction(m: MemberWeek) -> str:
 
 # --- mid-week: who is behind the pace ---------------------------------------------------------------
 
-def days_left(m: MemberWeek, day: int) -> int:
-    """Days after `day` up to Sunday on which the member can still check in: their days off and
-    the days after the camp's end are left out (`婷婷 0/3，本周还剩 4 天` on a Wednesday)."""
-    return sum(1 for d in range(day + 1, week_start(day) + 7) if d not in m.gone)
-
-
 def behind(m: MemberWeek, day: int) -> bool:
     """Fewer check-ins than the goal's share of the available days gone by (rounded down), or a
     goal that can no longer be reached. A week fully off is never behind."""
@@ -117,12 +119,13 @@ def midweek_leader(group_name: str, day: int, members: Sequence[MemberWeek], cam
     their profile notes."""
     names = display_names(members)
     late = [m for m in members if behind(m, day)]
-    head = f"📈 {group_name} · {week_name(week_start(day), camp_start)}周中进度（{cn_date(day_date(day))} {cn_weekday(day)}）"
+    when = f"{cn_date(day_date(day))} {cn_weekday(day)}"
+    head = f"📈 {group_name} · {week_name(week_start(day), camp_start)}周中进度（{when}）"
     if not late:
         return head + "\n大家的进度都跟上了👍 继续保持～"
     lines = [head, f"进度落后的伙伴（{len(late)} 位）："]
     for m in late:
-        line = f"· {names[m.userid]} {fraction(m)}，本周还剩 {days_left(m, day)} 天"
+        line = f"· {names[m.userid]} {fraction(m)}，本周还剩 {days_left(day, gone=m.gone)} 天"
         extra = []
         if m.leave and m.week.status != OFF:
             extra.append(f"请假 {m.leave} 天，目标已按比例调为 {m.week.goal}")
@@ -157,7 +160,7 @@ NUDGES_LATE = (
 def midweek_nudge(m: MemberWeek, day: int, seed: str) -> str:
     """An encouraging private note for a member behind the pace: never a scolding."""
     res = m.week
-    left = days_left(m, day)
+    left = days_left(day, gone=m.gone)
     if res.status == MISSED or left == 0:
         return _pick(NUDGES_LATE, seed).format(name=m.name)
     return _pick(NUDGES, seed).format(name=m.name, count=res.count, goal=res.goal, left=left)
@@ -169,12 +172,16 @@ def mark(res: WeekResult) -> str:
     return {MET: "✅", MISSED: "❌", OPEN: "⏳", OFF: "🌴"}[res.status]
 
 
+def _by_count(m: MemberWeek) -> tuple[int, ...]:
+    return (m.week.count,)
+
+
 def top_performers(members: Sequence[MemberWeek], limit: int = TOP_LIMIT,
-                   key=lambda m: (m.week.count,)) -> list[MemberWeek]:
+                   key: Callable[[MemberWeek], tuple[int, ...]] = _by_count) -> list[MemberWeek]:
     """尖子生: members who met their goal with the highest counts, whole ties included, at most
     `limit`; when the top tie alone is larger, the longer streaks lead."""
     met = [m for m in members if m.week.status == MET and m.week.count > 0]
-    tiers: dict[tuple, list[MemberWeek]] = {}
+    tiers: dict[tuple[int, ...], list[MemberWeek]] = {}
     for m in met:
         tiers.setdefault(key(m), []).append(m)
     out: list[MemberWeek] = []
@@ -201,10 +208,10 @@ CHEERS = (
 
 
 def review(day: int, members: Sequence[MemberWeek], camp_start: date | None = None, seed: str = "",
-           closing: bool = False) -> str:
+           closing: bool = False, top: int = TOP_LIMIT) -> str:
     """The weekend review in the group: each member's week ✅/❌ n/goal and streak (不公开 members
-    anonymous), praise for those who met their goal, and the week's top performers. `closing`: the
-    camp's last week (no "next week")."""
+    anonymous), praise for those who met their goal, and the week's top performers (at most `top`).
+    `closing`: the camp's last week (no "next week")."""
     week = week_start(day)
     head = f"📊 {week_name(week, camp_start)}打卡总结（{week_dates(week)}）"
     if not members:
@@ -223,7 +230,7 @@ def review(day: int, members: Sequence[MemberWeek], camp_start: date | None = No
         lines.append(f"{mark(m.week)} {who} {fraction(m)}{leave}{run}")
     met = [m for m in members if m.week.status == MET]
     counted = [m for m in members if m.week.status != OFF]
-    stars = top_performers(members)
+    stars = top_performers(members, top)
     if stars:
         lines.append("🏆 本周之星：" + "、".join(f"{public_name(m, names)}（{m.week.count} 天）" for m in stars))
     if met:
@@ -259,7 +266,7 @@ class Suggestion:
             return f"目标 {self.name} {self.n}"
         return ""
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "n": self.n, "from": self.current, "name": self.name,
                 "weeks": [list(w) for w in self.weeks]}
 
@@ -307,8 +314,9 @@ def suggestion_lines(s: Suggestion, display: str) -> list[str]:
 
 
 def leader_report(group_name: str, day: int, members: Sequence[MemberWeek], suggestions: Sequence[Suggestion],
-                  camp_start: date | None = None, notes_shown: int = 3) -> str:
-    """The leader's private weekly register (学员目标/监督登记) with suggestions and exact commands."""
+                  camp_start: date | None = None, notes_shown: int = 3, top: int = TOP_LIMIT) -> str:
+    """The leader's private weekly register (学员目标/监督登记) with suggestions and exact commands, and
+    its top performers (at most `top`)."""
     week = week_start(day)
     names = display_names(members)
     head = f"📋 {group_name} · {week_name(week, camp_start)}周报（{week_dates(week)}）"
@@ -329,7 +337,7 @@ def leader_report(group_name: str, day: int, members: Sequence[MemberWeek], sugg
         if m.next_goal and m.next_goal != m.week.base_goal:
             parts.append(f"下周起目标 {m.next_goal} 天")
         lines.append("｜".join(parts))
-    stars = top_performers(members)
+    stars = top_performers(members, top)
     if stars:
         lines.append("🏆 尖子生：" + "、".join(f"{names[m.userid]}（{m.week.count} 天）" for m in stars)
                      + "，可以在群里点名表扬一下～")

@@ -1,9 +1,12 @@
-"""Shared fixtures: a real redis-server of our own on a free port, the WeCom simulator on loopback."""
+"""Shared fixtures: a real redis-server of our own on a free port, the WeCom simulator on loopback, and
+`examples` for texts worth reading (shown at the end of the run, not among the progress dots)."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,17 @@ import redis
 
 import config.settings as settings_mod
 from bench.common import free_port
+from wecom_bot.sim.simulator import SimState, SimulatorServer
 from workers import connection, jobs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def redis_required() -> bool:
+    """In CI (CI set) and under scripts/test (TESTS_REQUIRE_REDIS=1) a missing redis-server is an error:
+    scripts/setup installs one, so its absence means the setup is broken, not that the tests may pass."""
+    return any(os.environ.get(name, "").strip() not in ("", "0", "false", "no")
+               for name in ("CI", "TESTS_REQUIRE_REDIS"))
 
 
 class RedisServer:
@@ -27,9 +40,12 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> "RedisServer":
+    def start(self) -> RedisServer:
         exe = shutil.which("redis-server")
         if not exe:
+            if redis_required():
+                pytest.fail("redis-server is not on PATH (scripts/setup installs it); the tests need a real Redis",
+                            pytrace=False)
             pytest.skip("redis-server is not installed")
         self.dir.mkdir(parents=True, exist_ok=True)
         args = [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
@@ -83,7 +99,7 @@ BASE_ENV = {
 @pytest.fixture
 def env(monkeypatch, redis_server, r):
     """Point the service at the test Redis, with no env file; returns a setter for more variables."""
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.startswith(("WECOM_", "BOT_", "GROUP_")) or name == "REDIS_URL":
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("REDIS_URL", redis_server.url)
@@ -106,7 +122,7 @@ def env(monkeypatch, redis_server, r):
     connection.reset_clients()
 
 
-# -- the WeCom simulator (added for tests/test_outbound.py) -------------------------------------------
+# -- the WeCom simulator ---------------------------------------------------------------------------
 SIM_CORP_ID = "wwtestcorp"
 SIM_AGENT_ID = "1000002"
 SIM_SECRET = "sim-secret-0123456789abcdef"
@@ -117,8 +133,6 @@ SIM_ROBOT_KEY = "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
 def sim(env):
     """The simulator on loopback, and the service pointed at it: group `xhs01` has a robot
     (SIM_ROBOT_KEY), group `xhs02` has none (posts go through appchat/send to chat `wrchat02`)."""
-    from wecom_bot.simulator import SimState, SimulatorServer
-
     state = SimState(corp_id=SIM_CORP_ID, secret=SIM_SECRET, agent_id=SIM_AGENT_ID,
                      valid_keys={SIM_ROBOT_KEY}, timeout_seconds=1.5)
     server = SimulatorServer(state)
@@ -130,3 +144,47 @@ def sim(env):
         GROUP_XHS02_CHAT_ID="wrchat02", GROUP_XHS02_NAME="小红书02", GROUP_XHS02_LEADERS="leader2")
     yield server
     server.stop()
+
+
+# -- texts worth reading ------------------------------------------------------------------------------
+EXAMPLES_FILE = ROOT / "var" / "test-examples.txt"
+_EXAMPLES: list[tuple[str, str, str]] = []          # (test, title, text)
+
+
+class Examples:
+    """`examples.show(title, text)` from a test: what the bot said in a scenario, for a person to read.
+    At the end of the run the texts are written to var/test-examples.txt and, with `-s` or
+    SHOW_EXAMPLES=1, printed in a section of the summary; never among the progress dots."""
+
+    def __init__(self, nodeid: str):
+        self.nodeid = nodeid
+
+    def show(self, title: str, text: str) -> None:
+        _EXAMPLES.append((self.nodeid, title, text))
+
+
+@pytest.fixture
+def examples(request) -> Examples:
+    return Examples(request.node.nodeid)
+
+
+def _examples_text() -> str:
+    out = [f"Texts shown by the tests, {datetime.now():%Y-%m-%d %H:%M}.\n"]
+    for nodeid, title, text in _EXAMPLES:
+        out.append(f"--- {title} ({nodeid}) ---\n{text}\n")
+    return "\n".join(out)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if not _EXAMPLES:
+        return
+    EXAMPLES_FILE.parent.mkdir(parents=True, exist_ok=True)
+    EXAMPLES_FILE.write_text(_examples_text(), encoding="utf-8")
+    shown = EXAMPLES_FILE.relative_to(ROOT)
+    if config.getoption("capture") == "no" or os.environ.get("SHOW_EXAMPLES", "") not in ("", "0"):
+        terminalreporter.write_sep("-", f"example texts (also in {shown})")
+        for _test, title, text in _EXAMPLES:
+            terminalreporter.write_line(f"\n--- {title} ---\n{text}")
+    else:
+        terminalreporter.write_line(f"{len(_EXAMPLES)} example texts written to {shown} "
+                                    "(printed here with -s or SHOW_EXAMPLES=1)")

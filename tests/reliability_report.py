@@ -1,4 +1,4 @@
-"""Issue 4's evidence, "nothing lost, nothing doubled, nothing forged": a pytest plugin.
+"""The reliability evidence, "nothing lost, nothing doubled, nothing forged": a pytest plugin.
 
 1. Rows. The reliability tests (test_reliability, test_fuzz, test_scaleout, test_secrets) record, while
    they run, one row per fault or input class they tried: {area, fault, cases, lost, doubled, note}.
@@ -34,14 +34,16 @@ import subprocess
 import sys
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import redis
 
-from bench.common import free_port, procfile_web_args, wait_port   # the benchmarks start processes the same way
+from bench.common import free_port, procfile_web_args, wait_port  # the benchmarks start processes the same way
+
+from conftest import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -87,7 +89,7 @@ def pytest_runtest_logreport(report):
 
 def aggregate(rows: list[dict]) -> list[dict]:
     """Rows of the same (area, fault) summed, in the order first seen."""
-    out: "OrderedDict[tuple[str, str], dict]" = OrderedDict()
+    out: OrderedDict[tuple[str, str], dict] = OrderedDict()
     for row in rows:
         k = (row["area"], row["fault"])
         agg = out.get(k)
@@ -133,6 +135,74 @@ def _redis_version() -> str:
     out = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout
     m = re.search(r"v=(\S+)", out)
     return m.group(1) if m else out.strip()
+
+
+# What a careful reviewer tried against the bot (docs/RELIABILITY.md, "Privacy and abuse"): (tried, what
+# holds, tests). Each is a test in tests/test_trust.py (plus the tests named).
+PRIVACY: list[tuple[str, str, str]] = [
+    ("A leader's private `档案 小鹿 <note>`, then `@打卡助手 撤销` in the group",
+     "The undo names the kind of change and the member (`↩️ 已撤销：小鹿 的目标设置`), never the command's words; an "
+     "undo or a `删除档案` about a profile is answered privately. Property: every leader command sent privately with "
+     "random private text, then undone from the group one by one: no group message carries any of it",
+     "`test_no_private_command_text_reaches_the_group_through_undo`, "
+     "`test_commands.py::test_leader_undoes_each_kind_of_change`"),
+    ("A member's `不公开`, then the morning 接龙 and the evening reminder",
+     "She is `一位同学 已更` in the 接龙 (her links left out), counted but not named among those who checked in, and "
+     "never @-ed in the group: reminded privately instead. Property over random rosters and choices; the weekend "
+     "review and 本周之星 already used 一位同学",
+     "`test_private_members_are_never_named_in_the_chain_or_the_reminder`, "
+     "`test_private_member_in_the_real_morning_chain_and_evening_reminder`"),
+    ("Replaying a leader's `移除 小鹿` signed 40 days ago",
+     "`BOT_CALLBACK_MAX_AGE` (default 3600 s; 300 s into the future at most; 0 turns it off for replaying "
+     "recordings): a stale callback is answered 403 before its body is read, nothing is stored",
+     "`test_an_old_callback_is_refused_before_anything_is_stored`"),
+    ("10 check-in posts of 1,170 `xhslink.com` links each",
+     "3 distinct links per member and day (first ones kept, each at most 512 characters), deduped in checkin.lua "
+     "across posts: the digest stays one message",
+     "`test_links_are_deduped_and_capped_per_member_and_day`"),
+    ("100 × `@打卡助手 哈哈` from one member",
+     "One hint per member per 10 minutes, and a hint only while the robot keeps 5 sends beyond the reserve for "
+     "check-in replies and scheduled posts; the decision is kept per message, so a replayed batch decides the same",
+     "`test_one_member_cannot_flood_the_group_with_hints`, `test_no_hint_when_the_robot_is_near_its_limit`"),
+    ("Two members named 小王; a leader's 接龙 says `小王 已更`",
+     "Nobody is credited; the leader is asked privately which one (with the 补卡 command to use). A name learnt from "
+     "a newcomer's post never takes over a configured member's name",
+     "`test_a_shared_name_in_a_leaders_chain_credits_nobody_and_asks_the_leader`, "
+     "`test_a_name_learnt_from_a_post_never_takes_over_a_configured_name`"),
+    ("A URL ending in 20,000 `)`",
+     "URL trimming counts brackets once (linear); the worst inputs are in the tests",
+     "`test_url_trimming_on_brackets_and_punctuation`"),
+    ("Reading a backup or an export as another user; formulas in names and notes",
+     "Backups and exports are written 0600 from the first byte; the access_token, the inbox's dedupe keys and the "
+     "rate windows stay out of backups; a cell starting with `= + - @`, tab or CR is written as text (a leading "
+     "`'`), in CSV and XLSX alike",
+     "`test_backup_is_owner_only_and_holds_no_cache_or_token`, `test_exports_are_owner_only_and_formulas_are_text`, "
+     "`test_reliability.py::test_backup_and_restore_round_trip_all_state`"),
+    ("A 3,000-character display name starting with U+202E",
+     "Names are clipped to 32 characters; bidi overrides and isolates (U+202A–U+202E, U+2066–U+2069) and control "
+     "characters are removed from names and from every post's text before anything is stored or echoed",
+     "`test_names_are_clipped_and_bidi_controls_removed`, "
+     "`test_clean_text_and_name_remove_every_bidi_and_control_character`"),
+    ("The simulator (public keys) reached from the network; its page posting to the Host header's address",
+     "`wecom-bot run` in simulator mode listens on 127.0.0.1 (`BOT_BIND` to change it); the page posts to the "
+     "server's own address whatever the Host header says",
+     "`test_simulator_page_posts_to_its_own_address`"),
+    ("Inbox entries that failed six times; a failed-send registry that only grows; a 12-digit timestamp; the archive "
+     "secret and proxy password in logs",
+     "`wecom-bot dead [--requeue]`; the dead lists keep the newest 10,000, the failed registry 10,000 (both gauges "
+     "in `/metrics`); a timestamp over 10 digits is 400; every secret is in the log masker",
+     "`test_dead_entries_are_listed_bounded_and_requeued`, `test_the_failed_registry_is_bounded`, "
+     "`test_the_window_is_off_at_zero_and_an_impossible_timestamp_is_400`, `test_every_secret_is_redacted`"),
+    ("An invalid configuration: workers refuse to start while the web keeps storing callbacks",
+     "`/healthz` answers `\"ok\": false` with `config.valid`, the count and the variables' names (still 200, so no "
+     "callback is turned away); `/metrics` has `wecom_bot_config_valid`",
+     "`test_health_and_metrics_say_the_configuration_is_invalid`"),
+]
+
+
+def privacy_table() -> str:
+    return "\n".join(["| Tried | What holds | Test |", "|---|---|---|"]
+                     + [f"| {tried} | {holds} | {tests} |" for tried, holds, tests in PRIVACY])
 
 
 def write_doc(rows: list[dict], path: Path = DOC, command: str = "") -> None:
@@ -191,23 +261,10 @@ fuzz examples per strategy: {fuzz}, by
 
 ## Privacy and abuse
 
-What a careful reviewer tried against the bot on 2026-12-03 (issue 12), and what holds now. Each row is
+What a careful reviewer tried against the bot on 2026-12-03, and what holds now. Each row is
 a test in `tests/test_trust.py` (plus the tests named), run by CI; it failed before the fix.
 
-| Tried | What holds | Test |
-|---|---|---|
-| A leader's private `档案 小鹿 <note>`, then `@打卡助手 撤销` in the group | The undo names the kind of change and the member (`↩️ 已撤销：小鹿 的目标设置`), never the command's words; an undo or a `删除档案` about a profile is answered privately. Property: every leader command sent privately with random private text, then undone from the group one by one: no group message carries any of it | `test_no_private_command_text_reaches_the_group_through_undo`, `test_commands.py::test_leader_undoes_each_kind_of_change` |
-| A member's `不公开`, then the morning 接龙 and the evening reminder | She is `一位同学 已更` in the 接龙 (her links left out), counted but not named among those who checked in, and never @-ed in the group: reminded privately instead. Property over random rosters and choices; the weekend review and 本周之星 already used 一位同学 | `test_private_members_are_never_named_in_the_chain_or_the_reminder`, `test_private_member_in_the_real_morning_chain_and_evening_reminder` |
-| Replaying a leader's `移除 小鹿` signed 40 days ago | `BOT_CALLBACK_MAX_AGE` (default 3600 s; 300 s into the future at most; 0 turns it off for replaying recordings): a stale callback is answered 403 before its body is read, nothing is stored | `test_an_old_callback_is_refused_before_anything_is_stored` |
-| 10 check-in posts of 1,170 `xhslink.com` links each | 3 distinct links per member and day (first ones kept, each at most 512 characters), deduped in checkin.lua across posts: the digest stays one message | `test_links_are_deduped_and_capped_per_member_and_day` |
-| 100 × `@打卡助手 哈哈` from one member | One hint per member per 10 minutes, and a hint only while the robot keeps 5 sends beyond the reserve for check-in replies and scheduled posts; the decision is kept per message, so a replayed batch decides the same | `test_one_member_cannot_flood_the_group_with_hints`, `test_no_hint_when_the_robot_is_near_its_limit` |
-| Two members named 小王; a leader's 接龙 says `小王 已更` | Nobody is credited; the leader is asked privately which one (with the 补卡 command to use). A name learnt from a newcomer's post never takes over a configured member's name | `test_a_shared_name_in_a_leaders_chain_credits_nobody_and_asks_the_leader`, `test_a_name_learnt_from_a_post_never_takes_over_a_configured_name` |
-| A URL ending in 20,000 `)` | URL trimming counts brackets once (linear); the worst inputs are in the tests | `test_url_trimming_on_brackets_and_punctuation` |
-| Reading a backup or an export as another user; formulas in names and notes | Backups and exports are written 0600 from the first byte; the access_token, the inbox's dedupe keys and the rate windows stay out of backups; a cell starting with `= + - @`, tab or CR is written as text (a leading `'`), in CSV and XLSX alike | `test_backup_is_owner_only_and_holds_no_cache_or_token`, `test_exports_are_owner_only_and_formulas_are_text`, `test_reliability.py::test_backup_and_restore_round_trip_all_state` |
-| A 3,000-character display name starting with U+202E | Names are clipped to 32 characters; bidi overrides and isolates (U+202A–U+202E, U+2066–U+2069) and control characters are removed from names and from every post's text before anything is stored or echoed | `test_names_are_clipped_and_bidi_controls_removed`, `test_clean_text_and_name_remove_every_bidi_and_control_character` |
-| The simulator (public keys) reached from the network; its page posting to the Host header's address | `wecom-bot run` in simulator mode listens on 127.0.0.1 (`BOT_BIND` to change it); the page posts to the server's own address whatever the Host header says | `test_simulator_page_posts_to_its_own_address` |
-| Inbox entries that failed six times; a failed-send registry that only grows; a 12-digit timestamp; the archive secret and proxy password in logs | `wecom-bot dead [--requeue]`; the dead lists keep the newest 10,000, the failed registry 10,000 (both gauges in `/metrics`); a timestamp over 10 digits is 400; every secret is in the log masker | `test_dead_entries_are_listed_bounded_and_requeued`, `test_the_failed_registry_is_bounded`, `test_the_window_is_off_at_zero_and_an_impossible_timestamp_is_400`, `test_every_secret_is_redacted` |
-| An invalid configuration: workers refuse to start while the web keeps storing callbacks | `/healthz` answers `"ok": false` with `config.valid`, the count and the variables' names (still 200, so no callback is turned away); `/metrics` has `wecom_bot_config_valid` | `test_health_and_metrics_say_the_configuration_is_invalid` |
+{privacy_table()}
 
 ## The long fuzz run
 
@@ -253,8 +310,8 @@ def report_path() -> Path | None:
 
 def _command(config) -> str:
     args = " ".join(shlex.quote(a) for a in config.invocation_params.args)
-    env = " ".join(f"{k}={shlex.quote(os.environ[k])}" for k in ("RELIABILITY_REPORT", "FUZZ_EXAMPLES", "CRASH_MESSAGES")
-                   if os.environ.get(k))
+    env = " ".join(f"{k}={shlex.quote(os.environ[k])}"
+                   for k in ("RELIABILITY_REPORT", "FUZZ_EXAMPLES", "CRASH_MESSAGES") if os.environ.get(k))
     return f"{env} .venv/bin/python -m pytest {args}".strip()
 
 
@@ -305,14 +362,9 @@ class Procs:
         self.names: dict[int, str] = {}
 
     def start(self, args: list[str], env: dict[str, str], name: str) -> subprocess.Popen:
-        out = open(self.workdir / f"{name}.out", "ab")
-        err = open(self.workdir / f"{name}.err", "ab")
-        try:
+        with open(self.workdir / f"{name}.out", "ab") as out, open(self.workdir / f"{name}.err", "ab") as err:
             proc = subprocess.Popen([str(a) for a in args], env=env, cwd=str(ROOT), stdout=out, stderr=err,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        finally:
-            out.close()
-            err.close()
         self.procs.append(proc)
         self.names[proc.pid] = name
         return proc
@@ -382,7 +434,6 @@ def procs(tmp_path):
 @pytest.fixture
 def own_redis(tmp_path):
     """A redis-server of this test only (tests/conftest.py's RedisServer): kill it, restart it, freeze it."""
-    from conftest import RedisServer
     servers = []
 
     def make(*extra: str, directory: Path | None = None):
@@ -426,10 +477,7 @@ def start_worker(procs: Procs, env: dict[str, str], name: str, r: redis.Redis, b
     def registered():
         if proc.poll() is not None:
             raise AssertionError(f"worker {name} exited with {proc.returncode}:\n{procs.output(name)[-3000:]}")
-        for key in r.smembers("rq:workers"):
-            if r.hget(key, "pid") == str(proc.pid).encode():
-                return True
-        return False
+        return any(r.hget(key, "pid") == str(proc.pid).encode() for key in r.smembers("rq:workers"))
     wait_for(registered, timeout, what=f"worker {name} to register")
     return proc
 

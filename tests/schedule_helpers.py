@@ -79,7 +79,7 @@ class Capture:
             self.msgs.clear()
 
 
-def capture_outbound(monkeypatch) -> "Capture":
+def capture_outbound(monkeypatch) -> Capture:
     """Record every message handed to workers.outbound (before its dedupe), still posting it for
     real; the outbox is not drained (no wake-up of a drain job)."""
     from workers import outbound

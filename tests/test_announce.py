@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from handlers import announce as a
-from handlers import commands as h
+from handlers import command_table, command_texts
 from workers import announce, audit, commands, ingest, jobs, keys, streams
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -80,9 +80,9 @@ def test_not_acknowledgements(text):
 
 
 def test_glued_header_parses_as_the_command():
-    assert h.parse("#通知明晚直播").word == "通知"
-    assert h.parse("@打卡助手 ＃通知 明晚直播").word == "通知"
-    assert "#通知" in h.help_text(True) and "#通知" not in h.help_text(False)
+    assert command_table.parse("#通知明晚直播").word == "通知"
+    assert command_table.parse("@打卡助手 ＃通知 明晚直播").word == "通知"
+    assert "#通知" in command_texts.help_text(True) and "#通知" not in command_texts.help_text(False)
 
 
 # --- the command -----------------------------------------------------------------------------------
@@ -98,7 +98,8 @@ def test_private_announcement_is_posted_to_the_group_and_tracked(r, s):
     assert r.zscore(keys.ANN_DUE, "xhs01|n1") == pytest.approx(TS + 4 * HOUR)
     assert [e["what"] for e in audit.entries(r, "xhs01")] == ["notice"]
     # the same message processed again: same messages, nothing new
-    again = commands.execute(r, s, ev("通知 明晚 8 点直播，记得来", "leader1", msgid="n1"), "通知 明晚 8 点直播，记得来")
+    again = commands.execute(r, s, ev("通知 明晚 8 点直播，记得来", "leader1", msgid="n1"),
+                             "通知 明晚 8 点直播，记得来")
     assert [m["id"] for m in again] == [m["id"] for m in out]
     assert r.llen(keys.audit("xhs01")) == 1
 
@@ -144,7 +145,8 @@ def test_undo_stops_the_follow_up(r, s):
 # --- answers and the follow-up ---------------------------------------------------------------------
 
 def test_follow_up_names_exactly_the_silent_once(r, s):
-    commands.execute(r, s, ev("档案 Momo 在职妈妈，晚上才有空", "leader1", ts=TS - 60), "档案 Momo 在职妈妈，晚上才有空")
+    commands.execute(r, s, ev("档案 Momo 在职妈妈，晚上才有空", "leader1", ts=TS - 60),
+                     "档案 Momo 在职妈妈，晚上才有空")
     process(r, ev("#通知 明晚 8 点直播", "leader1", msgid="ann"))
     process(r,
             ev("@打卡助手 打卡 今天更了", "lulu", chat="wrchat01", ts=TS + 60),     # any group post answers

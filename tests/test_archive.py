@@ -14,10 +14,10 @@ import pytest
 from handlers import texts
 from handlers.calendar import day_index
 from wecom_bot import create_app
-from wecom_bot.archive_sim import ArchiveSimulator, generate_private_key, pem_of
-from wecom_bot.builders import robot_xml, sign
 from wecom_bot.cli import main as cli
 from wecom_bot.crypto import CallbackCrypto
+from wecom_bot.sim.archive import ArchiveSimulator, generate_private_key, pem_of
+from wecom_bot.sim.builders import robot_xml, sign
 from workers import archive, ingest, jobs, keys, register
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -303,7 +303,8 @@ def test_parallel_pullers_skip_and_double_nothing(setup, r, accepted):
 
 def test_a_crash_between_inbox_and_cursor_rereads_without_doubling(setup, r, monkeypatch, accepted):
     settings = setup.configure()
-    ids = [setup.text(ROOM, u, "打卡", at("2026-11-23 09:00:00") + i) for i, u in enumerate(["xiaolu", "aqing", "dawei"])]
+    ids = [setup.text(ROOM, u, "打卡", at("2026-11-23 09:00:00") + i)
+           for i, u in enumerate(["xiaolu", "aqing", "dawei"])]
     ids += [setup.text(ROOM, "xiaolu", "今天打卡✅", at("2026-11-24 09:00:00"))]
     spy = ingest.accept
     calls = {"n": 0}
@@ -466,7 +467,8 @@ def test_unconfigured_conversations_are_never_stored(setup, r, caplog):
     settings = setup.configure()
     jobs.set_inline(True, defer=("inbox",))      # keep the inbox entries, to look into them too
     secret_ids = [
-        setup.text("wrOTHERROOM", "xiaolu", "SECRET-other-room 打卡 http://xhslink.com/a/Secret1", at("2026-11-23 09:00:00")),
+        setup.text("wrOTHERROOM", "xiaolu", "SECRET-other-room 打卡 http://xhslink.com/a/Secret1",
+                   at("2026-11-23 09:00:00")),
         setup.image("wrOTHERROOM", "aqing", at("2026-11-23 09:01:00")),
         setup.mixed("wrOTHERROOM", "aqing", "SECRET-mixed 打卡", at("2026-11-23 09:02:00")),
         setup.text("", "xiaolu", "SECRET-private 打卡", at("2026-11-23 09:03:00"), tolist=["aqing"]),
@@ -565,7 +567,7 @@ def test_pull_if_configured_and_the_wake_up(setup, r, accepted):
 
 def test_msgaudit_notify_on_the_app_callback_wakes_the_puller(setup, r, accepted):
     from tests.conftest import SIM_CORP_ID
-    from wecom_bot.builders import app_xml
+    from wecom_bot.sim.builders import app_xml
     app_token, app_aes = "appToken456", "kWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2D"
     setup.configure(WECOM_TOKEN=app_token, WECOM_ENCODING_AES_KEY=app_aes)
     ids = chatter(setup, 3)
@@ -654,7 +656,8 @@ def test_the_minute_tick_queues_one_pull_through_the_job_seam(setup, r, monkeypa
     from workers import schedule
     seam = []
     real_enqueue = jobs.enqueue
-    monkeypatch.setattr(jobs, "enqueue", lambda q, func, *a, **kw: seam.append((q, func)) or real_enqueue(q, func, *a, **kw))
+    monkeypatch.setattr(jobs, "enqueue",
+                        lambda q, func, *a, **kw: seam.append((q, func)) or real_enqueue(q, func, *a, **kw))
     ids = chatter(setup, 3)
     jobs.set_inline(True, defer=("default",))     # a real queue: the job waits for a worker
     try:
@@ -696,7 +699,7 @@ def test_without_the_archive_the_tick_and_notify_queue_nothing(sim, env, r, monk
 
 def test_msgaudit_notify_queues_the_pull_job_in_a_real_queue(setup, r, accepted):
     from tests.conftest import SIM_CORP_ID
-    from wecom_bot.builders import app_xml
+    from wecom_bot.sim.builders import app_xml
     app_token, app_aes = "appToken456", "kWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2D"
     setup.configure(WECOM_TOKEN=app_token, WECOM_ENCODING_AES_KEY=app_aes)
     ids = chatter(setup, 2)

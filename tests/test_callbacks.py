@@ -6,8 +6,8 @@ import time
 import pytest
 
 from wecom_bot import create_app
-from wecom_bot.builders import app_xml, robot_xml, sign
 from wecom_bot.crypto import CallbackCrypto
+from wecom_bot.sim.builders import app_xml, robot_xml, sign
 from workers import jobs, streams
 
 TOKEN = "robotToken123"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from config.settings import load
 from handlers import daily
-from handlers.checkin import DEFAULT_LINK_HOSTS, detect
+from handlers.checkin import DEFAULT_LINK_HOSTS, detect, note_link_hosts
 
 BASE = {"BOT_ENV_FILE": "/nonexistent", "BOT_GROUPS": "read01,xhs01",
         "GROUP_READ01_CHAT_ID": "c1", "GROUP_READ01_LEADERS": "lead",
@@ -37,11 +37,20 @@ def test_plus_adds_to_the_defaults_and_a_group_can_replace_them():
 def test_link_hosts():
     s = settings(BOT_LINK_HOSTS="+mp.weixin.qq.com", GROUP_XHS01_LINK_HOSTS="https://www.douyin.com/")
     read, xhs = s.groups["read01"], s.groups["xhs01"]
-    assert read.link_hosts == DEFAULT_LINK_HOSTS + ("mp.weixin.qq.com",)
+    assert note_link_hosts(read.link_hosts) == DEFAULT_LINK_HOSTS + ("mp.weixin.qq.com",)
     found = detect("https://mp.weixin.qq.com/s/abc", "text", link_hosts=read.link_hosts)
     assert found.kind == "checkin" and found.credits[0].note_links == ("https://mp.weixin.qq.com/s/abc",)
     assert detect("http://xhslink.com/a/x1", "text", link_hosts=xhs.link_hosts).kind == "none"
     assert detect("https://www.douyin.com/video/1", "text", link_hosts=xhs.link_hosts).kind == "checkin"
+
+
+def test_a_groups_plus_adds_to_the_camps_hosts():
+    s = settings(BOT_LINK_HOSTS="+mp.weixin.qq.com", GROUP_READ01_LINK_HOSTS="+douyin.com")
+    assert note_link_hosts(s.groups["read01"].link_hosts) == DEFAULT_LINK_HOSTS + ("mp.weixin.qq.com", "douyin.com")
+    assert note_link_hosts(s.groups["xhs01"].link_hosts) == DEFAULT_LINK_HOSTS + ("mp.weixin.qq.com",)
+    s = settings(BOT_LINK_HOSTS="a.com", GROUP_READ01_LINK_HOSTS="+b.com")      # over a camp's own list
+    assert note_link_hosts(s.groups["read01"].link_hosts) == ("a.com", "b.com")
+    assert note_link_hosts(s.groups["xhs01"].link_hosts) == ("a.com",)
 
 
 def test_bad_values_name_the_variable():

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from wecom_bot import create_app
-from wecom_bot.builders import robot_xml, sign
 from wecom_bot.cli import main as cli
 from wecom_bot.crypto import CallbackCrypto
+from wecom_bot.sim.builders import robot_xml, sign
 
 TZ = ZoneInfo("Asia/Shanghai")
 TOKEN, AES = "robotToken123", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from handlers import command_table, command_texts
 from handlers import commands as h
 from handlers.calendar import day_index, week_start
 from handlers.streaks import DayBits, goal_for_week, parse_goals
@@ -37,7 +38,8 @@ def s(env, r, tmp_path):
     )
     r.set(keys.base("xhs01"), BASE)
     r.set(keys.base("xhs02"), BASE)
-    r.hset(keys.names("xhs01"), mapping={"lulu": "小鹿", "qing": "阿青", "momo": "Momo", "wang1": "小王", "wang2": "小王"})
+    r.hset(keys.names("xhs01"),
+           mapping={"lulu": "小鹿", "qing": "阿青", "momo": "Momo", "wang1": "小王", "wang2": "小王"})
     r.hset(keys.names("xhs02"), mapping={"ben": "本本"})
     return settings
 
@@ -542,10 +544,10 @@ def test_leader_undoes_each_kind_of_change(r, s, cmd, chat):
     assert len(out) == 1, out
     text = out[0]["content"]
     what = audit.entries(r, "xhs01")[-2]["what"]
-    assert text.startswith("↩️ 已撤销：") and h.undo_label(what, "").split(" ")[-1] in text
+    assert text.startswith("↩️ 已撤销：") and command_texts.undo_label(what, "").split(" ")[-1] in text
     if len(cmd.split()) > 1:
         assert cmd not in text                  # the kind and the member, never the command's words
-    profile = what in h.PROFILE_CHANGES
+    profile = what in command_texts.PROFILE_CHANGES
     assert out[0]["to"] == ("user" if profile or not chat else "group")
     assert snapshot(r) == before
     assert "没有找到" in say(r, s, c("undo"), chat=chat)
@@ -687,10 +689,10 @@ def test_cli_audit(r, s, capsys):
 # --- parsing -------------------------------------------------------------------------------------
 
 def test_parse_and_values():
-    p = h.parse("@打卡助手\u2005目标 @小鹿 4")
+    p = command_table.parse("@打卡助手\u2005目标 @小鹿 4")
     assert p.word == "目标" and p.args == ("@小鹿", "4") and p.rest == "@小鹿 4"
-    assert h.parse("打卡") is None and h.parse("@打卡助手") is None
-    assert h.parse("GOAL lulu 3").word == "目标"
+    assert command_table.parse("打卡") is None and command_table.parse("@打卡助手") is None
+    assert command_table.parse("GOAL lulu 3").word == "目标"
     assert [h.parse_number(t) for t in ("3", "３", "3天", "三", "两", "十", "十四", "x", "-1")] == \
         [3, 3, 3, 3, 2, 10, 14, None, None]
     today = date(2024, 1, 2)
@@ -700,20 +702,29 @@ def test_parse_and_values():
     assert h.parse_day("2024-02-30", today) is None
 
 
+def test_every_command_and_role_has_one_handler():
+    assert set(commands.COMMANDS) == set(command_table.SPECS)
+    for word, spec in command_table.SPECS.items():
+        assert set(commands.COMMANDS[word]) == set(spec.roles), word
+        assert (spec.decide is None) == (len(spec.roles) == 1), word
+
+
 def test_router_knows_every_command_word():
     router = pytest.importorskip("handlers.router")
-    for word in h.ALIASES:
+    for word in command_table.ALIASES:
         assert router.command_word(f"@打卡助手 {word} x") is not None, word
 
 
 def test_concurrent_processing_of_one_message_changes_once(r, s, redis_server):
-    import redis as redis_mod
     from concurrent.futures import ThreadPoolExecutor
+
+    import redis as redis_mod
 
     def worker(_):
         client = redis_mod.Redis.from_url(redis_server.url)
         try:
-            return commands.execute(client, s, ev("档案 小鹿 并发也只记一次", msgid="race1"), "档案 小鹿 并发也只记一次")
+            return commands.execute(client, s, ev("档案 小鹿 并发也只记一次", msgid="race1"),
+                                    "档案 小鹿 并发也只记一次")
         finally:
             client.close()
 
@@ -725,8 +736,9 @@ def test_concurrent_processing_of_one_message_changes_once(r, s, redis_server):
 
 
 def test_concurrent_different_goal_changes_keep_a_consistent_undo(r, s, redis_server):
-    import redis as redis_mod
     from concurrent.futures import ThreadPoolExecutor
+
+    import redis as redis_mod
 
     def worker(i):
         client = redis_mod.Redis.from_url(redis_server.url)

@@ -112,12 +112,12 @@ def test_members_may_carry_display_names():
 
 
 def test_env_example_documents_every_variable_the_settings_read():
-    """Each BOT_* / WECOM_* name read by config/settings.py, and each per-group suffix, is in
-    .env.example, so an operator finds every knob there."""
+    """Each BOT_* / WECOM_* name read by config/ (settings.py and its section modules), and each
+    per-group suffix, is in .env.example, so an operator finds every knob there."""
     import re
     from pathlib import Path
     root = Path(__file__).resolve().parent.parent
-    source = (root / "config" / "settings.py").read_text(encoding="utf-8")
+    source = "\n".join(f.read_text(encoding="utf-8") for f in sorted((root / "config").glob("*.py")))
     example = (root / ".env.example").read_text(encoding="utf-8")
     names = set(re.findall(r'(?:get|integer|day|timezone)\("((?:BOT|WECOM)_[A-Z_]+)"', source)) - {"BOT_ENV_FILE"}
     assert len(names) > 20

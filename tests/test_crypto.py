@@ -73,12 +73,12 @@ WW_POST_SIG = "0c3914025cb4b4d68103f6bfc8db550f79dcf48e"
 WW_POST_TS = "1476422779"
 WW_POST_NONCE = "1597212914"
 WW_POST_BODY = (
-    "<xml><ToUserName><![CDATA[ww1436e0e65a779aee]]></ToUserName>\n<Encrypt><![CDATA[Kl7kjoSf6DMD1zh7rtrHjFaDapSCkaOnwu3bqLc5tA"
-    "ybhhMl9pFeK8NslNPVdMwmBQTNoW4mY7AIjeLvEl3NyeTkAgGzBhzTtRLNshw2AEew+kkYcD+Fq72Kt00fT0WnN87hGrW8SqGc+NcT3mu87Ha3dz1pSDi6GaUA6"
-    "A0sqfde0VJPQbZ9U+3JWcoD4Z5jaU0y9GSh010wsHF8KZD24YhmZH4ch4Ka7ilEbjbfvhKkNL65HHL0J6EYJIZUC2pFrdkJ7MhmEbU2qARR4iQHE7wy24qy0cR"
-    "X3Mfp6iELcDNfSsPGjUQVDGxQDCWjayJOpcwocugux082f49HKYg84EpHSGXAyh+/oxwaWbvL6aSDPOYuPDGOCI8jmnKiypE+]]></Encrypt>\n"
-    "<AgentID><![CDATA[1000002]]></AgentID>\n</xml>"
-).encode()
+    b"<xml><ToUserName><![CDATA[ww1436e0e65a779aee]]></ToUserName>\n<Encrypt><![CDATA[Kl7kjoSf6DMD1zh7rtrHjFaDapSCkaOnwu3bqLc5tA"
+    b"ybhhMl9pFeK8NslNPVdMwmBQTNoW4mY7AIjeLvEl3NyeTkAgGzBhzTtRLNshw2AEew+kkYcD+Fq72Kt00fT0WnN87hGrW8SqGc+NcT3mu87Ha3dz1pSDi6GaUA6"
+    b"A0sqfde0VJPQbZ9U+3JWcoD4Z5jaU0y9GSh010wsHF8KZD24YhmZH4ch4Ka7ilEbjbfvhKkNL65HHL0J6EYJIZUC2pFrdkJ7MhmEbU2qARR4iQHE7wy24qy0cR"
+    b"X3Mfp6iELcDNfSsPGjUQVDGxQDCWjayJOpcwocugux082f49HKYg84EpHSGXAyh+/oxwaWbvL6aSDPOYuPDGOCI8jmnKiypE+]]></Encrypt>\n"
+    b"<AgentID><![CDATA[1000002]]></AgentID>\n</xml>"
+)
 WW_POST_PLAINTEXT = (
     "<xml><ToUserName>ww1436e0e65a779aee</ToUserName><FromUserName>ChenJiaShun</FromUserName><CreateTime>1476422779"
     "</CreateTime><MsgType>text</MsgType><Content>你好</Content><MsgId>1456453720</MsgId><AgentID>1000002</AgentID></xml>"
@@ -253,7 +253,8 @@ class TestRoundTrip:
         assert set(args) == {"msg_signature", "timestamp", "nonce"}
         assert args["timestamp"] == TS and args["nonce"] == NONCE
         enc = parse_envelope(body)
-        assert c.decrypt(args["msg_signature"], args["timestamp"], args["nonce"], enc) == "<xml><MsgType>text</MsgType></xml>"
+        plain = c.decrypt(args["msg_signature"], args["timestamp"], args["nonce"], enc)
+        assert plain == "<xml><MsgType>text</MsgType></xml>"
 
     def test_uppercase_signature_accepted(self):
         c = app_crypto()
@@ -264,7 +265,8 @@ class TestRoundTrip:
         c = robot_crypto()
         xml = ("<xml><WebhookUrl><![CDATA[https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRETKEY-1]]></WebhookUrl>"
                "<MsgId>m1</MsgId><ChatId>wrC1</ChatId><ChatType>group</ChatType><From><UserId>u1</UserId>"
-               "<Name>张三</Name><Alias>zs</Alias></From><MsgType>text</MsgType><Text><Content>@bot 打卡</Content></Text></xml>")
+               "<Name>张三</Name><Alias>zs</Alias></From><MsgType>text</MsgType>"
+               "<Text><Content>@bot 打卡</Content></Text></xml>")
         body, args = c.encrypt_body(xml, NONCE, TS)
         plain = c.decrypt(args["msg_signature"], args["timestamp"], args["nonce"], parse_envelope(body))
         ev = parse_robot(plain, int(args["timestamp"]))
@@ -414,7 +416,7 @@ class TestMalformedCiphertext:
         self._400(raw_encrypt(pkcs7(b"R" * 19)), reason="bad length prefix")
         self._400(raw_encrypt(pkcs7(b"")), reason="bad length prefix")
 
-    @pytest.mark.parametrize("msg", [b"\xff\xfe", b"abc\xc3", b"\xed\xa0\x80", b"\xc0\xaf", "ok".encode() + b"\x80"])
+    @pytest.mark.parametrize("msg", [b"\xff\xfe", b"abc\xc3", b"\xed\xa0\x80", b"\xc0\xaf", b"ok" + b"\x80"])
     def test_non_utf8_message(self, msg):
         self._400(raw_encrypt(pkcs7(frame(msg, CORP.encode()))), reason="message is not valid UTF-8")
 

@@ -474,7 +474,7 @@ def test_chainish_text_never_raises(text, leader):
 
 
 ADVERSARIAL = [
-    # URL trimming once recounted the brackets per character stripped: quadratic (issue 12)
+    # URL trimming once recounted the brackets per character stripped: quadratic
     "已更 http://xhslink.com/a/Ab3(x)" + ")" * 20000,
     "已更 http://xhslink.com/a/Ab3[x]" + "]" * 20000,
     "已更 http://xhslink.com/a/Ab3" + ".)" * 10000,
@@ -565,7 +565,8 @@ def test_today_word_lifts_an_earlier_negation_or_day():
 
 import importlib.util  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location("detection_corpus_split", HERE / "data" / "detection_corpus" / "split.py")
+_spec = importlib.util.spec_from_file_location("detection_corpus_split",
+                                               HERE / "data" / "detection_corpus" / "split.py")
 corpus_split = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(corpus_split)
 

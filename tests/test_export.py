@@ -10,6 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from handlers.calendar import day_index, week_start
+from wecom_bot import cli
 from workers import export, keys
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -105,7 +106,6 @@ def test_unknown_format(r, group, tmp_path):
 
 
 def test_cli_export(r, group, tmp_path, capsys):
-    from wecom_bot import cli
     out = tmp_path / "cli.xlsx"
     assert cli.main(["export", "xhs01", "--format", "xlsx", "--output", str(out)]) == 0
     assert load_workbook(out).sheetnames == ["学员目标／监督登记", "学员档案记录"]

@@ -1,4 +1,4 @@
-"""Issue 4, hostile input: a hypothesis fuzz suite over both callback endpoints, /wecom/robot and
+"""Hostile input: a hypothesis fuzz suite over both callback endpoints, /wecom/robot and
 /wecom/callback, GET (URL verification) and POST, through the real Flask app and a real Redis; the
 raw-HTTP cases (chunked bodies, bytes that are not UTF-8 in the request line) through gunicorn with
 the Procfile's flags.
@@ -33,13 +33,15 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import pytest
+import redis
+import requests
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from wecom_bot import create_app
-from wecom_bot.builders import app_xml, robot_xml, sign
 from wecom_bot.crypto import CallbackCrypto
+from wecom_bot.sim.builders import app_xml, robot_xml, sign
 from workers import ingest, jobs, keys, streams
 
 from reliability_report import clean_environ, start_gunicorn
@@ -271,11 +273,9 @@ def _forged_args(svc, tally, kind, method, which, sig, ts, nonce, echo):
     query = [(k, v) for k, vs in sent.items() if vs is not None for v in vs]
     seen = {k: (vs[0] if vs else None) for k, vs in sent.items()}     # what the app reads: the first value
     # the expected answer, from what was sent
-    if not seen["msg_signature"] or not seen["timestamp"] or not seen["nonce"]:
-        allowed = {400}
-    elif not (seen["timestamp"].isdigit() and len(seen["timestamp"]) <= 10):
-        allowed = {400}
-    elif method == "GET" and not seen["echostr"]:
+    timestamp = seen["timestamp"]
+    if (not seen["msg_signature"] or not timestamp or not seen["nonce"]
+            or not (timestamp.isdigit() and len(timestamp) <= 10) or method == "GET" and not seen["echostr"]):
         allowed = {400}
     else:
         signed_over = seen["echostr"] if method == "GET" else encrypt
@@ -317,7 +317,8 @@ def _wrong_credentials(svc, tally, kind, method, wrong, token, aes, rid):
     path, crypto = ENDPOINTS[kind]
     right_token, right_aes, right_rid = (ROBOT_TOKEN, ROBOT_AES, "") if kind == "robot" else (APP_TOKEN, APP_AES, CORP)
     if "endpoint" in wrong:           # the other endpoint's credentials
-        right_token, right_aes, right_rid = (APP_TOKEN, APP_AES, CORP) if kind == "robot" else (ROBOT_TOKEN, ROBOT_AES, "")
+        right_token, right_aes, right_rid = ((APP_TOKEN, APP_AES, CORP) if kind == "robot"
+                                             else (ROBOT_TOKEN, ROBOT_AES, ""))
     use_token = token if "token" in wrong else right_token
     use_aes = (aes + "A") if "aes" in wrong else right_aes       # 43 base64 chars: a valid key, not ours
     use_rid = rid if "receive_id" in wrong else right_rid
@@ -443,7 +444,8 @@ def _broken_inside(svc, tally, kind, msg_kind, raw, delta, rid_kind, pad, b64, j
         tally.statuses[200] += 1
         if not framing_ok:
             tally.doubled += 1
-            raise AssertionError(f"accepted a broken ciphertext ({msg_kind}, delta {delta}, rid {rid_kind}, pad {pad}, b64 {b64})")
+            raise AssertionError(f"accepted a broken ciphertext ({msg_kind}, delta {delta}, rid {rid_kind}, "
+                                 f"pad {pad}, b64 {b64})")
         return
     judge(tally, svc, status, allowed, f"{msg_kind} delta={delta} rid={rid_kind} pad={pad} b64={b64}",
           genuine_msgid=genuine)
@@ -460,7 +462,8 @@ def test_fuzz_validly_signed_but_broken_base64_padding_length_prefix_utf8(svc, r
 # 4. DTDs, entity bombs, external entities, odd encodings, deep nesting: in the envelope and signed inside
 # =====================================================================================================
 def billion_laughs(levels: int, width: int) -> str:
-    ents = ['<!ENTITY l0 "lol">'] + [f'<!ENTITY l{i} "{("&l" + str(i - 1) + ";") * width}">' for i in range(1, levels + 1)]
+    ents = ['<!ENTITY l0 "lol">'] + [f'<!ENTITY l{i} "{("&l" + str(i - 1) + ";") * width}">'
+                                     for i in range(1, levels + 1)]
     return f'<?xml version="1.0"?><!DOCTYPE xml [{"".join(ents)}]>', f"&l{levels};"
 
 
@@ -549,7 +552,8 @@ def test_fuzz_dtd_entity_bombs_and_hostile_xml(svc, report):
 # =====================================================================================================
 # 5. Bodies: random bytes, not UTF-8, empty, around and far over 256 KiB
 # =====================================================================================================
-SIZES = st.one_of(st.integers(0, 4096), st.integers(LIMIT - 3, LIMIT + 3), st.sampled_from([LIMIT * 2, 4 * 1024 * 1024]))
+SIZES = st.one_of(st.integers(0, 4096), st.integers(LIMIT - 3, LIMIT + 3),
+                  st.sampled_from([LIMIT * 2, 4 * 1024 * 1024]))
 
 
 @FUZZ
@@ -619,7 +623,8 @@ def _app_doc(fields: dict) -> str:
 @FUZZ
 @given(kind=st.sampled_from(["robot", "app"]), data=st.data(),
        text=st.one_of(EMOJI, XML_TEXT, ANY_TEXT, st.just(""), st.just("   "),
-                      st.builds(lambda e: "@打卡助手 " + e, EMOJI), st.builds(lambda t: "@打卡助手 打卡 " + t, XML_TEXT)),
+                      st.builds(lambda e: "@打卡助手 " + e, EMOJI),
+                      st.builds(lambda t: "@打卡助手 打卡 " + t, XML_TEXT)),
        msgtype=st.sampled_from(["text", "text", "text", "image", "event", "voice", "", "TEXT", "mixed"]))
 def _missing_fields(svc, tally, kind, data, text, msgtype):
     svc.reset()
@@ -646,7 +651,10 @@ def _missing_fields(svc, tally, kind, data, text, msgtype):
     content = str(fields.get("Content", ""))
     illegal = "]]>" in content or any((ord(c) < 0x20 and c not in "\t\n\r") or c in "\ufffe\uffff" for c in content)
     if kind == "robot":
-        chat_type = str(fields["ChatType"]).strip().lower() if has("ChatType") else ("group" if has("ChatId") else "single")
+        if has("ChatType"):
+            chat_type = str(fields["ChatType"]).strip().lower()
+        else:
+            chat_type = "group" if has("ChatId") else "single"
         # no EventType is ever sent here: an event is missing its field
         required_missing = not mt or mt == "event" or not has("UserId") or (chat_type == "group" and not has("ChatId"))
     else:
@@ -715,7 +723,7 @@ def raw_http(port: int, request: bytes, timeout: float = 10.0) -> int:
                 if not chunk:
                     break
                 buf += chunk
-        except (ConnectionResetError, socket.timeout):
+        except (TimeoutError, ConnectionResetError):
             pass
     if not buf.startswith(b"HTTP/"):
         return 0
@@ -740,9 +748,8 @@ def plain(path: str | bytes, body: bytes, length: int | None = None, extra: byte
 
 
 def test_raw_http_through_gunicorn(own_redis, procs, report):
-    import redis as redis_lib
     server = own_redis()
-    r = redis_lib.Redis.from_url(server.url)
+    r = redis.Redis.from_url(server.url)
     env = clean_environ()
     env.update(SERVICE, REDIS_URL=server.url)
     _web, base = start_gunicorn(procs, env, "web")
@@ -770,15 +777,17 @@ def test_raw_http_through_gunicorn(own_redis, procs, report):
         exact = b"<xml><Encrypt>" + b"A" * (LIMIT - 30) + b"</Encrypt></xml>"
         assert len(exact) == LIMIT
         cases.append((f"{kind}: chunked, exactly 256 KiB", chunked(s.path, exact), {400, 403}, None))
-        cases.append((f"{kind}: Content-Length over 256 KiB, no body sent", plain(s.path, b"", LIMIT + 10), {413}, None))
+        cases.append((f"{kind}: Content-Length over 256 KiB, no body sent", plain(s.path, b"", LIMIT + 10),
+                      {413}, None))
         cases.append((f"{kind}: bad chunk size", chunked(s.path, s.body, terminator=b"zz\r\n\r\n"), {400}, None))
         cases.append((f"{kind}: chunk shorter than declared, then EOF",
                       chunked(s.path, b"")[:-5] + b"ff\r\nabc\r\n0\r\n\r\n", {400, 0}, None))
-        cases.append((f"{kind}: bytes not UTF-8 in the query", plain(s.path.encode().replace(b"nonce=", b"nonce=\xff\xfe"),
-                                                                       s.body), {400, 403}, None))
-        cases.append((f"{kind}: %-escapes not UTF-8 in the query", plain(s.path.replace("nonce=", "nonce=%ff%c3"), s.body),
-                      {403}, None))
-        cases.append((f"{kind}: body not UTF-8", plain(s.path, s.body.replace(b"<xml>", b"<xml>\xff\xfe")), {400}, None))
+        cases.append((f"{kind}: bytes not UTF-8 in the query",
+                      plain(s.path.encode().replace(b"nonce=", b"nonce=\xff\xfe"), s.body), {400, 403}, None))
+        cases.append((f"{kind}: %-escapes not UTF-8 in the query",
+                      plain(s.path.replace("nonce=", "nonce=%ff%c3"), s.body), {403}, None))
+        cases.append((f"{kind}: body not UTF-8", plain(s.path, s.body.replace(b"<xml>", b"<xml>\xff\xfe")),
+                      {400}, None))
         cases.append((f"{kind}: request line over 4 KiB", plain(s.path + "&x=" + "a" * 9000, s.body), {400, 414}, None))
         cases.append((f"{kind}: a header of 16 KiB", plain(s.path, s.body, extra=b"X-Big: " + b"b" * 16384 + b"\r\n"),
                       {400, 431}, None))
@@ -805,9 +814,9 @@ def test_raw_http_through_gunicorn(own_redis, procs, report):
             doubled += 1
             problems.append(f"{what}: {code} but stored {after}")
     # the web processes are still there and answer
-    healthy = __import__("requests").get(base + "/healthz", timeout=10).status_code
-    report.row("Hostile input", "raw HTTP through gunicorn: chunked over 256 KiB, bad chunking, non-UTF-8 request line, "
-               "oversized line and header", len(cases), lost, doubled + (healthy != 200),
+    healthy = requests.get(base + "/healthz", timeout=10).status_code
+    report.row("Hostile input", "raw HTTP through gunicorn: chunked over 256 KiB, bad chunking, "
+               "non-UTF-8 request line, oversized line and header", len(cases), lost, doubled + (healthy != 200),
                f"answers {dict(sorted(statuses.items()))}; /healthz afterwards {healthy}"
                + (f"; problems: {problems[:3]}" if problems else ""))
     assert problems == [] and healthy == 200

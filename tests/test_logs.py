@@ -5,7 +5,8 @@ import logging
 
 import pytest
 
-from wecom_bot.logs import RedactSecrets, SecretMasker
+from wecom_bot.logs import RedactSecrets
+from workers.redact import SecretMasker
 
 KEYS = [f"{i:08x}-4e5f-6a7b-8c9d-0e1f2a3b4c5d" for i in range(10_000)]   # 10,000 groups' webhook keys
 AES = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"

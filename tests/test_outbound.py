@@ -8,7 +8,8 @@ import threading
 import time
 
 import pytest
-from hypothesis import given, settings as hsettings
+from hypothesis import given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from config.settings import get_settings
@@ -427,8 +428,8 @@ def test_dry_run_sends_nothing(sim, r, env, caplog):
     assert sent(sim) == [] and sim.state.call_count() == 0
     assert outbound.state_of(r, "dry1")["status"] == "sent" and outbound.state_of(r, "dry1")["dry_run"] == "1"
     lines = [rec.getMessage() for rec in caplog.records]
-    assert any("dry run" in l and "dry1" in l for l in lines)
-    assert not any(robot_key() in l for l in lines)
+    assert any("dry run" in line and "dry1" in line for line in lines)
+    assert not any(robot_key() in line for line in lines)
 
 
 def test_no_secret_in_logs_or_registry(sim, r, env, caplog, tmp_path):
@@ -506,9 +507,14 @@ def test_simulator_control_endpoints(sim, r):
     base = sim.base_url
     assert requests.post(base + "_control/faults", json={"path": "webhook/send", "errcode": 45009}).ok
     key = robot_key()
-    assert requests.post(base + f"webhook/send?key={key}", json={"msgtype": "text", "text": {"content": "a"}}).json()["errcode"] == 45009
-    assert requests.post(base + f"webhook/send?key={key}", json={"msgtype": "text", "text": {"content": "b"}}).json()["errcode"] == 0
-    assert requests.post(base + "webhook/send?key=nope", json={"msgtype": "text", "text": {"content": "c"}}).json()["errcode"] == 93000
+
+    def post_text(webhook_key: str, content: str) -> int:
+        body = {"msgtype": "text", "text": {"content": content}}
+        return requests.post(base + f"webhook/send?key={webhook_key}", json=body).json()["errcode"]
+
+    assert post_text(key, "a") == 45009
+    assert post_text(key, "b") == 0
+    assert post_text("nope", "c") == 93000
     big = {"msgtype": "text", "text": {"content": "x" * 2049}}
     assert requests.post(base + f"webhook/send?key={key}", json=big).json()["errcode"] == 40058
     assert [m["content"] for m in requests.get(base + "_control/sent").json()] == ["b"]
@@ -527,7 +533,8 @@ def test_simulator_control_endpoints(sim, r):
 
 def test_simulator_blueprint_mounts_anywhere():
     from flask import Flask
-    from wecom_bot import simulator
+
+    from wecom_bot.sim import simulator
     app = Flask("x")
     app.register_blueprint(simulator.bp, url_prefix="/_sim/cgi-bin")
     client = app.test_client()

@@ -1,4 +1,4 @@
-"""Issue 4, scale-out and operability: the service spread over processes as it would be over machines,
+"""Scale-out and operability: the service spread over processes as it would be over machines,
 on one Redis; and what /healthz and /metrics show.
 
 - Two gunicorn masters (the Procfile's flags, two workers each: four web processes, as on two
@@ -28,9 +28,9 @@ import requests
 
 from handlers.calendar import day_of
 from handlers.streaks import DayBits
-from wecom_bot.builders import app_xml, robot_xml, sign
 from wecom_bot.crypto import CallbackCrypto
-from wecom_bot.simulator import SimState, SimulatorServer
+from wecom_bot.sim.builders import app_xml, robot_xml, sign
+from wecom_bot.sim.simulator import SimState, SimulatorServer
 from workers import keys, streams
 
 from reliability_report import clean_environ, start_gunicorn, start_worker, wait_for, wecom_bot
@@ -147,7 +147,8 @@ def _run_scaleout(r, sim, procs, report, tmp_path, redis_url):
                     mid += 1
                     ts = at(d, "09:00") + m * 60 + k * 600
                     uid = member(g, m)
-                    signed = sign(APP, "/wecom/callback", app_xml(CORP, uid, "打卡", msgid=str(mid), create_time=ts), ts)
+                    xml = app_xml(CORP, uid, "打卡", msgid=str(mid), create_time=ts)
+                    signed = sign(APP, "/wecom/callback", xml, ts)
                     batch.append(signed)
                     messages_of[uid] += 1
                     expected[(gkey(g), uid)].add(day_of(ts, TZ))
@@ -183,8 +184,8 @@ def _run_scaleout(r, sim, procs, report, tmp_path, redis_url):
     nudged = Counter(k.rsplit(":", 1)[1] for k in nudges)
     replies_lost = sum(max(0, n - (replies[u] - nudged[u])) for u, n in messages_of.items())
     replies_doubled = sum(max(0, replies[u] - nudged[u] - n) for u, n in messages_of.items())
-    report.row("Scale-out", f"2 gunicorn masters x 2 workers, 3 `wecom-bot worker`, ticks by 2 processes at once; "
-               f"every callback to both web machines", callbacks,
+    report.row("Scale-out", "2 gunicorn masters x 2 workers, 3 `wecom-bot worker`, ticks by 2 processes at once; "
+               "every callback to both web machines", callbacks,
                lost + max(0, distinct - metric) + replies_lost, extra + max(0, metric - distinct) + replies_doubled,
                f"{sum(messages_of.values())} messages of {len(messages_of)} members over {len(DAYS)} days, "
                f"{distinct} member-days; metric {metric}; answers {dict(codes)}")
@@ -194,7 +195,8 @@ def _run_scaleout(r, sim, procs, report, tmp_path, redis_url):
     for msg in sent:
         if msg["path"] == "webhook/send":
             posts[msg["key"]].append(msg["content"])
-    to_leaders = Counter(u for msg in sent if msg["path"] == "message/send" for u in msg["touser"] if u.startswith("sclead"))
+    to_leaders = Counter(u for msg in sent if msg["path"] == "message/send"
+                         for u in msg["touser"] if u.startswith("sclead"))
     slot_problems = []
     slots_expected = lost_slots = doubled_slots = 0
     for g in range(GROUPS):
@@ -310,8 +312,9 @@ def test_healthz_and_metrics_show_redis_queues_and_figures_without_secrets(own_r
             problems.append("queue_lag inbox " + str(before.get('wecom_bot_queue_lag_seconds{queue="inbox"}')))
         if before.get("wecom_bot_redis_up") != 1:
             problems.append("redis_up")
-        if before.get('wecom_bot_callbacks_total{endpoint="robot",status="200"}') != 2 * n_robot:
-            problems.append("callbacks robot 200 " + str(before.get('wecom_bot_callbacks_total{endpoint="robot",status="200"}')))
+        robot_200 = before.get('wecom_bot_callbacks_total{endpoint="robot",status="200"}')
+        if robot_200 != 2 * n_robot:
+            problems.append(f"callbacks robot 200 {robot_200}")
         if before.get('wecom_bot_callbacks_total{endpoint="app",status="200"}') != n_app:
             problems.append("callbacks app 200")
         # every stored callback went through a shared inbox write (group commit): at least one write,
@@ -339,7 +342,8 @@ def test_healthz_and_metrics_show_redis_queues_and_figures_without_secrets(own_r
         sends_ok = after.get('wecom_bot_sends_total{result="ok"}')
         if sends_ok != sent_ok:
             problems.append(f"sends ok {sends_ok} != {sent_ok}")
-        if after.get('wecom_bot_queue_depth{queue="inbox"}') != 0 or after.get('wecom_bot_queue_lag_seconds{queue="inbox"}') != 0:
+        if (after.get('wecom_bot_queue_depth{queue="inbox"}') != 0
+                or after.get('wecom_bot_queue_lag_seconds{queue="inbox"}') != 0):
             problems.append("depth/lag after")
 
         # Redis down: /healthz 503 (a load balancer takes the machine out), /metrics says so

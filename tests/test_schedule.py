@@ -1,4 +1,4 @@
-"""The daily rhythm (issue 3): morning 接龙, evening reminder, leader digest, weekly slots — each once
+"""The daily rhythm: morning 接龙, evening reminder, leader digest, weekly slots — each once
 per group per slot, on the real Redis, through the real outbox (and the real WeCom simulator)."""
 from __future__ import annotations
 
@@ -9,21 +9,20 @@ import sys
 import threading
 import time
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from config import settings as settings_mod
-from config.settings import Group, Settings, parse_slot, SLOT_DEFAULTS, WEEKLY_SLOTS
-from handlers import daily
+from config.settings import SLOT_DEFAULTS, WEEKLY_SLOTS, Group, Settings, parse_slot
+from handlers import calendar, daily
 from handlers.calendar import day_index
 from handlers.chain import parse_chain
 from workers import jobs, keys, schedule
 from workers.register import MemberRow
 
-from schedule_helpers import (NAMES, capture_outbound, checkin, group_env, local_ts, minutes, name_members,
-                              outbox_ids)
+from schedule_helpers import NAMES, capture_outbound, checkin, group_env, local_ts, minutes, name_members, outbox_ids
 
 SH = "Asia/Shanghai"
 CAMP = {"CAMP_START": "2026-11-16"}          # a Monday: 2026-11-24 is 第2周 周二
@@ -65,10 +64,11 @@ def test_chain_text_is_the_format_members_know_and_parses_back():
 
 def test_quiet_hours_span_midnight():
     q = (22, 30, 8, 0)
-    assert daily.in_quiet_hours(22, 30, q) and daily.in_quiet_hours(3, 0, q) and daily.in_quiet_hours(7, 59, q)
-    assert not daily.in_quiet_hours(8, 0, q) and not daily.in_quiet_hours(21, 0, q) and not daily.in_quiet_hours(22, 29, q)
-    assert daily.in_quiet_hours(13, 0, (12, 0, 14, 0)) and not daily.in_quiet_hours(14, 0, (12, 0, 14, 0))
-    assert not daily.in_quiet_hours(3, 0, None)
+    assert calendar.in_quiet_hours(22, 30, q) and calendar.in_quiet_hours(3, 0, q) and calendar.in_quiet_hours(7, 59, q)
+    assert not calendar.in_quiet_hours(8, 0, q) and not calendar.in_quiet_hours(21, 0, q)
+    assert not calendar.in_quiet_hours(22, 29, q)
+    assert calendar.in_quiet_hours(13, 0, (12, 0, 14, 0)) and not calendar.in_quiet_hours(14, 0, (12, 0, 14, 0))
+    assert not calendar.in_quiet_hours(3, 0, None)
 
 
 def test_remind_mentions_exactly_the_missing_and_nudges_long_streaks():
@@ -83,17 +83,6 @@ def test_remind_mentions_exactly_the_missing_and_nudges_long_streaks():
     done = daily.remind([row("a", "小鹿", 5, checked=True), row("b", "阿青", 1, checked=True)])
     assert done.mentions == [] and "全员打卡完成" in done.content
     assert daily.remind([]) is None
-
-
-def test_midweek_and_summary_texts():
-    wed = day_index(date(2026, 11, 25))
-    rows = [row("t", "婷婷", 0, 0), row("m", "Momo", 1, 1), row("x", "小鹿", 3, 3, checked=True)]
-    text = daily.midweek("一组", wed, rows)
-    assert "婷婷 0/3，本周还剩 4 天" in text and "Momo" not in text and "小鹿" not in text
-    sun = day_index(date(2026, 11, 29))
-    text = daily.summary(sun, rows)
-    assert "✅ 小鹿 3/3 · 连续 3 天" in text and "\n❌ 婷婷 0/3\n" in text
-    assert "11月23日—11月29日" in text and "本周之星：小鹿" in text and "1/3 人达成目标" in text
 
 
 # --- a simulated week -----------------------------------------------------------------------------
@@ -446,7 +435,8 @@ def test_two_groups_in_different_timezones(env, r, sent):
         schedule.tick(ts)
         for m in sent.msgs[before:]:
             fired[m["id"]] = ts
-    utc = lambda ts: schedule.datetime.fromtimestamp(ts, schedule.timezone.utc).strftime("%d %H:%M")
+    def utc(ts: float) -> str:
+        return schedule.datetime.fromtimestamp(ts, schedule.timezone.utc).strftime("%d %H:%M")
     assert utc(fired["slot:sh:chain:2026-11-24"]) == "24 00:00"        # 08:00 in Shanghai
     assert utc(fired["slot:de:chain:2026-11-24"]) == "24 07:00"        # 08:00 in Berlin (CET)
     assert utc(fired["slot:sh:remind:2026-11-24"]) == "24 13:00"
@@ -539,7 +529,7 @@ def test_ten_thousand_groups_share_the_morning_slot(env, r, redis_server):
 # --- end to end, through the outbox to the WeCom simulator ------------------------------------------
 
 def test_a_day_through_the_simulator(env, r):
-    from wecom_bot.simulator import SimulatorServer
+    from wecom_bot.sim.simulator import SimulatorServer
     with SimulatorServer() as sim:
         s = env(WECOM_API_BASE_URL=sim.base_url, WECOM_CORP_ID="wwtest", WECOM_AGENT_ID="1000002",
                 WECOM_SECRET="simsecret", WECOM_ROBOT_TOKEN="devtoken",

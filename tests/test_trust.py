@@ -14,7 +14,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from bench.common import free_port
@@ -25,8 +26,8 @@ from handlers.router import AskIfCheckin, Checkin, ConfirmCheckin, group_post
 from handlers.sanitize import NAME_MAX, clean_name, clean_text
 from tests.schedule_helpers import capture_outbound
 from wecom_bot import create_app
-from wecom_bot.builders import robot_xml, sign
 from wecom_bot.crypto import CallbackCrypto
+from wecom_bot.sim.builders import robot_xml, sign
 from workers import backup, commands, export, ingest, keys, outbound, prompts, schedule, streams
 from workers.register import MemberRow
 
@@ -147,14 +148,14 @@ def test_private_member_in_the_real_morning_chain_and_evening_reminder(r, s):
 
 
 def test_a_private_member_is_not_named_in_a_gathered_reply(r, s, monkeypatch):
-    from workers import weekly
+    from workers import replies
     cap = capture_outbound(monkeypatch)
     run(r, s, "@打卡助手 不公开", uid="lulu", chat="wrchat01", name="小鹿")
     ch = outbound.channel_of({"to": "group", "group": "xhs01"}, s)
     r.zadd(ch.rate_keys[0], {f"busy{i}": time.time() for i in range(ch.limit)})   # the robot is at its limit
     process(r, [ev("@打卡助手 打卡", uid=u, chat="wrchat01", name=n) for u, n in (("lulu", "小鹿"), ("qing", "阿青"))])
     assert r.llen(keys.reply_buffer("xhs01")) == 2
-    weekly.flush_replies(r, s, "xhs01")
+    replies.flush_replies(r, s, "xhs01")
     gathered = [m["content"] for m in cap.msgs if m["id"].startswith("replies:")]
     assert len(gathered) == 1 and "小鹿" not in gathered[0] and "一位同学" in gathered[0] and "阿青" in gathered[0]
 
@@ -397,7 +398,7 @@ def test_health_says_a_valid_configuration_is_valid(s):
     assert "wecom_bot_config_valid 1" in client.get("/metrics").get_data(as_text=True)
 
 
-# --- issue 19's question: a post detection is unsure of is asked about, and a 「是」 counts it --------
+# --- a post detection is unsure of is asked about, and a 「是」 counts it ---------------------------
 
 def _ask_action(uid="lulu", day=TODAY, links=("http://xhslink.com/a/ASK1",), msgid="q1"):
     msg = group_post(f"ask:{msgid}", "xhs01", texts.ASK_CHECKIN, [[uid, "小鹿"]]).msg

@@ -1,4 +1,4 @@
-"""The camp's weekly cycle (issue 6), on the real Redis: check-ins and commands go through the real
+"""The camp's weekly cycle, on the real Redis: check-ins and commands go through the real
 inbox path (workers.ingest.process_batch with event dicts), time goes by with schedule.tick(ts), and
 every outbound post is captured. Three camp weeks: the mid-week pace check naming exactly who is
 behind, the weekend review, the leader's register with a 退阶 suggestion after two missed weeks and
@@ -99,7 +99,7 @@ PLAN = {
 }
 
 
-def test_three_camp_weeks(env, r, sent, capsys):
+def test_three_camp_weeks(env, r, sent, capsys, examples):
     s = camp(env, r)
     r.rpush(keys.notes("xhs01", "tingting"),
             json.dumps({"text": "最近加班多，周末才有空", "by": "lily", "at": "2026-11-20T10:00:00+08:00"},
@@ -169,12 +169,11 @@ def test_three_camp_weeks(env, r, sent, capsys):
     assert "需关注：婷婷（0/3，连续 2 周未达标）" in overviews[1]["content"]
     assert r.exists(keys.slot("_camp", "overview", "2026-11-23"))
 
-    with capsys.disabled():
-        print("\n--- the group's review post (第2周) ---\n" + post)
-        print("\n--- the leader's weekend report (第2周) ---\n" + report)
-        print("\n--- the mid-week check (第2周), to the leader ---\n" + text)
-        print("\n--- the mid-week nudge, to Momo ---\n" + nudges[0]["content"])
-        print("\n--- the admins' overview (第2周) ---\n" + overviews[1]["content"])
+    examples.show("the group's review post (第2周)", post)
+    examples.show("the leader's weekend report (第2周)", report)
+    examples.show("the mid-week check (第2周), to the leader", text)
+    examples.show("the mid-week nudge, to Momo", nudges[0]["content"])
+    examples.show("the admins' overview (第2周)", overviews[1]["content"])
 
     # --- the leader applies 退阶 on Sunday night: from the next week, told kindly ----------------------
     sent.clear()
@@ -234,11 +233,10 @@ def test_three_camp_weeks(env, r, sent, capsys):
     assert "· 小鹿：达标 3/3 周｜累计 21 天｜最长连续 21 天" in final
     assert "· 婷婷：达标 1/3 周｜累计 3 天" in final
     assert "🏆 全程尖子生：小鹿（达标 3 周，21 天）" in final
-    with capsys.disabled():
-        print("\n--- the kind word to 婷婷 ---\n" + kind["content"])
-        print("\n--- the proposal, to the leader ---\n" + to_lily["content"])
-        print("\n--- the admins' overview (第3周) ---\n" + ov["content"])
-        print("\n--- the final report ---\n" + final)
+    examples.show("the kind word to 婷婷", kind["content"])
+    examples.show("the proposal, to the leader", to_lily["content"])
+    examples.show("the admins' overview (第3周)", ov["content"])
+    examples.show("the final report", final)
     # nothing is scheduled after the camp (the final report aside, claimed once)
     assert {m["id"].split(":")[3] for m in sent.msgs if m["id"].startswith("slot:xhs01:")} <= {
         (day(14) + timedelta(days=i)).isoformat() for i in range(7)}
@@ -369,6 +367,21 @@ def test_top_performers_include_ties_up_to_three():
     many = [mw(u, 6, streak=i) for i, u in enumerate("abcde")]
     assert [m.userid for m in hw.top_performers(many)] == ["e", "d", "c"]     # the longest streaks lead
     assert hw.top_performers([mw("a", 2)]) == []                               # only those who met the goal
+
+
+def test_bot_top_performers_limits_the_review_and_the_leader_report(env, r, sent):
+    env(BOT_TOP_PERFORMERS="1", **group_env(chat=CHAT, members=NAMES, CAMP_START=START.isoformat(),
+                                            CAMP_END=END.isoformat()))
+    r.hset(keys.names("xhs01"), mapping=NAMES)
+    for uid, days in {"xiaolu": range(5), "aqing": range(4), "momo": range(3)}.items():   # all meet 3
+        for n in days:
+            checkin(r, uid, day(n))
+    for ts in (at(day(6), 20), at(day(6), 21)):
+        schedule.tick(ts)
+    [review] = sent.group_posts("summary")
+    assert "🏆 本周之星：小鹿（5 天）\n" in review["content"]            # one star, not three
+    [report] = sent.private("lily", "summary")
+    assert "🏆 尖子生：小鹿（5 天），" in report["content"]
 
 
 def test_leave_lowers_the_goal_pro_rata_to_the_nearest_day_and_keeps_it_reachable():

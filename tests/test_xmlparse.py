@@ -1,11 +1,14 @@
 """Safe XML parsing: the envelope, group-robot messages, self-built-app messages."""
 import json
+from xml.sax.saxutils import escape
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from wecom_bot import xmlparse
 from wecom_bot.crypto import CallbackError, Malformed
+from wecom_bot.sim.builders import robot_xml
 from wecom_bot.xmlparse import MAX_TEXT, parse_app, parse_envelope, parse_robot
 
 KEYS = {"source", "msgid", "chat_id", "chat_type", "userid", "name", "alias", "msgtype", "text", "has_image",
@@ -194,7 +197,8 @@ class TestEnvelope:
     def test_external_entity(self):
         self._400(b'<!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]><xml><Encrypt>&x;</Encrypt></xml>')
         self._400(b'<!DOCTYPE xml SYSTEM "http://127.0.0.1:9/evil.dtd"><xml><Encrypt>abcd</Encrypt></xml>')
-        self._400(b'<!DOCTYPE xml [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p.dtd"> %p;]><xml><Encrypt>a</Encrypt></xml>')
+        self._400(b'<!DOCTYPE xml [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p.dtd"> %p;]>'
+                  b'<xml><Encrypt>a</Encrypt></xml>')
 
     def test_undefined_entity(self):
         self._400(b"<xml><Encrypt>&nope;</Encrypt></xml>", "bad XML")
@@ -206,7 +210,7 @@ class TestEnvelope:
 
     def test_declared_other_encoding_is_read_as_utf8(self):
         # an encoding declaration cannot switch the charset: bytes are decoded as UTF-8 first
-        body = '<?xml version="1.0" encoding="GBK"?><xml><Encrypt>abcd</Encrypt></xml>'.encode()
+        body = b'<?xml version="1.0" encoding="GBK"?><xml><Encrypt>abcd</Encrypt></xml>'
         assert parse_envelope(body) == "abcd"
 
     def test_missing_or_empty_encrypt(self):
@@ -260,7 +264,8 @@ class TestRobot:
         assert_json_clean(ev)
 
     def test_mixed_text_only(self):
-        body = "<MixedMessage><MsgItem><MsgType>text</MsgType><Text><Content>a</Content></Text></MsgItem></MixedMessage>"
+        body = ("<MixedMessage><MsgItem><MsgType>text</MsgType><Text><Content>a</Content></Text></MsgItem>"
+                "</MixedMessage>")
         ev = parse_robot(robot("mixed", body=body), TS)
         assert ev["text"] == "a" and ev["has_image"] is False
 
@@ -454,8 +459,6 @@ def test_fuzz_envelope_bytes(data):
 # ---------------------------------------------------------------------------------------------
 def _both_paths(monkeypatch, parse, doc):
     """(result through the fast path, result through defusedxml) for `doc`; Malformed as the string "400"."""
-    from wecom_bot import xmlparse
-
     def run():
         try:
             return parse(doc, TS)
@@ -487,8 +490,6 @@ def test_fuzz_documents(cut, insert, which):
 @FUZZ
 @given(text=st.text(alphabet=st.sampled_from(list("<>!&;#x[]CDATA-?'\"DOCTYPE ENTITY 打卡é\n")), max_size=60))
 def test_fast_and_defused_paths_agree_on_markup_like_text(text):
-    from wecom_bot.builders import robot_xml
-    from xml.sax.saxutils import escape
     docs = [robot_xml("wrkC", "u1", "名字", text, msgid="m1"),                       # text in CDATA
             robot_xml("wrkC", "u1", "名字", "", msgid="m1").replace("<Content><![CDATA[]]></Content>",
                                                                    f"<Content>{escape(text)}</Content>"),
@@ -501,7 +502,6 @@ def test_fast_and_defused_paths_agree_on_markup_like_text(text):
 
 
 def test_which_path_a_document_takes_changes_nothing_it_must_refuse():
-    from wecom_bot.builders import robot_xml
     # an undefined entity without a DTD: the C parser refuses it as well
     doc = robot_xml("wrkC", "u1", "名字", "", msgid="m1").replace("<![CDATA[]]>", "&xxe;")
     with pytest.raises(Malformed):

@@ -5,7 +5,10 @@ from flask import Flask
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    from config.settings import get_settings
+    # Imported here, not at the top: this package's __init__ runs for every import of a wecom_bot module
+    # (the workers import wecom_bot.logs, the command line wecom_bot.cli), and those need neither the web's
+    # modules (which import the workers back) nor, outside simulator mode, the simulator.
+    from config.settings import SIM_PATH, get_settings
     from wecom_bot import callbacks, ops
     from wecom_bot.logs import configure_logging
 
@@ -17,10 +20,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     app.register_blueprint(ops.bp)
     if app.config["SIMULATOR"]:
-        from config.settings import SIM_PATH
-        from wecom_bot import simpanel, simulator
+        from wecom_bot.sim import panel, simulator
         app.register_blueprint(simulator.bp, url_prefix=SIM_PATH.rstrip("/"))
-        app.register_blueprint(simpanel.bp, url_prefix="/_sim")
+        app.register_blueprint(panel.bp, url_prefix="/_sim")
     # the callbacks (the hot path) are answered in front of Flask; everything else goes through it
-    app.wsgi_app = callbacks.CallbackApp(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
+    app.wsgi_app = callbacks.CallbackApp(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])  # type: ignore[method-assign]
     return app

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import parse_qs
 
 import redis
@@ -26,7 +28,8 @@ from workers.connection import get_redis
 
 log = logging.getLogger(__name__)
 
-PATHS = {"/wecom/robot": ("robot", parse_robot), "/wecom/callback": ("app", parse_app)}
+Parser = Callable[[str, int], dict[str, Any]]      # parse_robot / parse_app: (xml, timestamp) -> event
+PATHS: dict[str, tuple[str, Parser]] = {"/wecom/robot": ("robot", parse_robot), "/wecom/callback": ("app", parse_app)}
 
 
 class TooLarge(CallbackError):
@@ -56,10 +59,10 @@ def _endpoint_crypto(kind: str, s: Settings) -> CallbackCrypto | None:
 class CallbackApp:
     """WSGI middleware: answers /wecom/robot and /wecom/callback itself, passes the rest to `app`."""
 
-    def __init__(self, app, max_body: int):
+    def __init__(self, app: Callable[..., Iterable[bytes]], max_body: int) -> None:
         self.app, self.max_body = app, max_body
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         route = PATHS.get(environ.get("PATH_INFO", ""))
         if route is None:
             return self.app(environ, start_response)
@@ -70,7 +73,7 @@ class CallbackApp:
         return [data]
 
 
-def handle(kind: str, parse, environ: dict, max_body: int) -> tuple[int, str]:
+def handle(kind: str, parse: Parser, environ: dict[str, Any], max_body: int) -> tuple[int, str]:
     """(status, body) for one callback request; every failure maps to its status, never a 500."""
     status = 500
     try:
@@ -92,7 +95,7 @@ def handle(kind: str, parse, environ: dict, max_body: int) -> tuple[int, str]:
         _count(kind, status)
 
 
-def _process(kind: str, parse, environ: dict, max_body: int) -> tuple[int, str]:
+def _process(kind: str, parse: Parser, environ: dict[str, Any], max_body: int) -> tuple[int, str]:
     method = environ.get("REQUEST_METHOD", "GET")
     if method not in ("GET", "POST"):
         raise NotAllowed(f"{method} is not allowed here: WeCom uses GET to verify the URL and POST to deliver")
@@ -137,7 +140,7 @@ def _check_fresh(timestamp: int, max_age: int, now: float | None = None) -> None
         raise Stale(f"callback timestamp {int(timestamp - now)} s in the future")
 
 
-def _read_body(environ: dict, limit: int) -> bytes:
+def _read_body(environ: dict[str, Any], limit: int) -> bytes:
     """The request body, at most `limit` bytes, else 413. With a Content-Length it is checked before
     anything is read; a chunked body (no Content-Length, the server marks the input terminated) is
     read with a cap."""
@@ -150,7 +153,12 @@ def _read_body(environ: dict, limit: int) -> bytes:
             length = int(raw_length)
             if length > limit:
                 raise TooLarge(f"the body is over {limit} bytes")
-            return stream.read(length) if length else b""
+            if not length:
+                return b""
+            if stream is None:
+                raise Malformed("unreadable request body")
+            data: bytes = stream.read(length)
+            return data
         if not environ.get("wsgi.input_terminated") or stream is None:
             return b""                  # no length and no chunked input: no readable body
         chunks, size = [], 0

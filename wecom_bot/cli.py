@@ -1,15 +1,26 @@
-"""The `wecom-bot` command line (also `python -m wecom_bot`)."""
+"""The `wecom-bot` command line (also `python -m wecom_bot`).
+
+Each subcommand imports the modules of its own when it runs, so that a quick one (stats, audit) loads
+neither RQ, the scheduler, the exporters (openpyxl), the message archive nor the simulator.
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
+from config.settings import ConfigError, Group, Settings, get_settings, load, reset
+from handlers.calendar import day_index, day_of, parse_instant
+from wecom_bot.logs import SecretMasker, configure_logging
+from workers.connection import get_redis
 
-def _settings(strict: bool = False):
-    from config.settings import ConfigError, get_settings, load, reset
+SIGPIPE_EXIT = 141     # 128 + SIGPIPE: what a shell reports for a command whose reader went away
+
+
+def _settings(strict: bool = False) -> Settings:
     if strict:
         try:
             s = load(strict=True)
@@ -21,7 +32,7 @@ def _settings(strict: bool = False):
     return get_settings()
 
 
-def _group(settings, key: str):
+def _group(settings: Settings, key: str) -> Group:
     group = settings.group(key)
     if group is None:
         known = ", ".join(settings.groups) or "none configured"
@@ -30,11 +41,10 @@ def _group(settings, key: str):
     return group
 
 
-def cmd_worker(args) -> int:
+def cmd_worker(args: argparse.Namespace) -> int:
     from rq import SimpleWorker
-    from workers.connection import get_redis
+
     from workers.jobs import QUEUES
-    from wecom_bot.logs import configure_logging
     settings = _settings(strict=True)
     configure_logging(settings)
     worker = SimpleWorker(list(QUEUES), connection=get_redis())
@@ -42,10 +52,8 @@ def cmd_worker(args) -> int:
     return 0
 
 
-def cmd_cron(args) -> int:
+def cmd_cron(args: argparse.Namespace) -> int:
     from rq.cron import CronScheduler
-    from workers.connection import get_redis
-    from wecom_bot.logs import configure_logging
     configure_logging(_settings(strict=True))
     scheduler = CronScheduler(connection=get_redis())
     scheduler.load_config_from_file("workers.cron_config")
@@ -53,12 +61,11 @@ def cmd_cron(args) -> int:
     return 0
 
 
-def cmd_tick(args) -> int:
+def cmd_tick(args: argparse.Namespace) -> int:
     from workers import schedule
     settings = _settings(strict=True)
     at = datetime.now(timezone.utc)
     if args.at:
-        from handlers.calendar import parse_instant
         at = parse_instant(args.at, ZoneInfo(settings.timezone))
     result = schedule.tick(at.timestamp(), force=args.force)
     for line in result.get("lines", []):
@@ -66,14 +73,11 @@ def cmd_tick(args) -> int:
     return 0
 
 
-def cmd_stats(args) -> int:
-    from handlers.calendar import day_index, day_of
-    from workers.connection import get_redis
+def cmd_stats(args: argparse.Namespace) -> int:
     from workers.register import stats_json
     settings = _settings()
     group = _group(settings, args.group)
     if args.date:
-        from datetime import date
         try:
             day = day_index(date.fromisoformat(args.date))
         except ValueError:
@@ -94,9 +98,8 @@ def cmd_stats(args) -> int:
     return 0
 
 
-def cmd_export(args) -> int:
+def cmd_export(args: argparse.Namespace) -> int:
     from workers import export
-    from workers.connection import get_redis
     settings = _settings()
     group = _group(settings, args.group)
     export.write(get_redis(), group, args.format, args.output)
@@ -104,9 +107,8 @@ def cmd_export(args) -> int:
     return 0
 
 
-def cmd_audit(args) -> int:
+def cmd_audit(args: argparse.Namespace) -> int:
     from workers import audit
-    from workers.connection import get_redis
     settings = _settings()
     group = _group(settings, args.group)
     r = get_redis()
@@ -123,27 +125,24 @@ def cmd_audit(args) -> int:
     return 0
 
 
-def cmd_backup(args) -> int:
+def cmd_backup(args: argparse.Namespace) -> int:
     from workers import backup
-    from workers.connection import get_redis
     _settings()
     n = backup.dump(get_redis(), args.output)
     print(f"saved {n} keys to {args.output}")
     return 0
 
 
-def cmd_restore(args) -> int:
+def cmd_restore(args: argparse.Namespace) -> int:
     from workers import backup
-    from workers.connection import get_redis
     _settings()
     n = backup.load(get_redis(), args.file)
     print(f"restored {n} keys from {args.file}")
     return 0
 
 
-def cmd_failed(args) -> int:
+def cmd_failed(args: argparse.Namespace) -> int:
     from workers import outbound
-    from workers.connection import get_redis
     _settings()
     r = get_redis()
     items = outbound.failed_list(r)
@@ -160,11 +159,9 @@ def cmd_failed(args) -> int:
     return 0
 
 
-def cmd_dead(args) -> int:
+def cmd_dead(args: argparse.Namespace) -> int:
     """Inbox and outbox entries that failed MAX_DELIVERIES times; --requeue processes them again."""
-    from wecom_bot.logs import SecretMasker
     from workers import streams
-    from workers.connection import get_redis
     settings = _settings()
     r = get_redis()
     mask = SecretMasker(settings.secrets()).mask
@@ -184,16 +181,12 @@ def cmd_dead(args) -> int:
     return 0
 
 
-def cmd_check_config(args) -> int:
-    from config.settings import load
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from workers import archive
     settings = load()
     for note in settings.notes:
         print(f"note: {note}")
-    try:
-        from workers import archive
-        print(f"sources: {archive.sources_line(settings)}")
-    except ImportError:
-        print("sources: group robot callback" + (", app callback" if settings.token else ""))
+    print(f"sources: {archive.sources_line(settings)}")
     if settings.problems:
         for problem in settings.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -203,12 +196,10 @@ def cmd_check_config(args) -> int:
     return 0
 
 
-def cmd_archive(args) -> int:
+def cmd_archive(args: argparse.Namespace) -> int:
     """The message archive: which source is active, the cursor, and the records parked because they
     did not decrypt (fetched again with --retry-parked once the key is fixed)."""
-    from config.settings import get_settings
     from workers import archive, keys
-    from workers.connection import get_redis
     settings, r = get_settings(), get_redis()
     print(f"sources: {archive.sources_line(settings)}")
     if not archive.is_configured(settings):
@@ -216,7 +207,8 @@ def cmd_archive(args) -> int:
     print(f"cursor: seq {int(r.get(keys.ARCHIVE_SEQ) or 0)}")
     parked = archive.parked(r)
     for p in parked:
-        print(f"parked: seq {p.get('seq')} msgid {p.get('msgid')} key version {p.get('publickey_ver')}: {p.get('error')}")
+        print(f"parked: seq {p.get('seq')} msgid {p.get('msgid')} key version {p.get('publickey_ver')}: "
+              f"{p.get('error')}")
     if args.retry_parked and parked:
         print(f"retried: {archive.retry_parked(r, archive.get_sdk(settings), settings)} record(s) fetched again")
     elif not parked:
@@ -224,13 +216,13 @@ def cmd_archive(args) -> int:
     return 0
 
 
-def cmd_demo(args) -> int:
-    from wecom_bot import demo
+def cmd_demo(args: argparse.Namespace) -> int:
+    from wecom_bot.sim import demo
     return demo.run(days=args.days)
 
 
-def cmd_run(args) -> int:
-    from wecom_bot import devserver
+def cmd_run(args: argparse.Namespace) -> int:
+    from wecom_bot.sim import devserver
     return devserver.run(port=args.port)
 
 
@@ -301,7 +293,17 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_run)
 
     args = parser.parse_args(argv)
-    return args.func(args) or 0
+    try:
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()      # a closed pipe shows up here, while we can still handle it
+    except BrokenPipeError:
+        # The reader went away (`wecom-bot stats GROUP | head`): stop quietly, as `cat` would. stdout goes
+        # to /dev/null so that the interpreter's last flush at exit finds nothing to complain about.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return SIGPIPE_EXIT
+    return code
 
 
 if __name__ == "__main__":

@@ -55,14 +55,14 @@ class Malformed(CallbackError):
     status = 400
 
 
-def _require_str(value, field: str) -> str:
+def _require_str(value: object, field: str) -> str:
     if not isinstance(value, str):
         raise Malformed(f"missing {field}")
     return value
 
 
 class CallbackCrypto:
-    def __init__(self, token: str, encoding_aes_key: str, receive_id: str):
+    def __init__(self, token: str, encoding_aes_key: str, receive_id: str) -> None:
         if not isinstance(token, str) or not token:
             raise ValueError("callback token must be a non-empty string")
         if not isinstance(receive_id, str):
@@ -88,7 +88,7 @@ class CallbackCrypto:
         parts = sorted([self._token, str(timestamp), str(nonce), str(encrypt)])
         return hashlib.sha1("".join(parts).encode("utf-8")).hexdigest()
 
-    def _check_signature(self, msg_signature, timestamp, nonce, encrypt) -> None:
+    def _check_signature(self, msg_signature: object, timestamp: object, nonce: object, encrypt: object) -> None:
         if not isinstance(msg_signature, str) or not _HEX40.fullmatch(msg_signature):
             raise BadSignature("bad signature")
         timestamp = _require_str(timestamp, "timestamp")
@@ -160,5 +160,5 @@ class CallbackCrypto:
     def encrypt_body(self, plaintext: str, nonce: str, timestamp: str) -> tuple[bytes, dict]:
         """A complete callback: the POST body and the query arguments WeCom would send with it."""
         encrypt, sig = self.encrypt(plaintext, nonce, timestamp)
-        body = f"<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>".encode("utf-8")
+        body = f"<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>".encode()
         return body, {"msg_signature": sig, "timestamp": str(timestamp), "nonce": str(nonce)}

@@ -3,24 +3,33 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 import redis
 from flask import Blueprint, Response, jsonify
+from flask.typing import ResponseReturnValue
+from rq import Queue
 
 from config.settings import get_settings
 from workers import keys, streams
 from workers.connection import get_redis
+from workers.jobs import QUEUES
 
 bp = Blueprint("ops", __name__)
 
 
-def _queues(r: redis.Redis) -> dict:
-    from rq import Queue
-    from workers.jobs import QUEUES
+def _queues(r: redis.Redis) -> dict[str, int]:
     return {name: Queue(name, connection=r).count for name in QUEUES}
 
 
-def _config() -> dict:
+def _text(value: bytes | str | None) -> str:
+    """A Redis reply as text (the client answers bytes)."""
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _config() -> dict[str, Any]:
     """Whether the configuration is valid, and the variables that are wrong (names only: a problem's
     text may quote a value). With an invalid configuration the web still stores callbacks (nothing is
     lost) while workers refuse to start: the operator must see it here, not only in a worker's log."""
@@ -33,7 +42,7 @@ _VAR = re.compile(r"\b(?:WECOM|BOT|GROUP|REDIS)_[A-Z0-9_]+")
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> ResponseReturnValue:
     config = _config()
     try:
         r = get_redis()
@@ -48,11 +57,11 @@ def healthz():
 
 
 @bp.get("/metrics")
-def metrics():
+def metrics() -> Response:
     lines: list[str] = []
     try:
         r = get_redis()
-        counters = {k.decode(): int(v) for k, v in r.hgetall(keys.METRICS).items()}
+        counters = {_text(k): int(v) for k, v in r.hgetall(keys.METRICS).items()}
         lines.append("# TYPE wecom_bot_redis_up gauge")
         lines.append("wecom_bot_redis_up 1")
     except (redis.RedisError, OSError):
@@ -95,6 +104,7 @@ def metrics():
         name = stream.key.split(":")[-1]
         lines.append(f'wecom_bot_queue_depth{{queue="{name}"}} {d["length"]}')
         oldest = r.xrange(stream.key, count=1)
-        lag = max(0, now_ms - int(oldest[0][0].split(b"-")[0])) / 1000 if oldest else 0
+        oldest_id = _text(oldest[0][0]) if oldest else ""           # "<ms>-<seq>"
+        lag = max(0, now_ms - int(oldest_id.split("-")[0])) / 1000 if oldest_id else 0
         lines.append(f'wecom_bot_queue_lag_seconds{{queue="{name}"}} {lag:.3f}')
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

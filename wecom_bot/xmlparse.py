@@ -55,19 +55,21 @@ def _text(root: ET.Element, path: str) -> str:
     """Text of the first element at ``path`` (all its text, CDATA included), stripped; "" if absent."""
     el = root
     for depth, tag in enumerate(path.split("/")):   # a bare tag is looked up in C, a path in Python
-        el = el.find(tag)
-        if el is None:
+        child = el.find(tag)
+        if child is None:
             if depth:      # an odd document (a second <From> holding the UserId): ElementPath decides
-                el = root.find(path)
-                if el is not None:
+                found = root.find(path)
+                if found is not None:
+                    el = found
                     break
             return ""
+        el = child
     if len(el):
         return "".join(el.itertext()).strip()
     return el.text.strip() if el.text else ""
 
 
-def _ts(value) -> int:
+def _ts(value: object) -> int:
     if isinstance(value, bool):
         raise Malformed("bad timestamp")
     if isinstance(value, int):
@@ -77,7 +79,7 @@ def _ts(value) -> int:
     raise Malformed("bad timestamp")
 
 
-def _derived_msgid(prefix: str, *parts) -> str:
+def _derived_msgid(prefix: str, *parts: object) -> str:
     """A stable id for a message that comes without MsgId (events may lack one)."""
     key = "\x1f".join(str(p) for p in parts).encode("utf-8")
     return prefix + hashlib.sha256(key).hexdigest()[:32]

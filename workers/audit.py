@@ -23,7 +23,7 @@ WHAT_CN = {
     "goal": "目标", "downgrade": "退阶", "note": "档案", "delnote": "删除档案", "credit": "补卡",
     "leave": "请假", "add": "加入", "remove": "移除", "pause": "暂停", "resume": "恢复",
     "undo": "撤销", "uncheckin": "撤回打卡", "mute": "免打扰", "private": "不公开",
-    "notice": "通知",
+    "notice": "通知", "propose": "目标提议",
 }
 
 
@@ -127,9 +127,8 @@ def check(p, ops: list[dict]) -> bool:
         elif kind in ("sadd", "srem"):
             if bool(p.sismember(key, op["member"])) != want:
                 return False
-        elif kind in ("set", "del"):
-            if bool(p.exists(key)) != want:
-                return False
+        elif kind in ("set", "del") and bool(p.exists(key)) != want:
+            return False
     return True
 
 

@@ -37,6 +37,11 @@ def get_redis() -> redis.Redis:
     return client
 
 
+def as_text(raw: object) -> str:
+    """A value read through the shared client (bytes mode), as text."""
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
 def reset_clients() -> None:
     for client in _clients.values():
         client.close()

@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import redis
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
 
 from config.settings import Group
-from handlers.calendar import day_date, day_index, day_of, week_start
-from handlers.commands import days_left, week_mark
+from handlers.calendar import day_date, day_index, day_of, days_left, week_start
+from handlers.command_texts import week_mark
 from handlers.streaks import DayBits, goal_for_week, parse_goals, record
-from workers import keys
+from workers import connection, keys
 from workers.files import private_file
 from workers.register import member_ids
 
@@ -48,8 +50,8 @@ class Person:
 def people(r: redis.Redis, group: Group) -> list[Person]:
     """Everyone on the roster, then those removed from it (their history stays in the register)."""
     active = member_ids(r, group)
-    learnt = {k.decode(): v.decode() for k, v in r.hgetall(keys.names(group.key)).items()}
-    removed = sorted(m.decode() for m in r.smembers(keys.removed(group.key)))
+    learnt = {connection.as_text(k): connection.as_text(v) for k, v in r.hgetall(keys.names(group.key)).items()}
+    removed = sorted(connection.as_text(m) for m in r.smembers(keys.removed(group.key)))
     roster = [(uid, name, False) for uid, name in active.items()]
     roster += [(uid, learnt.get(uid) or uid, True) for uid in removed if uid not in active]
     with r.pipeline(transaction=False) as p:
@@ -95,7 +97,8 @@ def _when(ts: int, group: Group) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).astimezone(group.tz).strftime("%Y-%m-%d %H:%M")
 
 
-def register_table(r: redis.Redis, group: Group, today: int | None = None) -> tuple[list[str], list[list], list[Person]]:
+def register_table(r: redis.Redis, group: Group,
+                   today: int | None = None) -> tuple[list[str], list[list], list[Person]]:
     """Header and rows of the register, one row per member."""
     if today is None:
         today = day_of(time.time(), group.tz)
@@ -115,7 +118,7 @@ def register_table(r: redis.Redis, group: Group, today: int | None = None) -> tu
             goal = goal_for_week(p.goals, w, group.weekly_goal)
             if w == this_week:
                 count = p.days.count(w, today)
-                mark = week_mark(count, goal, days_left(today, today in p.days))
+                mark = week_mark(count, goal, days_left(today, today_open=today not in p.days))
             else:
                 count = p.days.count(w, w + 6)
                 mark = "✅" if count >= goal else "❌"
@@ -159,9 +162,6 @@ def as_text(cell):
 
 
 def _xlsx(group: Group, header: list[str], rows: list[list], persons: list[Person], path: str) -> None:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-
     wb = Workbook()
     ws = wb.active
     ws.title = REGISTER_SHEET

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Callable, Generic, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+Key = TypeVar("Key")
 
 
 class _Slot:
@@ -75,7 +77,7 @@ class GroupCommit(Generic[Item, Result]):
             results = self._flush([s.item for s in batch])
             if len(results) != len(batch):
                 raise RuntimeError(f"group commit: {len(results)} results for {len(batch)} items")
-            for s, res in zip(batch, results):
+            for s, res in zip(batch, results, strict=True):
                 s.result = res
         except BaseException as exc:  # noqa: B036 - handed to every waiter, each re-raises it
             for s in batch:
@@ -86,15 +88,16 @@ class GroupCommit(Generic[Item, Result]):
             s.done = True
 
 
-class PerProcess(Generic[Item, Result]):
+class PerProcess(Generic[Key, Item, Result]):
     """One GroupCommit per process and key: a lock and its waiters must not cross a fork (a gunicorn
     worker forked from a master that already had one would inherit a lock in an unknown state)."""
 
-    def __init__(self, make: Callable[[object], GroupCommit]):
-        self._make, self._pid, self._by_key = make, os.getpid(), {}
+    def __init__(self, make: Callable[[Key], GroupCommit[Item, Result]]):
+        self._make, self._pid = make, os.getpid()
+        self._by_key: dict[int, tuple[Key, GroupCommit[Item, Result]]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key) -> GroupCommit:
+    def get(self, key: Key) -> GroupCommit[Item, Result]:
         if self._pid != os.getpid():
             self._pid, self._by_key, self._lock = os.getpid(), {}, threading.Lock()
         found = self._by_key.get(id(key))

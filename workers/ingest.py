@@ -3,31 +3,43 @@
 `accept()` is all the callback does after decrypting: dedupe on msgid and append to the inbox in
 one Lua call, so a 200 always means the message is in Redis. Callbacks of one process that arrive
 together share that call (workers/group_commit.py); each still waits for its own outcome.
-`drain_inbox()` (an RQ job) reads batches, lets `handlers.router` decide, and applies every effect
-keyed by the message id, so a retried, replayed or reclaimed entry changes nothing twice.
+`drain_inbox()` (an RQ job) reads batches and `process_batch` handles each in named steps: route
+every event (`handlers.router`), keep the names it brings, follow announcements, count the
+check-ins, answer (commands, hints, check-in replies) and post. Every effect is keyed by the message
+id, so a retried, replayed or reclaimed entry changes nothing twice.
 """
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import redis
 
 from config.settings import Group, Settings, get_settings
-from handlers import texts
-from handlers.calendar import day_of, day_index, week_start
+from handlers import praise, texts
+from handlers.calendar import day_of, week_start
+from handlers.router import (
+    AskIfCheckin,
+    Checkin,
+    Command,
+    Context,
+    Hint,
+    ReportUnknownChat,
+    Send,
+    group_post,
+    private,
+    route,
+)
 from handlers.sanitize import clean_name, clean_text
-from handlers.router import (AskIfCheckin, Checkin, Command, Context, Hint, ReportUnknownChat, Send, group_post,
-                             private, route)
-from handlers.streaks import DayBits, goal_for_week, parse_goals, record
-from workers import announce, keys, newcomers, outbound, prompts, scripts, streams
-from workers.group_commit import GroupCommit, PerProcess
+from handlers.streaks import DayBits, first_base, goal_for_week, parse_goals, record
+from workers import announce, commands, jobs, keys, newcomers, outbound, prompts, replies, scripts, streams
 from workers.connection import get_redis
+from workers.group_commit import GroupCommit, PerProcess
 
 log = logging.getLogger(__name__)
 
-EFFECT_TTL = keys.EFFECT_TTL
-BACKFILL_DAYS = 35
 LINKS_KEPT = 3          # note links kept per member and day (the digest lists them)
 LINK_MAX = 512          # characters of one kept link
 
@@ -46,12 +58,13 @@ class _InboxWrite:
     def __init__(self, r: redis.Redis):
         self.writer = streams.StreamWriter(r, streams.INBOX)
 
-    def __call__(self, items: list) -> list[tuple[bool, bool]]:
+    def __call__(self, items: list[tuple[str, str | None, str]]) -> list[tuple[bool, bool]]:
         added, must_wake = self.writer.add_many(items)
         return [(a, must_wake and i == 0) for i, a in enumerate(added)]
 
 
-_INBOX_WRITERS = PerProcess(lambda r: GroupCommit(_InboxWrite(r)))
+_INBOX_WRITERS: PerProcess[redis.Redis, tuple[str, str | None, str], tuple[bool, bool]] = PerProcess(
+    lambda r: GroupCommit(_InboxWrite(r)))
 
 
 def drain_inbox() -> int:
@@ -62,71 +75,119 @@ def drain_inbox() -> int:
 def process_batch(r: redis.Redis, entries: list[tuple[str, dict]]) -> list[str]:
     """Handle a batch; returns the entry ids that are finished (the rest stay pending)."""
     settings = get_settings()
-    members = _MemberCache(r, settings)
-    done: list[str] = []
-    planned: list[tuple[str, dict, list]] = []
-    learnt: dict[str, dict[str, str]] = defaultdict(dict)   # group -> userid -> display name
-    posts: list[tuple[str, str, float, str, str]] = []       # answers to announcements (workers.announce)
+    batch = _route(settings, _MemberCache(r, settings), entries)
+    if any(event.get("event") == "msgaudit_notify" for _, event in entries):
+        _wake_archive()
+    _store_names(r, settings, batch.learnt)
+    announce.track(r, settings, batch.posts)
+    counted = _count_checkins(r, settings, batch.planned)
+    outgoing = _respond(r, settings, batch, counted)
+    if outgoing:
+        outbound.post_many(r, outgoing)
+    # the `checkins` metric is counted by checkin.lua, atomically with the day it counts: exact after a crash
+    return batch.done
+
+
+@dataclass
+class _Batch:
+    """What one inbox batch decided, step by step."""
+    planned: list[tuple[str, dict, list]] = field(default_factory=list)   # (entry id, event, actions)
+    learnt: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))  # group -> uid -> name
+    posts: list[tuple[str, str, float, str, str]] = field(default_factory=list)  # answers to announcements
+    done: list[str] = field(default_factory=list)                         # entry ids finished
+
+
+def _route(settings: Settings, members: _MemberCache, entries: list[tuple[str, dict]]) -> _Batch:
+    """Clean each event and let handlers.router decide its actions. An unreadable entry is finished
+    at once; one whose routing fails stays pending (logged)."""
+    batch = _Batch()
     members.prefetch(settings.group_by_chat(e["chat_id"]) for _, e in entries if isinstance(e.get("chat_id"), str))
     for entry_id, event in entries:
         if event.get("_corrupt") or "msgid" not in event:
             log.error("inbox entry %s is unreadable; skipped", entry_id)
-            done.append(entry_id)
+            batch.done.append(entry_id)
             continue
         try:
             _clean(event)
             ctx = _context(settings, members, event)
-            planned.append((entry_id, event, route(ctx)))
-            if event.get("msgtype") != "event" and event.get("userid") and (ctx.group_key or not event.get("chat_id")):
-                posts.append((ctx.group_key or "", event["userid"], float(event.get("ts") or 0),
-                              event.get("text") or "", str(event["msgid"])))
-            if ctx.group_key and event.get("name") and event.get("msgtype") != "event":
-                learnt[ctx.group_key][event["userid"]] = event["name"]
-                # later messages of this batch see the name, as they would in a batch of their own:
-                # the outcome must not depend on where batches start (a replay sees the name stored)
-                members.learn(ctx.group_key, event["userid"], event["name"])
+            batch.planned.append((entry_id, event, route(ctx)))
+            _note_post(batch, members, ctx, event)
         except Exception:  # one bad message must not hold up its batch
             log.exception("could not route message %s", event.get("msgid"))
-    if any(event.get("event") == "msgaudit_notify" for _, event in entries):
-        _wake_archive(r)   # the message archive has new records (issue 8)
-    if learnt:
-        newcomers.confirm(r, settings, learnt)
-        with r.pipeline(transaction=False) as p:
-            for group_key, people in learnt.items():
-                p.hset(keys.names(group_key), mapping=people)
-            p.execute()
-    announce.track(r, settings, posts)
+    return batch
+
+
+def _note_post(batch: _Batch, members: _MemberCache, ctx: Context, event: dict) -> None:
+    """What a post tells the batch besides its actions: an answer to announcements (workers.announce)
+    and its author's display name."""
+    if event.get("msgtype") != "event" and event.get("userid") and (ctx.group_key or not event.get("chat_id")):
+        batch.posts.append((ctx.group_key or "", event["userid"], float(event.get("ts") or 0),
+                            event.get("text") or "", str(event["msgid"])))
+    if ctx.group_key and event.get("name") and event.get("msgtype") != "event":
+        batch.learnt[ctx.group_key][event["userid"]] = event["name"]
+        # later messages of this batch see the name, as they would in a batch of their own:
+        # the outcome must not depend on where batches start (a replay sees the name stored)
+        members.learn(ctx.group_key, event["userid"], event["name"])
+
+
+def _wake_archive() -> None:
+    """msgaudit_notify (the app callback): the message archive has new records. Its wake job
+    (workers.archive.wake_job, queued through the one enqueue seam) asks a running pull to go round
+    once more, or queues one."""
+    try:
+        jobs.enqueue("inbox", "workers.archive.wake_job")
+    except Exception:  # the minute tick queues a pull anyway
+        log.exception("could not queue a message-archive pull after msgaudit_notify")
+
+
+def _store_names(r: redis.Redis, settings: Settings, learnt: dict[str, dict[str, str]]) -> None:
+    """Keep the display names the batch's posts brought; tell the leaders about new members."""
+    if not learnt:
+        return
+    newcomers.confirm(r, settings, learnt)
+    with r.pipeline(transaction=False) as p:
+        for group_key, people in learnt.items():
+            p.hset(keys.names(group_key), mapping=dict(people.items()))
+        p.execute()
+
+
+def _count_checkins(r: redis.Redis, settings: Settings, planned: list[tuple[str, dict, list]]
+                    ) -> list[tuple[dict, Checkin, dict]]:
+    """Count every check-in of the batch (checkin.lua): (event, check-in, result), in order. A 「是」
+    first becomes the check-in of the post it confirms (workers.prompts)."""
     confirmed = prompts.resolve_confirms(r, planned)
-    checkins = [(entry_id, event, a) for entry_id, event, actions in planned for a in actions if isinstance(a, Checkin)]
-    results = _apply_checkins(r, settings, [(e["msgid"], a) for _, e, a in checkins]) if checkins else []
+    checkins = [(event, a) for _, event, actions in planned for a in actions if isinstance(a, Checkin)]
+    results = _apply_checkins(r, settings, [(e["msgid"], a) for e, a in checkins]) if checkins else []
     if confirmed:      # only once counted: a crash before this line replays the confirmation whole
         r.delete(*confirmed)
-    outgoing: list[dict] = []
+    return [(event, a, res) for (event, a), res in zip(checkins, results, strict=True)]
+
+
+def _respond(r: redis.Redis, settings: Settings, batch: _Batch, counted: list[tuple[dict, Checkin, dict]]
+             ) -> list[dict]:
+    """Every message the batch sends: commands' and hints' answers and the check-in replies with
+    their praise (workers.replies). Marks each event whose effects are done as finished."""
     by_message: dict[str, list] = defaultdict(list)
-    for (entry_id, event, action), result in zip(checkins, results):
+    for event, action, result in counted:
         by_message[event["msgid"]].append((action, result))
     answered = _already_answered(r, by_message)
-    from workers import weekly
-    book = weekly.PraiseBook(r, settings, [(a.group, a.userid) for (_, _, a), res in zip(checkins, results)
-                                           if res["status"] == 1])
+    book = replies.PraiseBook(r, settings, [(a.group, a.userid) for _, a, res in counted if res["status"] == 1])
     to_route: list[tuple[dict, str, str, str, str]] = []   # group replies, routed in one round trip below
     hints: list[Hint] = []
-    for entry_id, event, actions in planned:
+    outgoing: list[dict] = []
+    for entry_id, event, actions in batch.planned:
         try:
             outgoing += _other_effects(r, settings, event, actions, hints)
             if event["msgid"] not in answered:
-                outgoing += _checkin_replies(settings, event, by_message.get(event["msgid"], []), book, to_route)
+                outgoing += _checkin_replies(event, by_message.get(event["msgid"], []), book, to_route)
         except Exception:
             log.exception("could not finish message %s", event.get("msgid"))
             continue
-        done.append(entry_id)
+        batch.done.append(entry_id)
     outgoing += prompts.allowed_hints(r, settings, hints)
-    outgoing += weekly.route_replies(r, settings, to_route)
+    outgoing += replies.route_replies(r, settings, to_route)
     book.flush()
-    if outgoing:
-        outbound.post_many(r, outgoing)
-    # the `checkins` metric is counted by checkin.lua, atomically with the day it counts: exact after a crash
-    return done
+    return outgoing
 
 
 def _clean(event: dict) -> None:
@@ -155,23 +216,15 @@ def _already_answered(r: redis.Redis, by_message: dict[str, list]) -> set[str]:
                 names.append(keys.reply_route(first.group, msgid))
             p.exists(*names)
         found = p.execute()
-    return {msgid for (msgid, _), n in zip(replayed, found) if n}
-
-
-def _wake_archive(r: redis.Redis) -> None:
-    """msgaudit_notify (the app callback): queue a message-archive pull (workers.archive.wake)."""
-    try:
-        from workers import archive
-        archive.wake(r)
-    except Exception:  # the minute tick queues a pull anyway
-        log.exception("could not queue a message-archive pull after msgaudit_notify")
+    return {msgid for (msgid, _), n in zip(replayed, found, strict=True) if n}
 
 
 class _MemberCache:
     """Known members per group (configured and learnt from posts), read once per batch."""
 
     def __init__(self, r: redis.Redis, settings: Settings):
-        self.r, self.settings, self._names = r, settings, {}
+        self.r, self.settings = r, settings
+        self._names: dict[str, dict[str, str]] = {}
         self._lookups: dict[str, tuple[dict[str, str], dict[str, tuple[str, ...]]]] = {}
 
     def names(self, group: Group) -> dict[str, str]:
@@ -193,7 +246,7 @@ class _MemberCache:
             for key in todo:
                 p.hgetall(keys.names(key))
             raws = p.execute()
-        for g, raw in zip(todo.values(), raws):
+        for g, raw in zip(todo.values(), raws, strict=True):
             self._store(g, raw)
 
     def _store(self, group: Group, raw: dict) -> None:
@@ -249,16 +302,18 @@ def _context(settings: Settings, members: _MemberCache, event: dict) -> Context:
     if group is not None:
         known, shared = members.lookup(group)
         return Context(event=event, group_key=group.key, group_name=group.display, chat_known=True,
-                       members=known, shared_names=shared, is_leader=userid in group.leaders or userid in settings.admins,
+                       members=known, shared_names=shared, is_leader=settings.leads(userid, group),
                        day=day_of(event["ts"], group.tz), keywords=group.keywords, link_hosts=group.link_hosts)
     if chat_id:
         return Context(event=event, chat_known=False)
     groups = members.groups_of(userid)
-    tz = groups[0].tz if len(groups) == 1 else settings.groups[next(iter(settings.groups))].tz if settings.groups else None
-    from zoneinfo import ZoneInfo
+    if len(groups) == 1:
+        tz = groups[0].tz
+    else:
+        tz = settings.groups[next(iter(settings.groups))].tz if settings.groups else ZoneInfo(settings.timezone)
     return Context(event=event, chat_known=True, is_leader=bool(settings.groups_led_by(userid)),
                    members={userid: userid}, member_groups=tuple((g.key, g.display) for g in groups),
-                   day=day_of(event["ts"], tz or ZoneInfo(settings.timezone)))
+                   day=day_of(event["ts"], tz))
 
 
 def _apply_checkins(r: redis.Redis, settings: Settings, actions: list[tuple[str, Checkin]]) -> list[dict]:
@@ -266,15 +321,15 @@ def _apply_checkins(r: redis.Redis, settings: Settings, actions: list[tuple[str,
     with r.pipeline(transaction=False) as p:
         for msgid, a in actions:
             group = settings.groups[a.group]
-            default_base = (day_index(group.camp_start) - 7) if group.camp_start else a.day - BACKFILL_DAYS
+            default_base = first_base(group.camp_start, a.day)
             checkin(keys=[keys.effect(msgid, a.group, a.userid), keys.days(a.group, a.userid),
                           keys.base(a.group), keys.names(a.group), keys.off(a.group, a.userid),
                           keys.links(a.group, a.day), keys.goals(a.group, a.userid), keys.METRICS],
                     args=[a.day, default_base, a.userid, a.name if a.name != a.userid else "",
-                          " ".join(_kept_links(a.links)), EFFECT_TTL, LINKS_KEPT], client=p)
+                          " ".join(_kept_links(a.links)), keys.EFFECT_TTL, LINKS_KEPT], client=p)
         raw = p.execute()
     out = []
-    for (_, a), (status, replayed, days, off, base, goals) in zip(actions, raw):
+    for (_, a), (status, replayed, days, off, base, goals) in zip(actions, raw, strict=True):
         base = int(base)
         days, off = DayBits(days, base), DayBits(off, base)
         rec = record(days, off, a.day)
@@ -318,19 +373,16 @@ def _other_effects(r: redis.Redis, settings: Settings, event: dict, actions: lis
                 out.append(private(f"unknown:{a.chat_id}", list(settings.admins),
                                    texts.unknown_chat_report(a.chat_id, a.name)).msg)
         elif isinstance(a, Command):
-            from workers import commands
             out += commands.execute(r, settings, event, a.text)
     return out
 
 
-def _checkin_replies(settings: Settings, event: dict, results: list, book, to_route: list) -> list[dict]:
-    """The instant replies to one message's check-ins, with their praise (`book`, a
-    workers.weekly.PraiseBook). A private reply is returned; a group reply is appended to
-    `to_route`, to go out on its own or be gathered into one message while the robot is near its
-    limit (workers.weekly.route_replies)."""
+def _checkin_replies(event: dict, results: list, book: replies.PraiseBook, to_route: list) -> list[dict]:
+    """The instant replies to one message's check-ins, with their praise (`book`). A private reply is
+    returned; a group reply is appended to `to_route`, to go out on its own or be gathered into one
+    message while the robot is near its limit (workers.replies.route_replies)."""
     if not results:
         return []
-    from handlers import praise
     msgid = event["msgid"]
     first, _ = results[0]
     if first.reply_to == "user":

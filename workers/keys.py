@@ -1,8 +1,8 @@
 """Every Redis key of the service (prefix `wb:`): the check-in state, the schedule, commands and
 announcements, the inbox and outbox streams, the outbox (`wb:out:*`), the WeCom API client and the
-message-archive puller (`wb:archive:*`). The other modules take their keys from here and spell none
-of their own. The `Stream` objects of the inbox and outbox live in workers/streams.py, on the keys
-defined here."""
+message archive (`wb:archive:*`), with the fixed lifetimes (TTLs) of those keys. The other modules
+take their keys and TTLs from here and spell none of their own. The `Stream` objects of the inbox and
+outbox live in workers/streams.py, on the keys defined here."""
 
 
 EFFECT_TTL = 8 * 24 * 3600          # how long per-message effect keys live: longer than any replay comes back
@@ -14,12 +14,18 @@ TOKEN_PREFIX = "wb:token:"          # the app's access_token (a credential: neve
 RATE_PREFIX = "wb:out:rate:"        # the outbox's rate-limit windows (a cache)
 
 
+SEEN_TTL = 24 * 3600                # a msgid seen in the last day is a duplicate (callbacks and archive posts alike)
+
+
 def seen(msgid: str) -> str:
     return f"{SEEN_PREFIX}{msgid}"
 
 
+ASK_TTL = 24 * 3600                 # a 「是」 counts the asked-about post for this long
+
+
 def ask(group: str, userid: str) -> str:
-    """The post the bot asked a member about (这条算今天的打卡吗？): JSON {day, links}, for a day."""
+    """The post the bot asked a member about (这条算今天的打卡吗？): JSON {day, links}, kept ASK_TTL."""
     return f"wb:g:{group}:ask:{userid}"
 
 
@@ -51,6 +57,7 @@ def off(group: str, userid: str) -> str:
 
 
 def base(group: str) -> str:
+    """The group's base day: bit 0 of every member's day bitmaps (checkin.lua sets it: handlers.streaks.first_base)."""
     return f"wb:g:{group}:base"
 
 
@@ -71,7 +78,11 @@ def prefs(group: str) -> str:
     return f"wb:g:{group}:prefs"
 
 
+SLOT_CLAIM_TTL = 8 * 24 * 3600      # longer than a week: weekly slots and `tick --at` replays stay claimed
+
+
 def slot(group: str, slot_name: str, local_day: str) -> str:
+    """The claim of one slot of a group on a local day (workers/schedule.py), kept SLOT_CLAIM_TTL."""
     return f"wb:slot:{group}:{slot_name}:{local_day}"
 
 
@@ -99,13 +110,13 @@ def audit(group: str) -> str:
     return f"wb:g:{group}:audit"
 
 
-# --- the schedule (moved here from workers/schedule.py) -------------------------------------------
+# --- the schedule (workers/schedule.py) -------------------------------------------------------------
 LAST_TICK = "wb:tick:last"          # the latest instant ticked
 FORCE_COUNTER = "wb:slot:force"     # INCR per forced re-send (`tick --force`)
 SLOTS_PENDING = "wb:slot:pending"   # won claims whose posts have not reached the outbox yet (zset, score = when)
 
 
-# --- the weekly cycle and praise (issue 6) ---------------------------------------------------------
+# --- the weekly cycle (workers/weekly.py) and the check-in replies (workers/replies.py) -------------
 NOTICES = "wb:notices"              # private notices waiting for the next tick (and the end of quiet hours)
 REPLY_GROUPS = "wb:reply:groups"    # groups with gathered check-in replies waiting to be posted
 
@@ -113,6 +124,10 @@ REPLY_GROUPS = "wb:reply:groups"    # groups with gathered check-in replies wait
 def proposals(group: str) -> str:
     """A member's own goal proposal waiting for a leader: field userid, value JSON {n, at, msgid}."""
     return f"wb:g:{group}:proposals"
+
+
+SUGGESTION_TTL = 21 * 24 * 3600     # read back by the next week's overview ("were they applied?")
+REPLY_ROUTE_TTL = 8 * 24 * 3600     # how long a check-in reply's route is kept (a replay goes the same way)
 
 
 def suggestions(group: str, week_iso: str) -> str:
@@ -131,7 +146,8 @@ def replies_recent(group: str) -> str:
 
 
 def reply_route(group: str, msgid: str) -> str:
-    """How one check-in's reply went out: `post` (on its own) or `buf` (gathered with others)."""
+    """How one check-in's reply went out: `post` (on its own) or `buf` (gathered with others), kept
+    REPLY_ROUTE_TTL."""
     return f"wb:g:{group}:rr:{msgid}"
 
 
@@ -145,7 +161,7 @@ def reply_flushing(group: str) -> str:
     return f"wb:g:{group}:reply_flush"
 
 
-# --- announcements (#通知, issue 7) -----------------------------------------------------------------
+# --- announcements (#通知) ---------------------------------------------------------------------------
 ANN_DUE = "wb:ann:due"              # "<group>|<msgid>" scored by when to tell the announcer who is silent
 
 
@@ -169,6 +185,9 @@ def confirmed(group: str) -> str:
     return f"wb:g:{group}:confirmed"
 
 
+CMD_GUARD_TTL = 8 * 24 * 3600       # a command's guard outlives any replay of its message
+
+
 def cmd_guard(msgid: str) -> str:
     """Set, with the reply, by the transaction that carried out a command's change (exactly once)."""
     return f"wb:cmd:{msgid}"
@@ -179,8 +198,11 @@ INBOX = "wb:inbox"                  # callbacks and archive posts waiting for in
 OUTBOX = "wb:outbox"                # messages waiting to be sent (workers/outbound.py)
 
 
+STREAM_WAKE_TTL = 30                # a wake flag whose drain job never started is set again after this
+
+
 def stream_wake(stream_key: str) -> str:
-    """The wake flag: set (with a TTL) by the writer that woke a drain job, cleared when the drain starts."""
+    """The wake flag: set (STREAM_WAKE_TTL) by the writer that woke a drain job, cleared when the drain starts."""
     return stream_key + ":wake"
 
 
@@ -195,6 +217,8 @@ OUT_FAILED = "wb:out:failed"        # the failed registry: hash id -> JSON (`wec
 OUT_SEQ = "wb:out:seq"              # orders delayed messages due at the same time
 OUT_RESENDS = "wb:out:resends"      # resends of a failed message so far: hash origin id -> n
 OUT_STATE_PREFIX = "wb:out:state:"  # per message: queued / sending / retry / sent / failed (out_state)
+OUT_STATE_TTL = 7 * 24 * 3600       # how long a message's state stays readable after its last change
+OUT_SEEN_TTL = 7 * 24 * 3600        # how long a second post of the same message id is a no-op
 
 
 def out_state(msg_id: str) -> str:
@@ -238,21 +262,30 @@ def token(corp_id: str, agent_id) -> str:
     return f"{TOKEN_PREFIX}{corp_id}:{agent_id}"
 
 
+TOKEN_LOCK_MS = 10_000              # the token fetch lock: a fetch that dies lets the next one in after this
+
+
 def token_lock(corp_id: str, agent_id) -> str:
-    """Held by the one process fetching a new access_token."""
+    """Held (TOKEN_LOCK_MS) by the one process fetching a new access_token."""
     return token(corp_id, agent_id) + ":lock"
 
 
-# --- the message-archive puller (workers/archive.py) -----------------------------------------------
+# --- the message archive (workers/archive/) ----------------------------------------------------------
 ARCHIVE_SEQ = "wb:archive:seq"          # the cursor: the last seq whose record is done
-ARCHIVE_LOCK = "wb:archive:lock"        # the pull lock: a random token with a TTL
+ARCHIVE_LOCK = "wb:archive:lock"        # the pull lock: a random token with a TTL (ARCHIVE_LOCK_TTL_MS)
 ARCHIVE_AGAIN = "wb:archive:again"      # set by a puller that found the lock taken: the holder pulls once more
 ARCHIVE_QUEUED = "wb:archive:queued"    # a pull job is queued and has not started yet (tick, msgaudit_notify)
 ARCHIVE_PARKED = "wb:archive:parked"    # hash seq -> JSON {seq, msgid, publickey_ver, error, at}
 
+ARCHIVE_LOCK_TTL_MS = 60_000            # the pull lock (and the "pull again" flag), renewed per batch
+ARCHIVE_QUEUED_TTL = 120                # a queued pull that never starts (workers down) is queued again after this
+ARCHIVE_MARK_TTL = 26 * 3600            # a recall counts only on the same local day: a day and some slack
+ARCHIVE_RECALLED_TTL = 8 * 24 * 3600    # how long a recall is remembered for a parked post fetched again
+
 
 def archive_posted(msgid: str) -> str:
-    """`<group> <userid> <day>` of an archive post, kept while a recall can still un-count it."""
+    """`<group> <userid> <day>` of an archive post, kept while a recall can still un-count it
+    (ARCHIVE_MARK_TTL, like the two sets below)."""
     return f"wb:archive:m:{msgid}"
 
 
@@ -268,5 +301,6 @@ def archive_day_chains(group: str, day: int) -> str:
 
 
 def archive_recalled(msgid: str) -> str:
-    """Set once a post was recalled: a crash re-read that files it again never lets it carry a day."""
+    """Set once a post was recalled (ARCHIVE_RECALLED_TTL): a crash re-read that files it again never
+    lets it carry a day."""
     return f"wb:archive:x:{msgid}"

@@ -13,7 +13,7 @@ import hashlib
 import redis
 
 from config.settings import Settings
-from handlers import commands as h
+from handlers import messages
 from workers import keys, outbound
 
 
@@ -40,17 +40,17 @@ def confirm(r: redis.Redis, settings: Settings, learnt: dict[str, dict[str, str]
     if not fresh:
         return 0
     msgs = []
-    for gkey, people in fresh.items():
+    for gkey, newcomers in fresh.items():
         group = settings.groups[gkey]
-        to = list(group.leaders) or list(settings.admins)
+        to = settings.leaders_of(group)
         if not to:
             continue
-        digest = hashlib.sha1(",".join(uid for uid, _ in people).encode()).hexdigest()[:12]
-        msgs.append(h.user_msg(f"newcomer:{gkey}:{digest}", to, text(group.display, people, gkey)))
+        digest = hashlib.sha1(",".join(uid for uid, _ in newcomers).encode()).hexdigest()[:12]
+        msgs.append(messages.to_users(f"newcomer:{gkey}:{digest}", to, text(group.display, newcomers, gkey)))
     outbound.post_many(r, msgs)
     with r.pipeline(transaction=False) as p:
-        for gkey, people in fresh.items():
-            p.sadd(keys.confirmed(gkey), *[uid for uid, _ in people])
+        for gkey, newcomers in fresh.items():
+            p.sadd(keys.confirmed(gkey), *[uid for uid, _ in newcomers])
         p.execute()
     return sum(len(p) for p in fresh.values())
 

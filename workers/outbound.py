@@ -55,15 +55,21 @@ import redis
 from config.settings import Settings, get_settings
 from workers import jobs, keys, scripts, streams
 from workers.connection import get_redis
-from workers.sender import (CONFIG_ERRCODES, Outcome, Sender, byte_limit, default_sender, group_route,
-                            mention_prefix, scrub)
+from workers.sender import (
+    CONFIG_ERRCODES,
+    Outcome,
+    Sender,
+    byte_limit,
+    default_sender,
+    group_route,
+    mention_prefix,
+    scrub,
+)
 
 log = logging.getLogger(__name__)
 
 FAILED_MAX = 10_000        # the failed registry keeps the newest; older entries are dropped and counted
 
-DEDUPE_TTL = 7 * 24 * 3600
-STATE_TTL = 7 * 24 * 3600
 BACKOFF = (2, 8, 30, 120)
 MAX_ATTEMPTS = 5
 ROBOT_PER_MINUTE = 20
@@ -222,7 +228,8 @@ def _post_call(r: redis.Redis, msg: dict, wake: bool, remove_failed: str = "", n
         msg["users"] = list(dict.fromkeys(u for u in msg["users"] if u))
     parts = parts_of(msg)
     not_before = float(msg.get("not_before") or 0)
-    args: list = []
+    args: list[str | int] = [keys.OUT_SEEN_TTL, keys.STREAM_WAKE_TTL if wake else 0, keys.OUT_STATE_TTL, repr(now),
+                             remove_failed, len(parts)]
     for part in parts:
         args += [repr(not_before) if not_before > now else "", _dumps(part)]
     log.debug("queueing outbound %s (%d part%s)", msg["id"], len(parts), "" if len(parts) == 1 else "s")
@@ -230,7 +237,7 @@ def _post_call(r: redis.Redis, msg: dict, wake: bool, remove_failed: str = "", n
         keys=[streams.OUTBOX.key, streams.OUTBOX.wake_key, keys.out_seen(msg["id"]),
               keys.OUT_DELAYED, keys.OUT_FAILED, keys.OUT_SEQ]
         + [keys.out_state(p["id"]) for p in parts],
-        args=[DEDUPE_TTL, streams.WAKE_TTL if wake else 0, STATE_TTL, repr(now), remove_failed, len(parts)] + args,
+        args=args,
         client=client)
 
 
@@ -293,7 +300,7 @@ def _handle_batch(r: redis.Redis, settings: Settings, sender: Sender, entries, c
     for entry_id, msg in entries:
         try:
             name = "corrupt" if msg.get("_corrupt") or not msg.get("id") else channel_of(msg, settings).name
-        except Exception:  # noqa: BLE001 - a malformed message must not stop the batch
+        except Exception:  # a malformed message must not stop the batch
             name = "corrupt"
         channels.setdefault(name, []).append((entry_id, msg))
     groups = list(channels.values())
@@ -319,7 +326,7 @@ def _run_channel(r, settings, sender, items, clock) -> list[str]:
                 due = _handle_one(r, settings, sender, msg, clock)
                 if due is not None:
                     hold = due
-        except Exception as exc:  # noqa: BLE001 - leave this and the rest pending: reclaimed later
+        except Exception as exc:  # leave this and the rest pending: reclaimed later
             log.error("outbound %s: %s: %s; left pending", msg.get("id"), type(exc).__name__, scrub(str(exc))[:300])
             break
         finished.append(entry_id)
@@ -335,7 +342,8 @@ def _handle_one(r, settings: Settings, sender: Sender, msg: dict, clock) -> floa
     """Send one message (or delay it). Returns a due time when it waits for a retry."""
     mid = msg.get("id")
     if msg.get("_corrupt") or not isinstance(mid, str) or not mid:
-        _register_failed(r, {"id": f"corrupt:{uuid.uuid4().hex[:12]}", "raw": msg}, Outcome("fatal", error="corrupt outbox entry"), 0, clock())
+        _register_failed(r, {"id": f"corrupt:{uuid.uuid4().hex[:12]}", "raw": msg},
+                         Outcome("fatal", error="corrupt outbox entry"), 0, clock())
         return None
     if _done(r, msg):
         log.debug("outbound %s already done; skipped", mid)
@@ -355,7 +363,7 @@ def _handle_one(r, settings: Settings, sender: Sender, msg: dict, clock) -> floa
             log.info("outbound %s: %s is at its limit; delayed %.0f s", mid, ch.alert, due - now)
             return None
     verdict, attempts, unknown = scripts.script("out_claim", r)(
-        keys=[keys.out_state(mid)], args=[repr(now), STALE_SENDING, STATE_TTL])
+        keys=[keys.out_state(mid)], args=[repr(now), STALE_SENDING, keys.OUT_STATE_TTL])
     verdict, attempts, unknown = _s(verdict), int(attempts), int(unknown)
     if verdict in ("sent", "failed", "busy"):
         return None
@@ -375,7 +383,7 @@ def _record(r, settings: Settings, msg: dict, ch: Channel, outcome: Outcome, att
         with r.pipeline() as p:
             p.hset(key, mapping={"status": "sent", "updated": repr(now), "sent_at": repr(now),
                                  "dry_run": int(outcome.dry_run)})
-            p.expire(key, STATE_TTL)
+            p.expire(key, keys.OUT_STATE_TTL)
             p.hincrby(keys.METRICS, "sends_dry_run" if outcome.dry_run else "sends_ok", 1)
             p.delete(keys.out_streak(ch.alert))
             p.execute()
@@ -392,7 +400,8 @@ def _record(r, settings: Settings, msg: dict, ch: Channel, outcome: Outcome, att
     if outcome.kind == "retry":
         r.hincrby(keys.METRICS, "sends_retry", 1)
         if attempts >= MAX_ATTEMPTS:
-            return _fail(r, msg, outcome, attempts, now, exhausted=True)
+            _fail(r, msg, outcome, attempts, now, exhausted=True)
+            return None
         due = now + BACKOFF[min(attempts, len(BACKOFF)) - 1]
         _retry_later(r, key, msg, outcome, due, now)
         log.warning("outbound %s attempt %d failed (%s); retry in %.0f s", mid, attempts, outcome.error, due - now)
@@ -400,13 +409,15 @@ def _record(r, settings: Settings, msg: dict, ch: Channel, outcome: Outcome, att
     if outcome.kind == "unknown":
         r.hincrby(keys.METRICS, "sends_unknown", 1)
         if unknown >= 1 or attempts >= MAX_ATTEMPTS:
-            return _fail(r, msg, outcome, attempts, now, exhausted=True)
+            _fail(r, msg, outcome, attempts, now, exhausted=True)
+            return None
         r.hset(key, "unknown", unknown + 1)
         due = now + BACKOFF[0]
         _retry_later(r, key, msg, outcome, due, now)
         log.warning("outbound %s attempt %d: %s; retrying once (it may arrive twice)", mid, attempts, outcome.error)
         return due
-    return _fail(r, msg, outcome, attempts, now)
+    _fail(r, msg, outcome, attempts, now)
+    return None
 
 
 def _retry_later(r, key: str, msg: dict, outcome: Outcome, due: float, now: float) -> None:
@@ -414,7 +425,7 @@ def _retry_later(r, key: str, msg: dict, outcome: Outcome, due: float, now: floa
     with r.pipeline() as p:
         p.hset(key, mapping={"status": "retry", "updated": repr(now), "last_error": outcome.error[:300],
                              "errcode": "" if outcome.errcode is None else outcome.errcode})
-        p.expire(key, STATE_TTL)
+        p.expire(key, keys.OUT_STATE_TTL)
         p.zadd(keys.OUT_DELAYED, {member: due})
         p.execute()
 
@@ -424,7 +435,7 @@ def _fail(r, msg: dict, outcome: Outcome, attempts: int, now: float, exhausted: 
     with r.pipeline() as p:
         p.hset(keys.out_state(msg["id"]), mapping={"status": "failed", "updated": repr(now),
                                               "last_error": outcome.error[:300]})
-        p.expire(keys.out_state(msg["id"]), STATE_TTL)
+        p.expire(keys.out_state(msg["id"]), keys.OUT_STATE_TTL)
         p.execute()
     log.error("outbound %s failed after %d attempt%s%s: %s", msg["id"], attempts, "" if attempts == 1 else "s",
               " (retries exhausted)" if exhausted else "", outcome.error)
@@ -505,7 +516,7 @@ def _pump(r: redis.Redis, now: float | None, wake: bool) -> int:
     while True:
         moved, must_wake = scripts.script("out_pump", r)(
             keys=[keys.OUT_DELAYED, streams.OUTBOX.key, streams.OUTBOX.wake_key],
-            args=[repr(now), PUMP_BATCH, streams.WAKE_TTL if wake else 0])
+            args=[repr(now), PUMP_BATCH, keys.STREAM_WAKE_TTL if wake else 0])
         total += int(moved)
         if int(must_wake) and wake:
             streams.wake_drain(streams.OUTBOX)
@@ -573,7 +584,7 @@ def resend_failed(r: redis.Redis | None = None, ids: list[str] | None = None) ->
     r = r or get_redis()
     count = 0
     for entry in failed_list(r):
-        fid = entry.get("id")
+        fid = str(entry.get("id") or "")
         if ids is not None and fid not in ids:
             continue
         msg = entry.get("msg")

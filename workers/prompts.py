@@ -12,16 +12,15 @@ import redis
 
 from config.settings import Settings
 from handlers.router import AskIfCheckin, Checkin, ConfirmCheckin, Hint
-from workers import keys, outbound, scripts
+from workers import keys, outbound, replies, scripts
 
-ASK_TTL = 24 * 3600     # a 「是」 counts the asked-about post for this long
 HINT_EVERY = 600        # seconds: at most one "how to check in" hint per member in this time
 HINT_HEADROOM = 5       # a hint goes out only while the robot keeps this many sends beyond the reserve
 
 
 def remember_question(r: redis.Redis, ask: AskIfCheckin) -> None:
-    """What a 「是」 within ASK_TTL would count: the asked-about post's day and links."""
-    r.set(keys.ask(ask.group, ask.userid), json.dumps({"day": ask.day, "links": list(ask.links)}), ex=ASK_TTL)
+    """What a 「是」 within keys.ASK_TTL would count: the asked-about post's day and links."""
+    r.set(keys.ask(ask.group, ask.userid), json.dumps({"day": ask.day, "links": list(ask.links)}), ex=keys.ASK_TTL)
 
 
 def allowed_hints(r: redis.Redis, settings: Settings, hints: list[Hint]) -> list[dict]:
@@ -31,8 +30,7 @@ def allowed_hints(r: redis.Redis, settings: Settings, hints: list[Hint]) -> list
     per post, so a replayed batch decides the same way whatever the robot's load is then."""
     if not hints:
         return []
-    from workers import weekly
-    keep = weekly.cfg(settings).reserve + HINT_HEADROOM
+    keep = replies.reserve(settings) + HINT_HEADROOM
     decide = scripts.script("hint", r)
     now = time.time()
     with r.pipeline(transaction=False) as p:
@@ -40,9 +38,10 @@ def allowed_hints(r: redis.Redis, settings: Settings, hints: list[Hint]) -> list
             ch = outbound.channel_of({"to": "group", "group": h.group}, settings)
             decide(keys=[keys.hint_decision(h.msg["id"]), keys.hint_gate(h.group, h.userid), keys.hint_budget(h.group),
                          *ch.rate_keys],
-                   args=[repr(now), outbound.WINDOW, ch.limit, keep, h.msg["id"], HINT_EVERY, keys.EFFECT_TTL], client=p)
+                   args=[repr(now), outbound.WINDOW, ch.limit, keep, h.msg["id"], HINT_EVERY, keys.EFFECT_TTL],
+                   client=p)
         allowed = p.execute()
-    return [h.msg for h, ok in zip(hints, allowed) if int(ok)]
+    return [h.msg for h, ok in zip(hints, allowed, strict=True) if int(ok)]
 
 
 def resolve_confirms(r: redis.Redis, planned: list[tuple[str, dict, list]]) -> list[str]:
@@ -57,8 +56,9 @@ def resolve_confirms(r: redis.Redis, planned: list[tuple[str, dict, list]]) -> l
             for g in a.groups:
                 p.get(keys.ask(g, a.userid))
         stored = iter(p.execute())
-    waiting: dict[tuple[str, str], object] = {(g, a.userid): raw for _, a in wanted
-                                               for g, raw in zip(a.groups, stored)}
+    # `stored` is one iterator over every answer, each ConfirmCheckin taking as many as it has groups
+    waiting: dict[tuple[str, str], AskIfCheckin | bytes | None] = {
+        (g, a.userid): raw for _, a in wanted for g, raw in zip(a.groups, stored, strict=False)}
     used: list[str] = []
     answered: set[int] = set()       # questions of this batch already answered: neither asked nor kept
     for index, (entry_id, event, actions) in enumerate(planned):

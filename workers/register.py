@@ -6,14 +6,21 @@ from dataclasses import asdict, dataclass
 import redis
 
 from config.settings import Group
-from handlers.calendar import day_date, week_start
+from handlers.calendar import day_date, day_index, week_start
 from handlers.streaks import DayBits, Record, goal_for_week, parse_goals, record
 from workers import keys
+from workers.connection import as_text
+
+
+def camp_days(group: Group) -> tuple[int | None, int | None]:
+    """The group's camp as (first day, last day), each None when open."""
+    return (day_index(group.camp_start) if group.camp_start else None,
+            day_index(group.camp_end) if group.camp_end else None)
 
 
 def prefs(r: redis.Redis, group: str) -> dict[str, str]:
     """The group's member preferences: `<userid>:mute` and `<userid>:private` -> "1" (免打扰, 不公开)."""
-    return {k.decode(): v.decode() for k, v in r.hgetall(keys.prefs(group)).items()}
+    return {as_text(k): as_text(v) for k, v in r.hgetall(keys.prefs(group)).items()}
 
 
 def flagged(prefs: dict[str, str], flag: str) -> set[str]:
@@ -65,7 +72,7 @@ class MemberState:
 def member_ids(r: redis.Redis, group: Group) -> dict[str, str]:
     """userid -> display name: configured members first, then those learnt from posts.
     Leaders count only when they are members too (configured, or they checked in)."""
-    learnt = {k.decode(): v.decode() for k, v in r.hgetall(keys.names(group.key)).items()}
+    learnt = {as_text(k): as_text(v) for k, v in r.hgetall(keys.names(group.key)).items()}
     out = {uid: learnt.get(uid) or group.display_names.get(uid, uid) for uid in group.members}
     for uid, name in learnt.items():
         if uid in out:
@@ -73,7 +80,7 @@ def member_ids(r: redis.Redis, group: Group) -> dict[str, str]:
         if uid in group.leaders and not r.exists(keys.days(group.key, uid)):
             continue
         out[uid] = name or uid
-    removed = {m.decode() for m in r.smembers(keys.removed(group.key))}
+    removed = {as_text(m) for m in r.smembers(keys.removed(group.key))}
     return {uid: name for uid, name in out.items() if uid not in removed}
 
 

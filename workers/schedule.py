@@ -33,25 +33,23 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from enum import IntEnum
 from zoneinfo import ZoneInfo
 
 import redis
 
 from config.settings import SLOTS, Group, Settings, Slot, get_settings
-from handlers import daily
-from handlers.calendar import day_date, day_index
+from handlers import daily, messages
+from handlers.calendar import day_date, day_index, in_quiet_hours
 from handlers.streaks import DayBits
-from workers import jobs, keys, register, scripts
-from workers.connection import get_redis
+from workers import announce, archive, jobs, keys, maintenance, outbound, register, replies, scripts, weekly
+from workers.connection import as_text, get_redis
 from workers.register import MemberRow, MemberState, load_members
 
 log = logging.getLogger(__name__)
 
-CLAIM_TTL = 8 * 24 * 3600          # longer than a week: weekly slots and `tick --at` replays stay claimed
-LAST_TICK = keys.LAST_TICK         # the latest instant ticked (kept here as an alias)
-FORCE_COUNTER = keys.FORCE_COUNTER # INCR per forced re-send (kept here as an alias)
 BATCH = 250                        # groups per run_slot_batch job
 CLAIM_CHUNK = 2000                 # claims per Lua call
 NOTES_SHOWN = 3                    # latest profile notes per member in a digest
@@ -116,16 +114,25 @@ def due_slots(settings: Settings, ts: float, since: float | None) -> list[Due]:
     return out
 
 
-def _claim(r: redis.Redis, due: list[Due], values: list[str], ts: float) -> list[int]:
+class Claim(IntEnum):
+    """What workers/lua/slot_claim.lua answers for each slot it is asked to claim."""
+    TAKEN = 0          # claimed before (an earlier tick, another cron process): nothing to do
+    WON = 1            # claimed now with its value: `sent:<ts>` (post it) or `skip:<ts>` (too late)
+    PAUSED = 2         # claimed now as paused: the group is paused, nothing is sent
+
+
+def _claim(r: redis.Redis, due: list[Due], values: list[str], ts: float) -> list[Claim]:
+    """Claim each slot of `due` with its value, in chunks of CLAIM_CHUNK per Lua call."""
     script = scripts.script("slot_claim", r)
-    out: list[int] = []
+    out: list[Claim] = []
     for i in range(0, len(due), CLAIM_CHUNK):
         part = due[i:i + CLAIM_CHUNK]
-        ks, args = [], [CLAIM_TTL, repr(float(ts))]
-        for d, value in zip(part, values[i:i + CLAIM_CHUNK]):
+        ks: list[str] = []
+        args: list[str | int] = [keys.SLOT_CLAIM_TTL, repr(float(ts))]
+        for d, value in zip(part, values[i:i + CLAIM_CHUNK], strict=True):
             ks += [d.key, keys.paused(d.group), keys.SLOTS_PENDING]
             args += [value, pending_member(d.slot, d.day.isoformat(), d.group, ts)]
-        out += [int(x) for x in script(keys=ks, args=args, client=r)]
+        out += [Claim(int(x)) for x in script(keys=ks, args=args, client=r)]
     return out
 
 
@@ -156,12 +163,12 @@ def recover_pending(r: redis.Redis, settings: Settings, ts: float, result: dict)
     batches: dict[tuple[str, str, float], list[str]] = defaultdict(list)
     given_up = []
     for raw in stale:
-        member = raw.decode()
-        slot, date_iso, group, at = member.split("|")
-        if ts - float(at) > grace:
+        member = as_text(raw)
+        slot, date_iso, group, claimed_at = member.split("|")
+        if ts - float(claimed_at) > grace:
             given_up.append(member)
         else:
-            batches[(slot, date_iso, float(at))].append(group)
+            batches[(slot, date_iso, float(claimed_at))].append(group)
     if given_up:
         log.error("%d slot post(s) never reached the outbox within the catch-up window; given up: %s",
                   len(given_up), ", ".join(given_up[:10]))
@@ -188,113 +195,162 @@ def tick_now() -> dict:
 
 def tick(ts: float, force: str | None = None) -> dict:
     """Enqueue what is due at instant `ts`; repeating a tick adds nothing. Returns counts and the
-    `lines` that `wecom-bot tick` prints."""
+    `lines` that `wecom-bot tick` prints. Each step's failure is logged and leaves the others to run."""
     started = time.perf_counter()
     settings = get_settings()
     r = get_redis()
     result: dict = {"ts": ts, "queued": 0, "skipped": 0, "paused": 0, "jobs": 0, "lines": []}
-    try:
-        from workers import maintenance
-        result["maintenance"] = maintenance.run(r)
-    except Exception:  # self-healing must never stop the schedule
-        log.exception("maintenance failed during the tick")
-    try:  # the message archive (issue 8): queue a pull job when configured; a no-op otherwise
-        from workers import archive
-        if archive.schedule_pull(r):
-            result["archive"] = "pull queued"
-    except Exception:
-        log.exception("could not queue the message-archive pull; the next tick tries again")
+    _heal(r, result)
+    _queue_archive_pull(r, result)
     if force:
         _force(r, settings, ts, force, result)
     else:
         _scheduled(r, settings, ts, result)
-        try:
-            recover_pending(r, settings, ts, result)
-        except Exception:  # tried again next minute
-            log.exception("could not recover pending slot claims")
+        _recover(r, settings, ts, result)
+    _flush_waiting(r, settings, ts, result)
+    _follow_up_announcements(r, settings, ts, result)
+    result["seconds"] = round(time.perf_counter() - started, 4)
+    return result
+
+
+def _heal(r: redis.Redis, result: dict) -> None:
     try:
-        from workers import weekly
-        done = weekly.on_tick(r, settings, ts)
+        result["maintenance"] = maintenance.run(r)
+    except Exception:  # self-healing must never stop the schedule
+        log.exception("maintenance failed during the tick")
+
+
+def _queue_archive_pull(r: redis.Redis, result: dict) -> None:
+    """The message archive: queue a pull job when configured; a no-op otherwise."""
+    try:
+        if archive.schedule_pull(r):
+            result["archive"] = "pull queued"
+    except Exception:
+        log.exception("could not queue the message-archive pull; the next tick tries again")
+
+
+def _recover(r: redis.Redis, settings: Settings, ts: float, result: dict) -> None:
+    try:
+        recover_pending(r, settings, ts, result)
+    except Exception:  # tried again next minute
+        log.exception("could not recover pending slot claims")
+
+
+def _flush_waiting(r: redis.Redis, settings: Settings, ts: float, result: dict) -> None:
+    """Post the private notices that waited for the end of quiet hours and the gathered check-in replies."""
+    try:
+        done = {"notices": weekly.flush_notices(r, settings, ts), "gathered": replies.flush_all_replies(r, settings)}
         result["weekly"] = done
-        if done.get("notices"):
+        if done["notices"]:
             result["lines"].append(f"notices: {done['notices']} private notice(s) sent")
-        if done.get("gathered"):
+        if done["gathered"]:
             result["lines"].append(f"replies: {done['gathered']} gathered check-in reply(ies) posted as one message")
     except Exception:  # the slots went out; waiting notices and replies are tried again next minute
         log.exception("could not post the waiting notices or gathered replies")
+
+
+def _follow_up_announcements(r: redis.Redis, settings: Settings, ts: float, result: dict) -> None:
     try:
-        from workers import announce
         followed = announce.follow_up(r, settings, ts)
         if followed:
             result["lines"].append(f"announcements: {followed} follow-up(s) sent to the leaders")
     except Exception:  # tried again next minute: a follow-up leaves the due index only once posted
         log.exception("could not follow up announcements")
-    result["seconds"] = round(time.perf_counter() - started, 4)
-    return result
+
+
+# --- the scheduled slots of a tick ------------------------------------------------------------------
+
+@dataclass
+class _Claimed:
+    """The claims a tick won, by what becomes of them."""
+    send: dict[tuple[str, date], list[Due]] = field(default_factory=lambda: defaultdict(list))   # (slot, day)
+    skipped: dict[str, list[Due]] = field(default_factory=lambda: defaultdict(list))            # group
+    paused: dict[tuple[str, date], list[str]] = field(default_factory=lambda: defaultdict(list))  # (slot, day)
 
 
 def _scheduled(r: redis.Redis, settings: Settings, ts: float, result: dict) -> None:
-    grace = settings.catchup_grace_minutes * 60 + 59   # the slot's own minute always counts
-    raw = r.get(LAST_TICK)
+    """Claim what is due at `ts` once, enqueue the posts of the claims won, tell the leaders what was
+    skipped after downtime, and remember `ts` as the last tick."""
+    raw = r.get(keys.LAST_TICK)
     prev = float(raw) if raw is not None else None
-    first = prev is None
-    lookback = first or ts - prev > grace
+    due, values = _due_now(settings, ts, prev)
+    claimed = _sort_claims(due, values, _claim(r, due, values, ts) if due else [])
+    _enqueue_sends(r, ts, claimed.send, result)
+    _overview(r, settings, ts, sorted({d for slot, d in claimed.send if slot == "summary"}), result)
+    _report_skipped(settings, claimed.skipped, first=prev is None, result=result)
+    _report_paused(claimed.paused, result)
+    if not result["lines"]:
+        result["lines"].append("nothing due")
+    scripts.script("tick_advance", r)(keys=[keys.LAST_TICK], args=[repr(float(ts))], client=r)
+
+
+def _due_now(settings: Settings, ts: float, prev: float | None) -> tuple[list[Due], list[str]]:
+    """The slots due at `ts` since the last tick `prev` and the value each is claimed with: `sent:<ts>`
+    within the catch-up grace, `skip:<ts>` past it. The camp's final reports come last, never skipped
+    as late (within their week). Without a recent last tick, every slot of today and yesterday."""
+    grace = settings.catchup_grace_minutes * 60 + 59   # the slot's own minute always counts
+    lookback = prev is None or ts - prev > grace
     due = due_slots(settings, ts, None if lookback else ts - grace)
     values = [f"sent:{ts:.0f}" if ts - d.at <= grace else f"skip:{ts:.0f}" for d in due]
-    # The camp's final report (the day after its end): never skipped as late, within its week.
-    from workers import weekly
     finals = [Due(g, "final", end, at) for g, end, at in weekly.final_due(settings, ts)]
-    due += finals
-    values += [f"sent:{ts:.0f}"] * len(finals)
-    statuses = _claim(r, due, values, ts) if due else []
+    return due + finals, values + [f"sent:{ts:.0f}"] * len(finals)
 
-    send: dict[tuple[str, date], list[Due]] = defaultdict(list)
-    skipped: dict[str, list[Due]] = defaultdict(list)
-    paused: dict[tuple[str, date], list[str]] = defaultdict(list)
-    for d, value, status in zip(due, values, statuses):
-        if status == 2:
-            paused[(d.slot, d.day)].append(d.group)
-        elif status == 1 and value.startswith("sent"):
-            send[(d.slot, d.day)].append(d)
-        elif status == 1:
-            skipped[d.group].append(d)
 
-    lines = result["lines"]
+def _sort_claims(due: list[Due], values: list[str], claims: list[Claim]) -> _Claimed:
+    out = _Claimed()
+    for d, value, claim in zip(due, values, claims, strict=True):
+        if claim == Claim.PAUSED:
+            out.paused[(d.slot, d.day)].append(d.group)
+        elif claim == Claim.WON and value.startswith("sent"):
+            out.send[(d.slot, d.day)].append(d)
+        elif claim == Claim.WON:
+            out.skipped[d.group].append(d)
+    return out
+
+
+def _enqueue_sends(r: redis.Redis, ts: float, send: dict[tuple[str, date], list[Due]], result: dict) -> None:
+    """One run_slot_batch job per BATCH groups of a slot and day; a batch that cannot be enqueued
+    gives its claims back, so that the next tick tries again."""
     for (slot, d), items in sorted(send.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         groups = [x.group for x in items]
         for i in range(0, len(groups), BATCH):
             batch = groups[i:i + BATCH]
             if not _enqueue(result, "run_slot_batch", slot, d.isoformat(), batch, ts):
-                # Give the claims back so that the next tick tries again: whatever this batch did
-                # post carries the same outbound ids, which the outbox drops the second time.
+                # Whatever this batch did post carries the same outbound ids, which the outbox drops
+                # the second time.
                 _release(r, [keys.slot(g, slot, d.isoformat()) for g in batch])
                 _done_pending(r, slot, d.isoformat(), batch, ts)
         result["queued"] += len(groups)
         late = max(int(ts - min(x.at for x in items)) // 60, 0)
         how = f"caught up {late} min late" if late >= 1 else "queued"
-        lines.append(f"{slot} {d.isoformat()}: {how} for {_names(groups)}")
-    _overview(r, settings, ts, sorted({d for slot, d in send if slot == "summary"}), result)
-    if skipped:
-        result["skipped"] = sum(len(v) for v in skipped.values())
-        if not first:
-            items = [[g, [[x.slot, x.day.isoformat(), _hhmm(settings, x)] for x in sorted(v, key=lambda x: x.at)]]
-                     for g, v in skipped.items()]
-            for i in range(0, len(items), BATCH):
-                _enqueue(result, "notify_skipped_batch", items[i:i + BATCH])
-        by_slot: dict[tuple[str, date], list[str]] = defaultdict(list)
-        for g, v in skipped.items():
-            for x in v:
-                by_slot[(x.slot, x.day)].append(g)
-        for (slot, d), groups in sorted(by_slot.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-            why = ("before the first tick" if first else
-                   f"older than the {settings.catchup_grace_minutes} min catch-up window; leaders told")
-            lines.append(f"{slot} {d.isoformat()}: skipped for {_names(groups)} ({why})")
+        result["lines"].append(f"{slot} {d.isoformat()}: {how} for {_names(groups)}")
+
+
+def _report_skipped(settings: Settings, skipped: dict[str, list[Due]], first: bool, result: dict) -> None:
+    """Slots claimed as too late: the leaders are told (not on the very first tick: the service was
+    not running then, there is nothing to apologise for), and the tick says so."""
+    if not skipped:
+        return
+    result["skipped"] = sum(len(v) for v in skipped.values())
+    if not first:
+        items = [[g, [[x.slot, x.day.isoformat(), _hhmm(settings, x)] for x in sorted(v, key=lambda x: x.at)]]
+                 for g, v in skipped.items()]
+        for i in range(0, len(items), BATCH):
+            _enqueue(result, "notify_skipped_batch", items[i:i + BATCH])
+    by_slot: dict[tuple[str, date], list[str]] = defaultdict(list)
+    for g, v in skipped.items():
+        for x in v:
+            by_slot[(x.slot, x.day)].append(g)
+    why = ("before the first tick" if first else
+           f"older than the {settings.catchup_grace_minutes} min catch-up window; leaders told")
+    for (slot, d), groups in sorted(by_slot.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        result["lines"].append(f"{slot} {d.isoformat()}: skipped for {_names(groups)} ({why})")
+
+
+def _report_paused(paused: dict[tuple[str, date], list[str]], result: dict) -> None:
     for (slot, d), groups in sorted(paused.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         result["paused"] += len(groups)
-        lines.append(f"{slot} {d.isoformat()}: paused, nothing sent for {_names(groups)}")
-    if not lines:
-        lines.append("nothing due")
-    scripts.script("tick_advance", r)(keys=[LAST_TICK], args=[repr(float(ts))], client=r)
+        result["lines"].append(f"{slot} {d.isoformat()}: paused, nothing sent for {_names(groups)}")
 
 
 def _overview(r: redis.Redis, settings: Settings, ts: float, days: list[date], result: dict) -> None:
@@ -304,7 +360,7 @@ def _overview(r: redis.Redis, settings: Settings, ts: float, days: list[date], r
         return
     for week_iso in sorted({(d - timedelta(days=d.weekday())).isoformat() for d in days}):
         claim = keys.slot("_camp", "overview", week_iso)
-        if not r.set(claim, f"sent:{ts:.0f}", nx=True, ex=CLAIM_TTL):
+        if not r.set(claim, f"sent:{ts:.0f}", nx=True, ex=keys.SLOT_CLAIM_TTL):
             continue
         try:
             jobs.enqueue("default", "workers.weekly.camp_overview", week_iso, ts)
@@ -320,7 +376,7 @@ def _overview(r: redis.Redis, settings: Settings, ts: float, days: list[date], r
 def _force(r: redis.Redis, settings: Settings, ts: float, slot: str, result: dict) -> None:
     if slot not in SLOTS:
         raise ValueError(f"unknown slot {slot!r}: one of {', '.join(SLOTS)}")
-    n = r.incr(FORCE_COUNTER)
+    n = r.incr(keys.FORCE_COUNTER)
     suffix = f"force{n}"
     groups = list(settings.groups.values())
     with r.pipeline(transaction=False) as p:
@@ -328,7 +384,7 @@ def _force(r: redis.Redis, settings: Settings, ts: float, slot: str, result: dic
             p.exists(keys.paused(g.key))
         paused_flags = p.execute() if groups else []
     by_day: dict[date, list[str]] = defaultdict(list)
-    for g, is_paused in zip(groups, paused_flags):
+    for g, is_paused in zip(groups, paused_flags, strict=True):
         d = datetime.fromtimestamp(ts, tz=timezone.utc).astimezone(g.tz).date()
         if is_paused:
             result["paused"] += 1
@@ -435,22 +491,15 @@ def notify_skipped_batch(items: list) -> int:
         listed = [(slot, day_index(date.fromisoformat(d)), hhmm) for slot, d, hhmm in slots]
         digest_id = hashlib.sha1("|".join(f"{s}:{d}" for s, d, _ in slots).encode()).hexdigest()[:12]
         text = daily.skipped(group.display, listed)
-        for uid in leaders_of(settings, group):
-            msgs.append(_user_msg(f"slot:{group.key}:skipped:{digest_id}:{uid}", uid, text))
+        for uid in settings.leaders_of(group):
+            msgs.append(messages.to_user(f"slot:{group.key}:skipped:{digest_id}:{uid}", uid, text))
     post(r, msgs)
     return len(msgs)
 
 
 def post(r: redis.Redis, msgs: list[dict]) -> None:
-    if not msgs:
-        return
-    from workers import outbound
-    many = getattr(outbound, "post_many", None)
-    if many is not None:
-        many(r, msgs)
-    else:
-        for m in msgs:
-            outbound.post(r, m)
+    if msgs:
+        outbound.post_many(r, msgs)
 
 
 # --- what each slot says ---------------------------------------------------------------------------
@@ -485,20 +534,7 @@ def _rows(r: redis.Redis, group: Group, day: int) -> tuple[list[MemberState], li
 
 
 def _links(r: redis.Redis, group: Group, day: int) -> dict[str, str]:
-    return {k.decode(): v.decode() for k, v in r.hgetall(keys.links(group.key, day)).items()}
-
-
-def leaders_of(settings: Settings, group: Group) -> list[str]:
-    return list(group.leaders) or list(settings.admins)
-
-
-def _group_msg(msg_id: str, group: Group, content: str, mentions: list | None = None) -> dict:
-    return {"id": msg_id, "to": "group", "group": group.key, "msgtype": "text", "content": content,
-            "mentions": mentions or []}
-
-
-def _user_msg(msg_id: str, userid: str, content: str) -> dict:
-    return {"id": msg_id, "to": "user", "users": [userid], "msgtype": "text", "content": content}
+    return {as_text(k): as_text(v) for k, v in r.hgetall(keys.links(group.key, day)).items()}
 
 
 def daily_chain(r: redis.Redis, group: Group, day: int) -> list[dict]:
@@ -506,7 +542,7 @@ def daily_chain(r: redis.Redis, group: Group, day: int) -> list[dict]:
     _, rows, _ = _rows(r, group, day)
     entries = daily.chain_entries(rows, _links(r, group, day), register.hidden(r, group.key))
     text = daily.chain_text(day, group.camp_start, entries, group.chain_template or daily.CHAIN_TEMPLATE)
-    return [_group_msg(slot_id(group.key, "chain", day_date(day)), group, text)]
+    return [messages.to_group(slot_id(group.key, "chain", day_date(day)), group.key, text)]
 
 
 def daily_remind(r: redis.Redis, group: Group, day: int, now: float) -> list[dict]:
@@ -516,14 +552,14 @@ def daily_remind(r: redis.Redis, group: Group, day: int, now: float) -> list[dic
     _, rows, on_leave = _rows(r, group, day)
     prefs = register.prefs(r, group.key)
     local = datetime.fromtimestamp(now, tz=timezone.utc).astimezone(group.tz)
-    quiet = daily.in_quiet_hours(local.hour, local.minute, settings.quiet_hours)
+    quiet = in_quiet_hours(local.hour, local.minute, settings.quiet_hours)
     rem = daily.remind(rows, muted=register.flagged(prefs, "mute"), on_leave=on_leave, quiet=quiet,
                        hidden=register.flagged(prefs, "private"))
     if rem is None:
         return []
     base = slot_id(group.key, "remind", day_date(day))
-    out = [_group_msg(base, group, rem.content, rem.mentions)]
-    out += [_user_msg(f"{base}:nudge:{uid}", uid, text) for uid, text in rem.nudges]
+    out = [messages.to_group(base, group.key, rem.content, rem.mentions)]
+    out += [messages.to_user(f"{base}:nudge:{uid}", uid, text) for uid, text in rem.nudges]
     return out
 
 
@@ -536,16 +572,15 @@ def daily_digest(r: redis.Redis, group: Group, day: int) -> list[dict]:
         for row in rows:
             p.lrange(keys.notes(group.key, row.userid), -NOTES_SHOWN, -1)
         raw = p.execute() if rows else []
-    notes = {row.userid: [n.decode() for n in items] for row, items in zip(rows, raw) if items}
+    notes = {row.userid: [as_text(n) for n in items] for row, items in zip(rows, raw, strict=True) if items}
     text = daily.digest(group.display, day, rows, links, notes, settings.silent_days, on_leave, group.camp_start)
     base = slot_id(group.key, "digest", day_date(day))
-    return [_user_msg(f"{base}:{uid}", uid, text) for uid in leaders_of(settings, group)]
+    return [messages.to_user(f"{base}:{uid}", uid, text) for uid in settings.leaders_of(group)]
 
 
 def weekly_midweek(r: redis.Redis, group: Group, day: int, now: float | None = None) -> list[dict]:
     """The mid-week slot: each leader privately learns who is behind the pace for their goal (with
     numbers and profile notes); each member behind gets an encouraging private nudge."""
-    from workers import weekly
     now = time.time() if now is None else now
     return weekly.midweek(r, get_settings(), group, day, now, slot_id(group.key, "midweek", day_date(day)))
 
@@ -553,13 +588,11 @@ def weekly_midweek(r: redis.Redis, group: Group, day: int, now: float | None = N
 def weekly_summary(r: redis.Redis, group: Group, day: int) -> list[dict]:
     """The weekend slot: the review in the group (✅/❌ n/goal, streaks, praise, 尖子生) and each
     leader's weekly register with its 退阶 / 目标 suggestions."""
-    from workers import weekly
     return weekly.summary(r, get_settings(), group, day, slot_id(group.key, "summary", day_date(day)))
 
 
 def weekly_final(r: redis.Redis, group: Group, day: int) -> list[dict]:
     """The day after the camp: each leader's final report (`day` is the camp's last day)."""
-    from workers import weekly
     return weekly.final(r, get_settings(), group, day, slot_id(group.key, "final", day_date(day)))
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import redis
+from redis.commands.core import Script
 
 LUA_DIR = Path(__file__).parent / "lua"
 
-_LUA = {}
+_LUA: dict[tuple[str, int], Script] = {}
 
 
-def script(name: str, r: redis.Redis):
+def script(name: str, r: redis.Redis) -> Script:
     """A registered Lua script from workers/lua, loaded once per client."""
     key = (name, id(r))
     if key not in _LUA:

@@ -39,9 +39,9 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from config.settings import Settings, get_settings
-from wecom_bot.logs import SecretMasker
 from workers import keys
-from workers.connection import get_redis
+from workers.connection import as_text, get_redis
+from workers.redact import SecretMasker
 from workers.scripts import script
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,6 @@ POOL_SIZE = 64
 DEFAULT_TIMEOUT = 10.0          # read timeout of one call; BOT_HTTP_TIMEOUT overrides
 CONNECT_TIMEOUT = 3.05
 TOKEN_MARGIN = 300
-LOCK_MS = 10_000
 TOKEN_WAIT = 10.0
 
 TEXT_LIMIT = 2048
@@ -82,7 +81,7 @@ def scrub(text: str, extra: list[str] | tuple[str, ...] = ()) -> str:
     text = redact_url(str(text))
     try:
         text = _masker(get_settings()).mask(text)
-    except Exception:  # noqa: BLE001 - settings may be unloadable while reporting an error
+    except Exception:  # settings may be unloadable while reporting an error
         pass
     for v in [v for v in extra if v] + list(_seen_tokens()):
         if len(v) >= 6 and v in text:
@@ -121,7 +120,7 @@ class _ScrubFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001
+        except Exception:  # a record that cannot even be formatted is left as it is
             return True
         clean = scrub(message)
         if clean != message:
@@ -129,8 +128,8 @@ class _ScrubFilter(logging.Filter):
         return True
 
 
-for _name in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.connection", "urllib3"):
-    _logger = logging.getLogger(_name)
+for _logger_name in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.connection", "urllib3"):
+    _logger = logging.getLogger(_logger_name)
     if not any(isinstance(f, _ScrubFilter) for f in _logger.filters):
         _logger.addFilter(_ScrubFilter())
 
@@ -169,7 +168,8 @@ def _connect_failure(exc: BaseException) -> bool:
     """True when nothing was sent: the connection was never established."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
-    seen, stack = set(), [exc]
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
     while stack:
         e = stack.pop()
         if e is None or id(e) in seen:
@@ -274,16 +274,16 @@ class Sender:
             if not force:
                 cached = r.get(self.token_key)
                 if cached:
-                    token = cached.decode()
+                    token = as_text(cached)
                     _remember_token(token)
                     return token
             me = uuid.uuid4().hex
-            if r.set(lock_key, me, nx=True, px=LOCK_MS):
+            if r.set(lock_key, me, nx=True, px=keys.TOKEN_LOCK_MS):
                 try:
                     if not force or bad:
                         cached = r.get(self.token_key)
                         if cached:
-                            token = cached.decode()
+                            token = as_text(cached)
                             _remember_token(token)
                             return token
                     return self._fetch_token()
@@ -415,11 +415,11 @@ class Sender:
         file_path = Path(info.get("path") or "")
         name = info.get("name") or file_path.name
         try:
-            data = file_path.read_bytes()
+            content = file_path.read_bytes()
         except OSError as exc:
             raise SendError(Outcome("fatal", error=f"cannot read the file to send: {exc.strerror}")) from None
         try:
-            resp = self._request("POST", path, params, files={"media": (name, data)})
+            resp = self._request("POST", path, params, files={"media": (name, content)})
         except requests.RequestException as exc:
             # Nothing was sent to anyone yet: an upload that failed or timed out is retried.
             raise SendError(Outcome("retry", error=f"upload failed: {_exc_text(exc)}")) from None

@@ -14,10 +14,11 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import redis
+from redis.connection import ConnectionInterface
 
 from workers import jobs, keys
 from workers.connection import get_redis
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 RECLAIM_IDLE_MS = 60_000
 MAX_DELIVERIES = 5
 DEAD_MAX = 10_000          # entries kept in a stream's dead list (the newest); `wecom-bot dead` shows them
-WAKE_TTL = 30
 GROUP = "workers"
 
 
@@ -73,10 +73,10 @@ class StreamWriter:
     so it talks over a connection of its own rather than through the client's pool: checking a
     connection out and back in costs as much CPU as the round trip itself."""
 
-    def __init__(self, r: redis.Redis, stream: Stream, dedupe_ttl: int = 24 * 3600):
+    def __init__(self, r: redis.Redis, stream: Stream, dedupe_ttl: int = keys.SEEN_TTL):
         self.r, self.stream, self.dedupe_ttl = r, stream, dedupe_ttl
         self._script = script("stream_add", r)
-        self._conn = None
+        self._conn: ConnectionInterface | None = None
 
     def add_many(self, items: list[tuple[str, str | None, str]]) -> tuple[list[bool], bool]:
         """Items are (encoded payload, dedupe key or None, metrics field to count it in or "").
@@ -85,7 +85,7 @@ class StreamWriter:
         a drain run inline would need."""
         dedupe = any(key for _, key, _ in items)
         keys_: list = [self.stream.key, self.stream.wake_key, keys.METRICS]
-        vals: list = [self.dedupe_ttl if dedupe else 0, WAKE_TTL]
+        vals: list = [self.dedupe_ttl if dedupe else 0, keys.STREAM_WAKE_TTL]
         for payload, key, count_as in items:
             if dedupe and not key:
                 raise ValueError("add_many: either every item has a dedupe key or none has")
@@ -135,10 +135,10 @@ def drain(r: redis.Redis, stream: Stream, handle: Callable[[list[tuple[str, dict
     done = reclaim(r, stream, handle, consumer)
     batches = 0
     while max_batches is None or batches < max_batches:
-        reply = r.xreadgroup(GROUP, consumer, {stream.key: ">"}, count=batch)
-        if not reply or not reply[0][1]:
+        found = _read(r.xreadgroup(GROUP, consumer, {stream.key: ">"}, count=batch))
+        if not found:
             break
-        entries = _decode(reply[0][1])
+        entries = _decode(found)
         done += _finish(r, stream, entries, handle)
         batches += 1
     return done
@@ -165,7 +165,7 @@ def _park_poison(r: redis.Redis, stream: Stream, entries):
     if not entries:
         return entries
     pending = r.xpending_range(stream.key, GROUP, min=entries[0][0], max=entries[-1][0], count=len(entries) + 10)
-    counts = {_s(p["message_id"]): p["times_delivered"] for p in pending}
+    counts = {_s(p["message_id"]): int(p["times_delivered"]) for p in pending}
     keep = []
     for entry_id, payload in entries:
         if counts.get(entry_id, 0) > MAX_DELIVERIES:
@@ -228,6 +228,11 @@ def _finish(r: redis.Redis, stream: Stream, entries, handle) -> int:
             p.xdel(stream.key, *finished)
             p.execute()
     return len(finished)
+
+
+def _read(reply) -> list:
+    """The entries of an XREADGROUP reply on one stream: [[stream, entries]], or nothing."""
+    return reply[0][1] if reply else []
 
 
 def _decode(raw) -> list[tuple[str, dict]]:

@@ -1,4 +1,4 @@
--- Move the archive cursor after a batch of records was processed (workers/archive.py), only while
+-- Move the archive cursor after a batch of records was processed (workers/archive/puller.py), only while
 -- the pull lock is still ours, and renew the lock.
 -- KEYS[1] lock, KEYS[2] cursor; ARGV[1] token, ARGV[2] new seq (decimal), ARGV[3] lock ttl ms.
 -- Returns 1 advanced (or already there), 0 the lock is not ours any more (nothing changed).

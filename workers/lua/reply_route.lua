@@ -1,4 +1,4 @@
--- Route one check-in's reply (workers/weekly.py): post it on its own, or gather it with others while
+-- Route one check-in's reply (workers/replies.py): post it on its own, or gather it with others while
 -- the group's robot is near its limit. Decided once per message: the same message asked again goes
 -- the same way.
 -- KEYS[1] the message's route (keys.reply_route)  KEYS[2] the group's replies of the last minute

@@ -1,4 +1,4 @@
--- Take a group's gathered replies to post them as one message (workers/weekly.py).
+-- Take a group's gathered replies to post them as one message (workers/replies.py).
 -- KEYS[1] the gathered batch being posted, KEYS[2] the buffer, KEYS[3] the groups with a buffer.
 -- ARGV[1] the group.
 -- Returns the batch (a JSON list): one already taken and maybe not posted yet, else the buffer's;

@@ -6,11 +6,23 @@ It runs on its own throwaway Redis and simulator, so it never touches a configur
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
+
+import config.settings as settings_mod
+from handlers.calendar import day_of
+from wecom_bot import create_app
+from wecom_bot.crypto import CallbackCrypto
+from wecom_bot.sim.builders import robot_xml, sign
+from wecom_bot.sim.simulator import SimState, SimulatorServer
+from workers import jobs, keys, outbound, schedule
+from workers.connection import ensure_embedded, get_redis, reset_clients, stop_embedded
+from workers.register import rows
 
 TZ = ZoneInfo("Asia/Shanghai")
 KEY = "demo-robot-key-0001"
@@ -20,13 +32,15 @@ MEMBERS = [("xiaolu", "小鹿"), ("aqing", "阿青"), ("momo", "Momo"), ("dabai"
            ("anan", "安安"), ("lele", "乐乐"), ("guoguo", "果果"), ("sisi", "思思"), ("yiyi", "一一")]
 TOKEN, AES = "demotoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
-# (day, "HH:MM", userid or None for a tick, text)
-SCRIPT = [
+Event = tuple[int, str, str | None, str]   # (day, "HH:MM", userid or None for a tick, text or slot)
+
+SCRIPT: list[Event] = [
     (0, "09:05", "xiaolu", "@打卡助手 打卡 今天写了一篇探店笔记"),
     (0, "09:30", "aqing", "@打卡助手 已更 http://xhslink.com/a/Qw12Er"),
     (0, "10:10", "momo", "@打卡助手 怎么打卡呀？"),
     (0, "10:12", "momo", "@打卡助手 打卡"),
-    (0, "12:00", "dabai", "@打卡助手 #接龙\n11月16日 更文打卡\n例 名字 已更/未更 笔记链接\n\n1. 小鹿 已更\n2. 大白 已更 第1天"),
+    (0, "12:00", "dabai",
+     "@打卡助手 #接龙\n11月16日 更文打卡\n例 名字 已更/未更 笔记链接\n\n1. 小鹿 已更\n2. 大白 已更 第1天"),
     (0, "19:40", "xiaoyu", "@打卡助手 日更完成 http://xhslink.com/a/Ab3dE9"),
     (1, "08:40", "xiaolu", "@打卡助手 Day 2 打卡✅"),
     (1, "09:00", "anan", "@打卡助手 今天太忙了还没打卡，晚上补"),
@@ -54,30 +68,21 @@ WEEKLY = [(2, "20:00", "midweek"), (6, "21:00", "summary")]     # BOT_MIDWEEK_AT
 
 
 def run(days: int = 7, start: str = "2026-11-16") -> int:
+    """Play `days` days of the camp week that starts on Monday `start`; prints as it goes."""
     # A week in the past: the robot's 20-a-minute window is kept in real time, and sends stamped
     # in the future would fill it.
-    import logging
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger().setLevel(logging.WARNING)
     workdir = tempfile.mkdtemp(prefix="wecom-bot-demo-")
     try:
         return _run(workdir, days, datetime.fromisoformat(start).replace(tzinfo=TZ))
     finally:
-        from workers.connection import reset_clients, stop_embedded
         reset_clients()
         stop_embedded(workdir)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _run(workdir: str, days: int, monday: datetime) -> int:
-    import config.settings as settings_mod
-    from wecom_bot import create_app
-    from wecom_bot.builders import robot_xml, sign
-    from wecom_bot.crypto import CallbackCrypto
-    from wecom_bot.simulator import SimState, SimulatorServer
-    from workers import jobs, keys, outbound, schedule
-    from workers.connection import ensure_embedded, get_redis, reset_clients
-
     state = SimState(corp_id="wwdemocorp", secret="demo-secret", agent_id="1000002", valid_keys={KEY})
     server = SimulatorServer(state)
     for name in [n for n in os.environ if n.startswith(("WECOM_", "BOT_", "GROUP_"))]:
@@ -104,7 +109,7 @@ def _run(workdir: str, days: int, monday: datetime) -> int:
 
     def show(now: datetime) -> None:
         nonlocal shown
-        state.offset = now.timestamp() - __import__("time").time()
+        state.offset = now.timestamp() - time.time()
         outbound.process_outbox(r, now=now.timestamp())
         for m in state.sent_messages()[shown:]:
             if m.get("channel") == "robot":
@@ -123,14 +128,14 @@ def _run(workdir: str, days: int, monday: datetime) -> int:
     print("wecom-bot demo: 小红书写作营·1组, 10 members, leader 婷婷; everything below went through the")
     print("real callback (encrypted as WeCom does), the worker, the schedule and the outbox, into the")
     print("built-in WeCom simulator.\n")
-    events = []
+    events: list[Event] = []
     for day in range(days):
         for hhmm, slot in SLOTS:
             events.append((day, hhmm, None, slot))
     events += [(day, hhmm, None, slot) for day, hhmm, slot in WEEKLY if day < days]
     events += [e for e in SCRIPT if e[0] < days]
     events.sort(key=lambda e: (e[0], e[1]))
-    current_day = None
+    current_day: int | None = None
     for day, hhmm, userid, text in events:
         h, m = map(int, hhmm.split(":"))
         now = (monday + timedelta(days=day)).replace(hour=h, minute=m)
@@ -152,8 +157,6 @@ def _run(workdir: str, days: int, monday: datetime) -> int:
                 print(f"        (callback answered {status})")
         show(now)
     print("\nThe register afterwards (`wecom-bot stats demo --json` gives the same as JSON):")
-    from handlers.calendar import day_of
-    from workers.register import rows
     group = settings_mod.get_settings().groups["demo"]
     last = monday + timedelta(days=days - 1, hours=23)
     for row in rows(r, group, day_of(last.timestamp(), TZ)):

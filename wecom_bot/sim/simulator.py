@@ -33,7 +33,9 @@ import time
 from collections import deque
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, has_app_context, jsonify, request
+from flask.typing import ResponseReturnValue
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 ROBOT_PER_MINUTE = 20
 USER_PER_MINUTE = 30
@@ -52,7 +54,7 @@ class SimState:
 
     def __init__(self, corp_id: str | None = None, secret: str | None = None, agent_id: str | None = None,
                  valid_keys: set[str] | None = None, latency: float = 0.0, timeout_seconds: float = 15.0,
-                 rate_limits: bool = True):
+                 rate_limits: bool = True) -> None:
         self.lock = threading.RLock()
         self.corp_id = corp_id
         self.secret = secret
@@ -64,14 +66,14 @@ class SimState:
         self._reset_dynamic()
 
     def _reset_dynamic(self) -> None:
-        self.sent: list[dict] = []
-        self.calls: list[dict] = []
-        self.faults: list[dict] = []
+        self.sent: list[dict[str, Any]] = []
+        self.calls: list[dict[str, Any]] = []
+        self.faults: list[dict[str, Any]] = []
         self.tokens: dict[str, float] = {}
-        self.media: dict[str, dict] = {}
+        self.media: dict[str, dict[str, Any]] = {}
         self.token_fetches = 0
         self.offset = 0.0
-        self._windows: dict[str, deque] = {}
+        self._windows: dict[str, deque[float]] = {}
 
     # -- control -------------------------------------------------------------------------------
     def now(self) -> float:
@@ -88,7 +90,7 @@ class SimState:
         with self.lock:
             self._reset_dynamic()
 
-    def add_fault(self, *faults: dict) -> None:
+    def add_fault(self, *faults: dict[str, Any]) -> None:
         """Queue faults, applied in order to the next matching calls. A fault is a dict with an
         optional "path" (e.g. "message/send"; default any API path but gettoken), optional "times"
         (default 1), and one of: {"errcode": N[, "errmsg": ...]}, {"http": 502}, or
@@ -111,7 +113,7 @@ class SimState:
                 self.valid_keys = set()
             self.valid_keys.discard(key)
 
-    def sent_messages(self, path: str | None = None) -> list[dict]:
+    def sent_messages(self, path: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
             return [copy.deepcopy(m) for m in self.sent if path is None or m["path"] == path]
 
@@ -120,7 +122,7 @@ class SimState:
             return sum(1 for c in self.calls if path is None or c["path"] == path)
 
     # -- internals used by the views --------------------------------------------------------------
-    def take_fault(self, path: str) -> dict | None:
+    def take_fault(self, path: str) -> dict[str, Any] | None:
         with self.lock:
             for i, f in enumerate(self.faults):
                 fpath = f.get("path")
@@ -156,7 +158,7 @@ class SimState:
             return True
         with self.lock:
             now = self.now()
-            windows = []
+            windows: list[deque[float]] = []
             for name in names:
                 w = self._windows.setdefault(name, deque())
                 while w and w[0] <= now - 60:
@@ -168,7 +170,7 @@ class SimState:
                 w.append(now)
             return True
 
-    def record(self, entry: dict) -> None:
+    def record(self, entry: dict[str, Any]) -> None:
         with self.lock:
             entry["time"] = self.now()
             self.sent.append(entry)
@@ -184,29 +186,30 @@ bp = Blueprint("wecom_sim", __name__)
 
 
 def get_state() -> SimState:
-    try:
-        state = current_app.extensions.get("wecom_sim")
-    except RuntimeError:
-        state = None
-    return state or DEFAULT_STATE
+    """The app's simulator state (create_simulator_app sets one), else DEFAULT_STATE."""
+    state = current_app.extensions.get("wecom_sim") if has_app_context() else None
+    return state if isinstance(state, SimState) else DEFAULT_STATE
 
 
-def _err(state: SimState, path: str, errcode: int, errmsg: str, **extra):
+def _err(state: SimState, path: str, errcode: int, errmsg: str, **extra: Any) -> Response:
     state.log_call(path, errcode)
     return jsonify({"errcode": errcode, "errmsg": errmsg, **extra})
 
 
-def _ok(state: SimState, path: str, **extra):
+def _ok(state: SimState, path: str, **extra: Any) -> Response:
     state.log_call(path, 0)
     return jsonify({"errcode": 0, "errmsg": "ok", **extra})
 
 
 class _Fault(Exception):
-    def __init__(self, response):
+    """Raised by a view's checks to answer at once with `response`."""
+
+    def __init__(self, response: ResponseReturnValue) -> None:
+        super().__init__()
         self.response = response
 
 
-def _begin(state: SimState, path: str) -> dict | None:
+def _begin(state: SimState, path: str) -> dict[str, Any] | None:
     """Latency, then the next matching fault: errcode/http faults answer at once (raise _Fault);
     a timeout fault is returned so that the view can record (or not) and then sleep."""
     if state.latency:
@@ -224,7 +227,7 @@ def _begin(state: SimState, path: str) -> dict | None:
     return None
 
 
-def _finish_timeout(state: SimState, path: str, fault: dict | None, entry: dict | None):
+def _finish_timeout(state: SimState, path: str, fault: dict[str, Any], entry: dict[str, Any] | None) -> Response:
     """Apply a timeout fault: maybe record, then sleep past the client's timeout."""
     if entry is not None and fault.get("delivered", False):
         state.record(entry)
@@ -233,7 +236,7 @@ def _finish_timeout(state: SimState, path: str, fault: dict | None, entry: dict 
     return jsonify({"errcode": 0, "errmsg": "ok (too late)"})
 
 
-def _json_body() -> dict | None:
+def _json_body() -> dict[str, Any] | None:
     try:
         body = json.loads(request.get_data(as_text=True) or "null")
     except ValueError:
@@ -241,22 +244,22 @@ def _json_body() -> dict | None:
     return body if isinstance(body, dict) else None
 
 
-def _content_of(body: dict, msgtype: str) -> tuple[str | None, dict]:
+def _content_of(body: dict[str, Any], msgtype: str) -> tuple[str | None, dict[str, Any]]:
+    """The message's content (a file's media_id) as text, or None when missing or not text."""
     part = body.get(msgtype)
     if not isinstance(part, dict):
         return None, {}
-    if msgtype == "file":
-        return part.get("media_id"), part
-    return part.get("content"), part
+    content = part.get("media_id" if msgtype == "file" else "content")
+    return (content if isinstance(content, str) else None), part
 
 
 @bp.errorhandler(_Fault)
-def _fault_response(exc: _Fault):
+def _fault_response(exc: _Fault) -> ResponseReturnValue:
     return exc.response
 
 
 @bp.get("/gettoken")
-def gettoken():
+def gettoken() -> ResponseReturnValue:
     state = get_state()
     path = "gettoken"
     fault = _begin(state, path)
@@ -271,7 +274,7 @@ def gettoken():
     return _ok(state, path, access_token=token, expires_in=TOKEN_LIFETIME)
 
 
-def _token_check(state: SimState, path: str):
+def _token_check(state: SimState, path: str) -> None:
     code = state.check_token(request.args.get("access_token", ""))
     if code == 40014:
         raise _Fault(_err(state, path, 40014, "invalid access_token"))
@@ -286,7 +289,7 @@ def _media_name(state: SimState, media_id: str) -> str | None:
 
 
 @bp.post("/message/send")
-def message_send():
+def message_send() -> ResponseReturnValue:
     state = get_state()
     path = "message/send"
     fault = _begin(state, path)
@@ -327,7 +330,7 @@ def message_send():
 
 
 @bp.post("/appchat/send")
-def appchat_send():
+def appchat_send() -> ResponseReturnValue:
     state = get_state()
     path = "appchat/send"
     fault = _begin(state, path)
@@ -362,7 +365,7 @@ def appchat_send():
 
 
 @bp.post("/webhook/send")
-def webhook_send():
+def webhook_send() -> ResponseReturnValue:
     state = get_state()
     path = "webhook/send"
     fault = _begin(state, path)
@@ -397,7 +400,7 @@ def webhook_send():
     return _ok(state, path)
 
 
-def _upload(state: SimState, path: str):
+def _upload(state: SimState, path: str) -> ResponseReturnValue:
     if request.args.get("type") not in ("file", "image", "voice", "video"):
         return _err(state, path, 40004, "invalid media type")
     f = request.files.get("media")
@@ -413,7 +416,7 @@ def _upload(state: SimState, path: str):
 
 
 @bp.post("/media/upload")
-def media_upload():
+def media_upload() -> ResponseReturnValue:
     state = get_state()
     path = "media/upload"
     fault = _begin(state, path)
@@ -424,7 +427,7 @@ def media_upload():
 
 
 @bp.post("/webhook/upload_media")
-def webhook_upload_media():
+def webhook_upload_media() -> ResponseReturnValue:
     state = get_state()
     path = "webhook/upload_media"
     fault = _begin(state, path)
@@ -437,25 +440,25 @@ def webhook_upload_media():
 
 # -- control ---------------------------------------------------------------------------------------
 @bp.get("/_control/sent")
-def control_sent():
+def control_sent() -> ResponseReturnValue:
     return jsonify(get_state().sent_messages(request.args.get("path")))
 
 
 @bp.get("/_control/calls")
-def control_calls():
+def control_calls() -> ResponseReturnValue:
     state = get_state()
     with state.lock:
         return jsonify(list(state.calls))
 
 
 @bp.post("/_control/reset")
-def control_reset():
+def control_reset() -> ResponseReturnValue:
     get_state().reset()
     return jsonify({"ok": True})
 
 
 @bp.post("/_control/faults")
-def control_faults():
+def control_faults() -> ResponseReturnValue:
     body = json.loads(request.get_data(as_text=True) or "[]")
     faults = body.get("faults", [body]) if isinstance(body, dict) else body
     get_state().add_fault(*[f for f in faults if isinstance(f, dict)])
@@ -463,13 +466,13 @@ def control_faults():
 
 
 @bp.post("/_control/expire_tokens")
-def control_expire_tokens():
+def control_expire_tokens() -> ResponseReturnValue:
     get_state().expire_tokens()
     return jsonify({"ok": True})
 
 
 @bp.post("/_control/config")
-def control_config():
+def control_config() -> ResponseReturnValue:
     """{"latency": s, "valid_keys": [...]|null, "advance": s, "rate_limits": bool, "timeout_seconds": s}"""
     state = get_state()
     body = json.loads(request.get_data(as_text=True) or "{}")
@@ -504,33 +507,31 @@ class SimulatorServer:
             sim.state.sent_messages()
     """
 
-    def __init__(self, state: SimState | None = None, host: str = "127.0.0.1", port: int = 0):
-        from werkzeug.serving import WSGIRequestHandler, make_server
-
-        live: set = set()
+    def __init__(self, state: SimState | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        live: set[socket.socket] = set()
         self._live = live
 
         class QuietHandler(WSGIRequestHandler):
             # Request lines carry webhook keys and access tokens: never log them.
-            def log_request(self, *args, **kwargs):
+            def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
                 pass
 
-            def setup(self):
+            def setup(self) -> None:
                 super().setup()
                 live.add(self.connection)
 
-            def finish(self):
+            def finish(self) -> None:
                 live.discard(self.connection)
                 super().finish()
 
         self.state = state or SimState()
         self.app = create_simulator_app(self.state)
+        # threaded: a ThreadedWSGIServer, whose request threads are daemons
         self._server = make_server(host, port, self.app, threaded=True, request_handler=QuietHandler)
-        self._server.daemon_threads = True
         self.host, self.port = host, self._server.server_port
         self.base_url = f"http://{host}:{self.port}/cgi-bin/"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="wecom-simulator", daemon=True)
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="wecom-simulator", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -546,8 +547,8 @@ class SimulatorServer:
             self._thread.join(5)
             self._thread = None
 
-    def __enter__(self) -> "SimulatorServer":
+    def __enter__(self) -> SimulatorServer:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -10,7 +10,13 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from honcho.manager import Manager
+from honcho.printer import Printer
+
+import config.settings as settings_mod
+from workers.connection import redis_url, stop_embedded
+
+ROOT = Path(__file__).resolve().parents[2]     # the checkout: Procfile, config/demo.env
 
 
 def _procfile() -> list[tuple[str, str]]:
@@ -23,12 +29,7 @@ def _procfile() -> list[tuple[str, str]]:
 
 
 def run(port: int | None = None) -> int:
-    from honcho.manager import Manager
-    from honcho.printer import Printer
-
-    import config.settings as settings_mod
-    from workers.connection import redis_url
-
+    """The Procfile's processes under honcho until they end; with nothing configured, the demo group."""
     env = dict(os.environ)
     nothing_configured = not any(env.get(k) for k in ("WECOM_CORP_ID", "BOT_GROUPS", "BOT_ENV_FILE")) \
         and not Path(".env").is_file()
@@ -47,9 +48,11 @@ def run(port: int | None = None) -> int:
     env["REDIS_URL"] = redis_url()  # start the embedded Redis once, share it with every process
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     base = f"http://127.0.0.1:{env['PORT']}"
-    print(f"wecom-bot: web on {base}, listening on {env.get('BOT_BIND') or ('127.0.0.1' if settings.simulated else '0.0.0.0')}"
+    bind = env.get("BOT_BIND") or ("127.0.0.1" if settings.simulated else "0.0.0.0")
+    print(f"wecom-bot: web on {base}, listening on {bind}"
           f"  (callbacks: {base}/wecom/robot and {base}/wecom/callback)")
-    print(f"wecom-bot: Redis at {env['REDIS_URL'] if settings.redis_url else 'embedded, ' + settings.data_dir + '/redis'}")
+    where = env["REDIS_URL"] if settings.redis_url else "embedded, " + settings.data_dir + "/redis"
+    print(f"wecom-bot: Redis at {where}")
     if settings.simulated:
         print(f"wecom-bot: no WeCom account configured: using the built-in simulator. Post as a member and "
               f"see what the bot sends at {base}/_sim/")
@@ -67,6 +70,5 @@ def run(port: int | None = None) -> int:
     finally:
         if not settings.redis_url:
             # the embedded Redis goes with the processes that used it (its data stays on disk, AOF)
-            from workers.connection import stop_embedded
             stop_embedded(settings.data_dir)
     return manager.returncode or 0

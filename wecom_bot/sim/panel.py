@@ -10,11 +10,12 @@ from html import escape
 
 import requests
 from flask import Blueprint, redirect, request
+from flask.typing import ResponseReturnValue
 
 from config.settings import SIM_PATH, get_settings
-from wecom_bot.builders import robot_xml, sign
 from wecom_bot.crypto import CallbackCrypto
-from wecom_bot.simulator import get_state
+from wecom_bot.sim.builders import robot_xml, sign
+from wecom_bot.sim.simulator import get_state
 
 bp = Blueprint("simpanel", __name__)
 
@@ -32,7 +33,7 @@ pre{{background:#f5f5f5;padding:.6em;white-space:pre-wrap}}input,select{{font:in
 
 
 @bp.route("/", methods=["GET", "POST"])
-def panel():
+def panel() -> ResponseReturnValue:
     settings = get_settings()
     status = ""
     if request.method == "POST":

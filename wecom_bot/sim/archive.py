@@ -25,30 +25,20 @@ import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from workers.archive import ArchiveSdkError
+
 # error codes of the SDK (会话内容存档 → 错误码)
 ERR_PARAM = 10000
 ERR_NETWORK = 10001
 ERR_DECRYPT = 10006   # the message could not be decrypted with the key given
-
-
-class SimSdkError(Exception):
-    """Raised by the simulator's calls like workers.archive.ArchiveSdkError (same `code`)."""
-
-
-def _sdk_error(what: str, code: int) -> Exception:
-    try:
-        from workers.archive import ArchiveSdkError
-        return ArchiveSdkError(what, code)
-    except ImportError:  # the simulator is usable on its own
-        err = SimSdkError(f"{what} failed with code {code}")
-        err.code = code
-        return err
 
 
 def generate_private_key(bits: int = 2048) -> rsa.RSAPrivateKey:
@@ -68,16 +58,16 @@ def _aes_key(random_key: str) -> bytes:
 class ArchiveSimulator:
     """The archive of one company: post messages, then pull them through the SDK calls."""
 
-    def __init__(self, private_key: rsa.RSAPrivateKey | None = None, publickey_ver: int = 1):
+    def __init__(self, private_key: rsa.RSAPrivateKey | None = None, publickey_ver: int = 1) -> None:
         self.private_key = private_key or generate_private_key()
         self.publickey_ver = publickey_ver
         self.lock = threading.Lock()
-        self.records: list[dict] = []
-        self.decrypted: Counter = Counter()       # msgid -> how many times decrypt_data opened it
+        self.records: list[dict[str, Any]] = []
+        self.decrypted: Counter[str] = Counter()  # msgid -> how many times decrypt_data opened it
         self.get_calls: list[tuple[int, int]] = []
         self._faults: list[int] = []              # errcodes the next get_chat_data calls answer
         self._by_cipher: dict[str, str] = {}      # encrypt_chat_msg -> msgid (for `decrypted`)
-        self.on_get = None                        # a hook called as on_get(seq, limit) before answering
+        self.on_get: Callable[[int, int], object] | None = None   # called as on_get(seq, limit) before answering
         self.delay = 0.0                          # seconds each get_chat_data takes
 
     @property
@@ -85,7 +75,8 @@ class ArchiveSimulator:
         return pem_of(self.private_key)
 
     # -- posting ------------------------------------------------------------------------------------
-    def post(self, message: dict, public_key=None, publickey_ver: int | None = None) -> str:
+    def post(self, message: dict[str, Any], public_key: rsa.RSAPublicKey | None = None,
+             publickey_ver: int | None = None) -> str:
         """Store one message (the decrypted JSON dict) as an encrypted record; returns its msgid."""
         message = dict(message)
         message.setdefault("msgid", f"{secrets.randbelow(10**19):019d}_{int(time.time() * 1000)}")
@@ -104,26 +95,27 @@ class ArchiveSimulator:
         return message["msgid"]
 
     @staticmethod
-    def _base(roomid: str, sender: str, ts: float, msgid: str | None, tolist=None, action: str = "send") -> dict:
-        msg = {"action": action, "from": sender, "tolist": list(tolist or []), "roomid": roomid,
+    def _base(roomid: str, sender: str, ts: float, msgid: str | None, tolist: list[str] | None = None,
+              action: str = "send") -> dict[str, Any]:
+        msg: dict[str, Any] = {"action": action, "from": sender, "tolist": list(tolist or []), "roomid": roomid,
                "msgtime": int(round(ts * 1000))}
         if msgid:
             msg["msgid"] = msgid
         return msg
 
-    def text(self, roomid: str, sender: str, content: str, ts: float, msgid: str | None = None, **kw) -> str:
+    def text(self, roomid: str, sender: str, content: str, ts: float, msgid: str | None = None, **kw: Any) -> str:
         msg = self._base(roomid, sender, ts, msgid, kw.pop("tolist", None))
         msg.update(msgtype="text", text={"content": content})
         return self.post(msg, **kw)
 
-    def image(self, roomid: str, sender: str, ts: float, msgid: str | None = None, **kw) -> str:
+    def image(self, roomid: str, sender: str, ts: float, msgid: str | None = None, **kw: Any) -> str:
         msg = self._base(roomid, sender, ts, msgid, kw.pop("tolist", None))
         msg.update(msgtype="image", image={"md5sum": secrets.token_hex(16), "filesize": 48213,
                                            "sdkfileid": base64.b64encode(os.urandom(48)).decode()})
         return self.post(msg, **kw)
 
     def mixed(self, roomid: str, sender: str, content: str, ts: float, image: bool = True,
-              msgid: str | None = None, **kw) -> str:
+              msgid: str | None = None, **kw: Any) -> str:
         items = [{"type": "text", "content": json.dumps({"content": content}, ensure_ascii=False)}]
         if image:
             items.append({"type": "image", "content": json.dumps(
@@ -145,7 +137,8 @@ class ArchiveSimulator:
         msg.update(msgtype=kind, **{kind: {"userid": external_userid, f"{kind}_time": int(ts * 1000)}})
         return self.post(msg)
 
-    def other(self, roomid: str, sender: str, msgtype: str, body: dict, ts: float, msgid: str | None = None) -> str:
+    def other(self, roomid: str, sender: str, msgtype: str, body: dict[str, Any], ts: float,
+              msgid: str | None = None) -> str:
         """Any other type (voice, file, link, emotion ...): `body` goes under the msgtype's name."""
         msg = self._base(roomid, sender, ts, msgid)
         msg.update(msgtype=msgtype, **{msgtype: body})
@@ -157,7 +150,7 @@ class ArchiveSimulator:
             self._faults += [errcode] * times
 
     # -- the SDK calls --------------------------------------------------------------------------------
-    def get_chat_data(self, seq: int, limit: int) -> dict:
+    def get_chat_data(self, seq: int, limit: int) -> dict[str, Any]:
         if self.on_get:
             self.on_get(seq, limit)
         if self.delay:
@@ -177,7 +170,7 @@ class ArchiveSimulator:
             blob = base64.b64decode(encrypt_chat_msg, validate=True)
             plain = AESGCM(_aes_key(random_key)).decrypt(blob[:12], blob[12:], None)
         except (InvalidTag, ValueError, TypeError):
-            raise _sdk_error("DecryptData", ERR_DECRYPT) from None
+            raise ArchiveSdkError("DecryptData", ERR_DECRYPT) from None
         with self.lock:
             msgid = self._by_cipher.get(encrypt_chat_msg)
             if msgid:

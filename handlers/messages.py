@@ -1,0 +1,31 @@
+"""The one shape of an outbound message, as workers.outbound posts it and workers.sender sends it.
+
+Every message carries an `id` that names the effect it belongs to (`cmd:<msgid>`, `slot:<group>:...`):
+the outbox sends each id once, so a retried job or a replayed callback never speaks twice.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+Mention = list[str]        # [userid, display name]: the name is what the text shows after the @
+Message = dict[str, Any]   # {"id", "to": "group" | "user", "msgtype", ...}, as the functions below build it
+
+
+def to_group(msg_id: str, group: str, content: str, mentions: list[Mention] | None = None) -> Message:
+    """A text in the group chat `group` (a group key), @-mentioning `mentions`."""
+    return {"id": msg_id, "to": "group", "group": group, "msgtype": "text", "content": content,
+            "mentions": mentions or []}
+
+
+def to_users(msg_id: str, users: list[str], content: str) -> Message:
+    """A private text to each of `users` (userids)."""
+    return {"id": msg_id, "to": "user", "users": list(users), "msgtype": "text", "content": content}
+
+
+def to_user(msg_id: str, userid: str, content: str) -> Message:
+    return to_users(msg_id, [userid], content)
+
+
+def file_to_users(msg_id: str, users: list[str], path: str, name: str) -> Message:
+    """A file (stored at `path`, shown as `name`) sent privately to each of `users`."""
+    return {"id": msg_id, "to": "user", "users": list(users), "msgtype": "file", "file": {"path": path, "name": name}}
