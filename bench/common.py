@@ -6,6 +6,7 @@ redis-server on a free port in a temp dir (config/redis.conf: AOF, fsync every s
 to the processes it starts (no inherited WECOM_*/BOT_*/GROUP_*/REDIS_URL, BOT_ENV_FILE always
 explicit), and stops exactly the processes it started.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,7 +35,7 @@ VENV_BIN = Path(sys.executable).parent
 
 # Callback secrets and app credentials used only by the benchmarks (never a real corp).
 ROBOT_TOKEN = "benchRobotToken01"
-ROBOT_AES_KEY = "Bench0123456789abcdefghijklmnopqrstuvwxyzAB"   # 43 characters
+ROBOT_AES_KEY = "Bench0123456789abcdefghijklmnopqrstuvwxyzAB"  # 43 characters
 CORP_ID = "wwbenchcorp"
 AGENT_ID = "1000002"
 SECRET = "bench-secret-0123456789abcdef"
@@ -47,9 +48,9 @@ class Row:
     bench: str
     metric: str
     value: str
-    baseline: str = ""        # the baseline measured in the same run, or the reference it is compared with
+    baseline: str = ""  # the baseline measured in the same run, or the reference it is compared with
     target: str = ""
-    status: str = "info"      # met | missed | info | skipped | error
+    status: str = "info"  # met | missed | info | skipped | error
 
 
 @dataclass
@@ -107,9 +108,11 @@ def fmt_num(x: float, digits: int = 0) -> str:
 
 def cpu_busy(seconds: float = 1.0) -> float:
     """Share of all CPUs busy over `seconds` (from /proc/stat), whoever uses them."""
+
     def snap():
         vals = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
         return sum(vals), vals[3] + (vals[4] if len(vals) > 4 else 0)
+
     try:
         t1, i1 = snap()
         time.sleep(seconds)
@@ -138,8 +141,8 @@ class CpuMeter:
                 raw = Path(f"/proc/{d}/stat").read_text()
             except OSError:
                 continue
-            rest = raw[raw.rfind(")") + 2:].split()
-            out[int(d)] = (int(rest[1]), int(rest[11]) + int(rest[12]))   # ppid, utime + stime
+            rest = raw[raw.rfind(")") + 2 :].split()
+            out[int(d)] = (int(rest[1]), int(rest[11]) + int(rest[12]))  # ppid, utime + stime
         return out
 
     def _ours(self, procs: dict[int, tuple[int, int]]) -> set[int]:
@@ -184,8 +187,13 @@ class CpuMeter:
         wall = time.monotonic() - self.t0
         busy = busy_ticks / self._tick
         foreign = max(0.0, busy - ours)
-        return {"wall": wall, "busy_cpu_s": busy, "ours_cpu_s": ours, "foreign_cpu_s": foreign,
-                "foreign_share": foreign / max(1e-9, wall * ncpu)}
+        return {
+            "wall": wall,
+            "busy_cpu_s": busy,
+            "ours_cpu_s": ours,
+            "foreign_cpu_s": foreign,
+            "foreign_share": foreign / max(1e-9, wall * ncpu),
+        }
 
 
 def proc_cpu_seconds(pid: int) -> float:
@@ -194,7 +202,7 @@ def proc_cpu_seconds(pid: int) -> float:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return float("nan")
-    rest = raw[raw.rfind(")") + 2:].split()
+    rest = raw[raw.rfind(")") + 2 :].split()
     return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -229,24 +237,35 @@ def machine_info() -> dict:
     if wrk:
         out = subprocess.run([wrk, "--version"], capture_output=True, text=True)
         wrk_version = (out.stdout + out.stderr).strip().splitlines()[0] if (out.stdout + out.stderr).strip() else ""
-    return {"cpu_count": os.cpu_count(), "nproc": nproc, "cpu_model": model, "memory": mem,
-            "python": platform.python_version(), "platform": platform.platform(),
-            "redis_server": redis_version, "wrk": wrk_version}
+    return {
+        "cpu_count": os.cpu_count(),
+        "nproc": nproc,
+        "cpu_model": model,
+        "memory": mem,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "redis_server": redis_version,
+        "wrk": wrk_version,
+    }
 
 
 # -- the environment of everything the benchmarks start ---------------------------------------------
 def clean_environ() -> dict[str, str]:
     """os.environ without anything that configures the service (so an operator's settings never leak
     into a benchmark), plus PYTHONPATH so that child processes import this checkout and bench/."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("WECOM_", "BOT_", "GROUP_")) and k not in ("REDIS_URL", "PORT")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WECOM_", "BOT_", "GROUP_")) and k not in ("REDIS_URL", "PORT")
+    }
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
-def service_env(redis_url: str, env_file: Path | str, api_base_url: str = "http://127.0.0.1:9/cgi-bin/",
-                **extra: str) -> dict[str, str]:
+def service_env(
+    redis_url: str, env_file: Path | str, api_base_url: str = "http://127.0.0.1:9/cgi-bin/", **extra: str
+) -> dict[str, str]:
     """The variables the service reads, for a benchmark: its Redis, its env file, bench credentials."""
     env = {
         "REDIS_URL": redis_url,
@@ -321,8 +340,9 @@ def webhook_key(i: int) -> str:
     return f"bench-robot-{i:06d}-0a1b2c3d"
 
 
-def write_groups_env(path: Path, n_groups: int, members_per_group: int, webhook: bool = False,
-                     extra: dict[str, str] | None = None) -> dict[str, list[str]]:
+def write_groups_env(
+    path: Path, n_groups: int, members_per_group: int, webhook: bool = False, extra: dict[str, str] | None = None
+) -> dict[str, list[str]]:
     """An env file (BOT_ENV_FILE) with n_groups groups g00000.. of members_per_group members each,
     one leader each; returns {group key: [member userids]}."""
     lines = [f"BOT_GROUPS={','.join(group_key(g) for g in range(n_groups))}"]
@@ -334,8 +354,12 @@ def write_groups_env(path: Path, n_groups: int, members_per_group: int, webhook:
         p = f"GROUP_{key.upper()}_"
         members = [member_id(g * members_per_group + m) for m in range(members_per_group)]
         groups[key] = members
-        lines += [f"{p}CHAT_ID={chat_id(g)}", f"{p}NAME=训练营{g:05d}组", f"{p}LEADERS=lead{g:05d}",
-                  f"{p}MEMBERS={','.join(members)}"]
+        lines += [
+            f"{p}CHAT_ID={chat_id(g)}",
+            f"{p}NAME=训练营{g:05d}组",
+            f"{p}LEADERS=lead{g:05d}",
+            f"{p}MEMBERS={','.join(members)}",
+        ]
         if webhook:
             lines.append(f"{p}WEBHOOK_KEY={webhook_key(g)}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -351,15 +375,17 @@ class Procs:
         self.procs: list[subprocess.Popen] = []
         stack.callback(self.stop_all)
 
-    def start(self, args: list[str], env: dict[str, str], name: str, cwd: Path = ROOT,
-              stdout_to_file: bool = True) -> subprocess.Popen:
-        with ExitStack() as files:     # the child keeps its own copies of the descriptors
+    def start(
+        self, args: list[str], env: dict[str, str], name: str, cwd: Path = ROOT, stdout_to_file: bool = True
+    ) -> subprocess.Popen:
+        with ExitStack() as files:  # the child keeps its own copies of the descriptors
             out, err = subprocess.DEVNULL, subprocess.DEVNULL
             if stdout_to_file:
                 out = files.enter_context(open(self.workdir / f"{name}.out", "ab"))
                 err = files.enter_context(open(self.workdir / f"{name}.err", "ab"))
-            proc = subprocess.Popen(args, env=env, cwd=str(cwd), stdout=out, stderr=err,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                args, env=env, cwd=str(cwd), stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True
+            )
         proc.bench_name = name  # type: ignore[attr-defined]
         self.procs.append(proc)
         return proc
@@ -412,8 +438,21 @@ class RedisServer:
         # deployment talks TCP. Default here: TCP (the dearer of the two); bench/run.py --redis-unix.
         self.sock = self.dir / "redis.sock" if os.environ.get("BENCH_REDIS_SOCKET") == "unix" else None
         sock_args = ["--unixsocket", str(self.sock), "--unixsocketperm", "700"] if self.sock else []
-        args = [exe, *conf, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-                *durability, *sock_args, "--logfile", str(self.dir / "redis.log"), *extra]
+        args = [
+            exe,
+            *conf,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.dir),
+            *durability,
+            *sock_args,
+            "--logfile",
+            str(self.dir / "redis.log"),
+            *extra,
+        ]
         self.proc = procs.start(args, clean_environ(), "redis")
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + 10
@@ -454,6 +493,7 @@ def procfile_web_args(port: int, app_spec: str | None = None, environ: dict[str,
     def expand(m: re.Match) -> str:
         name, default = m.group(1), m.group(2) or ""
         return environ.get(name) or default
+
     cmd = re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}", expand, cmd)
     args = shlex.split(cmd)
     out = []
@@ -471,7 +511,7 @@ def procfile_web_args(port: int, app_spec: str | None = None, environ: dict[str,
             continue
         out.append(a)
     if app_spec is not None:
-        out[-1] = app_spec   # the app is the last argument of the Procfile's web command
+        out[-1] = app_spec  # the app is the last argument of the Procfile's web command
     exe = VENV_BIN / out[0]
     if exe.exists():
         out[0] = str(exe)

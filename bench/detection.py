@@ -15,6 +15,7 @@ The corpus is split once, by a stable hash of the post id (tests/data/detection_
     .venv/bin/python bench/detection.py --part all      # dev and held-out, side by side
     .venv/bin/python bench/detection.py --quick         # figures only (no per-post lists)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,8 @@ from bench.common import Result, met  # noqa: E402
 from handlers.checkin import detect, find_note_links  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location(
-    "detection_corpus_split", ROOT / "tests" / "data" / "detection_corpus" / "split.py")
+    "detection_corpus_split", ROOT / "tests" / "data" / "detection_corpus" / "split.py"
+)
 split = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(split)
 
@@ -76,13 +78,21 @@ def evaluate(rows: list[dict]) -> dict:
         c[2] += int(baseline(row["text"]) != bool(row["label"]))
     confusion = [(("FP" if pos else "FN"), row, d) for row, pos, d in results if pos != bool(row["label"])]
     unsure = [(row, d) for row, pos, d in results if getattr(d, "unsure", False)]
-    return {"det": det, "base": base, "per_class": per_class, "confusion": confusion, "unsure": unsure,
-            "rate": len(rows) / elapsed if elapsed else 0.0}
+    return {
+        "det": det,
+        "base": base,
+        "per_class": per_class,
+        "confusion": confusion,
+        "unsure": unsure,
+        "rate": len(rows) / elapsed if elapsed else 0.0,
+    }
 
 
 def _fmt(s: dict) -> str:
-    return (f"P {s['p']:.3f}  R {s['r']:.3f}  F1 {s['f1']:.3f}   "
-            f"(n {s['n']}: tp {s['tp']} fp {s['fp']} fn {s['fn']} tn {s['tn']})")
+    return (
+        f"P {s['p']:.3f}  R {s['r']:.3f}  F1 {s['f1']:.3f}   "
+        f"(n {s['n']}: tp {s['tp']} fp {s['fp']} fn {s['fn']} tn {s['tn']})"
+    )
 
 
 def report(name: str, ev: dict, quick: bool) -> None:
@@ -91,10 +101,14 @@ def report(name: str, ev: dict, quick: bool) -> None:
     print(f"== {name}")
     print(f"  detection  {_fmt(det)}   target P,R >= {TARGET}: {'ok' if ok else 'MISSED'}")
     print(f"  baseline   {_fmt(base)}   (plain keyword / note link, same run)")
-    print(f"  gain       F1 {det['f1'] - base['f1']:+.3f}   errors {det['fp'] + det['fn']} "
-          f"vs baseline {base['fp'] + base['fn']}")
-    print(f"  unsure     {len(ev['unsure'])} posts (counted as negative; "
-          f"{sum(1 for r, _ in ev['unsure'] if r['label'])} of them labeled check-in)")
+    print(
+        f"  gain       F1 {det['f1'] - base['f1']:+.3f}   errors {det['fp'] + det['fn']} "
+        f"vs baseline {base['fp'] + base['fn']}"
+    )
+    print(
+        f"  unsure     {len(ev['unsure'])} posts (counted as negative; "
+        f"{sum(1 for r, _ in ev['unsure'] if r['label'])} of them labeled check-in)"
+    )
     print(f"  speed      {ev['rate']:,.0f} posts/s (detect only, this process)")
     print("  per class: posts / detection errors / baseline errors")
     for cls, (n, e, b) in sorted(ev["per_class"].items(), key=lambda kv: (-kv[1][1], kv[0])):
@@ -120,13 +134,22 @@ def run(quick: bool, opts=None):
         rows = split.load(part)
         ev = evaluate(rows)
         det, base = ev["det"], ev["base"]
-        res.data[part] = {"n": det["n"], "p": det["p"], "r": det["r"], "f1": det["f1"], "unsure": len(ev["unsure"]),
-                          "baseline": {"p": base["p"], "r": base["r"], "f1": base["f1"]},
-                          "errors_by_class": {c: e for c, (_, e, _) in ev["per_class"].items() if e}}
-        res.row(f"{part}: precision / recall ({det['n']} posts)", f"{det['p']:.3f} / {det['r']:.3f}",
-                f"keyword baseline {base['p']:.3f} / {base['r']:.3f}", f">= {TARGET} / {TARGET}"
-                if part == "heldout" else "", met(det["p"] >= TARGET and det["r"] >= TARGET)
-                if part == "heldout" else "info")
+        res.data[part] = {
+            "n": det["n"],
+            "p": det["p"],
+            "r": det["r"],
+            "f1": det["f1"],
+            "unsure": len(ev["unsure"]),
+            "baseline": {"p": base["p"], "r": base["r"], "f1": base["f1"]},
+            "errors_by_class": {c: e for c, (_, e, _) in ev["per_class"].items() if e},
+        }
+        res.row(
+            f"{part}: precision / recall ({det['n']} posts)",
+            f"{det['p']:.3f} / {det['r']:.3f}",
+            f"keyword baseline {base['p']:.3f} / {base['r']:.3f}",
+            f">= {TARGET} / {TARGET}" if part == "heldout" else "",
+            met(det["p"] >= TARGET and det["r"] >= TARGET) if part == "heldout" else "info",
+        )
         if part == "heldout":
             res.row("detect() speed", f"{ev['rate']:,.0f} posts/s", "one process, whole corpus part", "", "info")
     return res
@@ -134,8 +157,12 @@ def run(quick: bool, opts=None):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", choices=("dev", "heldout", "all"), default="dev",
-                    help="which part to report (default dev; 'all' reports dev and held-out separately)")
+    ap.add_argument(
+        "--part",
+        choices=("dev", "heldout", "all"),
+        default="dev",
+        help="which part to report (default dev; 'all' reports dev and held-out separately)",
+    )
     ap.add_argument("--quick", action="store_true", help="figures and per-class errors only, no per-post lists")
     args = ap.parse_args(argv)
     parts = ("dev", "heldout") if args.part == "all" else (args.part,)

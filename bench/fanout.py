@@ -11,6 +11,7 @@ received within a minute (from the simulator's own record).
 
 If the tick fails, the benchmark reports "skipped: ..." instead of failing.
 """
+
 from __future__ import annotations
 
 import sys
@@ -56,8 +57,11 @@ def run(quick: bool, opts) -> Result:
         stack.callback(r.close)
 
         url_file = workdir / "sim.url"
-        sim = procs.start([sys.executable, "-m", "bench.sim_server", "--latency", str(LATENCY),
-                           "--url-file", str(url_file)], common.clean_environ(), "simulator")
+        sim = procs.start(
+            [sys.executable, "-m", "bench.sim_server", "--latency", str(LATENCY), "--url-file", str(url_file)],
+            common.clean_environ(),
+            "simulator",
+        )
         deadline = time.monotonic() + 20
         while not url_file.exists():
             if sim.poll() is not None or time.monotonic() > deadline:
@@ -94,17 +98,25 @@ def run(quick: bool, opts) -> Result:
             first = tick(ts - 60)
             first_s = time.perf_counter() - t0
         except Exception as exc:
-            res.row("fan-out", f"skipped: schedule.tick() failed ({type(exc).__name__}: {str(exc)[:120]})",
-                    status="skipped")
+            res.row(
+                "fan-out", f"skipped: schedule.tick() failed ({type(exc).__name__}: {str(exc)[:120]})", status="skipped"
+            )
             return res
         sends0 = int(r.hget("wb:metrics", "sends_ok") or 0)
 
         prof_s = 30 if not quick else 5
-        prof = [profiling.start(w.pid, profiling.out_path(opts, f"fanout-worker{i}"), prof_s, subprocesses=False)
-                for i, w in enumerate(workers)] if opts.profile else []
+        prof = (
+            [
+                profiling.start(w.pid, profiling.out_path(opts, f"fanout-worker{i}"), prof_s, subprocesses=False)
+                for i, w in enumerate(workers)
+            ]
+            if opts.profile
+            else []
+        )
         if opts.profile:
-            prof.append(profiling.start(sim.pid, profiling.out_path(opts, "fanout-simulator"), prof_s,
-                                        subprocesses=False))
+            prof.append(
+                profiling.start(sim.pid, profiling.out_path(opts, "fanout-simulator"), prof_s, subprocesses=False)
+            )
         wall0 = time.time()
         meter = common.CpuMeter()
         t0 = time.perf_counter()
@@ -124,7 +136,7 @@ def run(quick: bool, opts) -> Result:
             if done != last_progress[1]:
                 last_progress = (time.perf_counter(), done)
             elif time.perf_counter() - last_progress[0] > 60:
-                break   # no progress for a minute
+                break  # no progress for a minute
             time.sleep(0.1)
         wait_s = time.perf_counter() - t0
         cpu = meter.stop()
@@ -143,33 +155,70 @@ def run(quick: bool, opts) -> Result:
         rate_limited = sum(1 for c in calls if c.get("errcode") == 45009)
         m = {k.decode(): int(v) for k, v in r.hgetall("wb:metrics").items()}
         failed_jobs = r.zcard("rq:failed:default") if r.exists("rq:failed:default") else 0
-        res.data.update({"groups": n_groups, "workers": n_workers, "latency": LATENCY, "ts": ts,
-                         "env_file_write_seconds": round(write_s, 2), "settings_load_seconds": round(settings_s, 3),
-                         "workers_ready_seconds": round(workers_s, 2),
-                         "first_tick_seconds": round(first_s, 3),
-                         "first_tick": {k: v for k, v in first.items() if k != "lines"},
-                         "tick_seconds": round(tick_s, 3), "tick": {k: v for k, v in result.items() if k != "lines"},
-                         "delivered": len(chain_posts), "expected": expected, "last_delivery_seconds": last,
-                         "first_delivery_seconds": first_post, "wait_seconds": round(wait_s, 2),
-                         "max_per_robot_minute": worst, "rate_limited_calls": rate_limited, "metrics": m,
-                         "failed_jobs": failed_jobs, "all_delivered": delivered_at is not None, "cpu": cpu})
+        res.data.update(
+            {
+                "groups": n_groups,
+                "workers": n_workers,
+                "latency": LATENCY,
+                "ts": ts,
+                "env_file_write_seconds": round(write_s, 2),
+                "settings_load_seconds": round(settings_s, 3),
+                "workers_ready_seconds": round(workers_s, 2),
+                "first_tick_seconds": round(first_s, 3),
+                "first_tick": {k: v for k, v in first.items() if k != "lines"},
+                "tick_seconds": round(tick_s, 3),
+                "tick": {k: v for k, v in result.items() if k != "lines"},
+                "delivered": len(chain_posts),
+                "expected": expected,
+                "last_delivery_seconds": last,
+                "first_delivery_seconds": first_post,
+                "wait_seconds": round(wait_s, 2),
+                "max_per_robot_minute": worst,
+                "rate_limited_calls": rate_limited,
+                "metrics": m,
+                "failed_jobs": failed_jobs,
+                "all_delivered": delivered_at is not None,
+                "cpu": cpu,
+            }
+        )
 
-        res.row("schedule.tick(ts) at the chain slot", f"{tick_s:.3f} s",
-                f"{queued:,} groups queued in {result.get('jobs', 0)} jobs; first tick {first_s:.2f} s",
-                f"< {TARGET_TICK:.0f} s", met(tick_s < TARGET_TICK))
+        res.row(
+            "schedule.tick(ts) at the chain slot",
+            f"{tick_s:.3f} s",
+            f"{queued:,} groups queued in {result.get('jobs', 0)} jobs; first tick {first_s:.2f} s",
+            f"< {TARGET_TICK:.0f} s",
+            met(tick_s < TARGET_TICK),
+        )
         ok_all = delivered_at is not None and len(chain_posts) >= expected and expected == n_groups
-        res.row("last post delivered",
-                f"{last:.1f} s" if ok_all else f"{len(chain_posts):,} of {n_groups:,} in {wait_s:.0f} s",
-                f"{n_groups:,} robots, {LATENCY * 1000:.0f} ms/call, {n_workers} worker(s); "
-                f"first post {first_post:.1f} s",
-                f"< {TARGET_DELIVERY:.0f} s", met(ok_all and last < TARGET_DELIVERY))
-        res.row("max messages / minute to one robot", worst, f"{rate_limited} calls refused 45009 by the simulator",
-                f"<= {ROBOT_LIMIT}", met(worst <= ROBOT_LIMIT and rate_limited == 0))
-        res.row("settings load (env file)", f"{settings_s:.2f} s",
-                f"{n_groups:,} groups; {n_workers} workers registered after {workers_s:.1f} s", "", "info")
+        res.row(
+            "last post delivered",
+            f"{last:.1f} s" if ok_all else f"{len(chain_posts):,} of {n_groups:,} in {wait_s:.0f} s",
+            f"{n_groups:,} robots, {LATENCY * 1000:.0f} ms/call, {n_workers} worker(s); first post {first_post:.1f} s",
+            f"< {TARGET_DELIVERY:.0f} s",
+            met(ok_all and last < TARGET_DELIVERY),
+        )
+        res.row(
+            "max messages / minute to one robot",
+            worst,
+            f"{rate_limited} calls refused 45009 by the simulator",
+            f"<= {ROBOT_LIMIT}",
+            met(worst <= ROBOT_LIMIT and rate_limited == 0),
+        )
+        res.row(
+            "settings load (env file)",
+            f"{settings_s:.2f} s",
+            f"{n_groups:,} groups; {n_workers} workers registered after {workers_s:.1f} s",
+            "",
+            "info",
+        )
         if failed_jobs:
             res.row("failed RQ jobs", failed_jobs, "", "0", "missed")
         if cpu["foreign_share"] > 0.05:
-            res.row("other processes' CPU during the measurement", f"{cpu['foreign_share']:.0%} of the machine",
-                    "a shared machine: figures are low and noisy", "", "info")
+            res.row(
+                "other processes' CPU during the measurement",
+                f"{cpu['foreign_share']:.0%} of the machine",
+                "a shared machine: figures are low and noisy",
+                "",
+                "info",
+            )
     return res

@@ -7,6 +7,7 @@ xmltodict, answer 200. No Flask, no Redis, no logging. Served by gunicorn with t
 It reads WECOM_ROBOT_TOKEN and WECOM_ROBOT_ENCODING_AES_KEY from the environment (robots use an
 empty receive id).
 """
+
 from __future__ import annotations
 
 import os

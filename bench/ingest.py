@@ -7,6 +7,7 @@ with wecom_bot.sim.builders, so the web really verifies, decrypts, parses, dedup
 to the inbox stream. No worker runs: messages accumulate in `wb:inbox` (the web enqueues one drain
 job per 30 s wake window, which just waits in the RQ queue).
 """
+
 from __future__ import annotations
 
 import random
@@ -24,8 +25,13 @@ from wecom_bot.sim.builders import robot_xml, sign
 TARGET_RATIO = 0.7
 TARGET_P99_MS = 25.0
 
-CHECKIN_TEXTS = ("@打卡助手 打卡", "@打卡助手 今日打卡", "@打卡助手 已更 https://www.xiaohongshu.com/explore/{hex}",
-                 "@打卡助手 打卡 第{n}天 ✅", "@打卡助手 今天的笔记 http://xhslink.com/{hex}")
+CHECKIN_TEXTS = (
+    "@打卡助手 打卡",
+    "@打卡助手 今日打卡",
+    "@打卡助手 已更 https://www.xiaohongshu.com/explore/{hex}",
+    "@打卡助手 打卡 第{n}天 ✅",
+    "@打卡助手 今天的笔记 http://xhslink.com/{hex}",
+)
 CHAT_TEXTS = ("@打卡助手 今天好累啊", "@打卡助手 大家加油", "@打卡助手 这个怎么用", "@打卡助手 谢谢老师")
 
 
@@ -42,9 +48,14 @@ def write_requests(path: Path, n: int, groups: int, members_per_group: int, pref
                 text = rnd.choice(CHECKIN_TEXTS).format(hex=f"{rnd.getrandbits(48):012x}", n=rnd.randrange(1, 90))
             else:
                 text = rnd.choice(CHAT_TEXTS)
-            xml = robot_xml(common.chat_id(g), common.member_id(m), common.display_name(m), text,
-                            msgid=f"{prefix}{i:08d}{rnd.getrandbits(32):08x}",
-                            webhook_key=common.webhook_key(g))
+            xml = robot_xml(
+                common.chat_id(g),
+                common.member_id(m),
+                common.display_name(m),
+                text,
+                msgid=f"{prefix}{i:08d}{rnd.getrandbits(32):08x}",
+                webhook_key=common.webhook_key(g),
+            )
             s = sign(crypto, "/wecom/robot", xml, ts)
             f.write(s.path + "\t" + s.body.decode("utf-8") + "\n")
 
@@ -59,7 +70,7 @@ def _gunicorn(procs: Procs, name: str, port: int, env: dict, app_spec: str | Non
     return proc, args
 
 
-UNBALANCED = 0.75   # one gunicorn worker did more than this share of the work
+UNBALANCED = 0.75  # one gunicorn worker did more than this share of the work
 
 
 def _settled_counts(r) -> tuple[int, int, int]:
@@ -85,8 +96,16 @@ def _children(pid: int) -> list[int]:
     return sorted(p for p, (ppid, _) in common.CpuMeter._procs().items() if ppid == pid)
 
 
-def _measure(port: int, main_file: Path, seconds: float, connections: int, workdir: Path, use_wrk: bool,
-             master_pid: int, profile_out: Path | None) -> dict:
+def _measure(
+    port: int,
+    main_file: Path,
+    seconds: float,
+    connections: int,
+    workdir: Path,
+    use_wrk: bool,
+    master_pid: int,
+    profile_out: Path | None,
+) -> dict:
     """One measured load run. Also the CPU each gunicorn worker used: keep-alive connections stay
     with the worker that accepted them, and now and then (a few % of runs) one worker accepts nearly
     all of them, which halves throughput whatever the app; such a run is marked unbalanced."""
@@ -168,7 +187,7 @@ def run(quick: bool, opts) -> Result:
             web_runs.append(m)
             procs.stop(proc)
 
-        def best(runs):   # the fastest balanced run (see _measure), else the fastest
+        def best(runs):  # the fastest balanced run (see _measure), else the fastest
             return max(runs, key=lambda x: (x["balanced"], x["rps"]))
 
         fb, wb = best(floor_runs), best(web_runs)
@@ -177,14 +196,29 @@ def run(quick: bool, opts) -> Result:
         lost = sum(x["server_200"] - x["stored"] for x in web_runs)
         wraps = sum(x["wraps"] for x in web_runs)
         tool = wb["tool"]
-        res.data = {"floor_runs": floor_runs, "web_runs": web_runs, "seconds": seconds, "warmup": warmup,
-                    "rounds": rounds, "connections": connections, "tool": tool,
-                    "web_command": " ".join(web_args), "floor_command": " ".join(floor_args),
-                    "request_generation_seconds": round(gen_seconds, 2), "ratio": ratio}
+        res.data = {
+            "floor_runs": floor_runs,
+            "web_runs": web_runs,
+            "seconds": seconds,
+            "warmup": warmup,
+            "rounds": rounds,
+            "connections": connections,
+            "tool": tool,
+            "web_command": " ".join(web_args),
+            "floor_command": " ".join(floor_args),
+            "request_generation_seconds": round(gen_seconds, 2),
+            "ratio": ratio,
+        }
         how = f"{tool}, {connections} conns, {seconds:.0f} s, best of {rounds} rounds"
-        res.row("web requests/s", fmt_num(wb["rps"]), f"floor {fmt_num(fb['rps'])} req/s",
-                f">= {TARGET_RATIO} x floor", met(ratio >= TARGET_RATIO))
+        res.row(
+            "web requests/s",
+            fmt_num(wb["rps"]),
+            f"floor {fmt_num(fb['rps'])} req/s",
+            f">= {TARGET_RATIO} x floor",
+            met(ratio >= TARGET_RATIO),
+        )
         res.row("web / floor throughput", f"{ratio:.2f}", how, f">= {TARGET_RATIO}", met(ratio >= TARGET_RATIO))
+
         # On a shared machine other people's processes take CPU away from both sides at random; the
         # CPU each request costs (server, Redis, load generator: this run's process tree) does not
         # depend on that, and on an idle machine, where both are CPU-bound, throughput follows it.
@@ -194,28 +228,64 @@ def run(quick: bool, opts) -> Result:
         f_us, w_us = cpu_us(floor_runs), cpu_us(web_runs)
         paired = sorted(w["rps"] / f["rps"] for f, w in zip(floor_runs, web_runs, strict=False) if f["rps"])
         res.data.update({"cpu_us_per_request": {"floor": f_us, "web": w_us}, "paired_ratios": paired})
-        res.row("CPU per request (whole machine)", f"{w_us:.0f} us",
-                f"floor {f_us:.0f} us: CPU ratio {f_us / w_us:.2f}; "
-                f"paired rounds {', '.join(f'{x:.2f}' for x in paired)}",
-                "", "info")
-        res.row("web latency p50 / p99", f"{wb['p50_ms']:.1f} / {wb['p99_ms']:.1f} ms",
-                f"floor {fb['p50_ms']:.1f} / {fb['p99_ms']:.1f} ms", f"p99 < {TARGET_P99_MS:.0f} ms",
-                met(wb["p99_ms"] < TARGET_P99_MS))
-        res.row("web errors (non-200)", f"{errors} of {sum(x['requests'] for x in web_runs):,}",
-                f"floor {sum(x['errors'] for x in floor_runs)}", "0", met(errors == 0))
-        res.row("callbacks per inbox write", f"{wb['server_200'] / max(1, wb['inbox_writes']):.2f}",
-                "group commit: the threads of a web process share one Redis call", "", "info")
-        res.row("200s not in the inbox", lost, "answered 200 vs XLEN wb:inbox growth", "0",
-                met(lost == 0) if not wraps else "info")
+        res.row(
+            "CPU per request (whole machine)",
+            f"{w_us:.0f} us",
+            f"floor {f_us:.0f} us: CPU ratio {f_us / w_us:.2f}; paired rounds {', '.join(f'{x:.2f}' for x in paired)}",
+            "",
+            "info",
+        )
+        res.row(
+            "web latency p50 / p99",
+            f"{wb['p50_ms']:.1f} / {wb['p99_ms']:.1f} ms",
+            f"floor {fb['p50_ms']:.1f} / {fb['p99_ms']:.1f} ms",
+            f"p99 < {TARGET_P99_MS:.0f} ms",
+            met(wb["p99_ms"] < TARGET_P99_MS),
+        )
+        res.row(
+            "web errors (non-200)",
+            f"{errors} of {sum(x['requests'] for x in web_runs):,}",
+            f"floor {sum(x['errors'] for x in floor_runs)}",
+            "0",
+            met(errors == 0),
+        )
+        res.row(
+            "callbacks per inbox write",
+            f"{wb['server_200'] / max(1, wb['inbox_writes']):.2f}",
+            "group commit: the threads of a web process share one Redis call",
+            "",
+            "info",
+        )
+        res.row(
+            "200s not in the inbox",
+            lost,
+            "answered 200 vs XLEN wb:inbox growth",
+            "0",
+            met(lost == 0) if not wraps else "info",
+        )
         foreign = max(x["cpu"]["foreign_share"] for x in (fb, wb))
         if foreign > 0.05:
-            res.row("other processes' CPU during the best rounds", f"{foreign:.0%} of the machine",
-                    "a shared machine: figures are low and noisy", "", "info")
-        unbalanced = [f"{name} r{i}" for name, runs in (("floor", floor_runs), ("web", web_runs))
-                      for i, x in enumerate(runs) if not x["balanced"]]
+            res.row(
+                "other processes' CPU during the best rounds",
+                f"{foreign:.0%} of the machine",
+                "a shared machine: figures are low and noisy",
+                "",
+                "info",
+            )
+        unbalanced = [
+            f"{name} r{i}"
+            for name, runs in (("floor", floor_runs), ("web", web_runs))
+            for i, x in enumerate(runs)
+            if not x["balanced"]
+        ]
         if unbalanced:
-            res.row("runs with the connections on one gunicorn worker", ", ".join(unbalanced),
-                    "not used when a balanced run exists", "", "info")
+            res.row(
+                "runs with the connections on one gunicorn worker",
+                ", ".join(unbalanced),
+                "not used when a balanced run exists",
+                "",
+                "info",
+            )
         if wraps:
             res.row("requests repeated (connection wrapped)", wraps, "", "", "info")
     return res

@@ -21,6 +21,7 @@ is the target; notes, the audit log, note links (kept 14 days), effect keys `wb:
 command guards `wb:cmd:*` (8 days), the dedupe window and the inbox are reported apart, each as its
 steady-state size over its retention window.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,21 +44,27 @@ from workers.connection import get_redis
 TARGET = 512
 DAYS = 90
 PER_GROUP = 10
-CAMP_START = date(2026, 8, 31)      # a Monday; the camp's 90 days end on Saturday 2026-11-28
-LINK_DAYS = 14     # checkin.lua: EXPIRE 1209600
+CAMP_START = date(2026, 8, 31)  # a Monday; the camp's 90 days end on Saturday 2026-11-28
+LINK_DAYS = 14  # checkin.lua: EXPIRE 1209600
 DAY = 24 * 3600
 
 
 def retention() -> dict[str, int]:
     """How long the service keeps what this benchmark reports over its retention window, read from
     the code (days; weeks of weekly results), so the figures follow the code when it changes."""
-    return {"fx_days": round(keys.EFFECT_TTL / DAY), "guard_days": round(commands.GUARD_TTL / DAY),
-            "link_days": LINK_DAYS, "summary_weeks": max(1, math.ceil(keys.SUGGESTION_TTL / (7 * DAY)))}
+    return {
+        "fx_days": round(keys.EFFECT_TTL / DAY),
+        "guard_days": round(commands.GUARD_TTL / DAY),
+        "link_days": LINK_DAYS,
+        "summary_weeks": max(1, math.ceil(keys.SUGGESTION_TTL / (7 * DAY))),
+    }
+
+
 # Members differ: keen ones check in on 85 % of days, steady ones about their weekly goal, those who
 # struggle on about half of it (weights of the three kinds). The weekly results stored are the
 # review's suggestions (upgrade / 退阶 / talk), so they grow with the members flagged each week.
 MIX = (0.25, 0.5, 0.25)
-NOTE = "本周状态不错，笔记质量有提升，周末约时间聊聊选题方向"     # a leader's profile note (档案)
+NOTE = "本周状态不错，笔记质量有提升，周末约时间聊聊选题方向"  # a leader's profile note (档案)
 
 KINDS = [
     ("days bitmap", re.compile(rb"^wb:g:[^:]+:d:")),
@@ -97,7 +104,7 @@ def usage_by_kind(r, sample: int = 20000) -> dict[str, dict]:
         total = 0
         for i in range(0, len(chosen), 5000):
             with r.pipeline(transaction=False) as p:
-                for k in chosen[i:i + 5000]:
+                for k in chosen[i : i + 5000]:
                     p.memory_usage(k, samples=0)
                 total += sum(int(x or 0) for x in p.execute())
         scale = len(ks) / len(chosen) if chosen else 0
@@ -118,9 +125,13 @@ def run(quick: bool, opts) -> Result:
         stack.callback(r.close)
         env_file = workdir / "groups.env"
         camp_end = CAMP_START + timedelta(days=DAYS - 1)
-        groups = common.write_groups_env(env_file, n_groups, PER_GROUP, webhook=True,
-                                         extra={"BOT_CAMP_START": CAMP_START.isoformat(),
-                                                "BOT_CAMP_END": camp_end.isoformat()})
+        groups = common.write_groups_env(
+            env_file,
+            n_groups,
+            PER_GROUP,
+            webhook=True,
+            extra={"BOT_CAMP_START": CAMP_START.isoformat(), "BOT_CAMP_END": camp_end.isoformat()},
+        )
         stack.enter_context(InProcessEnv(common.service_env(rs.url, env_file)))
         settings = get_settings()
         wr = get_redis()
@@ -132,14 +143,25 @@ def run(quick: bool, opts) -> Result:
         # -- leader commands -------------------------------------------------------------------------
         def command(g: int, d: int, text: str) -> None:
             ts = datetime.combine(CAMP_START + timedelta(days=d), datetime.min.time(), tz).timestamp() + 9 * 3600
-            ev = {"source": "robot", "msgid": f"CMD{rnd.getrandbits(96):024x}", "chat_id": common.chat_id(g),
-                  "chat_type": "group", "userid": f"lead{g:05d}", "name": f"组长{g:05d}", "alias": "",
-                  "msgtype": "text", "text": "@打卡助手 " + text, "has_image": False, "event": "", "ts": ts}
+            ev = {
+                "source": "robot",
+                "msgid": f"CMD{rnd.getrandbits(96):024x}",
+                "chat_id": common.chat_id(g),
+                "chat_type": "group",
+                "userid": f"lead{g:05d}",
+                "name": f"组长{g:05d}",
+                "alias": "",
+                "msgtype": "text",
+                "text": "@打卡助手 " + text,
+                "has_image": False,
+                "event": "",
+                "ts": ts,
+            }
             commands.execute(wr, settings, ev, text)
 
         t0 = time.perf_counter()
         n_cmds = 0
-        p_day: dict[str, float] = {}      # each member's chance to check in on a day
+        p_day: dict[str, float] = {}  # each member's chance to check in on a day
         for g in range(n_groups):
             for uid in groups[common.group_key(g)]:
                 goal = rnd.choice((2, 3, 3, 4, 5))
@@ -169,13 +191,16 @@ def run(quick: bool, opts) -> Result:
                     if rnd.random() >= p_day[uid]:
                         continue
                     m = int(uid[1:])
-                    note = ((f"https://www.xiaohongshu.com/explore/{rnd.getrandbits(96):024x}",)
-                            if rnd.random() < 0.3 else ())
+                    note = (
+                        (f"https://www.xiaohongshu.com/explore/{rnd.getrandbits(96):024x}",)
+                        if rnd.random() < 0.3
+                        else ()
+                    )
                     links += bool(note)
                     msgid = f"CAIQ{rnd.getrandbits(112):028x}"
                     actions.append((msgid, Checkin(gk, uid, common.display_name(m), day0 + d, note)))
             for i in range(0, len(actions), 2000):
-                chunk = actions[i:i + 2000]
+                chunk = actions[i : i + 2000]
                 results = ingest._apply_checkins(wr, settings, chunk)
                 if d >= DAYS - 2:
                     for (msgid, a), res_ in zip(chunk, results, strict=False):
@@ -205,10 +230,20 @@ def run(quick: bool, opts) -> Result:
                 for kind in ("checkin", "chat"):
                     if rnd.random() >= (0.8 if kind == "checkin" else 0.3):
                         continue
-                    ev = {"source": "robot", "msgid": f"CAIQ{rnd.getrandbits(112):028x}", "chat_id": common.chat_id(g),
-                          "chat_type": "group", "userid": uid, "name": common.display_name(int(uid[1:])), "alias": "",
-                          "msgtype": "text", "text": "@打卡助手 打卡" if kind == "checkin" else "@打卡助手 今天好累啊",
-                          "has_image": False, "event": "", "ts": int(time.time())}
+                    ev = {
+                        "source": "robot",
+                        "msgid": f"CAIQ{rnd.getrandbits(112):028x}",
+                        "chat_id": common.chat_id(g),
+                        "chat_type": "group",
+                        "userid": uid,
+                        "name": common.display_name(int(uid[1:])),
+                        "alias": "",
+                        "msgtype": "text",
+                        "text": "@打卡助手 打卡" if kind == "checkin" else "@打卡助手 今天好累啊",
+                        "has_image": False,
+                        "event": "",
+                        "ts": int(time.time()),
+                    }
                     ingest.accept(wr, ev)
                     day_msgs += 1
         timings["accept"] = time.perf_counter() - t1
@@ -232,14 +267,31 @@ def run(quick: bool, opts) -> Result:
         audit_pm = b("audit log") / members
         seen_pm = b("dedupe wb:seen") / members
         inbox_entry = b("inbox stream") / max(1, day_msgs)
-        res.data.update({"members": members, "groups": n_groups, "days": DAYS, "checkins": checkins,
-                         "checkins_with_links": links, "commands": n_cmds, "praised": praised,
-                         "summaries": len(sundays) * n_groups, "seconds": {k: round(v, 1) for k, v in timings.items()},
-                         "day_messages": day_msgs, "retention": keep, "usage": state_usage, "per_member": per_member,
-                         "state_bytes_per_member": total_pm, "links_bytes_per_member_14d": links_pm,
-                         "fx_bytes_per_member_8d": fx_pm, "command_guards_bytes_per_member_8d": guards_pm,
-                         "notes_bytes_per_member": notes_pm, "audit_bytes_per_member": audit_pm,
-                         "seen_bytes_per_member_24h": seen_pm, "inbox_bytes_per_entry": inbox_entry})
+        res.data.update(
+            {
+                "members": members,
+                "groups": n_groups,
+                "days": DAYS,
+                "checkins": checkins,
+                "checkins_with_links": links,
+                "commands": n_cmds,
+                "praised": praised,
+                "summaries": len(sundays) * n_groups,
+                "seconds": {k: round(v, 1) for k, v in timings.items()},
+                "day_messages": day_msgs,
+                "retention": keep,
+                "usage": state_usage,
+                "per_member": per_member,
+                "state_bytes_per_member": total_pm,
+                "links_bytes_per_member_14d": links_pm,
+                "fx_bytes_per_member_8d": fx_pm,
+                "command_guards_bytes_per_member_8d": guards_pm,
+                "notes_bytes_per_member": notes_pm,
+                "audit_bytes_per_member": audit_pm,
+                "seen_bytes_per_member_24h": seen_pm,
+                "inbox_bytes_per_entry": inbox_entry,
+            }
+        )
         breakdown = ", ".join(f"{k} {v:.0f}" for k, v in per_member.items())
         res.row("check-in state bytes/member", f"{total_pm:.0f}", breakdown, f"< {TARGET}", met(total_pm < TARGET))
         with r.pipeline(transaction=False) as p:
@@ -248,29 +300,70 @@ def run(quick: bool, opts) -> Result:
             flagged = sum(p.execute())
         per_flag = b("weekly results") / max(1, flagged)
         res.data.update({"weekly_results_entries": flagged, "weekly_results_bytes_per_entry": per_flag})
-        res.row("weekly results if every member is flagged every week", f"{per_flag * summary_weeks:.0f} B/member",
-                f"{flagged:,} suggestions kept ({flagged / max(1, members * len(sundays)):.0%} of member-weeks), "
-                f"{per_flag:.0f} B each, {summary_weeks} weeks kept", "", "info")
-        res.row("profile notes (档案)", f"{notes_pm:.0f} B/member",
-                f"{n_keys('notes'):,} members with notes, {b('notes') / max(1, n_keys('notes')):.0f} B each",
-                "", "info")
-        res.row("audit log (every command)", f"{audit_pm:.0f} B/member",
-                f"{n_cmds:,} commands over the camp, never expires", "", "info")
-        res.row(f"note links ({LINK_DAYS}-day window)", f"{links_pm:.0f} B/member",
-                f"{fmt_num(links_pm * members / 1e6, 1)} MB for {members:,} members", "", "info")
-        res.row(f"effect keys wb:fx ({fx_days}-day window)", f"{fx_pm:.0f} B/member",
-                f"{b('effects wb:fx') / max(1, n_keys('effects wb:fx')):.0f} B/key, "
-                f"{fmt_num(fx_pm * members / 1e6, 1)} MB",
-                "", "info")
-        res.row(f"command guards wb:cmd ({guard_days}-day window)", f"{guards_pm:.0f} B/member",
-                f"{b('command guards wb:cmd') / max(1, n_keys('command guards wb:cmd')):.0f} B/command",
-                "", "info")
-        res.row("dedupe wb:seen (24-hour window)", f"{seen_pm:.0f} B/member",
-                f"{n_keys('dedupe wb:seen'):,} keys for {day_msgs:,} messages/day", "", "info")
-        res.row("inbox stream (undrained backlog)", f"{inbox_entry:.0f} B/message",
-                f"{fmt_num(b('inbox stream') / 1e6, 1)} MB for a day's {day_msgs:,}; 0 once drained", "", "info")
+        res.row(
+            "weekly results if every member is flagged every week",
+            f"{per_flag * summary_weeks:.0f} B/member",
+            f"{flagged:,} suggestions kept ({flagged / max(1, members * len(sundays)):.0%} of member-weeks), "
+            f"{per_flag:.0f} B each, {summary_weeks} weeks kept",
+            "",
+            "info",
+        )
+        res.row(
+            "profile notes (档案)",
+            f"{notes_pm:.0f} B/member",
+            f"{n_keys('notes'):,} members with notes, {b('notes') / max(1, n_keys('notes')):.0f} B each",
+            "",
+            "info",
+        )
+        res.row(
+            "audit log (every command)",
+            f"{audit_pm:.0f} B/member",
+            f"{n_cmds:,} commands over the camp, never expires",
+            "",
+            "info",
+        )
+        res.row(
+            f"note links ({LINK_DAYS}-day window)",
+            f"{links_pm:.0f} B/member",
+            f"{fmt_num(links_pm * members / 1e6, 1)} MB for {members:,} members",
+            "",
+            "info",
+        )
+        res.row(
+            f"effect keys wb:fx ({fx_days}-day window)",
+            f"{fx_pm:.0f} B/member",
+            f"{b('effects wb:fx') / max(1, n_keys('effects wb:fx')):.0f} B/key, {fmt_num(fx_pm * members / 1e6, 1)} MB",
+            "",
+            "info",
+        )
+        res.row(
+            f"command guards wb:cmd ({guard_days}-day window)",
+            f"{guards_pm:.0f} B/member",
+            f"{b('command guards wb:cmd') / max(1, n_keys('command guards wb:cmd')):.0f} B/command",
+            "",
+            "info",
+        )
+        res.row(
+            "dedupe wb:seen (24-hour window)",
+            f"{seen_pm:.0f} B/member",
+            f"{n_keys('dedupe wb:seen'):,} keys for {day_msgs:,} messages/day",
+            "",
+            "info",
+        )
+        res.row(
+            "inbox stream (undrained backlog)",
+            f"{inbox_entry:.0f} B/message",
+            f"{fmt_num(b('inbox stream') / 1e6, 1)} MB for a day's {day_msgs:,}; 0 once drained",
+            "",
+            "info",
+        )
         other = b("other")
         camp_total = (total_pm + notes_pm + audit_pm + links_pm + fx_pm + guards_pm + seen_pm) * members + other
-        res.row("camp total, steady state", f"{fmt_num(camp_total / 1e6, 1)} MB",
-                f"{members:,} members, 90 days; other keys {fmt_num(other / 1e3, 0)} kB", "", "info")
+        res.row(
+            "camp total, steady state",
+            f"{fmt_num(camp_total / 1e6, 1)} MB",
+            f"{members:,} members, 90 days; other keys {fmt_num(other / 1e3, 0)} kB",
+            "",
+            "info",
+        )
     return res

@@ -23,6 +23,7 @@ is reported apart. Then, with that same worker:
 Outbound: BOT_DRY_RUN=1, so replies go through the real outbox code (claim, state, metrics) but are
 not sent over HTTP and are not rate-limited; sending is the fan-out benchmark's subject.
 """
+
 from __future__ import annotations
 
 import random
@@ -44,14 +45,27 @@ TARGET_RATE = 2000.0
 TARGET_LAG_P99 = 2.0
 GROUPS, PER_GROUP = 1000, 10
 
-CHECKINS = ("@打卡助手 打卡", "@打卡助手 今日打卡", "@打卡助手 已更 https://www.xiaohongshu.com/explore/{hex}",
-            "@打卡助手 打卡 第{n}天 ✅", "@打卡助手 今天的笔记 http://xhslink.com/{hex}", "@打卡助手 已完成今日打卡")
-CHAT = ("@打卡助手 今天好累啊", "@打卡助手 大家加油", "@打卡助手 这个怎么用", "@打卡助手 谢谢老师",
-        "@打卡助手 明天再打卡", "@打卡助手 哈哈哈")
+CHECKINS = (
+    "@打卡助手 打卡",
+    "@打卡助手 今日打卡",
+    "@打卡助手 已更 https://www.xiaohongshu.com/explore/{hex}",
+    "@打卡助手 打卡 第{n}天 ✅",
+    "@打卡助手 今天的笔记 http://xhslink.com/{hex}",
+    "@打卡助手 已完成今日打卡",
+)
+CHAT = (
+    "@打卡助手 今天好累啊",
+    "@打卡助手 大家加油",
+    "@打卡助手 这个怎么用",
+    "@打卡助手 谢谢老师",
+    "@打卡助手 明天再打卡",
+    "@打卡助手 哈哈哈",
+)
 
 
-def make_events(n: int, prefix: str, seed: int, start_day: str = "2026-11-02", now_ts: bool = False,
-                groups: int = GROUPS) -> list[dict]:
+def make_events(
+    n: int, prefix: str, seed: int, start_day: str = "2026-11-02", now_ts: bool = False, groups: int = GROUPS
+) -> list[dict]:
     """n inbox events as parse_robot makes them, in time order: per camp day every member posts a
     check-in with probability 0.85 (5 % of them images), chit-chat with 0.15, `我的` with 0.01.
     now_ts: every event carries the current time instead (a morning's posts arriving now)."""
@@ -70,8 +84,7 @@ def make_events(n: int, prefix: str, seed: int, start_day: str = "2026-11-02", n
                 if rnd.random() < 0.05:
                     posts.append(("image", ""))
                 else:
-                    posts.append(("text", rnd.choice(CHECKINS).format(hex=f"{rnd.getrandbits(48):012x}",
-                                                                      n=day + 1)))
+                    posts.append(("text", rnd.choice(CHECKINS).format(hex=f"{rnd.getrandbits(48):012x}", n=day + 1)))
             if rnd.random() < 0.15:
                 posts.append(("text", rnd.choice(CHAT)))
             if rnd.random() < 0.01:
@@ -79,10 +92,22 @@ def make_events(n: int, prefix: str, seed: int, start_day: str = "2026-11-02", n
             for msgtype, text in posts:
                 ts = int(d0 + day * 86400 + rnd.uniform(0, 15 * 3600))
                 msgid = f"{prefix}{len(out) + len(today):08d}{rnd.getrandbits(32):08x}"
-                today.append({"source": "robot", "msgid": msgid,
-                              "chat_id": common.chat_id(g), "chat_type": "group", "userid": common.member_id(m),
-                              "name": common.display_name(m), "alias": "", "msgtype": msgtype, "text": text,
-                              "has_image": msgtype == "image", "event": "", "ts": ts})
+                today.append(
+                    {
+                        "source": "robot",
+                        "msgid": msgid,
+                        "chat_id": common.chat_id(g),
+                        "chat_type": "group",
+                        "userid": common.member_id(m),
+                        "name": common.display_name(m),
+                        "alias": "",
+                        "msgtype": msgtype,
+                        "text": text,
+                        "has_image": msgtype == "image",
+                        "event": "",
+                        "ts": ts,
+                    }
+                )
         today.sort(key=lambda e: e["ts"])
         if now_ts:
             rnd.shuffle(today)
@@ -181,8 +206,13 @@ def run(quick: bool, opts) -> Result:
         # -- baseline: RQ no-op jobs, same worker ---------------------------------------------------
         q = Queue("default", connection=r)
         with r.pipeline() as p:
-            q.enqueue_many([Queue.prepare_data("bench.noop.noop", result_ttl=0, failure_ttl=3600, timeout=60)
-                            for _ in range(n_noop)], pipeline=p)
+            q.enqueue_many(
+                [
+                    Queue.prepare_data("bench.noop.noop", result_ttl=0, failure_ttl=3600, timeout=60)
+                    for _ in range(n_noop)
+                ],
+                pipeline=p,
+            )
             p.execute()
         t_taken = _wait_taken(r, "default", n_noop, worker, 60)
         t_done = worker.wait_settled(max(120.0, n_noop / 20))
@@ -190,7 +220,7 @@ def run(quick: bool, opts) -> Result:
 
         # -- throughput -----------------------------------------------------------------------------
         events = make_events(n, "p", 7)
-        r.set(streams.INBOX.wake_key, "1", ex=3600)      # hold the wake flag: no drain while loading
+        r.set(streams.INBOX.wake_key, "1", ex=3600)  # hold the wake flag: no drain while loading
         t0 = time.perf_counter()
         for ev in events:
             ingest.accept(wr, ev)
@@ -207,7 +237,7 @@ def run(quick: bool, opts) -> Result:
         meter = common.CpuMeter()
         worker_cpu0 = common.proc_cpu_seconds(worker.proc.pid)
         r.delete(streams.INBOX.wake_key)
-        streams.wake_drain(streams.INBOX)                 # what accept does when it finds no flag
+        streams.wake_drain(streams.INBOX)  # what accept does when it finds no flag
         t_taken = _wait_taken(r, "inbox", 1, worker, 60)
         t_done = None
         deadline = t_taken + max(600.0, n / 50)
@@ -233,16 +263,29 @@ def run(quick: bool, opts) -> Result:
         generated_checkins = sum(1 for e in events if _is_checkin(e))
         pending = r.xpending("wb:inbox", "workers")["pending"] if r.exists("wb:inbox") else 0
         dead = r.llen("wb:inbox:dead")
-        res.data.update({"groups": GROUPS, "members": GROUPS * PER_GROUP, "messages": n,
-                         "load_seconds": round(load_seconds, 2), "drain_seconds": round(drain_s, 3),
-                         "rate": rate, "worker_startup_seconds": round(startup_s, 3),
-                         "warmup_messages": n_warm, "warmup_seconds": round(warm_s, 2),
-                         "metrics_delta": delta, "replies_drained_seconds": round(reply_s, 3),
-                         "inbox_pending": pending, "inbox_dead": dead,
-                         "noop_jobs": n_noop, "noop_rate": noop_rate,
-                         "used_memory_before_drain": used_before, "cpu_throughput": cpu_throughput,
-                         "worker_cpu_seconds": worker_cpu,
-                         "checkin_messages_generated": generated_checkins})
+        res.data.update(
+            {
+                "groups": GROUPS,
+                "members": GROUPS * PER_GROUP,
+                "messages": n,
+                "load_seconds": round(load_seconds, 2),
+                "drain_seconds": round(drain_s, 3),
+                "rate": rate,
+                "worker_startup_seconds": round(startup_s, 3),
+                "warmup_messages": n_warm,
+                "warmup_seconds": round(warm_s, 2),
+                "metrics_delta": delta,
+                "replies_drained_seconds": round(reply_s, 3),
+                "inbox_pending": pending,
+                "inbox_dead": dead,
+                "noop_jobs": n_noop,
+                "noop_rate": noop_rate,
+                "used_memory_before_drain": used_before,
+                "cpu_throughput": cpu_throughput,
+                "worker_cpu_seconds": worker_cpu,
+                "checkin_messages_generated": generated_checkins,
+            }
+        )
 
         # -- lag under a steady inflow --------------------------------------------------------------
         lag_events = make_events(int(lag_rate * lag_seconds), "L", 11, now_ts=True)
@@ -291,14 +334,15 @@ def run(quick: bool, opts) -> Result:
                 break
             lags.append(max(0.0, samples[j][0] - t_acc))
         unprocessed = total - len(lags)
-        timeline, last_t = [], None          # every 0.1 s: (seconds since start, processed)
+        timeline, last_t = [], None  # every 0.1 s: (seconds since start, processed)
         for t_s, k in samples:
             if last_t is None or t_s - last_t >= 0.1:
                 timeline.append((round(t_s - start, 2), k))
                 last_t = t_s
-        stalls = [(a[0], round(b[0] - a[0], 2)) for a, b in zip(timeline, timeline[1:], strict=False)
-                  if b[0] - a[0] > 0.3]
-        flat, run_from = [], None            # periods of 0.5 s or more without progress
+        stalls = [
+            (a[0], round(b[0] - a[0], 2)) for a, b in zip(timeline, timeline[1:], strict=False) if b[0] - a[0] > 0.3
+        ]
+        flat, run_from = [], None  # periods of 0.5 s or more without progress
         for (t0_, k0), (_t1, k1) in zip(timeline, timeline[1:], strict=False):
             if k1 == k0 and k0 < total:
                 run_from = t0_ if run_from is None else run_from
@@ -310,38 +354,83 @@ def run(quick: bool, opts) -> Result:
         p50, p99 = percentile(lags, 50), percentile(lags, 99)
         mx = lags[-1] if lags else float("nan")
         worker.wait_settled(120, lambda: r.xlen("wb:outbox") == 0)
-        lag_checkins = {k.decode(): int(v) for k, v in r.hgetall("wb:metrics").items()}.get("checkins", 0) \
-            - metrics.get("checkins", 0)
-        res.data.update({"lag_rate_target": lag_rate, "lag_rate_achieved": total / max(1e-9, produce_s),
-                         "lag_seconds": lag_seconds, "lag_p50": p50, "lag_p99": p99, "lag_max": mx,
-                         "lag_unprocessed": unprocessed, "lag_timeline": timeline,
-                         "lag_no_progress": flat, "lag_poll_gaps": stalls, "lag_checkins_counted": lag_checkins,
-                         "cpu_lag": cpu_lag})
+        lag_checkins = {k.decode(): int(v) for k, v in r.hgetall("wb:metrics").items()}.get(
+            "checkins", 0
+        ) - metrics.get("checkins", 0)
+        res.data.update(
+            {
+                "lag_rate_target": lag_rate,
+                "lag_rate_achieved": total / max(1e-9, produce_s),
+                "lag_seconds": lag_seconds,
+                "lag_p50": p50,
+                "lag_p99": p99,
+                "lag_max": mx,
+                "lag_unprocessed": unprocessed,
+                "lag_timeline": timeline,
+                "lag_no_progress": flat,
+                "lag_poll_gaps": stalls,
+                "lag_checkins_counted": lag_checkins,
+                "cpu_lag": cpu_lag,
+            }
+        )
 
-        res.row("inbox messages/s (1 worker)", fmt_num(rate),
-                f"RQ no-op jobs {fmt_num(noop_rate)}/s ({rate / noop_rate:.1f}x)" if noop_rate else "",
-                f">= {TARGET_RATE:,.0f}/s", met(rate >= TARGET_RATE))
-        res.row("worker CPU per message", f"{worker_cpu / n * 1e6:,.0f} us",
-                f"{n / max(1e-9, worker_cpu):,.0f} msg per worker CPU-second (it also waits on Redis); "
-                "Redis and the poller "
-                f"{cpu_throughput['ours_cpu_s'] - worker_cpu:.1f} s CPU besides", "", "info")
-        res.row("messages drained", f"{n:,} in {drain_s:.1f} s",
-                f"{delta.get('checkins', 0):,} check-in days counted; {GROUPS * PER_GROUP:,} members, "
-                f"{n / (GROUPS * PER_GROUP * 1.01):.1f} camp days", "", "info")
-        res.row("replies drained after (dry run)", f"{replies:,} in {reply_s:.1f} s",
-                "BOT_DRY_RUN=1: outbox code path, no HTTP", "", "info")
-        res.row("lag p50 / p99 (post to counted)", f"{p50:.2f} / {p99:.2f} s",
-                f"{total / max(1e-9, produce_s):,.0f} msg/s for {lag_seconds:.0f} s, max {mx:.2f} s",
-                f"p99 < {TARGET_LAG_P99:.0f} s", met(p99 < TARGET_LAG_P99 and unprocessed == 0))
+        res.row(
+            "inbox messages/s (1 worker)",
+            fmt_num(rate),
+            f"RQ no-op jobs {fmt_num(noop_rate)}/s ({rate / noop_rate:.1f}x)" if noop_rate else "",
+            f">= {TARGET_RATE:,.0f}/s",
+            met(rate >= TARGET_RATE),
+        )
+        res.row(
+            "worker CPU per message",
+            f"{worker_cpu / n * 1e6:,.0f} us",
+            f"{n / max(1e-9, worker_cpu):,.0f} msg per worker CPU-second (it also waits on Redis); "
+            "Redis and the poller "
+            f"{cpu_throughput['ours_cpu_s'] - worker_cpu:.1f} s CPU besides",
+            "",
+            "info",
+        )
+        res.row(
+            "messages drained",
+            f"{n:,} in {drain_s:.1f} s",
+            f"{delta.get('checkins', 0):,} check-in days counted; {GROUPS * PER_GROUP:,} members, "
+            f"{n / (GROUPS * PER_GROUP * 1.01):.1f} camp days",
+            "",
+            "info",
+        )
+        res.row(
+            "replies drained after (dry run)",
+            f"{replies:,} in {reply_s:.1f} s",
+            "BOT_DRY_RUN=1: outbox code path, no HTTP",
+            "",
+            "info",
+        )
+        res.row(
+            "lag p50 / p99 (post to counted)",
+            f"{p50:.2f} / {p99:.2f} s",
+            f"{total / max(1e-9, produce_s):,.0f} msg/s for {lag_seconds:.0f} s, max {mx:.2f} s",
+            f"p99 < {TARGET_LAG_P99:.0f} s",
+            met(p99 < TARGET_LAG_P99 and unprocessed == 0),
+        )
         if unprocessed:
             res.row("lag: messages not processed within 120 s", unprocessed, "", "0", "missed")
-        res.row("worker start-up", f"{startup_s:.1f} s to register",
-                f"then {n_warm} warm-up messages in {warm_s:.1f} s (imports, scripts)", "", "info")
+        res.row(
+            "worker start-up",
+            f"{startup_s:.1f} s to register",
+            f"then {n_warm} warm-up messages in {warm_s:.1f} s (imports, scripts)",
+            "",
+            "info",
+        )
         _worst_inputs(res)
         foreign = max(cpu_throughput["foreign_share"], cpu_lag["foreign_share"])
         if foreign > 0.05:
-            res.row("other processes' CPU during the measurements", f"{foreign:.0%} of the machine",
-                    "a shared machine: figures are low and noisy", "", "info")
+            res.row(
+                "other processes' CPU during the measurements",
+                f"{foreign:.0%} of the machine",
+                "a shared machine: figures are low and noisy",
+                "",
+                "info",
+            )
     return res
 
 
@@ -377,5 +466,10 @@ def _worst_inputs(res: Result) -> None:
         if ratio > worst_ratio:
             worst_name, worst_s, worst_ratio = name, took, ratio
     res.data["worst_inputs"] = {"name": worst_name, "seconds": worst_s, "ratio_per_char": worst_ratio}
-    res.row("detection, worst input (~20,000 chars)", f"{worst_s * 1000:.1f} ms ({worst_name})",
-            f"{worst_ratio:.2f}x an ordinary 200-char post's cost per character", "< 2x", met(worst_ratio < 2))
+    res.row(
+        "detection, worst input (~20,000 chars)",
+        f"{worst_s * 1000:.1f} ms ({worst_name})",
+        f"{worst_ratio:.2f}x an ordinary 200-char post's cost per character",
+        "< 2x",
+        met(worst_ratio < 2),
+    )

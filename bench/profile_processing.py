@@ -7,6 +7,7 @@ per message and, with --cprofile, the top functions.
 
 A diagnostic for bench/processing.py, not one of the benchmarks of bench/run.py.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,7 +41,7 @@ def main(argv=None) -> None:
         stack.enter_context(InProcessEnv(common.service_env(rs.url, env_file, BOT_DRY_RUN="1")))
         r = get_redis()
         r.set(streams.INBOX.wake_key, "1", ex=3600)
-        r.set(streams.OUTBOX.wake_key, "1", ex=3600)    # replies stay queued: no RQ here
+        r.set(streams.OUTBOX.wake_key, "1", ex=3600)  # replies stay queued: no RQ here
         warm = 2000
         for ev in processing.make_events(args.n + warm, "p", 7, groups=args.groups):
             ingest.accept(r, ev)
@@ -51,6 +52,7 @@ def main(argv=None) -> None:
         def counting(self, *a, **k):
             trips[0] += 1
             return orig(self, *a, **k)
+
         AbstractConnection.send_packed_command = counting
         pr = cProfile.Profile() if args.cprofile else None
         t = time.perf_counter()
@@ -61,8 +63,10 @@ def main(argv=None) -> None:
             pr.disable()
         el = time.perf_counter() - t
         AbstractConnection.send_packed_command = orig
-        print(f"{n} messages in {el:.2f} s: {n / el:,.0f} msg/s, {trips[0] / max(1, n):.2f} Redis round trips "
-              f"per message{' (under cProfile: slower)' if pr else ''}")
+        print(
+            f"{n} messages in {el:.2f} s: {n / el:,.0f} msg/s, {trips[0] / max(1, n):.2f} Redis round trips "
+            f"per message{' (under cProfile: slower)' if pr else ''}"
+        )
         if pr:
             s = io.StringIO()
             pstats.Stats(pr, stream=s).sort_stats("cumulative").print_stats(args.top)

@@ -4,6 +4,7 @@ summary lists where the samples fall, by function, self and inclusive.
 
     python -m bench.profiling FILE.txt [N]      # summarise a collapsed-stack file again
 """
+
 from __future__ import annotations
 
 import re
@@ -33,8 +34,22 @@ def start(pid: int | None, out: Path | None, seconds: float, subprocesses: bool 
     exe = pyspy()
     if not pid or out is None or exe is None:
         return None
-    args = [exe, "record", "--pid", str(pid), "--format", "raw", "--output", str(out), "--rate", "250",
-            "--nonblocking", "--gil", "--duration", str(max(1, int(round(seconds))))]
+    args = [
+        exe,
+        "record",
+        "--pid",
+        str(pid),
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+        "--rate",
+        "250",
+        "--nonblocking",
+        "--gil",
+        "--duration",
+        str(max(1, int(round(seconds)))),
+    ]
     if subprocesses:
         args.append("--subprocesses")
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

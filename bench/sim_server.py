@@ -5,6 +5,7 @@
 Writes its base URL to FILE once it listens and serves until SIGTERM. Credentials are the bench's
 (bench/common.py); every robot key is accepted; WeCom's limits (20 a minute per robot) are enforced.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,9 @@ def main() -> None:
     p.add_argument("--latency", type=float, default=0.1)
     p.add_argument("--url-file", required=True)
     args = p.parse_args()
-    state = SimState(corp_id=common.CORP_ID, secret=common.SECRET, agent_id=common.AGENT_ID,
-                     valid_keys=None, latency=args.latency)
+    state = SimState(
+        corp_id=common.CORP_ID, secret=common.SECRET, agent_id=common.AGENT_ID, valid_keys=None, latency=args.latency
+    )
     server = SimulatorServer(state)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

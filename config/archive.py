@@ -4,6 +4,7 @@ All three of WECOM_ARCHIVE_SDK_PATH, WECOM_ARCHIVE_SECRET, WECOM_ARCHIVE_PRIVATE
 private key is PEM text (literal "\\n" allowed in env files) or the path to a PEM file; it may hold
 several keys (key rotation: each is tried). A problem never quotes the key itself.
 """
+
 from __future__ import annotations
 
 import re
@@ -41,8 +42,10 @@ def _pem_text(env: Env, raw_key: str) -> str:
     try:
         return Path(raw_key).expanduser().read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        env.problem(f"WECOM_ARCHIVE_PRIVATE_KEY: neither PEM text nor a readable PEM file "
-                    f"({type(exc).__name__} reading the path)")
+        env.problem(
+            f"WECOM_ARCHIVE_PRIVATE_KEY: neither PEM text nor a readable PEM file "
+            f"({type(exc).__name__} reading the path)"
+        )
         return ""
 
 
@@ -50,27 +53,35 @@ def _rsa_keys(env: Env, pem: str) -> str:
     """The unencrypted RSA private keys in `pem`, one after the other ("" and a problem otherwise)."""
     blocks = _PEM_BLOCK.findall(pem)
     try:
-        if blocks and all(isinstance(load_pem_private_key(b.encode(), password=None), RSAPrivateKey)
-                          for b in blocks):
+        if blocks and all(isinstance(load_pem_private_key(b.encode(), password=None), RSAPrivateKey) for b in blocks):
             return "\n".join(blocks)
     except Exception:  # whatever the key's bytes make the parser raise, it is not a usable key
         pass
-    env.problem("WECOM_ARCHIVE_PRIVATE_KEY: not an unencrypted PEM RSA private key (the pair of the "
-                "public key set in 管理后台 → 会话内容存档), nor the path to a file holding one")
+    env.problem(
+        "WECOM_ARCHIVE_PRIVATE_KEY: not an unencrypted PEM RSA private key (the pair of the "
+        "public key set in 管理后台 → 会话内容存档), nor the path to a file holding one"
+    )
     return ""
 
 
 def _check_complete(env: Env, s: Settings, raw_key: str) -> None:
-    archive_vars = {"WECOM_ARCHIVE_SDK_PATH": s.archive_sdk_path, "WECOM_ARCHIVE_SECRET": s.archive_secret,
-                    "WECOM_ARCHIVE_PRIVATE_KEY": raw_key}
+    archive_vars = {
+        "WECOM_ARCHIVE_SDK_PATH": s.archive_sdk_path,
+        "WECOM_ARCHIVE_SECRET": s.archive_secret,
+        "WECOM_ARCHIVE_PRIVATE_KEY": raw_key,
+    }
     if not any(archive_vars.values()):
         return
     for name, value in archive_vars.items():
         if not value:
-            env.problem(f"{name} is missing: the message archive needs WECOM_ARCHIVE_SDK_PATH, "
-                        "WECOM_ARCHIVE_SECRET and WECOM_ARCHIVE_PRIVATE_KEY (or none of them)")
+            env.problem(
+                f"{name} is missing: the message archive needs WECOM_ARCHIVE_SDK_PATH, "
+                "WECOM_ARCHIVE_SECRET and WECOM_ARCHIVE_PRIVATE_KEY (or none of them)"
+            )
     if s.archive_sdk_path and not Path(s.archive_sdk_path).expanduser().is_file():
-        env.problem(f"WECOM_ARCHIVE_SDK_PATH={s.archive_sdk_path!r}: no such file "
-                    "(the path to WeCom's libWeWorkFinanceSdk_C.so)")
+        env.problem(
+            f"WECOM_ARCHIVE_SDK_PATH={s.archive_sdk_path!r}: no such file "
+            "(the path to WeCom's libWeWorkFinanceSdk_C.so)"
+        )
     if s.simulated:
         env.problem("WECOM_CORP_ID is missing: the message archive needs the real corp id")

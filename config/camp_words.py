@@ -5,6 +5,7 @@ with `+` adds to what it applies over instead of replacing it; over the built-in
 handlers.checkin, not here) it is kept as a tuple whose first item is "+", which handlers.checkin reads
 as "the built-in ones and these".
 """
+
 from __future__ import annotations
 
 import re
@@ -19,6 +20,7 @@ _HOST = re.compile(r"^(?:https?://)?[A-Za-z0-9.-]+\.[A-Za-z]{2,}/?$")
 @dataclass(frozen=True)
 class CampWords:
     """<prefix>CHECKIN_KEYWORDS, <prefix>LINK_HOSTS and <prefix>CHAIN_TEMPLATE as Group holds them."""
+
     keywords: tuple[str, ...] | None = None
     link_hosts: tuple[str, ...] | None = None
     chain_template: str = ""
@@ -36,9 +38,11 @@ def load_camp_words(env: Env, s: Settings) -> None:
 def camp_words(env: Env, prefix: str, base: CampWords) -> CampWords:
     """The words under `prefix` over `base`. A list that starts with `+` adds to `base` (or to the
     built-in ones: a leading "+" item, which handlers.checkin resolves) instead of replacing it."""
-    return CampWords(_keywords(env, prefix + "CHECKIN_KEYWORDS", base.keywords),
-                     _link_hosts(env, prefix + "LINK_HOSTS", base.link_hosts),
-                     _chain_template(env, prefix + "CHAIN_TEMPLATE", base.chain_template))
+    return CampWords(
+        _keywords(env, prefix + "CHECKIN_KEYWORDS", base.keywords),
+        _link_hosts(env, prefix + "LINK_HOSTS", base.link_hosts),
+        _chain_template(env, prefix + "CHAIN_TEMPLATE", base.chain_template),
+    )
 
 
 def _keywords(env: Env, name: str, base: tuple[str, ...] | None) -> tuple[str, ...] | None:
@@ -47,8 +51,9 @@ def _keywords(env: Env, name: str, base: tuple[str, ...] | None) -> tuple[str, .
         return base
     words = csv(raw.lstrip("+").strip())
     if not words:
-        env.problem(f"{name}={raw!r}: expected comma-separated words, e.g. 打卡,已更 "
-                    "(start with + to add to the built-in ones)")
+        env.problem(
+            f"{name}={raw!r}: expected comma-separated words, e.g. 打卡,已更 (start with + to add to the built-in ones)"
+        )
         return base
     if raw.startswith("+"):
         return ("+",) + tuple(w for w in (base or ()) if w != "+") + words
@@ -61,8 +66,10 @@ def _link_hosts(env: Env, name: str, base: tuple[str, ...] | None) -> tuple[str,
         return base
     found = csv(raw.lstrip("+").strip())
     if not found or any(not _HOST.match(h) for h in found):
-        env.problem(f"{name}={raw!r}: expected comma-separated host names, e.g. "
-                    "xhslink.com,mp.weixin.qq.com (start with + to add to the built-in ones)")
+        env.problem(
+            f"{name}={raw!r}: expected comma-separated host names, e.g. "
+            "xhslink.com,mp.weixin.qq.com (start with + to add to the built-in ones)"
+        )
         return base
     if raw.startswith("+"):
         return (base or ("+",)) + found

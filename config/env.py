@@ -4,6 +4,7 @@
 the default. The value parsers (`parse_slot`, `parse_quiet`, `people`, `csv`) are shared by the
 section loaders of config/sections.py.
 """
+
 from __future__ import annotations
 
 import io
@@ -19,8 +20,21 @@ from dotenv import dotenv_values
 from config.model import Slot
 
 WEEKDAYS = {
-    "mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6,
-    "周一": 0, "周二": 1, "周三": 2, "周四": 3, "周五": 4, "周六": 5, "周日": 6, "周天": 6,
+    "mon": 0,
+    "tue": 1,
+    "wed": 2,
+    "thu": 3,
+    "fri": 4,
+    "sat": 5,
+    "sun": 6,
+    "周一": 0,
+    "周二": 1,
+    "周三": 2,
+    "周四": 3,
+    "周五": 4,
+    "周六": 5,
+    "周日": 6,
+    "周天": 6,
 }
 USERID = re.compile(r"^[A-Za-z0-9_.@\-]{1,64}$")
 GROUP_KEY = re.compile(r"^[A-Za-z0-9_]{1,32}$")

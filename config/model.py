@@ -1,4 +1,5 @@
 """What the settings hold: the Settings and Group dataclasses, each field declared once with its default."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -24,14 +25,22 @@ SLOT_DEFAULTS = {
     "midweek": "wed 20:00",
     "summary": "sun 21:00",
 }
-SECRET_VARS = ("WECOM_SECRET", "WECOM_TOKEN", "WECOM_ENCODING_AES_KEY", "WECOM_ROBOT_TOKEN",
-               "WECOM_ROBOT_ENCODING_AES_KEY", "WECOM_ARCHIVE_SECRET", "WECOM_ARCHIVE_PRIVATE_KEY")
+SECRET_VARS = (
+    "WECOM_SECRET",
+    "WECOM_TOKEN",
+    "WECOM_ENCODING_AES_KEY",
+    "WECOM_ROBOT_TOKEN",
+    "WECOM_ROBOT_ENCODING_AES_KEY",
+    "WECOM_ARCHIVE_SECRET",
+    "WECOM_ARCHIVE_PRIVATE_KEY",
+)
 DEFAULT_PRAISE_STREAKS = (3, 7, 14, 21, 30)
 
 
 @dataclass(frozen=True)
 class Slot:
     """A daily (weekday None) or weekly time of day, in the group's timezone."""
+
     hour: int
     minute: int
     weekday: int | None = None
@@ -89,7 +98,7 @@ class Settings:
     data_dir: str = "var"
     dry_run: bool = False
     max_body: int = 256 * 1024
-    callback_max_age: int = 3600     # BOT_CALLBACK_MAX_AGE: older signed callbacks are refused (0: no limit)
+    callback_max_age: int = 3600  # BOT_CALLBACK_MAX_AGE: older signed callbacks are refused (0: no limit)
     # the camp and its groups
     timezone: str = "Asia/Shanghai"
     admins: tuple[str, ...] = ()
@@ -100,20 +109,20 @@ class Settings:
     catchup_grace_minutes: int = 120
     notice_ack_hours: int = 4
     # the weekly cycle and praise
-    downgrade_after_weeks: int = 2                                 # BOT_DOWNGRADE_AFTER_WEEKS
-    upgrade_after_weeks: int = 2                                   # BOT_UPGRADE_AFTER_WEEKS
-    top_performers: int = 3                                        # BOT_TOP_PERFORMERS
-    midweek_nudge: bool = True                                     # BOT_MIDWEEK_NUDGE
-    praise_streaks: tuple[int, ...] = DEFAULT_PRAISE_STREAKS       # BOT_PRAISE_STREAKS
-    reply_reserve: int = 3                                         # BOT_REPLY_RESERVE
+    downgrade_after_weeks: int = 2  # BOT_DOWNGRADE_AFTER_WEEKS
+    upgrade_after_weeks: int = 2  # BOT_UPGRADE_AFTER_WEEKS
+    top_performers: int = 3  # BOT_TOP_PERFORMERS
+    midweek_nudge: bool = True  # BOT_MIDWEEK_NUDGE
+    praise_streaks: tuple[int, ...] = DEFAULT_PRAISE_STREAKS  # BOT_PRAISE_STREAKS
+    reply_reserve: int = 3  # BOT_REPLY_RESERVE
     # the message archive (会话内容存档)
-    archive_sdk_path: str = ""                                     # WECOM_ARCHIVE_SDK_PATH
-    archive_secret: str = field(default="", repr=False)            # WECOM_ARCHIVE_SECRET
-    archive_private_key: str = field(default="", repr=False)       # WECOM_ARCHIVE_PRIVATE_KEY, as PEM text
-    archive_proxy: str = ""                                        # WECOM_ARCHIVE_PROXY
-    archive_proxy_password: str = field(default="", repr=False)    # WECOM_ARCHIVE_PROXY_PASSWORD
-    archive_timeout: int = 10                                      # WECOM_ARCHIVE_TIMEOUT, seconds
-    archive_batch: int = 1000                                      # WECOM_ARCHIVE_BATCH, records per call
+    archive_sdk_path: str = ""  # WECOM_ARCHIVE_SDK_PATH
+    archive_secret: str = field(default="", repr=False)  # WECOM_ARCHIVE_SECRET
+    archive_private_key: str = field(default="", repr=False)  # WECOM_ARCHIVE_PRIVATE_KEY, as PEM text
+    archive_proxy: str = ""  # WECOM_ARCHIVE_PROXY
+    archive_proxy_password: str = field(default="", repr=False)  # WECOM_ARCHIVE_PROXY_PASSWORD
+    archive_timeout: int = 10  # WECOM_ARCHIVE_TIMEOUT, seconds
+    archive_batch: int = 1000  # WECOM_ARCHIVE_BATCH, records per call
     # what load() found wrong (each naming the exact variable) and what it wants said
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -145,12 +154,22 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Every configured secret value, for log redaction and leak tests."""
-        values = [self.secret, self.token, self.aes_key, self.robot_token, self.robot_aes_key,
-                  self.archive_secret, self.archive_proxy_password]
+        values = [
+            self.secret,
+            self.token,
+            self.aes_key,
+            self.robot_token,
+            self.robot_aes_key,
+            self.archive_secret,
+            self.archive_proxy_password,
+        ]
         values += [g.webhook_key for g in self.groups.values()]
         # a PEM key is masked by its body's lines (a log line holds at most one of them)
-        values += [line.strip() for line in self.archive_private_key.splitlines()
-                   if line.strip() and not line.startswith("-----")]
+        values += [
+            line.strip()
+            for line in self.archive_private_key.splitlines()
+            if line.strip() and not line.startswith("-----")
+        ]
         return [v for v in values if v and len(v) >= 6]
 
 

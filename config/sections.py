@@ -5,6 +5,7 @@ the service, the WeCom app and robots, the camp-wide defaults, the schedule, the
 archive (config/archive.py), announcements and one camp's words (config/camp_words.py), the weekly
 cycle and praise.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -29,17 +30,26 @@ from config.model import (
 )
 
 _TRUE = ("1", "true", "yes", "on")
-_GROUP_VAR = re.compile(r"^GROUP_([A-Za-z0-9_]+?)_(CHAT_ID|NAME|LEADERS|MEMBERS|WEBHOOK_KEY|WEEKLY_GOAL|TIMEZONE"
-                        r"|CHECKIN_KEYWORDS|LINK_HOSTS|CHAIN_TEMPLATE|CAMP_START|CAMP_END)$")
+_GROUP_VAR = re.compile(
+    r"^GROUP_([A-Za-z0-9_]+?)_(CHAT_ID|NAME|LEADERS|MEMBERS|WEBHOOK_KEY|WEEKLY_GOAL|TIMEZONE"
+    r"|CHECKIN_KEYWORDS|LINK_HOSTS|CHAIN_TEMPLATE|CAMP_START|CAMP_END)$"
+)
 _AES_KEY = re.compile(r"^[A-Za-z0-9+/]{43}$")
 _WEBHOOK_KEY = re.compile(r"^[A-Za-z0-9\-]{8,64}$")
 # the weekly family: a near-miss name (BOT_DOWNGRADE_AFTER_WEEK, BOT_REPLY_RESERVED, ...) is reported
-WEEKLY_VARS = ("BOT_DOWNGRADE_AFTER_WEEKS", "BOT_UPGRADE_AFTER_WEEKS", "BOT_TOP_PERFORMERS",
-               "BOT_MIDWEEK_NUDGE", "BOT_PRAISE_STREAKS", "BOT_REPLY_RESERVE")
+WEEKLY_VARS = (
+    "BOT_DOWNGRADE_AFTER_WEEKS",
+    "BOT_UPGRADE_AFTER_WEEKS",
+    "BOT_TOP_PERFORMERS",
+    "BOT_MIDWEEK_NUDGE",
+    "BOT_PRAISE_STREAKS",
+    "BOT_REPLY_RESERVE",
+)
 _WEEKLY_PREFIXES = ("BOT_DOWNGRADE", "BOT_UPGRADE", "BOT_TOP_PERFORM", "BOT_MIDWEEK_N", "BOT_PRAISE", "BOT_REPLY")
 
 
 # --- the service ------------------------------------------------------------------------------------
+
 
 def load_service(env: Env, s: Settings) -> None:
     """REDIS_URL, BOT_DATA_DIR, BOT_DRY_RUN, BOT_CALLBACK_MAX_AGE."""
@@ -53,6 +63,7 @@ def load_service(env: Env, s: Settings) -> None:
 
 
 # --- the WeCom app and the group robots ---------------------------------------------------------------
+
 
 def load_wecom(env: Env, s: Settings) -> None:
     """The self-built app (WECOM_CORP_ID, _AGENT_ID, _SECRET, WECOM_API_BASE_URL), its callback
@@ -95,8 +106,10 @@ def _use_wecom_api(env: Env, s: Settings, base: str) -> None:
     if s.agent_id and not s.agent_id.isdigit():
         env.problem(f"WECOM_AGENT_ID={s.agent_id!r}: expected the app's numeric AgentId")
     if not (s.token and s.aes_key) and not (s.robot_token and s.robot_aes_key):
-        env.problem("WECOM_TOKEN/WECOM_ENCODING_AES_KEY or WECOM_ROBOT_TOKEN/WECOM_ROBOT_ENCODING_AES_KEY: "
-                    "set at least one callback (the app's or the robots')")
+        env.problem(
+            "WECOM_TOKEN/WECOM_ENCODING_AES_KEY or WECOM_ROBOT_TOKEN/WECOM_ROBOT_ENCODING_AES_KEY: "
+            "set at least one callback (the app's or the robots')"
+        )
 
 
 def _check_callback_keys(env: Env, s: Settings) -> None:
@@ -104,8 +117,9 @@ def _check_callback_keys(env: Env, s: Settings) -> None:
     keys = (("WECOM_ENCODING_AES_KEY", s.aes_key), ("WECOM_ROBOT_ENCODING_AES_KEY", s.robot_aes_key))
     for name, value in keys:
         if value and (len(value) != 43 or not _AES_KEY.match(value)):
-            env.problem(f"{name}: must be exactly 43 letters and digits as WeCom shows it "
-                        f"(got {len(value)} characters)")
+            env.problem(
+                f"{name}: must be exactly 43 letters and digits as WeCom shows it (got {len(value)} characters)"
+            )
     pairs = (("WECOM_TOKEN", s.token, s.aes_key), ("WECOM_ROBOT_TOKEN", s.robot_token, s.robot_aes_key))
     for name, token, key in pairs:
         if bool(token) != bool(key):
@@ -114,6 +128,7 @@ def _check_callback_keys(env: Env, s: Settings) -> None:
 
 
 # --- the camp-wide defaults ---------------------------------------------------------------------------
+
 
 def load_camp(env: Env, s: Settings) -> None:
     """BOT_TIMEZONE, BOT_ADMINS, BOT_WEEKLY_GOAL, BOT_SILENT_DAYS, BOT_CATCHUP_GRACE_MINUTES, BOT_QUIET_HOURS."""
@@ -133,9 +148,11 @@ def load_camp(env: Env, s: Settings) -> None:
 
 # --- the schedule -------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Schedule:
     """The camp-wide slots (BOT_<SLOT>_AT) and camp dates every group starts from."""
+
     slots: dict[str, Slot | None]
     camp_start: date | None = None
     camp_end: date | None = None
@@ -158,6 +175,7 @@ def _default_slot(env: Env, slot: str) -> Slot | None:
 
 # --- the groups -------------------------------------------------------------------------------------
 
+
 def load_groups(env: Env, s: Settings, schedule: Schedule) -> None:
     """BOT_GROUPS and each listed group's GROUP_<KEY>_* (its camp words: config/camp_words.py)."""
     seen_chats: dict[str, str] = {}
@@ -174,8 +192,7 @@ def load_groups(env: Env, s: Settings, schedule: Schedule) -> None:
 
 def _group(env: Env, s: Settings, key: str, schedule: Schedule, seen_chats: dict[str, str]) -> Group:
     p = f"GROUP_{key.upper()}_"
-    g = Group(key=key, chat_id=env.get(p + "CHAT_ID"), name=env.get(p + "NAME"),
-              webhook_key=env.get(p + "WEBHOOK_KEY"))
+    g = Group(key=key, chat_id=env.get(p + "CHAT_ID"), name=env.get(p + "NAME"), webhook_key=env.get(p + "WEBHOOK_KEY"))
     g.leaders, leader_names = people(env.get(p + "LEADERS"))
     g.members, member_names = people(env.get(p + "MEMBERS"))
     g.display_names = {**leader_names, **member_names}
@@ -195,8 +212,9 @@ def _group(env: Env, s: Settings, key: str, schedule: Schedule, seen_chats: dict
 
 def _check_chat_id(env: Env, p: str, g: Group, seen_chats: dict[str, str]) -> None:
     if not g.chat_id:
-        env.problem(f"{p}CHAT_ID is missing: set it to the group's ChatId "
-                    "(the bot reports unknown ChatIds to BOT_ADMINS)")
+        env.problem(
+            f"{p}CHAT_ID is missing: set it to the group's ChatId (the bot reports unknown ChatIds to BOT_ADMINS)"
+        )
     elif g.chat_id in seen_chats:
         env.problem(f"{p}CHAT_ID: the same chat id is already used by group {seen_chats[g.chat_id]!r}")
     else:
@@ -235,6 +253,7 @@ def _check_unlisted_groups(env: Env, s: Settings) -> None:
 
 # --- the weekly cycle and praise ----------------------------------------------------------------------
 
+
 def load_weekly(env: Env, s: Settings) -> None:
     """BOT_DOWNGRADE_AFTER_WEEKS, BOT_UPGRADE_AFTER_WEEKS, BOT_TOP_PERFORMERS, BOT_REPLY_RESERVE,
     BOT_MIDWEEK_NUDGE, BOT_PRAISE_STREAKS; a near-miss name in this family is reported."""
@@ -263,8 +282,9 @@ def _praise_streaks(env: Env) -> tuple[int, ...]:
     except ValueError:
         streaks = ()
     if not streaks or any(n < 2 or n > 1000 for n in streaks):
-        env.problem(f"BOT_PRAISE_STREAKS={raw!r}: expected comma-separated streak lengths from 2 "
-                    "to 1000, e.g. 3,7,14,21,30")
+        env.problem(
+            f"BOT_PRAISE_STREAKS={raw!r}: expected comma-separated streak lengths from 2 to 1000, e.g. 3,7,14,21,30"
+        )
         return DEFAULT_PRAISE_STREAKS
     return streaks
 

@@ -7,6 +7,7 @@ the problems. Anything that runs for real calls `load(strict=True)` instead.
 What the settings hold is config/model.py; how a variable is read, config/env.py; each section's
 variables, config/sections.py, config/archive.py and config/camp_words.py. Callers import all of it from here.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -40,14 +41,30 @@ from config.sections import (
 )
 
 __all__ = [
-    "DAILY_SLOTS", "DEFAULT_API_BASE_URL", "DEV_AES_KEY", "DEV_CORP_ID", "DEV_TOKEN", "SECRET_VARS", "SIM_PATH",
-    "SLOT_DEFAULTS", "SLOTS", "WEEKDAYS", "WEEKLY_SLOTS", "ConfigError", "Group", "Settings", "Slot",
-    "get_settings", "load", "parse_slot", "read_environment", "reset",
+    "DAILY_SLOTS",
+    "DEFAULT_API_BASE_URL",
+    "DEV_AES_KEY",
+    "DEV_CORP_ID",
+    "DEV_TOKEN",
+    "SECRET_VARS",
+    "SIM_PATH",
+    "SLOT_DEFAULTS",
+    "SLOTS",
+    "WEEKDAYS",
+    "WEEKLY_SLOTS",
+    "ConfigError",
+    "Group",
+    "Settings",
+    "Slot",
+    "get_settings",
+    "load",
+    "parse_slot",
+    "read_environment",
+    "reset",
 ]
 
 
-def load(environ: Mapping[str, str] | None = None, env_file: EnvPath | None = None,
-         strict: bool = False) -> Settings:
+def load(environ: Mapping[str, str] | None = None, env_file: EnvPath | None = None, strict: bool = False) -> Settings:
     s = Settings()
     env = Env(read_environment(environ, env_file), s.problems)
     load_service(env, s)

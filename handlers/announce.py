@@ -7,6 +7,7 @@ in the group after the announcement counts as an answer (收到, +1, 👌, or an
 only see some posts, and a member who wrote anything has read the group. In private chat only a
 short acknowledgement counts, so that a private check-in is not mistaken for one.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,12 +19,14 @@ from handlers.chain import strip_mentions
 from handlers.texts import note_line
 
 HEADERS = ("#通知", "＃通知")
-MAX_TEXT = 1500            # the group post stays under WeCom's 2048-byte text limit
-PREVIEW = 24               # characters of the announcement quoted back to the leader
+MAX_TEXT = 1500  # the group post stays under WeCom's 2048-byte text limit
+PREVIEW = 24  # characters of the announcement quoted back to the leader
 
 _ACK_RE = re.compile(
     r"^(?:收到|收到了|已收到|好的|好滴|好嘞|好|ok|okay|明白|明白了|知道了|了解|get|嗯|嗯嗯|\+1|1|👌|🙋|🙆|👍|✅|[🆗])"
-    r"[\s!！。.~～、,，啦呀哈😊🙏👌👍💪❤️]*$", re.IGNORECASE)
+    r"[\s!！。.~～、,，啦呀哈😊🙏👌👍💪❤️]*$",
+    re.IGNORECASE,
+)
 
 
 def split_header(text: str) -> str | None:
@@ -32,11 +35,11 @@ def split_header(text: str) -> str | None:
     body = (text or "").strip()
     for head in HEADERS + ("通知",):
         if body.startswith(head):
-            return body[len(head):].lstrip(" \t\u3000:：\n")
+            return body[len(head) :].lstrip(" \t\u3000:：\n")
     low = body.lower()
     for head in ("notice", "announce"):
         if low.startswith(head) and (len(body) == len(head) or not body[len(head)].isalnum()):
-            return body[len(head):].lstrip(" \t\u3000:：\n")
+            return body[len(head) :].lstrip(" \t\u3000:：\n")
     return None
 
 
@@ -72,6 +75,7 @@ def preview(text: str) -> str:
 
 # --- wording -------------------------------------------------------------------------------------
 
+
 def group_post(text: str) -> str:
     return f"📢 群通知\n{text.strip()}\n\n看到的伙伴回个「收到」🙏"
 
@@ -86,15 +90,19 @@ def leader_confirm(group_name: str, hours: int, posted: bool) -> str:
     return f"📢 通知{where}，{hours} 小时后告诉你还有谁没回应～"
 
 
-def follow_up(group_name: str, text: str, hours: int, silent: Sequence[str], total: int,
-              notes: dict[str, list[Any]] | None = None) -> str:
+def follow_up(
+    group_name: str, text: str, hours: int, silent: Sequence[str], total: int, notes: dict[str, list[Any]] | None = None
+) -> str:
     """`notes`: display name -> that member's latest profile notes, so the leader knows whom they ask."""
     head = f"📢「{group_name}」的通知「{preview(text)}」发出 {hours} 小时了"
     if not silent:
         return f"{head}，{total} 位伙伴全都回应啦🎉"
     lines = [f"{head}，{total - len(silent)}/{total} 位已回应。", f"还没回应：{'、'.join(silent)}"]
-    lines += [f"📒 {name} 的档案：" + "；".join(note_line(n) for n in (notes or {})[name])
-              for name in silent if (notes or {}).get(name)]
+    lines += [
+        f"📒 {name} 的档案：" + "；".join(note_line(n) for n in (notes or {})[name])
+        for name in silent
+        if (notes or {}).get(name)
+    ]
     lines.append("可以私聊问一句，确认 ta 看到了～")
     return "\n".join(lines)
 

@@ -3,6 +3,7 @@
 A day is its number of days since EPOCH in the group's own calendar, so that "one check-in per
 member per day" and "Monday to Sunday" are local notions, whatever the server's clock says.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
@@ -65,6 +66,7 @@ def local_midnight(d: date, tz: ZoneInfo) -> datetime:
 
 
 # --- camp words and quiet hours -------------------------------------------------------------------
+
 
 def camp_week(day: int, camp_start: date | None) -> int | None:
     """The camp week (1-based, Monday to Sunday weeks) holding `day`, or None without camp dates."""

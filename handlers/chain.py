@@ -14,6 +14,7 @@ Pure functions, no I/O. The format is the one WeCom groups use by hand or with t
 A quote of another message comes after a separator line (``- - - -`` or ``------``); everything from
 that line on is ignored, so quoting a chain never counts as posting one.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,8 +22,16 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-__all__ = ["ChainEntry", "Chain", "parse_chain", "render_chain", "cut_quote", "strip_mentions",
-           "is_quote_separator", "CHAIN_HEADER"]
+__all__ = [
+    "ChainEntry",
+    "Chain",
+    "parse_chain",
+    "render_chain",
+    "cut_quote",
+    "strip_mentions",
+    "is_quote_separator",
+    "CHAIN_HEADER",
+]
 
 CHAIN_HEADER = "#接龙"
 
@@ -37,9 +46,12 @@ _TEMPLATE_RE = re.compile(r"[ \t\u3000]*例(?:如|子)?(?:[ \t\u3000]*[:：][ \t
 # number, then either a separator (and optional spaces) or at least one space, then the rest
 # ("1.5倍" and "21:00前" are not entries: a dot or colon followed by a digit is a number, not a separator)
 _ENTRY_RE = re.compile(
-    r"[ \t\u3000]*(\d{1,4})(?:[ \t\u3000]*([.．:：](?!\d)|[、)）。])|(?=[ \t\u3000]))[ \t\u3000]*(.*)\Z")
+    r"[ \t\u3000]*(\d{1,4})(?:[ \t\u3000]*([.．:：](?!\d)|[、)）。])|(?=[ \t\u3000]))[ \t\u3000]*(.*)\Z"
+)
 # status words glued to a name without a space: "小鹿已更"
-_GLUED_STATUS_RE = re.compile(r"已更|未更|没更|沒更|已打卡|未打卡|打卡|已完成|未完成|完成|请假|請假|已发|已發|https?://")
+_GLUED_STATUS_RE = re.compile(
+    r"已更|未更|没更|沒更|已打卡|未打卡|打卡|已完成|未完成|完成|请假|請假|已发|已發|https?://"
+)
 _NOT_DONE_RE = re.compile(
     r"未(?:更|完成|打卡|打|发|發|交|做|写|寫)|没有?(?:更|打卡|打|发|發|交|做|写|寫)|沒有?(?:更|打卡|打|發|交|做|寫)"
     r"|还没|還沒|不更|停更|断更|斷更|缺卡|待更|请假|請假|[❌✗✘]"
@@ -50,15 +62,15 @@ _NOT_DONE_RE = re.compile(
 class ChainEntry:
     number: int
     name: str
-    content: str      # rest of the entry (may span continuation lines)
-    done: bool        # False when marked 未更 / 未完成 / 没更 / 未打卡 / 请假 etc.
+    content: str  # rest of the entry (may span continuation lines)
+    done: bool  # False when marked 未更 / 未完成 / 没更 / 未打卡 / 请假 etc.
 
 
 @dataclass(frozen=True)
 class Chain:
-    header: str             # e.g. "#接龙"
-    topic: list[str]        # topic lines between header and entries (excluding 例 line)
-    template: str | None    # the `例 …` line content if any
+    header: str  # e.g. "#接龙"
+    topic: list[str]  # topic lines between header and entries (excluding 例 line)
+    template: str | None  # the `例 …` line content if any
     entries: tuple[ChainEntry, ...]
 
 
@@ -136,16 +148,17 @@ def _find_header(line: str) -> tuple[str, str] | None:
     m = _HEADER_RE.search(line)
     if not m:
         return None
-    before = line[:m.start()]
+    before = line[: m.start()]
     # only @mentions may come before the header ("@打卡助手 #接龙", even "@打卡助手#接龙")
     if any(tok[0] not in "@＠" for tok in before.split()):
         return None
-    rest = strip_mentions(line[m.end():])
+    rest = strip_mentions(line[m.end() :])
     return m.group(0), rest
 
 
 class _EntryLine(NamedTuple):
     """A line that looks like an entry: `3. Momo 已更` -> (3, True, "Momo 已更")."""
+
     number: int
     had_separator: bool
     rest: str
@@ -167,8 +180,8 @@ def _split_name(rest: str) -> tuple[str, str]:
         return _split_name(content)
     m = _GLUED_STATUS_RE.search(name)
     if m and m.start() >= 1:
-        glued = name[m.start():]
-        name = name[:m.start()]
+        glued = name[m.start() :]
+        name = name[: m.start()]
         content = f"{glued} {content}".strip() if content else glued
     return name, content
 
@@ -180,6 +193,7 @@ def _is_done(name: str, content: str) -> bool:
 @dataclass
 class _Draft:
     """The entry being read: its number and name, and its content lines so far."""
+
     number: int
     name: str
     lines: list[str] = field(default_factory=list)
@@ -222,7 +236,7 @@ def _header_and_body(lines: list[str]) -> tuple[str, list[str]] | None:
         found = _find_header(line)
         if found is not None:
             header, rest_of_header = found
-            body = lines[idx + 1:]
+            body = lines[idx + 1 :]
             return header, [rest_of_header, *body] if rest_of_header else body
         if strip_mentions(line):
             return None  # the first line with words in it: no header

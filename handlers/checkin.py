@@ -60,6 +60,7 @@ what follows), and a keyword loop never rescans its clause.
    (分享/干货/大家看看) with the sender's own today (今天分享的...) is still theirs. An image is a
    check-in; a "mixed" post is taken to carry an image and is one unless its text says otherwise.
 """
+
 from __future__ import annotations
 
 import re
@@ -80,24 +81,31 @@ from .chain import (
     strip_mentions,
 )
 
-__all__ = ["Credit", "Detection", "detect", "strip_mentions", "find_note_links", "note_link_hosts",
-           "DEFAULT_LINK_HOSTS"]
+__all__ = [
+    "Credit",
+    "Detection",
+    "detect",
+    "strip_mentions",
+    "find_note_links",
+    "note_link_hosts",
+    "DEFAULT_LINK_HOSTS",
+]
 
 DEFAULT_LINK_HOSTS: tuple[str, ...] = ("xhslink.com", "xiaohongshu.com")
 
 
 @dataclass(frozen=True)
 class Credit:
-    name: str | None      # display name as written in a chain entry; None = the sender themself
-    userid: str | None    # resolved userid (sender's, or a known member's for leader chains), else None
-    note_links: tuple[str, ...] = ()   # 小红书 links found for this credit
+    name: str | None  # display name as written in a chain entry; None = the sender themself
+    userid: str | None  # resolved userid (sender's, or a known member's for leader chains), else None
+    note_links: tuple[str, ...] = ()  # 小红书 links found for this credit
 
 
 @dataclass(frozen=True)
 class Detection:
-    kind: str   # "checkin" | "chain" | "none"
+    kind: str  # "checkin" | "chain" | "none"
     credits: tuple[Credit, ...] = ()
-    reason: str = ""   # short English why (for logs/tests)
+    reason: str = ""  # short English why (for logs/tests)
     addressed: bool = False  # the original text @-mentions someone (e.g. the robot)
     # a leader's chain entries whose name two or more members share: (name as written, their userids);
     # nobody is credited for them, the leader is asked
@@ -129,11 +137,29 @@ _TRAD = str.maketrans({p[0]: p[1] for p in _TRAD_PAIRS.split()})
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\ufe0e\ufe0f"), None)
 # Cantonese (and HK written) function words to their Mandarin forms, so every rule reads them: the aspect
 # marker 咗 (= 了), negation 冇/唔, the day words (聽日 明天, 尋日/琴日 昨天, 而家 现在), 搞掂 (= 搞定) ...
-_YUE_PAIRS = (("搞掂", "搞定"), ("听日", "明天"), ("寻日", "昨天"), ("尋日", "昨天"), ("琴日", "昨天"),
-              ("而家", "现在"), ("宜家", "现在"), ("补返", "补回"), ("做返", "做回"), ("未曾", "还没"),
-              ("咗", "了"), ("冇", "没"), ("唔", "不"), ("嘅", "的"), ("佢", "他"),
-              ("係", "是"), ("喺", "在"), ("畀", "给"), ("乜嘢", "什么"), ("点解", "为什么"),
-              ("边度", "哪里"))
+_YUE_PAIRS = (
+    ("搞掂", "搞定"),
+    ("听日", "明天"),
+    ("寻日", "昨天"),
+    ("尋日", "昨天"),
+    ("琴日", "昨天"),
+    ("而家", "现在"),
+    ("宜家", "现在"),
+    ("补返", "补回"),
+    ("做返", "做回"),
+    ("未曾", "还没"),
+    ("咗", "了"),
+    ("冇", "没"),
+    ("唔", "不"),
+    ("嘅", "的"),
+    ("佢", "他"),
+    ("係", "是"),
+    ("喺", "在"),
+    ("畀", "给"),
+    ("乜嘢", "什么"),
+    ("点解", "为什么"),
+    ("边度", "哪里"),
+)
 _YUE_RE = re.compile("|".join(a for a, _ in _YUE_PAIRS))
 _YUE = dict(_YUE_PAIRS)
 
@@ -148,7 +174,7 @@ _MISSPELT_RE = re.compile(
 
 
 def _fix_misspelt(m: re.Match[str]) -> str:
-    if m.group(2) is not None:   # a look-alike 打 before 卡: the 卡 stays in the text
+    if m.group(2) is not None:  # a look-alike 打 before 卡: the 卡 stays in the text
         return "打"
     return "打" + (m.group(1) or "") + "卡"
 
@@ -224,7 +250,7 @@ def _links_in(text: str, hosts: tuple[str, ...]) -> tuple[list[str], list[tuple[
                 slash = re.search(r"[/?#]", stripped)
                 if not slash:
                     continue
-                host = stripped[:slash.start()].split(":", 1)[0].lower().rstrip(".")
+                host = stripped[: slash.start()].split(":", 1)[0].lower().rstrip(".")
                 candidate = stripped
                 if not _host_matches(host, hosts):
                     continue
@@ -292,8 +318,10 @@ _DEFAULT_KEYWORDS = r"""
 # (question, negation, another day, plan, someone else...), and named "done" in the reason.
 # practice verbs of the camps (reading, writing, drawing, sport, music, language, coding, meditation, diet)
 # (one-character verbs as a character class: one test per position, which keeps the keyword scan fast)
-_ACTS = (r"(?:跟读|朗读|背诵|复习|预习|临摹|默写|上色|冥想|拉伸|训练|练习|健身|翻译|撸铁"
-         r"|[读看写画练跑背做跟拍学听录游跳啃煮烤抄弹骑剪走爬描唱吹拉敲刷念吃喝坐码改修调算解记])")
+_ACTS = (
+    r"(?:跟读|朗读|背诵|复习|预习|临摹|默写|上色|冥想|拉伸|训练|练习|健身|翻译|撸铁"
+    r"|[读看写画练跑背做跟拍学听录游跳啃煮烤抄弹骑剪走爬描唱吹拉敲刷念吃喝坐码改修调算解记])"
+)
 _DONE_WORDS = rf"""
       {_ACTS} \s* (?:完 (?=[了啦咯喽啰嘞哒发交0-9一二两三四五六七八九十半]|\s|$) | (?:出来|通|过) \s* [了啦咯])
     | [写画拍做录剪烤煮] \s* 好 (?=[了啦咯喽啰嘞哒]|\s|$)
@@ -320,11 +348,13 @@ _KEYWORDS_RE = re.compile(_DEFAULT_KEYWORDS + " | (?P<done>" + _DONE_WORDS + ")"
 def _keyword_re(keywords: tuple[str, ...] | None) -> re.Pattern[str]:
     if keywords is None:
         return _KEYWORDS_RE
-    extend = bool(keywords) and keywords[0] == "+"      # ("+", words...): the defaults and these
+    extend = bool(keywords) and keywords[0] == "+"  # ("+", words...): the defaults and these
     words = sorted({_normalize(k).strip() for k in keywords[extend:] if k and k.strip()}, key=len, reverse=True)
     if extend:
-        return re.compile(_DEFAULT_KEYWORDS + " | (?P<done>" + _DONE_WORDS + ")"
-                          + "".join(" | " + re.escape(w) for w in words), re.VERBOSE)
+        return re.compile(
+            _DEFAULT_KEYWORDS + " | (?P<done>" + _DONE_WORDS + ")" + "".join(" | " + re.escape(w) for w in words),
+            re.VERBOSE,
+        )
     if not words:
         return re.compile(r"(?!x)x")  # matches nothing
     return re.compile("|".join(re.escape(w) for w in words))
@@ -357,8 +387,10 @@ _WH_AFTER_RE = re.compile(
     r"怎么|怎样|如何|咋|在哪|哪里|哪儿|哪个|什么|何时|几点|是否|能否|谁|为什么|为啥|多久|啥|吗|么|嘛|呢"
     r"|对吧|是吧|对不对|对嘛|是嘛"
 )
-_Q_SUFFIX_RE = re.compile(r"\s*了?\s*(?:吗|么|嘛|没有?|木有|呢|不(?![\u4e00-\u9fff])|与否|否"
-                          r"|未(?:呀|啊|吖|呢)?(?![\u4e00-\u9fff]))")   # Cantonese "打咗卡未呀"
+_Q_SUFFIX_RE = re.compile(
+    r"\s*了?\s*(?:吗|么|嘛|没有?|木有|呢|不(?![\u4e00-\u9fff])|与否|否"
+    r"|未(?:呀|啊|吖|呢)?(?![\u4e00-\u9fff]))"
+)  # Cantonese "打咗卡未呀"
 _REMIND_RE = re.compile(
     r"大家|各位|同学们|伙伴们|宝子们|宝宝们|家人们|姐妹们|朋友们|亲们|小伙伴|你们|记得|别忘|不要忘|莫忘|提醒|督促|催"
     r"|抓紧|赶紧|赶快|(?<!申)请(?!假)|麻烦|(?<![a-z])(?:remember|don't forget|please)(?![a-z])"
@@ -366,33 +398,47 @@ _REMIND_RE = re.compile(
 _REMIND_NEAR_RE = re.compile(r"(?:快(?:去|点|来)?|一起|前)$")
 # message-level reminder openers: "提醒一下，今晚12点前打卡"
 _REMIND_OPENER_RE = re.compile(r"提醒一下|提醒大家|温馨提示|温馨提醒|友情提示|友情提醒|小提醒|通知")
-_NEG_NEAR_RE = re.compile(r"还没有?|没有?|未|无法|没法|不能|忘|不好意思|没脸|不敢|懒得")     # within 6 chars before
-_NEG_BU_RE = re.compile(r"不|别")                                    # within 3 chars before
-_NEG_FAR_RE = re.compile(r"忘|(?<![a-z])(?:not|no|never|haven't|havent|didn't|didnt|won't|can't|cannot|forgot|forget)"
-                         r"(?![a-z])")
+_NEG_NEAR_RE = re.compile(r"还没有?|没有?|未|无法|没法|不能|忘|不好意思|没脸|不敢|懒得")  # within 6 chars before
+_NEG_BU_RE = re.compile(r"不|别")  # within 3 chars before
+_NEG_FAR_RE = re.compile(
+    r"忘|(?<![a-z])(?:not|no|never|haven't|havent|didn't|didnt|won't|can't|cannot|forgot|forget)"
+    r"(?![a-z])"
+)
 # right after the keyword (a filler like 了/都/还 allowed): "打卡还没成功", "更新失败"
-_NEG_AFTER_RE = re.compile(r"(?:了|都|也|却|又)?\s*(?:还没|没有|没写|没更|没发|没打|没成功|没交|未完成|未更"
-                           r"|不了|不上|失败|不成|没法|不行)")
-_MAKEUP_RE = re.compile(r"补(?:卡|打|签|更|交|发|一下|一个|个|上|昨|前|做|写|一篇|回|到|记|[哈呀啊哦吧的]|\s*$"
-                        r"|\s*(?:day\s*\d|第|\d+\s*号|周|星期|礼拜))")
+_NEG_AFTER_RE = re.compile(
+    r"(?:了|都|也|却|又)?\s*(?:还没|没有|没写|没更|没发|没打|没成功|没交|未完成|未更"
+    r"|不了|不上|失败|不成|没法|不行)"
+)
+_MAKEUP_RE = re.compile(
+    r"补(?:卡|打|签|更|交|发|一下|一个|个|上|昨|前|做|写|一篇|回|到|记|[哈呀啊哦吧的]|\s*$"
+    r"|\s*(?:day\s*\d|第|\d+\s*号|周|星期|礼拜))"
+)
 # "打卡 补上啦" said the same day reports a done check-in, not a request to credit another day.
 _MADE_UP_RE = re.compile(r"补(?:上|好|完|交)(?:了|啦|咯|喽)")
-_BARE_MAKEUP_RE = re.compile(r"补(?:打?卡|签到?|更|交作业|记|登记)"
-                             r"|补(?:个|一下|一个|打)?\s*[^,.!?;:\s]{0,6}的\s*(?:打?卡|签到?|更)")
-_BARE_NEG_RE = re.compile(r"(?:还)?没有?(?:更|发笔记|写完|写|读|背|练|跑|画|做|看)|未(?:更|完成|发)|不更|停更|断更"
-                          r"|卡\s*(?:还)?(?:没|不)[^,.!?;:\s]{0,3}打")   # "这卡没脸打"
+_BARE_MAKEUP_RE = re.compile(
+    r"补(?:打?卡|签到?|更|交作业|记|登记)"
+    r"|补(?:个|一下|一个|打)?\s*[^,.!?;:\s]{0,6}的\s*(?:打?卡|签到?|更)"
+)
+_BARE_NEG_RE = re.compile(
+    r"(?:还)?没有?(?:更|发笔记|写完|写|读|背|练|跑|画|做|看)|未(?:更|完成|发)|不更|停更|断更"
+    r"|卡\s*(?:还)?(?:没|不)[^,.!?;:\s]{0,3}打"
+)  # "这卡没脸打"
 # a weekday or a date with nothing saying it is not today ("周日", "3号"): a check-in for it may be today's
 _BARE_DAY_RE = re.compile(r"(?:周|星期|礼拜)[一二三四五六日天]|\d{1,2}\s*号")
-_PAST_RE = re.compile(r"昨天|昨日|昨晚|前天|前日|上周|上礼拜|之前|那天|上个月|去年|以前|上一?(?:期|轮|届)"
-                      r"|[0-9一二两三四五六七八九十几半]{1,4}\s{0,2}个?\s{0,2}(?:天|周|星期|礼拜|月|年)(?:前|之前)"
-                      r"|(?<![本这每下])(?:周|星期|礼拜)[一二三四五六日天]|(?<![0-9])\d{1,2}\s*号"
-                      r"|(?<![a-z])(?:yesterday|last\s+(?:night|week))(?![a-z])")
+_PAST_RE = re.compile(
+    r"昨天|昨日|昨晚|前天|前日|上周|上礼拜|之前|那天|上个月|去年|以前|上一?(?:期|轮|届)"
+    r"|[0-9一二两三四五六七八九十几半]{1,4}\s{0,2}个?\s{0,2}(?:天|周|星期|礼拜|月|年)(?:前|之前)"
+    r"|(?<![本这每下])(?:周|星期|礼拜)[一二三四五六日天]|(?<![0-9])\d{1,2}\s*号"
+    r"|(?<![a-z])(?:yesterday|last\s+(?:night|week))(?![a-z])"
+)
 _LATER_RE = re.compile(
     r"晚点|晚些|晚一点|等会|等下|等一下|待会|一会|稍后|稍等|明天|明日|明早|明晚|后天|下次|下周|改天|回头|马上|这就"
     r"|立刻|立马|准备|打算|计划|争取|尽量|尽快|努力|等我|即将|将要|今晚(?:再|会|要)|晚上(?:再|会|要)"
 )
-_LATER_NEAR_RE = re.compile(r"(?:(?<![学开体机社约聚理误])会|(?<![过失回出进上下])去|(?<![冥感理思梦回联构设猜幻])想|将"
-                            r"|(?<![需重主只想])要|应该|应当|(?<![应活])该|可以)$")
+_LATER_NEAR_RE = re.compile(
+    r"(?:(?<![学开体机社约聚理误])会|(?<![过失回出进上下])去|(?<![冥感理思梦回联构设猜幻])想|将"
+    r"|(?<![需重主只想])要|应该|应当|(?<![应活])该|可以)$"
+)
 # epistemic modals: the act is expected, not reported ("估计11点前能搞定"), unless it is marked done
 _MODAL_NEAR_RE = re.compile(r"(?<![不没])能够?|估计|可能|大概|预计|应该能|争取")
 # 帮/替/给 someone: "帮小王打卡", "替我同事打个卡"; but "帮我打卡" asks the bot to check the sender in
@@ -412,10 +458,14 @@ _NOT_OWN_NOTE_RE = re.compile(
     r"|(?<![a-z])(?:found|useful|check out|example|someone)(?![a-z])"
 )
 # weaker: a share, which one's own new note may be too ("今天写的干货，大家看看")
-_SHARE_NOTE_RE = re.compile(r"推荐|参考|学习一下|大家看|大家可以看|值得一看|转发|分享|干货|自取|围观"
-                            r"|点赞|点点赞|点个赞")
-_OWN_TODAY_RE = re.compile(r"(?:今天|今日|今早|今晚|刚刚?)[^,.!?;:\n]{0,4}?"
-                           r"(?:写|画|发|做|拍|更|用|分享|整理|录|剪|总结)")
+_SHARE_NOTE_RE = re.compile(
+    r"推荐|参考|学习一下|大家看|大家可以看|值得一看|转发|分享|干货|自取|围观"
+    r"|点赞|点点赞|点个赞"
+)
+_OWN_TODAY_RE = re.compile(
+    r"(?:今天|今日|今早|今晚|刚刚?)[^,.!?;:\n]{0,4}?"
+    r"(?:写|画|发|做|拍|更|用|分享|整理|录|剪|总结)"
+)
 # "X的这篇/笔记" made by whom: someone's unless the words before it say the sender or today (我, 今天新发的)
 _MADE_THE_RE = re.compile(r"(?:写|画|发)的(?:这篇|那篇|笔记|文章)")
 _MADE_BY_ME_RE = re.compile(r"我|今|刚|新")
@@ -428,7 +478,7 @@ def _not_own_note(t: str) -> str | None:
     if m:
         return m.group(0)
     own = _OWN_TODAY_RE.search(t)
-    if own:   # the sender's own today: only an old-time word on that same line says otherwise
+    if own:  # the sender's own today: only an old-time word on that same line says otherwise
         lo = t.rfind("\n", 0, own.start()) + 1
         hi = t.find("\n", own.end())
         m = _PAST_RE.search(t, lo, hi if hi >= 0 else len(t))
@@ -440,20 +490,73 @@ def _not_own_note(t: str) -> str | None:
         if not _MADE_BY_ME_RE.search(t, max(0, m.start() - 4), m.start()):
             return m.group(0)
     for n in _NAME_RE.finditer(t):
-        if (n.group(0)[0] == "@" or n.group(0)[0] != n.group(0)[-1] or n.group(0)[0] not in _REDUP_COMMON) \
-                and _NAME_OWNS_RE.match(t, n.end()):
-            return t[n.start():n.end() + 2]
+        if (
+            n.group(0)[0] == "@" or n.group(0)[0] != n.group(0)[-1] or n.group(0)[0] not in _REDUP_COMMON
+        ) and _NAME_OWNS_RE.match(t, n.end()):
+            return t[n.start() : n.end() + 2]
     m = _SHARE_NOTE_RE.search(t)
-    if m and not own:   # "今天用了新标题，大家看看效果" is one's own
+    if m and not own:  # "今天用了新标题，大家看看效果" is one's own
         return m.group(0)
     return None
 
+
 # acknowledgement words; a message made only of these (and emoji/punctuation) is an acknowledgement
 _ACK_WORDS = (
-    "收到", "好的", "好哒", "好滴", "好嘞", "好哦", "好呀", "好吧", "好", "okay", "okk", "ok", "嗯", "哦", "噢", "谢谢",
-    "多谢", "感谢", "谢", "thankyou", "thanks", "thx", "明白", "了解", "知道了", "知道", "老师", "辛苦了", "辛苦",
-    "啦", "呀", "了", "哈", "呵", "1", "yes", "是的", "对的", "对", "没问题", "可以", "行", "收", "滴", "哒", "嘞",
-    "耶", "加油", "真棒", "棒", "厉害", "赞", "您", "你", "大家",
+    "收到",
+    "好的",
+    "好哒",
+    "好滴",
+    "好嘞",
+    "好哦",
+    "好呀",
+    "好吧",
+    "好",
+    "okay",
+    "okk",
+    "ok",
+    "嗯",
+    "哦",
+    "噢",
+    "谢谢",
+    "多谢",
+    "感谢",
+    "谢",
+    "thankyou",
+    "thanks",
+    "thx",
+    "明白",
+    "了解",
+    "知道了",
+    "知道",
+    "老师",
+    "辛苦了",
+    "辛苦",
+    "啦",
+    "呀",
+    "了",
+    "哈",
+    "呵",
+    "1",
+    "yes",
+    "是的",
+    "对的",
+    "对",
+    "没问题",
+    "可以",
+    "行",
+    "收",
+    "滴",
+    "哒",
+    "嘞",
+    "耶",
+    "加油",
+    "真棒",
+    "棒",
+    "厉害",
+    "赞",
+    "您",
+    "你",
+    "大家",
 )
 _ACK_TOKEN_RE = re.compile("|".join(re.escape(w) for w in sorted(_ACK_WORDS, key=len, reverse=True)))
 
@@ -503,7 +606,7 @@ class _Spans:
 
 @dataclass
 class _Verdict:
-    status: str   # "pos" | "neg" | "neutral"
+    status: str  # "pos" | "neg" | "neutral"
     reason: str
     category: str = ""  # for "neg": question, reminder, negated, makeup, past, later, proxy, ack, emoji, empty
 
@@ -515,8 +618,10 @@ def _blank(regex: re.Pattern[str], s: str) -> str:
 # --- the sentence around a keyword: who does it, in which mood ---------------------------------------
 
 # "赶在12点前打卡", "踩着点打卡": made it in time, not a deadline told to others
-_IN_TIME_RE = re.compile(r"赶在|赶着|踩着?点|掐点|卡点|卡着点|压线|差点|差一点|险些|ddl|deadline"
-                         r"|还有\s*[0-9一二两三四五六七八九十几]+\s*分钟")
+_IN_TIME_RE = re.compile(
+    r"赶在|赶着|踩着?点|掐点|卡点|卡着点|压线|差点|差一点|险些|ddl|deadline"
+    r"|还有\s*[0-9一二两三四五六七八九十几]+\s*分钟"
+)
 # the subject of the act: the sender ...
 _SELF_RE = re.compile(
     r"(?<![比给帮替跟和像让叫陪向对带])(?:我(?![们妈爸家闺朋同室老儿女娃姐哥弟妹])|本人|俺|自己)"
@@ -540,8 +645,10 @@ _NAME_RE = re.compile(
     r"|更|完|早|同学)"
     r"|([\u4e00-\u9fff])\1(?:姐|哥|子|酱)?"
 )
-_REDUP_COMMON = frozenset("哈嘿呵嘻天刚常慢好默渐满多试看读点谢嗯乖早稍偷悄宝妈爸姐哥弟妹爷奶个人每久"
-                          "冲棒呜啊嗷咔打练写画跑背走想聊等一二三四五六七八九十了啦呀哦噢嗯滴哒嘞")
+_REDUP_COMMON = frozenset(
+    "哈嘿呵嘻天刚常慢好默渐满多试看读点谢嗯乖早稍偷悄宝妈爸姐哥弟妹爷奶个人每久"
+    "冲棒呜啊嗷咔打练写画跑背走想聊等一二三四五六七八九十了啦呀哦噢嗯滴哒嘞"
+)
 # praise or news about someone else ("恭喜小夏完成21天打卡", "Kelly 早起打卡一个月没断过 膜拜", "Well done Ray")
 _PRAISE_RE = re.compile(
     r"恭喜|膜拜|佩服|羡慕|太强了|好强|太卷了|好厉害|真厉害|太厉害|服了|快去看|去围观|学习一下|向.{0,3}学习|好认真"
@@ -554,29 +661,35 @@ _CONDITION_RE = re.compile(
     r"|(?<![a-z])(?:will|gonna|going to|i'll|ill|if|when|later|tonight|after)(?![a-z])"
 )
 _PLAN_NEAR_RE = re.compile(r"(?:再|然后|到时候?再?|才)\s*(?:来|去)?\s*(?:打个|打)?\s*$")
-_PLAN_AFTER_STEP_RE = re.compile(r"(?:完|好)[^,.!?;:\s]{1,4}?(就|再|回来|然后)\s*(?:来|去)?\s*$"   # "背完单词回来打卡"
-                                 r"|(?:完|了|后|起来|好)\s*(就|再|回来|来|去|然后)?\s*(?:来|去)?\s*$")
+_PLAN_AFTER_STEP_RE = re.compile(
+    r"(?:完|好)[^,.!?;:\s]{1,4}?(就|再|回来|然后)\s*(?:来|去)?\s*$"  # "背完单词回来打卡"
+    r"|(?:完|了|后|起来|好)\s*(就|再|回来|来|去|然后)?\s*(?:来|去)?\s*$"
+)
 _JUST_DONE_RE = re.compile(r"刚|已经|终于|总算")
 # habitual adverbs scope over the act: a habit or a rule, not a report of today
 _HABIT_RE = re.compile(r"一般|平时|平常|通常|经常|总是|往往|一向|向来|习惯(?!了)|每次都|基本上都")
 _IF_RE = re.compile(r"如果|要是|假如|万一|只要|的话|(?<![a-z])if(?![a-z])")
 _EN_LATER_BEFORE_RE = re.compile(
-    r"(?<![a-z])(?:will|gonna|going to|i'll|ill|plan to|want to|need to|have to|should|must)(?![a-z])")
+    r"(?<![a-z])(?:will|gonna|going to|i'll|ill|plan to|want to|need to|have to|should|must)(?![a-z])"
+)
 _EN_LATER_AFTER_RE = re.compile(r"\s*(?:later|tonight|tomorrow|after|soon|when)(?![a-z])")
 _EN_PROXY_AFTER_RE = re.compile(
     r"\s*for\s+(?:my\s+)?(?:sister|brother|mom|mum|dad|mother|father|friend|wife|husband|son|daughter|kid"
-    r"|colleague|roommate|her|him|them)(?![a-z])")
+    r"|colleague|roommate|her|him|them)(?![a-z])"
+)
 # no check-in word, but a later act: "明天早上修改完再发"
 _BARE_LATER_RE = re.compile(r"再(?:发|更|交)|(?:明天|明早|明晚|晚点|回头|下次)[^,.!?;:\n]{0,6}?(?:发|更|交)")
 # a vocative clause ("老师好", "各位晚上好") names the hearer, not the one who acts
 _VOCATIVE_END_RE = re.compile(
-    r"(?:老师|各位|大家|姐妹们|宝子们|家人们|组长|班长|亲们|你|您)\s*(?:早上|晚上|中午|下午)?\s*(?:好|早|辛苦了|辛苦啦)\W*$")
+    r"(?:老师|各位|大家|姐妹们|宝子们|家人们|组长|班长|亲们|你|您)\s*(?:早上|晚上|中午|下午)?\s*(?:好|早|辛苦了|辛苦啦)\W*$"
+)
 # task descriptions and rules: a header ("本周任务：", "打卡说明：") and generic wording, or a rule's phrasing
 # the header nouns of a task or rule text, in Chinese and English, and an explanation frame ("是这样的：")
 _RULE_HEADER_RE = re.compile(
     r"(?:规则|说明|步骤|流程|安排|任务|作业|主题|格式|要求|须知|示例|题目|画题|题|课表|日程|计划表|时间表|清单|玩法|方式|训练"
     r"|(?<![a-z])(?:task|tasks|rules?|homework|assignment|todo|to-do|challenge))\s*(?::|是)"
-    r"|(?:这样的|如下|以下)\s*:")
+    r"|(?:这样的|如下|以下)\s*:"
+)
 # words addressed to newcomers ("新同学别慌", "新朋友看这里"): with generic wording, a description of the rules
 _NEWCOMER_RE = re.compile(r"新(?:同学|朋友|人|来的|成员|伙伴|学员|小伙伴|进群)")
 # a question opener: what follows asks, unless it says something is done
@@ -587,7 +700,7 @@ _GENERIC_RE = re.compile(
     # permission, requirement and limit words of a rule: 都可以, 就行, 不用, 限时, 不少于, 至少, 哪怕
     r"|都可以|均可|也可以|也行|就行|不用|无需|不需要|不要求|限时|不少于|不超过|至少|以内|哪怕|(?:发|传|交)(?:到|在)?群里"
 )
-_RULE_STEP_RE = re.compile(r"后\s*(?:在|发)?\s*群里?\s*$")   # "发布后在群里打卡": a step
+_RULE_STEP_RE = re.compile(r"后\s*(?:在|发)?\s*群里?\s*$")  # "发布后在群里打卡": a step
 _RULE_NEAR_RE = re.compile(r"即可|就算|才算|才能|必须|需要|每天|每日|每篇|每周|每次|每晚")
 _RULE_AFTER_RE = re.compile(r"\s*(?:时|的时候|满\s*\d|[0-9一二两三四五六七八九十]+\s*天\s*(?:可以|就|才|退|领|送))")
 # a make-up for TODAY, made now ("补个今天的卡", "今天的卡补上"): a late check-in, not a 补卡 request
@@ -599,9 +712,10 @@ _TODAY_MAKEUP_RE = re.compile(
 # what makes a done sentence today's task: a today/time word, a number, a task word, a first person
 _DONE_EVIDENCE_RE = re.compile(
     r"今天|今日|今早|今晚|今儿|刚|早上|上午|中午|下午|晚上|[0-9一二两三四五六七八九十半]|作业|章|页|单词|公里|km|分钟|min|字"
-    r"|篇|课|组|遍|张|题|道|首|曲|段|集|套|任务|训练|书|笔记|文章|稿|起|醒|我|today|finished|posted|published|submitted|up")
+    r"|篇|课|组|遍|张|题|道|首|曲|段|集|套|任务|训练|书|笔记|文章|稿|起|醒|我|today|finished|posted|published|submitted|up"
+)
 _WS_RE = re.compile(r"\s")
-_CLOCK_RE = re.compile(r"(?<=\d):(?=\d)")   # 5:33 is a time, not a clause break
+_CLOCK_RE = re.compile(r"(?<=\d):(?=\d)")  # 5:33 is a time, not a clause break
 # a title or quoted words (《原子习惯》, 「打卡」, "why"): mentioned, not said - blanked before reading moods
 _QUOTED_RE = re.compile(r"《[^《》\n]{1,30}》|「[^「」\n]{1,30}」|“[^“”\n]{1,30}”|\"[^\"\n]{1,30}\"|'[^'\n]{1,30}'")
 _Q_MARK_RE = re.compile(r"[?吗]")
@@ -611,16 +725,17 @@ _WEAK_RE = re.compile(r"(?:day\s*\d+|第\s*[0-9零〇一二两三四五六七八
 @dataclass
 class _Context:
     """What the whole message says, for judging each keyword in it."""
-    opener_end: int = 0        # end of a reminder opener ("提醒一下")
-    condition: bool = False    # a plan or condition somewhere ("准备睡前读两章，读完来打卡")
-    rule_from: int = -1        # start of a rule text (header + generic wording), else -1
-    praise: re.Match[str] | None = None   # the first praise or news about someone
+
+    opener_end: int = 0  # end of a reminder opener ("提醒一下")
+    condition: bool = False  # a plan or condition somewhere ("准备睡前读两章，读完来打卡")
+    rule_from: int = -1  # start of a rule text (header + generic wording), else -1
+    praise: re.Match[str] | None = None  # the first praise or news about someone
     text: str = ""
     self_anywhere: bool = False
-    prev_at: int = 0           # start of the previous clause (its last-named person may be this clause's subject)
-    in_time: bool = False      # "还有两分钟，赶紧打卡": hurrying oneself
-    asking_from: int = -1      # end of a question opener ("想问一下"), else -1
-    ready: bool = False        # filled in (on the first keyword: a post without one never needs it)
+    prev_at: int = 0  # start of the previous clause (its last-named person may be this clause's subject)
+    in_time: bool = False  # "还有两分钟，赶紧打卡": hurrying oneself
+    asking_from: int = -1  # end of a question opener ("想问一下"), else -1
+    ready: bool = False  # filled in (on the first keyword: a post without one never needs it)
 
     def fill(self) -> None:
         t = self.text
@@ -639,8 +754,7 @@ class _Context:
 
 def _names(c: str) -> _Spans:
     sp = _Spans(_NAME_RE, c)
-    keep = [(a, b) for a, b in zip(sp.starts, sp.ends, strict=True)
-            if c[a] != c[a + 1] or c[a] not in _REDUP_COMMON]
+    keep = [(a, b) for a, b in zip(sp.starts, sp.ends, strict=True) if c[a] != c[a + 1] or c[a] not in _REDUP_COMMON]
     sp.starts = [a for a, _ in keep]
     sp.ends = [b for _, b in keep]
     return sp
@@ -660,7 +774,7 @@ def _clauses(t: str) -> Iterator[tuple[str, int, int]]:
         last = 0
         alternative = False
         for cm in _CONTRAST_RE.finditer(body):
-            pieces.append((body[last:cm.start()], start + last))
+            pieces.append((body[last : cm.start()], start + last))
             last = cm.end()
             alternative = alternative or cm.group(0) == "还是"
         pieces.append((body[last:], start + last))
@@ -711,7 +825,7 @@ def _analyse_clause(c: str, at: int, q_end: int, kw_re: re.Pattern[str], ctx: _C
     if makeup and _MADE_UP_RE.search(c) and not _PAST_RE.search(c):
         makeup = None
     if makeup:
-        return _Verdict("neg", f"makeup: {c[makeup.start():makeup.end() + 2].strip()}", "makeup")
+        return _Verdict("neg", f"makeup: {c[makeup.start() : makeup.end() + 2].strip()}", "makeup")
     wh = _Spans(_WH_BEFORE_RE, c)
     remind = _Spans(_REMIND_RE, c)
     neg_far = _Spans(_NEG_FAR_RE, c)
@@ -734,71 +848,89 @@ def _analyse_clause(c: str, at: int, q_end: int, kw_re: re.Pattern[str], ctx: _C
         # question
         k = bisect_left(ws, e)
         seg_end = ws[k] if k < len(ws) else len(c)
-        after_seg = c[e:min(seg_end, e + 12)]
-        if (q_end == 2 or wh.inside(0, p) is not None or _WH_AFTER_RE.search(after_seg) or _Q_SUFFIX_RE.match(c, e)
-                or (q_end and (seg_end >= len(tail) or (len(c) - e <= 12 and len(c[e:].replace(" ", "")) <= 3)))):
-            return _Verdict("neg", f"question: {c[max(0, p - 4):e + 3].strip()}", "question")
+        after_seg = c[e : min(seg_end, e + 12)]
+        if (
+            q_end == 2
+            or wh.inside(0, p) is not None
+            or _WH_AFTER_RE.search(after_seg)
+            or _Q_SUFFIX_RE.match(c, e)
+            or (q_end and (seg_end >= len(tail) or (len(c) - e <= 12 and len(c[e:].replace(" ", "")) <= 3)))
+        ):
+            return _Verdict("neg", f"question: {c[max(0, p - 4) : e + 3].strip()}", "question")
         # said as done: a completion marker right after the keyword, or one that ends in 了/啦
         marked = bool(_DONE_AFTER_RE.match(c, e)) or m.group(0).rstrip()[-1:] in ("了", "啦")
-        if 0 <= ctx.asking_from <= at + p and not marked:   # "想问一下：打卡是每天发在群里就行吗"
-            return _Verdict("neg", f"question: {c[max(0, p - 4):e + 3].strip()}", "question")
-        near = c[max(0, p - 4):p].replace(" ", "")
+        if 0 <= ctx.asking_from <= at + p and not marked:  # "想问一下：打卡是每天发在群里就行吗"
+            return _Verdict("neg", f"question: {c[max(0, p - 4) : e + 3].strip()}", "question")
+        near = c[max(0, p - 4) : p].replace(" ", "")
         in_time = ctx.in_time or first_in_time < p
         # reminder to others (unless the sender turns to themself after it: "大家都好卷 我也来打个卡")
         r = remind.inside(0, p)
-        if r is not None and (selves.inside(r + 1, p) is not None or (in_time and c[r:r + 2] in ("赶紧", "赶快"))):
+        if r is not None and (selves.inside(r + 1, p) is not None or (in_time and c[r : r + 2] in ("赶紧", "赶快"))):
             r = None
-        if (r is not None or (_REMIND_NEAR_RE.search(near) and not in_time and m.lastgroup != "done")
-                or (ctx.opener_end and at + p >= ctx.opener_end)):
-            return _Verdict("neg", f"reminder: {c[r if r is not None else max(0, p - 3):e].strip()}", "reminder")
+        if (
+            r is not None
+            or (_REMIND_NEAR_RE.search(near) and not in_time and m.lastgroup != "done")
+            or (ctx.opener_end and at + p >= ctx.opener_end)
+        ):
+            return _Verdict("neg", f"reminder: {c[r if r is not None else max(0, p - 3) : e].strip()}", "reminder")
         reset = today.last_end_before(p)
         # negation
-        found = [x for x in (_NEG_NEAR_RE.search(c, max(0, p - 6, reset), p),
-                             _NEG_BU_RE.search(c, max(0, p - 3, reset), p)) if x]
+        found = [
+            x
+            for x in (_NEG_NEAR_RE.search(c, max(0, p - 6, reset), p), _NEG_BU_RE.search(c, max(0, p - 3, reset), p))
+            if x
+        ]
         nf = neg_far.inside(reset, p)
-        na = _NEG_AFTER_RE.match(c[e:e + 8].lstrip())
+        na = _NEG_AFTER_RE.match(c[e : e + 8].lstrip())
         if found or nf is not None or na:
             start = min([x.start() for x in found] + ([nf] if nf is not None else []) + [p])
-            return _Verdict("neg", f"negated: {c[start:e + (5 if na else 0)].strip()}", "negated")
+            return _Verdict("neg", f"negated: {c[start : e + (5 if na else 0)].strip()}", "negated")
         # another day, later, for someone else
         x = past.inside(reset, p)
         if x is not None:
-            if _BARE_DAY_RE.match(c, x) and marked:   # "周日打卡✅": today may be that Sunday - ask
+            if _BARE_DAY_RE.match(c, x) and marked:  # "周日打卡✅": today may be that Sunday - ask
                 return _Verdict("neutral", f"unsure, which day: {c[x:e].strip()}", "unsure")
             return _Verdict("neg", f"another day: {c[x:e].strip()}", "past")
         x = later.inside(reset, p)
         if x is None and not _DONE_AFTER_RE.match(c, e) and m.lastgroup != "done":
             x = soft_later.inside(reset, p)
         if x is not None or _LATER_NEAR_RE.search(near) or (not marked and _MODAL_NEAR_RE.search(c, max(0, p - 6), p)):
-            return _Verdict("neg", f"later: {c[x if x is not None else max(0, p - 2):e].strip()}", "later")
+            return _Verdict("neg", f"later: {c[x if x is not None else max(0, p - 2) : e].strip()}", "later")
         # a habit, not today's act: "我一般6点起", "平时都是晚上打卡"
         habit = _HABIT_RE.search(c, max(0, p - 8), p)
         if habit is not None:
-            return _Verdict("neg", f"task or rule: habitual: {c[habit.start():e].strip()}", "rule")
+            return _Verdict("neg", f"task or rule: habitual: {c[habit.start() : e].strip()}", "rule")
         x = proxy.inside(0, p)
         if x is not None:
             return _Verdict("neg", f"for someone else: {c[x:e].strip()}", "proxy")
         if _EN_PROXY_AFTER_RE.match(c, e):
-            return _Verdict("neg", f"for someone else: {c[p:e + 16].strip()}", "proxy")
+            return _Verdict("neg", f"for someone else: {c[p : e + 16].strip()}", "proxy")
         # a plan or a condition: "再打卡", "然后打卡", "读完来打卡" after a plan, "如果...就打卡", "check in later"
-        before = c[max(0, p - 6):p]
+        before = c[max(0, p - 6) : p]
         cond = first_if if first_if < p else None
-        step = _PLAN_AFTER_STEP_RE.search(c[max(0, p - 10):p]) if m.lastgroup != "done" and not marked else None
-        if step and _JUST_DONE_RE.search(c, max(0, p - 10), p):   # "刚吃完就来打卡": the step is behind us
+        step = _PLAN_AFTER_STEP_RE.search(c[max(0, p - 10) : p]) if m.lastgroup != "done" and not marked else None
+        if step and _JUST_DONE_RE.search(c, max(0, p - 10), p):  # "刚吃完就来打卡": the step is behind us
             step = None
-        if (_PLAN_NEAR_RE.search(before) or cond is not None or first_en_later < p
-                or _EN_LATER_AFTER_RE.match(c, e)
-                # "读完就打卡", "跑完回来打卡": a step after another act (a connector says so), or after a plan
-                or (step and (step.lastindex or ctx.condition))
-                # "画完了到酒店再发": done, but the act that counts comes later
-                or (m.lastgroup == "done" and _BARE_LATER_RE.search(c, e))):
+        if (
+            _PLAN_NEAR_RE.search(before)
+            or cond is not None
+            or first_en_later < p
+            or _EN_LATER_AFTER_RE.match(c, e)
+            # "读完就打卡", "跑完回来打卡": a step after another act (a connector says so), or after a plan
+            or (step and (step.lastindex or ctx.condition))
+            # "画完了到酒店再发": done, but the act that counts comes later
+            or (m.lastgroup == "done" and _BARE_LATER_RE.search(c, e))
+        ):
             w = cond if cond is not None else max(0, p - 3)
             return _Verdict("neg", f"plan or condition: {c[w:e].strip()}", "later")
         # a task description or rule: "打卡说明：... 即可", "发布后打卡", "满21天退押金"
-        if ((ctx.rule_from >= 0 and at + p >= ctx.rule_from) or _RULE_NEAR_RE.search(c, max(0, p - 12), p)
-                or (_RULE_STEP_RE.search(before) and not _DONE_AFTER_RE.match(c, e))
-                or _RULE_AFTER_RE.match(c, e)):
-            return _Verdict("neg", f"task or rule: {c[max(0, p - 4):e].strip()}", "rule")
+        if (
+            (ctx.rule_from >= 0 and at + p >= ctx.rule_from)
+            or _RULE_NEAR_RE.search(c, max(0, p - 12), p)
+            or (_RULE_STEP_RE.search(before) and not _DONE_AFTER_RE.match(c, e))
+            or _RULE_AFTER_RE.match(c, e)
+        ):
+            return _Verdict("neg", f"task or rule: {c[max(0, p - 4) : e].strip()}", "rule")
         # whose act: the last subject before the keyword in the clause
         who_other = max(_last_before(others, p), _last_before(names, p))
         who_self = _last_before(selves, p)
@@ -811,15 +943,19 @@ def _analyse_clause(c: str, at: int, q_end: int, kw_re: re.Pattern[str], ctx: _C
             # every clause rescan everything before it (quadratic)
             reach = max(0, at - SUBJECT_REACH)
             lo = max(reach, max(ctx.text.rfind(ch, reach, at) for ch in "\n.!?;。；") + 1)
-            prev_other = _other_subject(ctx.text[max(reach, min(lo, ctx.prev_at)):at])
-        if prev_other:   # "我妈比我还早，5点就起来打卡了"
-            return _Verdict("neg", f"someone else: {prev_other} ... {c[max(0, p - 4):e].strip()}", "other")
+            prev_other = _other_subject(ctx.text[max(reach, min(lo, ctx.prev_at)) : at])
+        if prev_other:  # "我妈比我还早，5点就起来打卡了"
+            return _Verdict("neg", f"someone else: {prev_other} ... {c[max(0, p - 4) : e].strip()}", "other")
         # praise scopes over what comes before it and its own line ("Kelly 早起打卡一个月 膜拜"), not a
         # later line of one's own post ("da卡 今天读了三章 ... 路遥好佩服")
         pr = ctx.praise
-        if (who_self < 0 and pr and not ctx.self_anywhere
-                and (pr.start() < at + e or ctx.text.find("\n", at + e, pr.start()) < 0)):
-            return _Verdict("neg", f"praise of someone else: {c[max(0, p - 4):e].strip()}", "other")
+        if (
+            who_self < 0
+            and pr
+            and not ctx.self_anywhere
+            and (pr.start() < at + e or ctx.text.find("\n", at + e, pr.start()) < 0)
+        ):
+            return _Verdict("neg", f"praise of someone else: {c[max(0, p - 4) : e].strip()}", "other")
     first = occs[0]
     if first.lastgroup == "done":
         return _Verdict("pos", f"done: {first.group(0).strip()}", "done")
@@ -841,7 +977,7 @@ _LATIN_NAME_RE = re.compile(r"(?<![A-Za-z@])[A-Z][a-z]{1,9}(?=\s*(?:的|已|也|
 
 def _analyse(body: str, keywords: tuple[str, ...] | None) -> _Verdict:
     """Keyword analysis of a message body (mentions stripped, quote cut, URLs removed)."""
-    if body.lower() != body:   # capital letters: maybe a Latin name
+    if body.lower() != body:  # capital letters: maybe a Latin name
         body = _LATIN_NAME_RE.sub(r"@\g<0>", body)
     t = _normalize(body).strip()
     if not t:
@@ -858,9 +994,12 @@ def _analyse(body: str, keywords: tuple[str, ...] | None) -> _Verdict:
     ctx = _Context(text=t)
     mk = _TODAY_MAKEUP_RE.search(t)
     line_end = t.find("\n", mk.end()) if mk else -1
-    if (mk and not _PAST_RE.search(t, t.rfind("\n", 0, mk.start()) + 1, line_end if line_end >= 0 else len(t))
-            and not _Q_MARK_RE.search(t, mk.end(), mk.end() + 8)
-            and not _PROXY_RE.search(t, max(0, mk.start() - 8), mk.start())):
+    if (
+        mk
+        and not _PAST_RE.search(t, t.rfind("\n", 0, mk.start()) + 1, line_end if line_end >= 0 else len(t))
+        and not _Q_MARK_RE.search(t, mk.end(), mk.end() + 8)
+        and not _PROXY_RE.search(t, max(0, mk.start() - 8), mk.start())
+    ):
         return _Verdict("pos", f"today's make-up: {mk.group(0).strip()}", "makeup_today")
     first_neg: _Verdict | None = None
     weak: _Verdict | None = None
@@ -887,7 +1026,7 @@ def _analyse(body: str, keywords: tuple[str, ...] | None) -> _Verdict:
     # a day count ("今天是第21天了，大家一起坚持，记得打卡") and a done sentence ("线稿画完了，明天再打卡") are
     # weaker evidence than a check-in word: a reminder, rule, plan, negation or someone else's act outweighs them
     if done and not cats & {"negated", "later", "other", "rule", "makeup", "past", "proxy"}:
-        if not _DONE_EVIDENCE_RE.search(t):   # "看完了" alone: done, but what, and when?
+        if not _DONE_EVIDENCE_RE.search(t):  # "看完了" alone: done, but what, and when?
             return _Verdict("neutral", f"unsure, {done.reason}", "unsure")
         return done
     if weak and not cats & {"reminder", "rule", "other", "later", "question"}:
@@ -895,7 +1034,7 @@ def _analyse(body: str, keywords: tuple[str, ...] | None) -> _Verdict:
     return first_neg or unsure or _Verdict("neutral", "no keyword")
 
 
-SUBJECT_REACH = 200    # characters back that a sentence's subject carries over to a clause without one
+SUBJECT_REACH = 200  # characters back that a sentence's subject carries over to a clause without one
 
 
 def _other_subject(c: str) -> str:
@@ -905,11 +1044,12 @@ def _other_subject(c: str) -> str:
     o = max(_last_before(_Spans(_OTHER_RE, c), len(c)), _last_before(_names(c), len(c)))
     if o < 0 or _last_before(_Spans(_SELF_RE, c), len(c)) > o:
         return ""
-    return c[o:o + 4].strip()
+    return c[o : o + 4].strip()
 
 
 # ---------------------------------------------------------------------------------------------------
 # chains
+
 
 def _exact(s: str) -> str:
     return " ".join((s or "").split()).lstrip("@＠")
@@ -930,8 +1070,8 @@ def _links_of(entry: ChainEntry, hosts: tuple[str, ...]) -> tuple[str, ...]:
 
 
 class _KnownName(NamedTuple):
-    forms: tuple[str, str]      # (exact form, folded form)
-    userid: str | None          # None: a name several members share
+    forms: tuple[str, str]  # (exact form, folded form)
+    userid: str | None  # None: a name several members share
 
 
 class _Names:
@@ -948,15 +1088,21 @@ def _resolve_member(entry: ChainEntry, names: _Names) -> tuple[str, str] | None:
     that several members share."""
     raw_line = _entry_line(entry)
     for form, line in ((0, _exact(raw_line)), (1, _fold(raw_line))):
-        hits = [(len(item.forms[form]), item.userid, len(item.forms[0].split())) for item in names.items
-                if _starts_with_name(line, item.forms[form])]
+        hits = [
+            (len(item.forms[form]), item.userid, len(item.forms[0].split()))
+            for item in names.items
+            if _starts_with_name(line, item.forms[form])
+        ]
         if not hits:
             continue
         best = max(h[0] for h in hits)
         found = {(u, words) for length, u, words in hits if length == best}
         if None in {u for u, _ in found}:
-            shared = next(item.forms[0] for item in names.items if item.userid is None
-                          and len(item.forms[form]) == best and _starts_with_name(line, item.forms[form]))
+            shared = next(
+                item.forms[0]
+                for item in names.items
+                if item.userid is None and len(item.forms[form]) == best and _starts_with_name(line, item.forms[form])
+            )
             return "", shared
         known = {(u, words) for u, words in found if u is not None}
         if len({u for u, _ in known}) != 1:
@@ -966,16 +1112,20 @@ def _resolve_member(entry: ChainEntry, names: _Names) -> tuple[str, str] | None:
     return None
 
 
-def _sender_entry(chain: Chain, sender_name: str, sender_userid: str,
-                  members: dict[str, str]) -> tuple[ChainEntry | None, str]:
+def _sender_entry(
+    chain: Chain, sender_name: str, sender_userid: str, members: dict[str, str]
+) -> tuple[ChainEntry | None, str]:
     """The sender's own entry and how it was found (or why not)."""
     mine_raw = [sender_name] if sender_name and sender_name.strip() else []
     if sender_userid:
         mine_raw += [n for n, u in members.items() if u == sender_userid and n.strip()]
     mine = [(_exact(n), _fold(n)) for n in mine_raw]
     mine_exact = {m[0] for m in mine}
-    others = [(_exact(n), _fold(n)) for n, u in members.items()
-              if n.strip() and u != sender_userid and _exact(n) not in mine_exact]
+    others = [
+        (_exact(n), _fold(n))
+        for n, u in members.items()
+        if n.strip() and u != sender_userid and _exact(n) not in mine_exact
+    ]
     lines = [(_exact(_entry_line(e)), _fold(_entry_line(e))) for e in chain.entries]
 
     for form, how in ((0, "exact"), (1, "case-insensitive")):
@@ -1010,9 +1160,17 @@ def _sender_entry(chain: Chain, sender_name: str, sender_userid: str,
     return None, "no own entry"
 
 
-def _chain_detection(chain: Chain, *, sender_userid: str, sender_name: str, sender_is_leader: bool,
-                     members: dict[str, str], hosts: tuple[str, ...], addressed: bool,
-                     shared: dict[str, tuple[str, ...]] | None = None) -> Detection:
+def _chain_detection(
+    chain: Chain,
+    *,
+    sender_userid: str,
+    sender_name: str,
+    sender_is_leader: bool,
+    members: dict[str, str],
+    hosts: tuple[str, ...],
+    addressed: bool,
+    shared: dict[str, tuple[str, ...]] | None = None,
+) -> Detection:
     if sender_is_leader:
         last: dict[str, tuple[ChainEntry, str]] = {}
         order: list[str] = []
@@ -1046,7 +1204,7 @@ def _chain_detection(chain: Chain, *, sender_userid: str, sender_name: str, send
 # ---------------------------------------------------------------------------------------------------
 # the entry point
 
-READ_HEAD, READ_TAIL = 1500, 500   # characters of a long post's start and end that are read for words
+READ_HEAD, READ_TAIL = 1500, 500  # characters of a long post's start and end that are read for words
 
 _MENTION_RE = re.compile(r"(?:^|\s)[@＠][^\s@＠]")
 # a quoted message put above the separator: 「阿杰：今天谁读完了」 (name, colon, the quoted words)
@@ -1061,14 +1219,22 @@ def _own_text(raw: str) -> str:
         lines = raw.replace("\r\n", "\n").replace("\r", "\n").split("\n")
         for i, line in enumerate(lines):
             if is_quote_separator(line):
-                return cut_quote("\n".join(lines[i + 1:]))
+                return cut_quote("\n".join(lines[i + 1 :]))
     return head
 
 
-def detect(text: str, msgtype: str = "text", *, sender_userid: str = "", sender_name: str = "",
-           sender_is_leader: bool = False, members: dict[str, str] | None = None,
-           keywords: Sequence[str] | None = None, link_hosts: Sequence[str] | None = None,
-           shared_names: dict[str, tuple[str, ...]] | None = None) -> Detection:
+def detect(
+    text: str,
+    msgtype: str = "text",
+    *,
+    sender_userid: str = "",
+    sender_name: str = "",
+    sender_is_leader: bool = False,
+    members: dict[str, str] | None = None,
+    keywords: Sequence[str] | None = None,
+    link_hosts: Sequence[str] | None = None,
+    shared_names: dict[str, tuple[str, ...]] | None = None,
+) -> Detection:
     """Classify one inbound message.
 
     members maps display name -> userid for the group's known members (for chain entries);
@@ -1090,9 +1256,16 @@ def detect(text: str, msgtype: str = "text", *, sender_userid: str = "", sender_
 
     chain = parse_chain(raw)
     if chain is not None:
-        return _chain_detection(chain, sender_userid=sender_userid or "", sender_name=sender_name or "",
-                                sender_is_leader=sender_is_leader, members=members, hosts=hosts,
-                                addressed=addressed, shared=shared_names)
+        return _chain_detection(
+            chain,
+            sender_userid=sender_userid or "",
+            sender_name=sender_name or "",
+            sender_is_leader=sender_is_leader,
+            members=members,
+            hosts=hosts,
+            addressed=addressed,
+            shared=shared_names,
+        )
 
     body = strip_mentions(_own_text(raw))
     nbody = unicodedata.normalize("NFKC", body)
@@ -1101,7 +1274,7 @@ def detect(text: str, msgtype: str = "text", *, sender_userid: str = "", sender_
         parts, last = [], 0
         for s, e in spans:
             parts.append(nbody[last:s])
-            parts.append("\n")   # a link ends a sentence
+            parts.append("\n")  # a link ends a sentence
             last = e
         parts.append(nbody[last:])
         nbody = "".join(parts)
@@ -1110,8 +1283,14 @@ def detect(text: str, msgtype: str = "text", *, sender_userid: str = "", sender_
         # characters would cost a worker ~0.2 s per post (links are found in the whole text above)
         nbody = nbody[:READ_HEAD] + "\n" + nbody[-READ_TAIL:]
     verdict = _analyse(nbody, tuple(keywords) if keywords is not None else None)
-    decisive = verdict.status == "neg" and verdict.category in ("negated", "makeup", "later", "past",
-                                                                "reminder", "proxy")
+    decisive = verdict.status == "neg" and verdict.category in (
+        "negated",
+        "makeup",
+        "later",
+        "past",
+        "reminder",
+        "proxy",
+    )
 
     if mt == "mixed":
         if decisive or (verdict.status == "neg" and verdict.category == "question"):
@@ -1120,7 +1299,7 @@ def detect(text: str, msgtype: str = "text", *, sender_userid: str = "", sender_
     if links:
         if decisive:
             return Detection("none", (), f"note link, {verdict.reason}", addressed)
-        if verdict.status != "pos" or verdict.category in ("done", "weak"):   # a keyword of one's own decides
+        if verdict.status != "pos" or verdict.category in ("done", "weak"):  # a keyword of one's own decides
             shared = _not_own_note(_normalize(nbody))
             if shared:
                 return Detection("none", (), f"note link shared for others: {shared.strip()}", addressed)

@@ -5,6 +5,7 @@ the change in its transaction.
 
 An operation (`Op`) is the dict workers.audit applies and undoes: {"op", "key", ...}.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,11 @@ def set_goal_from(key: str, week: int, n: int, current: dict[int, str]) -> tuple
     the goal history as stored (week -> value)."""
     ops: list[Op] = [{"op": "hset", "key": key, "field": str(week), "value": str(n)}]
     prev = current.get(week)
-    undo: list[Op] = [{"op": "hset", "key": key, "field": str(week), "value": prev, "expect": str(n)}
-                      if prev is not None else {"op": "hdel", "key": key, "field": str(week), "expect": str(n)}]
+    undo: list[Op] = [
+        {"op": "hset", "key": key, "field": str(week), "value": prev, "expect": str(n)}
+        if prev is not None
+        else {"op": "hdel", "key": key, "field": str(week), "expect": str(n)}
+    ]
     for later, value in sorted(current.items()):
         if later > week:
             ops.append({"op": "hdel", "key": key, "field": str(later)})
@@ -35,12 +39,20 @@ def set_goal_from(key: str, week: int, n: int, current: dict[int, str]) -> tuple
 
 @dataclass(frozen=True)
 class Leave:
-    days: list[int]                        # the days that become days off (those not off already)
-    goals: list[tuple[str, int, int]]      # for each week they fall in: its name, its goal before, after
+    days: list[int]  # the days that become days off (those not off already)
+    goals: list[tuple[str, int, int]]  # for each week they fall in: its name, its goal before, after
 
 
-def plan_leave(today: int, n: int, base: int, off: DayBits, goals: dict[int, int], default: int,
-               camp: tuple[int | None, int | None], camp_start: date | None) -> Leave:
+def plan_leave(
+    today: int,
+    n: int,
+    base: int,
+    off: DayBits,
+    goals: dict[int, int],
+    default: int,
+    camp: tuple[int | None, int | None],
+    camp_start: date | None,
+) -> Leave:
     """`n` days off from `today` (none before the group's `base` day). Each week they touch asks
     for a goal lowered in proportion (handlers.streaks.leave_goal)."""
     added = [day for day in range(max(today, base), today + n) if day not in off]

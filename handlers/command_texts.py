@@ -4,6 +4,7 @@ the confirmation of every change, all zh-CN, warm and short. No I/O and no parsi
 `帮助` and the usage lines are written from handlers.command_table (each command's own lines live
 there, next to its words and its role); everything else a command answers is worded here.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -29,7 +30,7 @@ def week_mark(count: int, goal: int, left: int) -> str:
     return "⏳"
 
 
-CHECKIN_HELP = Help("打卡", "完成后 @我 说「打卡」或贴笔记链接", (View.MEMBER, View.OWN))   # not a command
+CHECKIN_HELP = Help("打卡", "完成后 @我 说「打卡」或贴笔记链接", (View.MEMBER, View.OWN))  # not a command
 
 
 def _help_lines(view: View) -> list[str]:
@@ -120,15 +121,18 @@ def goal_set(name: str, goal: int, week_count: int) -> str:
 def goal_notice(name: str, goal: int, week_count: int, confirmed: bool) -> str:
     """To the member, privately, when a leader sets their goal."""
     if confirmed:
-        return (f"🎯 {name}，组长同意了你的提议：从本周起每周打卡 {goal} 天（本周已完成 {week_count}/{goal}）。"
-                "说到做到的你最棒，一起加油💪")
-    return (f"🎯 {name}，组长和你把每周目标定为 {goal} 天，从本周起算（本周已完成 {week_count}/{goal}）。"
-            "按自己的节奏来，有困难随时跟组长说～")
+        return (
+            f"🎯 {name}，组长同意了你的提议：从本周起每周打卡 {goal} 天（本周已完成 {week_count}/{goal}）。"
+            "说到做到的你最棒，一起加油💪"
+        )
+    return (
+        f"🎯 {name}，组长和你把每周目标定为 {goal} 天，从本周起算（本周已完成 {week_count}/{goal}）。"
+        "按自己的节奏来，有困难随时跟组长说～"
+    )
 
 
 def proposal_sent(goal: int, current: int) -> str:
-    return (f"🙋 收到！你想把每周目标定为 {goal} 天（现在是每周 {current} 天），我已经告诉组长啦，"
-            "组长确认后就生效～")
+    return f"🙋 收到！你想把每周目标定为 {goal} 天（现在是每周 {current} 天），我已经告诉组长啦，组长确认后就生效～"
 
 
 def proposal_same(goal: int) -> str:
@@ -137,8 +141,10 @@ def proposal_same(goal: int) -> str:
 
 def proposal_for_leader(group_name: str, name: str, goal: int, current: int, week_count: int, command: str) -> str:
     """To each leader, privately: a member's own goal proposal and the exact command to confirm it."""
-    return (f"🙋 「{group_name}」的 {name} 想把每周目标定为 {goal} 天（现在每周 {current} 天，本周已完成 "
-            f"{week_count}/{current}）。同意的话回复：\n{command}\n不同意就不用管，目标保持不变。")
+    return (
+        f"🙋 「{group_name}」的 {name} 想把每周目标定为 {goal} 天（现在每周 {current} 天，本周已完成 "
+        f"{week_count}/{current}）。同意的话回复：\n{command}\n不同意就不用管，目标保持不变。"
+    )
 
 
 def proposal_leader_hint(example: str) -> str:
@@ -152,14 +158,17 @@ def goal_bad(n: int | None) -> str:
 
 
 def downgrade_set(name: str, old: int, new: int, start: date) -> str:
-    return (f"🌱 好的，{name} 从下周（{cn_date(start)}起）的目标由每周 {old} 天调整为 {new} 天。"
-            f"先稳稳做到，再慢慢加回来～")
+    return (
+        f"🌱 好的，{name} 从下周（{cn_date(start)}起）的目标由每周 {old} 天调整为 {new} 天。先稳稳做到，再慢慢加回来～"
+    )
 
 
 def downgrade_notice(name: str, new: int, start: date) -> str:
     """To the member, privately and warmly: a goal they can reach, never a punishment."""
-    return (f"🌱 {name}，组长和你一起把每周目标调整为 {new} 天，从下周一（{cn_date(start)}）开始。"
-            "这不是退步，是给自己一个稳稳做得到的节奏；做到了我们再慢慢加回来，一起加油💪")
+    return (
+        f"🌱 {name}，组长和你一起把每周目标调整为 {new} 天，从下周一（{cn_date(start)}）开始。"
+        "这不是退步，是给自己一个稳稳做得到的节奏；做到了我们再慢慢加回来，一起加油💪"
+    )
 
 
 def downgrade_already(name: str, n: int, start: date) -> str:
@@ -167,15 +176,16 @@ def downgrade_already(name: str, n: int, start: date) -> str:
 
 
 def downgrade_after_camp(name: str, n: int, last: date) -> str:
-    return (f"训练营在 {cn_date(last)} 就结束啦，退阶要到下周才生效，用不上了。"
-            f"想从本周起就调低，可以用「目标 {name} {n}」🙂")
+    return (
+        f"训练营在 {cn_date(last)} 就结束啦，退阶要到下周才生效，用不上了。"
+        f"想从本周起就调低，可以用「目标 {name} {n}」🙂"
+    )
 
 
 def downgrade_not_lower(name: str, current: int, n: int) -> str:
     if current <= 1:
         return f"{name} 现在的目标已经是每周 1 天，不能再退啦，保持这一点点节奏就很好🙂"
-    return (f"{name} 现在的目标是每周 {current} 天，退阶要比它小哦（1–{current - 1}）。"
-            f"想调高的话用「目标 {name} {n}」🙂")
+    return f"{name} 现在的目标是每周 {current} 天，退阶要比它小哦（1–{current - 1}）。想调高的话用「目标 {name} {n}」🙂"
 
 
 def downgrade_zero(name: str) -> str:
@@ -233,14 +243,16 @@ def week_name(week: int, today: int, camp_start: date | None) -> str:
     return f"第{n}周" if n else "下周"
 
 
-def leave_done(name: str | None, first: date, last: date, n: int,
-               goals: Sequence[tuple[str, int, int]] = ()) -> str:
+def leave_done(name: str | None, first: date, last: date, n: int, goals: Sequence[tuple[str, int, int]] = ()) -> str:
     """`goals`: (the week's name, its goal before, after) for each week whose goal the days off lower."""
     span = cn_date(first) if n == 1 else f"{cn_date(first)}—{cn_date(last)}"
     who = f"已为 {name} 请假" if name else "已请假"
     text = f"🌿 {who} {n} 天（{span}），好好休息，连续天数不会断～"
-    lowered = [f"{week}整周请假，不计目标" if after == 0 else f"{week}目标由 {before} 天调为 {after} 天"
-               for week, before, after in goals if after < before]
+    lowered = [
+        f"{week}整周请假，不计目标" if after == 0 else f"{week}目标由 {before} 天调为 {after} 天"
+        for week, before, after in goals
+        if after < before
+    ]
     if lowered:
         text += "\n" + "，".join(lowered) + "（按请假天数折算）"
     return text
@@ -287,24 +299,38 @@ def not_paused(group_name: str) -> str:
 
 
 def mute_text(on: bool) -> str:
-    return ("🔕 已开启免打扰，我不再提醒你了；想恢复时再发一次「免打扰」～" if on
-            else "🔔 已关闭免打扰，我会照常提醒你打卡～")
+    return (
+        "🔕 已开启免打扰，我不再提醒你了；想恢复时再发一次「免打扰」～"
+        if on
+        else "🔔 已关闭免打扰，我会照常提醒你打卡～"
+    )
 
 
 def private_text(on: bool) -> str:
-    return ("🙈 好的，群里的公开名单不再显示你的名字；再发一次「不公开」恢复～" if on
-            else "👀 好的，群里的公开名单会照常显示你的名字～")
+    return (
+        "🙈 好的，群里的公开名单不再显示你的名字；再发一次「不公开」恢复～"
+        if on
+        else "👀 好的，群里的公开名单会照常显示你的名字～"
+    )
 
 
 # What an undo names: the kind of change and whom it was about, never the command's own words (a
 # 档案 note or any private command's text must not reach a group through an undo reply).
 _UNDO_LABELS = {
-    "goal": "{name} 的目标设置", "downgrade": "{name} 的退阶", "note": "给 {name} 的一条档案",
-    "delnote": "删除 {name} 档案的操作", "credit": "给 {name} 的补卡", "leave": "{name} 的请假",
-    "add": "把 {name} 加入名单", "remove": "把 {name} 移出名单", "pause": "暂停提醒", "resume": "恢复提醒",
-    "notice": "一条群通知", "uncheckin": "撤回打卡",
+    "goal": "{name} 的目标设置",
+    "downgrade": "{name} 的退阶",
+    "note": "给 {name} 的一条档案",
+    "delnote": "删除 {name} 档案的操作",
+    "credit": "给 {name} 的补卡",
+    "leave": "{name} 的请假",
+    "add": "把 {name} 加入名单",
+    "remove": "把 {name} 移出名单",
+    "pause": "暂停提醒",
+    "resume": "恢复提醒",
+    "notice": "一条群通知",
+    "uncheckin": "撤回打卡",
 }
-PROFILE_CHANGES = frozenset({"note", "delnote"})   # answered privately, wherever the undo was sent
+PROFILE_CHANGES = frozenset({"note", "delnote"})  # answered privately, wherever the undo was sent
 
 
 def undo_label(what: str, name: str) -> str:
@@ -348,14 +374,17 @@ class WeekLine:
     streak: int
     left: int
     off_today: bool = False
-    hidden: bool = False      # 不公开, in a public list
+    hidden: bool = False  # 不公开, in a public list
 
 
-def week_register(group_name: str, today: int, lines: list[WeekLine], paused: bool = False,
-                  week_label: str = "本周") -> str:
+def week_register(
+    group_name: str, today: int, lines: list[WeekLine], paused: bool = False, week_label: str = "本周"
+) -> str:
     start = today - weekday(today)
-    head = (f"📋 {group_name} {week_label}登记（{cn_date(day_date(start))}—{cn_date(day_date(start + 6))}，"
-            f"今天{cn_weekday(today)}）")
+    head = (
+        f"📋 {group_name} {week_label}登记（{cn_date(day_date(start))}—{cn_date(day_date(start + 6))}，"
+        f"今天{cn_weekday(today)}）"
+    )
     if not lines:
         return head + "\n名单还是空的，大家打卡后就会出现在这里～"
     out = [head]
@@ -364,7 +393,7 @@ def week_register(group_name: str, today: int, lines: list[WeekLine], paused: bo
         seen[ln.name] = seen.get(ln.name, 0) + 1
     for ln in lines:
         mark = week_mark(ln.count, ln.goal, ln.left)
-        name = ln.name if seen[ln.name] == 1 else label(ln.userid, ln.name)   # two 小王: say which
+        name = ln.name if seen[ln.name] == 1 else label(ln.userid, ln.name)  # two 小王: say which
         if ln.hidden:
             name = "🙈 一位同学"
         tail = "｜请假中" if ln.off_today else ""
@@ -403,11 +432,13 @@ def my_text(items: list[MyGroup]) -> str:
         else:
             cheer = f"还差 {it.goal - it.count} 天，加油💪"
         goal = f"每周 {it.goal} 天" + (f"（下周起 {it.next_goal} 天）" if it.next_goal != it.goal else "")
-        lines = [f"「{it.group_name}」{it.name}：",
-                 f"{mark} 本周 {it.count}/{it.goal}，{cheer}",
-                 (f"🔥 连续 {it.streak} 天" if it.streak else "🌱 今天打卡就开始新的连续")
-                 + f"｜最长 {it.longest} 天｜累计 {it.total} 天",
-                 f"🎯 目标：{goal}"]
+        lines = [
+            f"「{it.group_name}」{it.name}：",
+            f"{mark} 本周 {it.count}/{it.goal}，{cheer}",
+            (f"🔥 连续 {it.streak} 天" if it.streak else "🌱 今天打卡就开始新的连续")
+            + f"｜最长 {it.longest} 天｜累计 {it.total} 天",
+            f"🎯 目标：{goal}",
+        ]
         flags = []
         if it.off_until:
             flags.append(f"请假到 {cn_date(it.off_until)}")

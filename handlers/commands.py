@@ -4,6 +4,7 @@ No I/O.
 The command word itself and who may run it are in handlers.command_table; what the bot answers
 is in handlers.command_texts; workers.commands reads Redis and carries the command out.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,7 +14,7 @@ from datetime import date, timedelta
 
 # --- words ---------------------------------------------------------------------------------------
 
-CHECKIN_WORDS = ("打卡", "checkin")       # `撤销 打卡`: a leader undoing their own check-in
+CHECKIN_WORDS = ("打卡", "checkin")  # `撤销 打卡`: a leader undoing their own check-in
 ON_WORDS = ("开", "开启", "打开", "on")
 OFF_WORDS = ("关", "关闭", "取消", "off")
 
@@ -23,7 +24,7 @@ def skip_words(text: str, n: int) -> str:
     for _ in range(n):
         text = text.lstrip()
         m = re.search(r"\s", text)
-        text = text[m.start():] if m else ""
+        text = text[m.start() :] if m else ""
     return text.strip()
 
 
@@ -102,6 +103,7 @@ def parse_day(token: str, today: date) -> date | None:
 
 # --- people --------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Resolved:
     userid: str
@@ -111,9 +113,10 @@ class Resolved:
 @dataclass(frozen=True)
 class Unclear:
     """No single member matches: ask back, listing these candidates (userid, name)."""
+
     query: str
     candidates: tuple[tuple[str, str], ...]
-    ambiguous: bool           # True: several match exactly; False: none does
+    ambiguous: bool  # True: several match exactly; False: none does
 
     @property
     def asked(self) -> str:
@@ -144,8 +147,11 @@ def resolve(query: str, people: dict[str, str]) -> Resolved | Unclear:
     if exact:
         return Unclear(query, tuple(exact), True)
     ql = q.lower()
-    near = [(uid, name) for uid, name in people.items()
-            if ql in (name or "").lower() or (name and name.lower() in ql) or uid.lower().startswith(ql)]
+    near = [
+        (uid, name)
+        for uid, name in people.items()
+        if ql in (name or "").lower() or (name and name.lower() in ql) or uid.lower().startswith(ql)
+    ]
     return Unclear(query, tuple(near or people.items()), False)
 
 

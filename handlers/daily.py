@@ -5,6 +5,7 @@ Rows are the register's MemberRow objects (anything with userid, name, streak, w
 week_goal, checked_in and last_day attributes). Days are the integer day indices of
 handlers.calendar, in the group's own timezone.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,9 +18,9 @@ from handlers.calendar import cn_date, day_date, day_index, day_label
 from handlers.chain import render_chain
 from handlers.texts import ANONYMOUS, Note, note_line
 
-CHAIN_TEMPLATE = "名字 已更 笔记链接"         # rendered `例 名字 已更 笔记链接`
+CHAIN_TEMPLATE = "名字 已更 笔记链接"  # rendered `例 名字 已更 笔记链接`
 CHAIN_TOPIC = "更文打卡 伙伴们加油💪"
-STREAK_AT_RISK = 3            # a streak this long that is about to break earns a private nudge
+STREAK_AT_RISK = 3  # a streak this long that is about to break earns a private nudge
 
 SLOT_CN = {
     "chain": "早间接龙",
@@ -51,8 +52,10 @@ def split_links(raw: str | None) -> list[str]:
 
 # --- the morning 接龙 -----------------------------------------------------------------------------
 
-def chain_entries(rows: Sequence[RegisterRow], links: Mapping[str, str],
-                  hidden: AbstractSet[str] = frozenset()) -> list[tuple[str, str]]:
+
+def chain_entries(
+    rows: Sequence[RegisterRow], links: Mapping[str, str], hidden: AbstractSet[str] = frozenset()
+) -> list[tuple[str, str]]:
     """(name, what follows the name) for everyone checked in on the day: `已更` and their links.
     A member in `hidden` (不公开) is `一位同学 已更`, without the links that would name them."""
     out = []
@@ -75,8 +78,9 @@ def public_names(rows: Sequence[RegisterRow], hidden: AbstractSet[str]) -> str:
     return "、".join(shown)
 
 
-def chain_text(day: int, camp_start: date | None, entries: Sequence[tuple[str, str]],
-               template: str = CHAIN_TEMPLATE) -> str:
+def chain_text(
+    day: int, camp_start: date | None, entries: Sequence[tuple[str, str]], template: str = CHAIN_TEMPLATE
+) -> str:
     """The chain members know and copy: header, date line, template line, numbered entries, in the
     format handlers.chain owns, so that parse_chain reads it back."""
     topic = f"{cn_date(day_date(day))} {day_label(day, camp_start)} {CHAIN_TOPIC}"
@@ -85,15 +89,21 @@ def chain_text(day: int, camp_start: date | None, entries: Sequence[tuple[str, s
 
 # --- the evening reminder -------------------------------------------------------------------------
 
+
 @dataclass
 class Reminder:
     content: str
-    mentions: list[list[str]] = field(default_factory=list)     # [[userid, name], ...] to @
+    mentions: list[list[str]] = field(default_factory=list)  # [[userid, name], ...] to @
     nudges: list[tuple[str, str]] = field(default_factory=list)  # (userid, private text)
 
 
-def remind(rows: Sequence[RegisterRow], muted: AbstractSet[str] = frozenset(), on_leave: AbstractSet[str] = frozenset(),
-           quiet: bool = False, hidden: AbstractSet[str] = frozenset()) -> Reminder | None:
+def remind(
+    rows: Sequence[RegisterRow],
+    muted: AbstractSet[str] = frozenset(),
+    on_leave: AbstractSet[str] = frozenset(),
+    quiet: bool = False,
+    hidden: AbstractSet[str] = frozenset(),
+) -> Reminder | None:
     """The evening group post. @ exactly the members who have not checked in (never the muted, the
     ones on leave, or anyone already checked in); cheer those who have; when everyone is done,
     celebrate instead. Long streaks about to break get a private nudge, except in quiet hours.
@@ -131,11 +141,11 @@ def quiet_nudge_text(name: str) -> str:
 
 
 def nudge_text(name: str, streak: int) -> str:
-    return (f"{name}，你已经连续打卡 {streak} 天啦🔥 今天还差一次，"
-            "睡前来群里打个卡，别让连续记录断掉哦～")
+    return f"{name}，你已经连续打卡 {streak} 天啦🔥 今天还差一次，睡前来群里打个卡，别让连续记录断掉哦～"
 
 
 # --- the leader digest ----------------------------------------------------------------------------
+
 
 def silent_for(row: RegisterRow, day: int, camp_start: date | None) -> int | None:
     """Days without a check-in up to and including `day` (0 when checked in today); None when the
@@ -149,16 +159,25 @@ def silent_for(row: RegisterRow, day: int, camp_start: date | None) -> int | Non
     return None
 
 
-def digest(group_name: str, day: int, rows: Sequence[RegisterRow], links: Mapping[str, str],
-           notes: Mapping[str, Sequence[Note]] | None = None, silent_days: int = 3,
-           on_leave: AbstractSet[str] = frozenset(), camp_start: date | None = None) -> str:
+def digest(
+    group_name: str,
+    day: int,
+    rows: Sequence[RegisterRow],
+    links: Mapping[str, str],
+    notes: Mapping[str, Sequence[Note]] | None = None,
+    silent_days: int = 3,
+    on_leave: AbstractSet[str] = frozenset(),
+    camp_start: date | None = None,
+) -> str:
     """The leader's private end-of-day report."""
     notes = notes or {}
     done = [row for row in rows if row.checked_in]
     leave = [row for row in rows if not row.checked_in and row.userid in on_leave]
     todo = [row for row in rows if not row.checked_in and row.userid not in on_leave]
-    lines = [f"📋 {group_name} · {cn_date(day_date(day))}（{day_label(day, camp_start)}）打卡日报",
-             f"✅ 已打卡 {len(done)}/{len(rows)}"]
+    lines = [
+        f"📋 {group_name} · {cn_date(day_date(day))}（{day_label(day, camp_start)}）打卡日报",
+        f"✅ 已打卡 {len(done)}/{len(rows)}",
+    ]
     for i, row in enumerate(done, 1):
         extra = " ".join(split_links(links.get(row.userid)))
         lines.append(f"{i}. {row.name}（连续 {row.streak} 天）" + (f" {extra}" if extra else ""))
@@ -191,6 +210,7 @@ def digest(group_name: str, day: int, rows: Sequence[RegisterRow], links: Mappin
 
 
 # --- after downtime -------------------------------------------------------------------------------
+
 
 def skipped(group_name: str, items: Iterable[tuple[str, int, str]]) -> str:
     """Tell a leader which scheduled posts were skipped: items are (slot, day, "HH:MM")."""

@@ -3,18 +3,25 @@
 Every message carries an `id` that names the effect it belongs to (`cmd:<msgid>`, `slot:<group>:...`):
 the outbox sends each id once, so a retried job or a replayed callback never speaks twice.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
-Mention = list[str]        # [userid, display name]: the name is what the text shows after the @
-Message = dict[str, Any]   # {"id", "to": "group" | "user", "msgtype", ...}, as the functions below build it
+Mention = list[str]  # [userid, display name]: the name is what the text shows after the @
+Message = dict[str, Any]  # {"id", "to": "group" | "user", "msgtype", ...}, as the functions below build it
 
 
 def to_group(msg_id: str, group: str, content: str, mentions: list[Mention] | None = None) -> Message:
     """A text in the group chat `group` (a group key), @-mentioning `mentions`."""
-    return {"id": msg_id, "to": "group", "group": group, "msgtype": "text", "content": content,
-            "mentions": mentions or []}
+    return {
+        "id": msg_id,
+        "to": "group",
+        "group": group,
+        "msgtype": "text",
+        "content": content,
+        "mentions": mentions or [],
+    }
 
 
 def to_users(msg_id: str, users: list[str], content: str) -> Message:

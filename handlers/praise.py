@@ -6,6 +6,7 @@ The wording is chosen deterministically from the message id (a re-processed mess
 thing), and never repeats the sentence a member read last time: workers.replies keeps the last
 choice per member (`last`), and `choose` steps past it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from handlers.streaks import DayBits, current_run_start, longest
 
 STREAK_MILESTONES = (3, 7, 14, 21, 30)
-BEST_FROM = 3          # a personal best is news once the record it beats was at least this long
+BEST_FROM = 3  # a personal best is news once the record it beats was at least this long
 
 FIRST, BEST, STREAK, GOAL, DAILY = "first", "best", "streak", "goal", "daily"
 
@@ -66,14 +67,22 @@ SHORT = {
 @dataclass(frozen=True)
 class Milestone:
     kind: str
-    n: int = 0          # the streak
-    prev: int = 0       # the record beaten (BEST)
-    goal: int = 0       # the week's goal (GOAL)
-    also_goal: bool = False     # the weekly goal was reached as well (a higher milestone leads)
+    n: int = 0  # the streak
+    prev: int = 0  # the record beaten (BEST)
+    goal: int = 0  # the week's goal (GOAL)
+    also_goal: bool = False  # the weekly goal was reached as well (a higher milestone leads)
 
 
-def milestone(days: DayBits, off: DayBits, day: int, streak: int, total: int, week_count: int, goal: int,
-              streaks: tuple[int, ...] = STREAK_MILESTONES) -> Milestone:
+def milestone(
+    days: DayBits,
+    off: DayBits,
+    day: int,
+    streak: int,
+    total: int,
+    week_count: int,
+    goal: int,
+    streaks: tuple[int, ...] = STREAK_MILESTONES,
+) -> Milestone:
     """What a newly counted check-in on `day` reaches. `days` already holds it."""
     goal_now = goal > 0 and week_count == goal
     if total == 1:

@@ -3,6 +3,7 @@ and carries out the actions it returns.
 
 Handlers are tried in order; each says whether it matches and then handles; the first match wins.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -19,14 +20,14 @@ from handlers.messages import Mention, Message
 @dataclass(frozen=True)
 class Context:
     event: dict[str, Any]
-    group_key: str | None = None            # the group this event belongs to, if known
+    group_key: str | None = None  # the group this event belongs to, if known
     group_name: str = ""
     chat_known: bool = True
-    members: dict[str, str] = field(default_factory=dict)   # display name / userid -> userid
+    members: dict[str, str] = field(default_factory=dict)  # display name / userid -> userid
     shared_names: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a name several members share
     is_leader: bool = False
     day: int = 0
-    member_groups: tuple[tuple[str, str], ...] = ()          # (key, name) groups a private sender belongs to
+    member_groups: tuple[tuple[str, str], ...] = ()  # (key, name) groups a private sender belongs to
     keywords: tuple[str, ...] | None = None
     link_hosts: tuple[str, ...] | None = None
 
@@ -38,7 +39,7 @@ class Checkin:
     name: str
     day: int
     links: tuple[str, ...] = ()
-    reply_to: str = "group"          # "group": reply in the group; "user": privately
+    reply_to: str = "group"  # "group": reply in the group; "user": privately
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Hint:
     """How to check in, for a post @-ing the robot that was not one. Worth less than anything else the
     robot says: the worker sends it only when the member had no hint lately and the robot has room
     beyond what check-in replies and scheduled posts need."""
+
     group: str
     userid: str
     msg: Message
@@ -60,6 +62,7 @@ class Hint:
 class AskIfCheckin:
     """A post that may be a check-in, where detection is unsure: the member is asked (`msg`, gated like
     a hint), and a 「是」 within a day counts the post's day with its links."""
+
     group: str
     userid: str
     day: int
@@ -71,6 +74,7 @@ class AskIfCheckin:
 class ConfirmCheckin:
     """A member's 「是」: counts the post the bot asked about, when one is waiting (else nothing).
     `groups`: where to look (the group it was said in, or a private sender's groups)."""
+
     groups: tuple[str, ...]
     userid: str
     name: str
@@ -101,12 +105,13 @@ def private(msg_id: str, users: list[str], content: str) -> Send:
 
 # --- handlers: (matches, handle) pairs --------------------------------------------------------
 
+
 def _robot_joined(ctx: Context) -> bool:
     return ctx.event.get("event") == "add_to_chat" and ctx.chat_known
 
 
 def _welcome(ctx: Context) -> list[Action]:
-    if ctx.group_key is None:            # a known chat always has its group
+    if ctx.group_key is None:  # a known chat always has its group
         return []
     return [group_post(f"welcome:{ctx.event['msgid']}", ctx.group_key, texts.WELCOME)]
 
@@ -144,8 +149,9 @@ def _command(ctx: Context) -> list[Action]:
 
 
 # a member's yes to "这条算今天的打卡吗？"
-CONFIRM_WORDS = frozenset({"是", "是的", "是呀", "是啊", "是哒", "是滴", "算", "算的", "算呀", "对", "对的", "嗯嗯是",
-                           "yes", "y"})
+CONFIRM_WORDS = frozenset(
+    {"是", "是的", "是呀", "是啊", "是哒", "是滴", "算", "算的", "算呀", "对", "对的", "嗯嗯是", "yes", "y"}
+)
 _CONFIRM_STRIP = " \t\n!！~～。.,，😊🙏👌✅"
 
 
@@ -181,10 +187,17 @@ def _detection(ctx: Context) -> Detection:
     msgtype = ev.get("msgtype", "text")
     if msgtype == "mixed" and not ev.get("has_image"):
         msgtype = "text"
-    return detect(ev.get("text", ""), msgtype,
-                  sender_userid=ev.get("userid", ""), sender_name=ev.get("name", ""),
-                  sender_is_leader=ctx.is_leader, members=ctx.members,
-                  keywords=ctx.keywords, link_hosts=ctx.link_hosts, shared_names=ctx.shared_names)
+    return detect(
+        ev.get("text", ""),
+        msgtype,
+        sender_userid=ev.get("userid", ""),
+        sender_name=ev.get("name", ""),
+        sender_is_leader=ctx.is_leader,
+        members=ctx.members,
+        keywords=ctx.keywords,
+        link_hosts=ctx.link_hosts,
+        shared_names=ctx.shared_names,
+    )
 
 
 def _group_post(ctx: Context) -> bool:
@@ -193,7 +206,7 @@ def _group_post(ctx: Context) -> bool:
 
 def _group_checkin(ctx: Context) -> list[Action]:
     ev, group = ctx.event, ctx.group_key
-    if group is None:                    # see _group_post
+    if group is None:  # see _group_post
         return []
     found = _detection(ctx)
     actions: list[Action] = []
@@ -204,18 +217,20 @@ def _group_checkin(ctx: Context) -> list[Action]:
                 continue
             name = ev.get("name") or uid if uid == ev["userid"] else _name_of(ctx, uid, credit.name)
             actions.append(Checkin(group, uid, name, ctx.day, tuple(credit.note_links)))
-        if found.unclear:   # a name two members share: nobody credited by guess, the leader asked
-            actions.append(private(f"unclear:{ev['msgid']}", [ev["userid"]],
-                                   texts.chain_unclear(found.unclear, ctx.day)))
+        if found.unclear:  # a name two members share: nobody credited by guess, the leader asked
+            actions.append(
+                private(f"unclear:{ev['msgid']}", [ev["userid"]], texts.chain_unclear(found.unclear, ctx.day))
+            )
         if actions:
             return actions
-    if found.kind == "none" and found.unsure:      # may be one: ask rather than guess either way
+    if found.kind == "none" and found.unsure:  # may be one: ask rather than guess either way
         return [_ask(ctx, group, private_reply=False)]
     # Robot callbacks only arrive when the robot was @-ed: an unrecognised post deserves a hint,
     # except a 收到 / +1 answering an announcement (workers.announce counts it).
     if ev.get("source") == "robot" and found.kind == "none" and not is_ack(strip_mentions(ev.get("text", ""))):
-        hint = group_post(f"hint:{ev['msgid']}", group, texts.pick(texts.HINTS, ev["msgid"]),
-                          [[ev["userid"], ev.get("name", "")]])
+        hint = group_post(
+            f"hint:{ev['msgid']}", group, texts.pick(texts.HINTS, ev["msgid"]), [[ev["userid"], ev.get("name", "")]]
+        )
         actions.append(Hint(group, ev["userid"], hint.msg))
     return actions
 

@@ -5,11 +5,12 @@ line around: `小鹿\u202e` makes the register read backwards, and can make a li
 names may be thousands of characters long. Everything the bot keeps or repeats goes through here once,
 when a worker first reads the event (workers/ingest.py).
 """
+
 from __future__ import annotations
 
 import unicodedata
 
-NAME_MAX = 32            # characters of a display name we keep
+NAME_MAX = 32  # characters of a display name we keep
 
 # bidi embeddings, overrides and isolates, and the marks that steer them
 _BIDI = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C], None)
@@ -37,6 +38,6 @@ def clean_name(name: str) -> str:
     name = " ".join(name.translate(_ONE_LINE).split())
     if len(name) > NAME_MAX:
         name = name[:NAME_MAX]
-        if unicodedata.category(name[-1]) == "Cs":   # never cut a surrogate pair in half
+        if unicodedata.category(name[-1]) == "Cs":  # never cut a surrogate pair in half
             name = name[:-1]
     return name

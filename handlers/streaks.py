@@ -4,6 +4,7 @@ Redis keeps one bitmap of check-in days and one of days off per member (bit N = 
 streaks, totals and week counts are derived here, so that a late message, a 补卡 or a 请假
 can never leave a stored counter out of step with the days themselves.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -13,7 +14,7 @@ from typing import Any
 
 from handlers.calendar import day_index, week_start
 
-BACKFILL_DAYS = 35     # a group's first check-in sets its base day this many days before it
+BACKFILL_DAYS = 35  # a group's first check-in sets its base day this many days before it
 
 
 def first_base(camp_start: date | None, day: int) -> int:
@@ -128,6 +129,7 @@ def goal_for_week(goals: dict[int, int], week: int, default: int) -> int:
 # and then the week is neither met nor missed. Days outside the camp count like days off (a camp
 # that starts on a Wednesday asks for a pro-rata goal in its first week).
 
+
 def leave_goal(goal: int, unavailable: int) -> int:
     """`goal` for a week with `unavailable` days (off, or outside the camp) out of 7."""
     unavailable = min(max(unavailable, 0), 7)
@@ -149,8 +151,9 @@ def unavailable_days(off: DayBits, week: int, camp: tuple[int | None, int | None
     return out
 
 
-def week_goal(goals: dict[int, int], off: DayBits, week: int, default: int,
-              camp: tuple[int | None, int | None] = (None, None)) -> int:
+def week_goal(
+    goals: dict[int, int], off: DayBits, week: int, default: int, camp: tuple[int | None, int | None] = (None, None)
+) -> int:
     """The goal that week asks for, days off taken into account."""
     return leave_goal(goal_for_week(goals, week, default), len(unavailable_days(off, week, camp)))
 
@@ -160,21 +163,28 @@ MET, MISSED, OPEN, OFF = "met", "missed", "open", "off"
 
 @dataclass(frozen=True)
 class WeekResult:
-    week: int            # its Monday
-    count: int           # check-in days that week (as far as `today`)
-    goal: int            # the goal it asks for (days off taken into account)
-    base_goal: int       # the goal in force, before days off
-    off: int             # days of it that are off (or outside the camp)
-    left: int            # days on which one can still check in, today included while it is open
-    status: str          # MET, MISSED (can no longer be reached), OPEN (still reachable), OFF (all off)
+    week: int  # its Monday
+    count: int  # check-in days that week (as far as `today`)
+    goal: int  # the goal it asks for (days off taken into account)
+    base_goal: int  # the goal in force, before days off
+    off: int  # days of it that are off (or outside the camp)
+    left: int  # days on which one can still check in, today included while it is open
+    status: str  # MET, MISSED (can no longer be reached), OPEN (still reachable), OFF (all off)
 
     @property
     def beaten(self) -> bool:
         return self.status == MET and self.count > self.goal
 
 
-def week_result(days: DayBits, off: DayBits, goals: dict[int, int], week: int, default: int, today: int,
-                camp: tuple[int | None, int | None] = (None, None)) -> WeekResult:
+def week_result(
+    days: DayBits,
+    off: DayBits,
+    goals: dict[int, int],
+    week: int,
+    default: int,
+    today: int,
+    camp: tuple[int | None, int | None] = (None, None),
+) -> WeekResult:
     """How the week starting on `week` stands on day `today` (a closed week when today is after it).
     Derived from the bitmaps only, so a 补卡 in a closed week changes its result."""
     base_goal = goal_for_week(goals, week, default)
@@ -241,7 +251,7 @@ def parse_goals(raw: dict[Any, Any] | Sequence[Any]) -> dict[int, int]:
     if isinstance(raw, dict):
         items = raw.items()
     else:
-        items = zip(raw[0::2], raw[1::2], strict=False)   # an odd last item has no value: left out
+        items = zip(raw[0::2], raw[1::2], strict=False)  # an odd last item has no value: left out
     out: dict[int, int] = {}
     for k, v in items:
         try:

@@ -1,4 +1,5 @@
 """What members and leaders read. zh-CN, warm and short, the way a good group leader writes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -25,9 +26,9 @@ HINTS = (
 ASK_CHECKIN = "这条算今天的打卡吗？算的话 @我 回「是」，我就记上～"
 ASK_CHECKIN_PRIVATE = "这条算今天的打卡吗？回「是」我就记上～"
 
-ANONYMOUS = "一位同学"      # how a member who chose 不公开 appears in anything the group reads
+ANONYMOUS = "一位同学"  # how a member who chose 不公开 appears in anything the group reads
 
-Note = dict[str, Any] | str | bytes    # a profile note: JSON {text, by, at}, as stored or decoded
+Note = dict[str, Any] | str | bytes  # a profile note: JSON {text, by, at}, as stored or decoded
 
 CHECKIN_TAILS = ("🔥", "💪", "✨", "🌟", "👏")
 
@@ -38,8 +39,9 @@ def pick(options: tuple[str, ...], seed: str) -> str:
     return options[digest[0] % len(options)]
 
 
-def checkin_reply(name: str, streak: int, week_count: int, week_goal: int, seed: str,
-                  praise: str = "", mark_goal: bool = True) -> str:
+def checkin_reply(
+    name: str, streak: int, week_count: int, week_goal: int, seed: str, praise: str = "", mark_goal: bool = True
+) -> str:
     """`✅ 小鹿 打卡成功｜连续 5 天🔥｜本周 2/3`, and on a second line the praise of the day
     (handlers.praise: a milestone, or a short cheer)."""
     tail = pick(CHECKIN_TAILS, seed)
@@ -76,9 +78,11 @@ def too_early_reply(name: str) -> str:
 
 
 def unknown_chat_report(chat_id: str, name: str) -> str:
-    return (f"有一个未配置的群在 @打卡助手（发消息的人：{name or '未知'}）。\n"
-            f"群 ChatId：{chat_id}\n"
-            "如需启用，请在配置里加上 GROUP_<KEY>_CHAT_ID，并把 <KEY> 加入 BOT_GROUPS。")
+    return (
+        f"有一个未配置的群在 @打卡助手（发消息的人：{name or '未知'}）。\n"
+        f"群 ChatId：{chat_id}\n"
+        "如需启用，请在配置里加上 GROUP_<KEY>_CHAT_ID，并把 <KEY> 加入 BOT_GROUPS。"
+    )
 
 
 def private_pick_group(groups: list[tuple[str, str]]) -> str:

@@ -5,6 +5,7 @@ Pure functions, no I/O: workers/weekly.py reads Redis into `MemberWeek` objects 
 Weeks run Monday to Sunday in the group's timezone and are numbered from the camp start (第2周);
 without camp dates they are calendar weeks, shown by their dates.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,13 +26,14 @@ from handlers.streaks import MET, MISSED, OFF, OPEN, WeekResult, beaten_run, mis
 from handlers.texts import ANONYMOUS, Note, note_line
 
 TOP_LIMIT = 3
-CHEER_NAMES = 8        # a cheer names at most this many members, else counts them
+CHEER_NAMES = 8  # a cheer names at most this many members, else counts them
 
 
 @dataclass
 class MemberWeek:
     """One member's week and what led to it (`history`: every tracked week up to and including
     this one, oldest first)."""
+
     userid: str
     name: str
     week: WeekResult
@@ -40,13 +42,13 @@ class MemberWeek:
     longest: int = 0
     total: int = 0
     checked_today: bool = False
-    next_goal: int = 0              # the goal in force next week, before days off (a pending 退阶 shows here)
-    private: bool = False           # 不公开: anonymous in group posts
-    muted: bool = False             # 免打扰: no private nudges
+    next_goal: int = 0  # the goal in force next week, before days off (a pending 退阶 shows here)
+    private: bool = False  # 不公开: anonymous in group posts
+    muted: bool = False  # 免打扰: no private nudges
     off_today: bool = False
     notes: list[Note] = field(default_factory=list)
-    gone: frozenset[int] = frozenset()   # this week's days off (or outside the camp)
-    leave: int = 0                  # this week's days off (请假) within the camp
+    gone: frozenset[int] = frozenset()  # this week's days off (or outside the camp)
+    leave: int = 0  # this week's days off (请假) within the camp
 
 
 def _pick(options: Sequence[str], seed: str) -> str:
@@ -54,6 +56,7 @@ def _pick(options: Sequence[str], seed: str) -> str:
 
 
 # --- weeks and names -------------------------------------------------------------------------------
+
 
 def week_name(week: int, camp_start: date | None) -> str:
     """`第2周`, or `本周` without camp dates."""
@@ -97,6 +100,7 @@ def fraction(m: MemberWeek) -> str:
 
 # --- mid-week: who is behind the pace ---------------------------------------------------------------
 
+
 def behind(m: MemberWeek, day: int) -> bool:
     """Fewer check-ins than the goal's share of the available days gone by (rounded down), or a
     goal that can no longer be reached. A week fully off is never behind."""
@@ -113,8 +117,14 @@ def behind(m: MemberWeek, day: int) -> bool:
     return res.count < (res.goal * elapsed) // len(available)
 
 
-def midweek_leader(group_name: str, day: int, members: Sequence[MemberWeek], camp_start: date | None = None,
-                   notes_shown: int = 3, nudged: Sequence[str] = ()) -> str:
+def midweek_leader(
+    group_name: str,
+    day: int,
+    members: Sequence[MemberWeek],
+    camp_start: date | None = None,
+    notes_shown: int = 3,
+    nudged: Sequence[str] = (),
+) -> str:
     """A leader's private mid-week check: who is behind the pace for their goal, with numbers and
     their profile notes."""
     names = display_names(members)
@@ -168,6 +178,7 @@ def midweek_nudge(m: MemberWeek, day: int, seed: str) -> str:
 
 # --- the weekend: results, stars, suggestions --------------------------------------------------------
 
+
 def mark(res: WeekResult) -> str:
     return {MET: "✅", MISSED: "❌", OPEN: "⏳", OFF: "🌴"}[res.status]
 
@@ -176,8 +187,9 @@ def _by_count(m: MemberWeek) -> tuple[int, ...]:
     return (m.week.count,)
 
 
-def top_performers(members: Sequence[MemberWeek], limit: int = TOP_LIMIT,
-                   key: Callable[[MemberWeek], tuple[int, ...]] = _by_count) -> list[MemberWeek]:
+def top_performers(
+    members: Sequence[MemberWeek], limit: int = TOP_LIMIT, key: Callable[[MemberWeek], tuple[int, ...]] = _by_count
+) -> list[MemberWeek]:
     """尖子生: members who met their goal with the highest counts, whole ties included, at most
     `limit`; when the top tie alone is larger, the longer streaks lead."""
     met = [m for m in members if m.week.status == MET and m.week.count > 0]
@@ -207,8 +219,14 @@ CHEERS = (
 )
 
 
-def review(day: int, members: Sequence[MemberWeek], camp_start: date | None = None, seed: str = "",
-           closing: bool = False, top: int = TOP_LIMIT) -> str:
+def review(
+    day: int,
+    members: Sequence[MemberWeek],
+    camp_start: date | None = None,
+    seed: str = "",
+    closing: bool = False,
+    top: int = TOP_LIMIT,
+) -> str:
     """The weekend review in the group: each member's week ✅/❌ n/goal and streak (不公开 members
     anonymous), praise for those who met their goal, and the week's top performers (at most `top`).
     `closing`: the camp's last week (no "next week")."""
@@ -238,25 +256,29 @@ def review(day: int, members: Sequence[MemberWeek], camp_start: date | None = No
         hidden = sum(1 for m in met if m.private)
         if hidden:
             shown.append(f"{hidden} 位同学" if hidden > 1 else ANONYMOUS)
-        if len(met) > CHEER_NAMES:                      # the ✅ lines above name them all already
+        if len(met) > CHEER_NAMES:  # the ✅ lines above name them all already
             shown = [f"这 {len(met)} 位伙伴"]
         lines.append(_pick(CHEERS, seed or str(week)).format(names="、".join(shown)))
-        lines.append(f"本周 {len(met)}/{len(counted)} 人达成目标，辛苦大家！"
-                     + ("训练营圆满收官，感谢每一位的坚持🎓" if closing else "下周继续加油💪"))
+        lines.append(
+            f"本周 {len(met)}/{len(counted)} 人达成目标，辛苦大家！"
+            + ("训练营圆满收官，感谢每一位的坚持🎓" if closing else "下周继续加油💪")
+        )
     else:
-        lines.append(f"本周 0/{len(counted)} 人达成目标。没关系，每一篇都算数，"
-                     + ("训练营收官了，写作的习惯我们继续带着走🌱" if closing else "下周我们一起慢慢来🌱"))
+        lines.append(
+            f"本周 0/{len(counted)} 人达成目标。没关系，每一篇都算数，"
+            + ("训练营收官了，写作的习惯我们继续带着走🌱" if closing else "下周我们一起慢慢来🌱")
+        )
     return "\n".join(lines)
 
 
 @dataclass(frozen=True)
 class Suggestion:
     userid: str
-    name: str                  # as the command names the member
-    kind: str                  # "downgrade" | "upgrade" | "talk"
-    n: int                     # the goal suggested (0 for "talk")
-    current: int               # the goal in force now
-    weeks: tuple[tuple[int, int], ...]    # (count, goal) of the weeks behind it, oldest first
+    name: str  # as the command names the member
+    kind: str  # "downgrade" | "upgrade" | "talk"
+    n: int  # the goal suggested (0 for "talk")
+    current: int  # the goal in force now
+    weeks: tuple[tuple[int, int], ...]  # (count, goal) of the weeks behind it, oldest first
 
     @property
     def command(self) -> str:
@@ -267,8 +289,13 @@ class Suggestion:
         return ""
 
     def as_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "n": self.n, "from": self.current, "name": self.name,
-                "weeks": [list(w) for w in self.weeks]}
+        return {
+            "kind": self.kind,
+            "n": self.n,
+            "from": self.current,
+            "name": self.name,
+            "weeks": [list(w) for w in self.weeks],
+        }
 
 
 def suggest(members: Sequence[MemberWeek], downgrade_after: int = 2, upgrade_after: int = 2) -> list[Suggestion]:
@@ -285,7 +312,7 @@ def suggest(members: Sequence[MemberWeek], downgrade_after: int = 2, upgrade_aft
             weeks = tuple((w.count, w.goal) for w in missed[-downgrade_after:])
             n = max(1, max(w.count for w in missed[-downgrade_after:]))
             if m.next_goal < current:
-                continue                           # a 退阶 is already planned for next week
+                continue  # a 退阶 is already planned for next week
             if current <= 1 or n >= current:
                 out.append(Suggestion(m.userid, cmd[m.userid], "talk", 0, current, weeks))
             else:
@@ -305,16 +332,24 @@ def suggestion_lines(s: Suggestion, display: str) -> list[str]:
     weeks = "、".join(f"{c}/{g}" for c, g in s.weeks)
     n = len(s.weeks)
     if s.kind == "downgrade":
-        return [f"· {display} 连续 {n} 周没达标（{weeks}），建议把目标降到 TA 做得到的 {s.n} 天，下周起生效，回复：",
-                f"  {s.command}"]
+        return [
+            f"· {display} 连续 {n} 周没达标（{weeks}），建议把目标降到 TA 做得到的 {s.n} 天，下周起生效，回复：",
+            f"  {s.command}",
+        ]
     if s.kind == "upgrade":
-        return [f"· {display} 连续 {n} 周超额完成（{weeks}），可以挑战高一点的目标，回复：",
-                f"  {s.command}"]
+        return [f"· {display} 连续 {n} 周超额完成（{weeks}），可以挑战高一点的目标，回复：", f"  {s.command}"]
     return [f"· {display} 连续 {n} 周没达标（{weeks}），目标已是每周 {s.current} 天，建议约时间私聊，了解一下近况"]
 
 
-def leader_report(group_name: str, day: int, members: Sequence[MemberWeek], suggestions: Sequence[Suggestion],
-                  camp_start: date | None = None, notes_shown: int = 3, top: int = TOP_LIMIT) -> str:
+def leader_report(
+    group_name: str,
+    day: int,
+    members: Sequence[MemberWeek],
+    suggestions: Sequence[Suggestion],
+    camp_start: date | None = None,
+    notes_shown: int = 3,
+    top: int = TOP_LIMIT,
+) -> str:
     """The leader's private weekly register (学员目标/监督登记) with suggestions and exact commands, and
     its top performers (at most `top`)."""
     week = week_start(day)
@@ -327,8 +362,10 @@ def leader_report(group_name: str, day: int, members: Sequence[MemberWeek], sugg
     rate = f"{round(100 * len(met) / len(counted))}%" if counted else "—"
     lines = [head, f"完成率 {rate}（{len(met)}/{len(counted)} 人达标）"]
     for m in _order(members):
-        parts = [f"{mark(m.week)} {names[m.userid]} "
-                 + ("本周请假" if m.week.status == OFF else fraction(m)), f"连续 {m.streak} 天"]
+        parts = [
+            f"{mark(m.week)} {names[m.userid]} " + ("本周请假" if m.week.status == OFF else fraction(m)),
+            f"连续 {m.streak} 天",
+        ]
         if m.leave and m.week.status != OFF:
             parts.append(f"请假 {m.leave} 天")
         run = len(missed_run(m.history))
@@ -339,14 +376,20 @@ def leader_report(group_name: str, day: int, members: Sequence[MemberWeek], sugg
         lines.append("｜".join(parts))
     stars = top_performers(members, top)
     if stars:
-        lines.append("🏆 尖子生：" + "、".join(f"{names[m.userid]}（{m.week.count} 天）" for m in stars)
-                     + "，可以在群里点名表扬一下～")
+        lines.append(
+            "🏆 尖子生："
+            + "、".join(f"{names[m.userid]}（{m.week.count} 天）" for m in stars)
+            + "，可以在群里点名表扬一下～"
+        )
     if suggestions:
         lines.append("💡 建议：")
         for s in suggestions:
             lines += suggestion_lines(s, names.get(s.userid, s.name))
-    noted = [m for m in members if m.notes and (m.week.status in (MISSED, OPEN)
-                                                 or any(s.userid == m.userid for s in suggestions))]
+    noted = [
+        m
+        for m in members
+        if m.notes and (m.week.status in (MISSED, OPEN) or any(s.userid == m.userid for s in suggestions))
+    ]
     for m in noted:
         lines.append(f"📒 {names[m.userid]} 的档案：" + "；".join(note_line(n) for n in m.notes[-notes_shown:]))
     return "\n".join(lines)
@@ -354,16 +397,17 @@ def leader_report(group_name: str, day: int, members: Sequence[MemberWeek], sugg
 
 # --- the admins' camp-wide overview ------------------------------------------------------------------
 
+
 @dataclass
 class GroupWeek:
     key: str
     name: str
-    week_label: str                         # 第2周 / 本周
+    week_label: str  # 第2周 / 本周
     met: int
     counted: int
-    at_risk: list[tuple[str, int, str]]     # (name, weeks missed in a row, n/goal)
+    at_risk: list[tuple[str, int, str]]  # (name, weeks missed in a row, n/goal)
     followed: list[tuple[str, bool | None]]  # last week's suggestions: (the command, applied?), None
-                                             # when it no longer stands (a 补卡 changed those weeks)
+    # when it no longer stands (a 补卡 changed those weeks)
 
 
 def overview(week: int, groups: Sequence[GroupWeek]) -> str:
@@ -379,16 +423,18 @@ def overview(week: int, groups: Sequence[GroupWeek]) -> str:
         rate = f"{round(100 * g.met / g.counted)}%" if g.counted else "—"
         lines.append(f"【{g.name}】{g.week_label} 完成率 {rate}（{g.met}/{g.counted}）")
         if g.at_risk:
-            risk = "、".join(f"{name}（{frac}" + (f"，连续 {run} 周未达标）" if run >= 2 else "）")
-                            for name, run, frac in g.at_risk)
+            risk = "、".join(
+                f"{name}（{frac}" + (f"，连续 {run} 周未达标）" if run >= 2 else "）") for name, run, frac in g.at_risk
+            )
             lines.append(f"  需关注：{risk}")
         else:
             lines.append("  需关注：无")
         if g.followed:
             done = sum(1 for _, ok in g.followed if ok)
             moot = sum(1 for _, ok in g.followed if ok is None)
-            detail = "；".join(f"{'✔' if ok else '✘'} {cmd}" if ok is not None else f"– {cmd}（已不需要）"
-                              for cmd, ok in g.followed)
+            detail = "；".join(
+                f"{'✔' if ok else '✘'} {cmd}" if ok is not None else f"– {cmd}（已不需要）" for cmd, ok in g.followed
+            )
             extra = f"，{moot} 条因补卡已不需要" if moot else ""
             lines.append(f"  组长跟进：上周建议 {len(g.followed)} 条，已采纳 {done} 条{extra}（{detail}）")
         else:
@@ -400,18 +446,20 @@ def overview(week: int, groups: Sequence[GroupWeek]) -> str:
 
 # --- the end of the camp -----------------------------------------------------------------------------
 
+
 @dataclass
 class CampRecord:
     userid: str
     name: str
     weeks_met: int
-    weeks: int              # weeks counted (fully-off weeks left out)
-    total: int              # check-in days in the camp
-    longest: int            # longest streak in the camp
+    weeks: int  # weeks counted (fully-off weeks left out)
+    total: int  # check-in days in the camp
+    longest: int  # longest streak in the camp
 
 
-def final_report(group_name: str, camp_start: date | None, camp_end: date, records: Sequence[CampRecord],
-                 limit: int = TOP_LIMIT) -> str:
+def final_report(
+    group_name: str, camp_start: date | None, camp_end: date, records: Sequence[CampRecord], limit: int = TOP_LIMIT
+) -> str:
     """The leader's report at the end of the camp: each member's whole-camp record and the camp's
     top performers."""
     span = f"{cn_date(camp_start)}—{cn_date(camp_end)}" if camp_start else f"至 {cn_date(camp_end)}"

@@ -1,5 +1,6 @@
 """Shared fixtures: a real redis-server of our own on a free port, the WeCom simulator on loopback, and
 `examples` for texts worth reading (shown at the end of the run, not among the progress dots)."""
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def redis_required() -> bool:
     """In CI (CI set) and under scripts/test (TESTS_REQUIRE_REDIS=1) a missing redis-server is an error:
     scripts/setup installs one, so its absence means the setup is broken, not that the tests may pass."""
-    return any(os.environ.get(name, "").strip() not in ("", "0", "false", "no")
-               for name in ("CI", "TESTS_REQUIRE_REDIS"))
+    return any(
+        os.environ.get(name, "").strip() not in ("", "0", "false", "no") for name in ("CI", "TESTS_REQUIRE_REDIS")
+    )
 
 
 class RedisServer:
@@ -44,12 +46,26 @@ class RedisServer:
         exe = shutil.which("redis-server")
         if not exe:
             if redis_required():
-                pytest.fail("redis-server is not on PATH (scripts/setup installs it); the tests need a real Redis",
-                            pytrace=False)
+                pytest.fail(
+                    "redis-server is not on PATH (scripts/setup installs it); the tests need a real Redis",
+                    pytrace=False,
+                )
             pytest.skip("redis-server is not installed")
         self.dir.mkdir(parents=True, exist_ok=True)
-        args = [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-                "--save", "", "--appendonly", "no", *self.extra]
+        args = [
+            exe,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.dir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            *self.extra,
+        ]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + 10
@@ -133,22 +149,32 @@ SIM_ROBOT_KEY = "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
 def sim(env):
     """The simulator on loopback, and the service pointed at it: group `xhs01` has a robot
     (SIM_ROBOT_KEY), group `xhs02` has none (posts go through appchat/send to chat `wrchat02`)."""
-    state = SimState(corp_id=SIM_CORP_ID, secret=SIM_SECRET, agent_id=SIM_AGENT_ID,
-                     valid_keys={SIM_ROBOT_KEY}, timeout_seconds=1.5)
+    state = SimState(
+        corp_id=SIM_CORP_ID, secret=SIM_SECRET, agent_id=SIM_AGENT_ID, valid_keys={SIM_ROBOT_KEY}, timeout_seconds=1.5
+    )
     server = SimulatorServer(state)
-    env(WECOM_API_BASE_URL=server.base_url, WECOM_CORP_ID=SIM_CORP_ID, WECOM_AGENT_ID=SIM_AGENT_ID,
-        WECOM_SECRET=SIM_SECRET, BOT_HTTP_TIMEOUT="0.5",
+    env(
+        WECOM_API_BASE_URL=server.base_url,
+        WECOM_CORP_ID=SIM_CORP_ID,
+        WECOM_AGENT_ID=SIM_AGENT_ID,
+        WECOM_SECRET=SIM_SECRET,
+        BOT_HTTP_TIMEOUT="0.5",
         BOT_GROUPS="xhs01,xhs02",
-        GROUP_XHS01_CHAT_ID="wrchat01", GROUP_XHS01_NAME="小红书01", GROUP_XHS01_LEADERS="leader1",
+        GROUP_XHS01_CHAT_ID="wrchat01",
+        GROUP_XHS01_NAME="小红书01",
+        GROUP_XHS01_LEADERS="leader1",
         GROUP_XHS01_WEBHOOK_KEY=SIM_ROBOT_KEY,
-        GROUP_XHS02_CHAT_ID="wrchat02", GROUP_XHS02_NAME="小红书02", GROUP_XHS02_LEADERS="leader2")
+        GROUP_XHS02_CHAT_ID="wrchat02",
+        GROUP_XHS02_NAME="小红书02",
+        GROUP_XHS02_LEADERS="leader2",
+    )
     yield server
     server.stop()
 
 
 # -- texts worth reading ------------------------------------------------------------------------------
 EXAMPLES_FILE = ROOT / "var" / "test-examples.txt"
-_EXAMPLES: list[tuple[str, str, str]] = []          # (test, title, text)
+_EXAMPLES: list[tuple[str, str, str]] = []  # (test, title, text)
 
 
 class Examples:
@@ -186,5 +212,6 @@ def pytest_terminal_summary(terminalreporter, config):
         for _test, title, text in _EXAMPLES:
             terminalreporter.write_line(f"\n--- {title} ---\n{text}")
     else:
-        terminalreporter.write_line(f"{len(_EXAMPLES)} example texts written to {shown} "
-                                    "(printed here with -s or SHOW_EXAMPLES=1)")
+        terminalreporter.write_line(
+            f"{len(_EXAMPLES)} example texts written to {shown} (printed here with -s or SHOW_EXAMPLES=1)"
+        )

@@ -22,6 +22,7 @@ PYTEST_DONT_REWRITE (plain helpers; the tests assert, not this module).
 
 Loaded by the test modules with `pytest_plugins = ["reliability_report"]` (tests/ is on sys.path).
 """
+
 from __future__ import annotations
 
 import os
@@ -50,8 +51,10 @@ VENV_BIN = Path(sys.executable).parent
 DOC = ROOT / "docs" / "RELIABILITY.md"
 LONG_FUZZ = "FUZZ_EXAMPLES=20000 .venv/bin/python -m pytest tests/test_fuzz.py -q"
 MODULES = ("test_reliability.py", "test_fuzz.py", "test_scaleout.py", "test_secrets.py")
-REGENERATE = ("RELIABILITY_REPORT=1 .venv/bin/python -m pytest tests/test_reliability.py tests/test_fuzz.py "
-              "tests/test_scaleout.py tests/test_secrets.py -q")
+REGENERATE = (
+    "RELIABILITY_REPORT=1 .venv/bin/python -m pytest tests/test_reliability.py tests/test_fuzz.py "
+    "tests/test_scaleout.py tests/test_secrets.py -q"
+)
 
 # -- rows -------------------------------------------------------------------------------------------
 ROWS: list[dict] = []
@@ -67,8 +70,15 @@ class Recorder:
         self.nodeid = nodeid
 
     def row(self, area: str, fault: str, cases: int, lost: int = 0, doubled: int = 0, note: str = "") -> dict:
-        item = {"area": area, "fault": fault, "cases": int(cases), "lost": int(lost), "doubled": int(doubled),
-                "note": note, "nodeid": self.nodeid}
+        item = {
+            "area": area,
+            "fault": fault,
+            "cases": int(cases),
+            "lost": int(lost),
+            "doubled": int(doubled),
+            "note": note,
+            "nodeid": self.nodeid,
+        }
         ROWS.append(item)
         return item
 
@@ -94,8 +104,15 @@ def aggregate(rows: list[dict]) -> list[dict]:
         k = (row["area"], row["fault"])
         agg = out.get(k)
         if agg is None:
-            agg = out[k] = {"area": row["area"], "fault": row["fault"], "cases": 0, "lost": 0, "doubled": 0,
-                            "notes": [], "tests": []}
+            agg = out[k] = {
+                "area": row["area"],
+                "fault": row["fault"],
+                "cases": 0,
+                "lost": 0,
+                "doubled": 0,
+                "notes": [],
+                "tests": [],
+            }
         agg["cases"] += row["cases"]
         agg["lost"] += row["lost"]
         agg["doubled"] += row["doubled"]
@@ -119,12 +136,16 @@ def _cell(text: str) -> str:
 
 
 def markdown_table(rows: list[dict]) -> str:
-    lines = ["| Area | Fault or input class | Cases tried | Lost | Doubled | Notes | Test |",
-             "|---|---|---:|---:|---:|---|---|"]
+    lines = [
+        "| Area | Fault or input class | Cases tried | Lost | Doubled | Notes | Test |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
     for a in aggregate(rows):
         tests = ", ".join(sorted({t.split("::")[0].split("/")[-1] for t in a["tests"]}))
-        lines.append(f"| {_cell(a['area'])} | {_cell(a['fault'])} | {a['cases']:,} | {a['lost']} | {a['doubled']} | "
-                     f"{_cell('; '.join(a['notes']))} | {a['result']} ({tests}) |")
+        lines.append(
+            f"| {_cell(a['area'])} | {_cell(a['fault'])} | {a['cases']:,} | {a['lost']} | {a['doubled']} | "
+            f"{_cell('; '.join(a['notes']))} | {a['result']} ({tests}) |"
+        )
     return "\n".join(lines)
 
 
@@ -140,69 +161,95 @@ def _redis_version() -> str:
 # What a careful reviewer tried against the bot (docs/RELIABILITY.md, "Privacy and abuse"): (tried, what
 # holds, tests). Each is a test in tests/test_trust.py (plus the tests named).
 PRIVACY: list[tuple[str, str, str]] = [
-    ("A leader's private `档案 小鹿 <note>`, then `@打卡助手 撤销` in the group",
-     "The undo names the kind of change and the member (`↩️ 已撤销：小鹿 的目标设置`), never the command's words; an "
-     "undo or a `删除档案` about a profile is answered privately. Property: every leader command sent privately with "
-     "random private text, then undone from the group one by one: no group message carries any of it",
-     "`test_no_private_command_text_reaches_the_group_through_undo`, "
-     "`test_commands.py::test_leader_undoes_each_kind_of_change`"),
-    ("A member's `不公开`, then the morning 接龙 and the evening reminder",
-     "She is `一位同学 已更` in the 接龙 (her links left out), counted but not named among those who checked in, and "
-     "never @-ed in the group: reminded privately instead. Property over random rosters and choices; the weekend "
-     "review and 本周之星 already used 一位同学",
-     "`test_private_members_are_never_named_in_the_chain_or_the_reminder`, "
-     "`test_private_member_in_the_real_morning_chain_and_evening_reminder`"),
-    ("Replaying a leader's `移除 小鹿` signed 40 days ago",
-     "`BOT_CALLBACK_MAX_AGE` (default 3600 s; 300 s into the future at most; 0 turns it off for replaying "
-     "recordings): a stale callback is answered 403 before its body is read, nothing is stored",
-     "`test_an_old_callback_is_refused_before_anything_is_stored`"),
-    ("10 check-in posts of 1,170 `xhslink.com` links each",
-     "3 distinct links per member and day (first ones kept, each at most 512 characters), deduped in checkin.lua "
-     "across posts: the digest stays one message",
-     "`test_links_are_deduped_and_capped_per_member_and_day`"),
-    ("100 × `@打卡助手 哈哈` from one member",
-     "One hint per member per 10 minutes, and a hint only while the robot keeps 5 sends beyond the reserve for "
-     "check-in replies and scheduled posts; the decision is kept per message, so a replayed batch decides the same",
-     "`test_one_member_cannot_flood_the_group_with_hints`, `test_no_hint_when_the_robot_is_near_its_limit`"),
-    ("Two members named 小王; a leader's 接龙 says `小王 已更`",
-     "Nobody is credited; the leader is asked privately which one (with the 补卡 command to use). A name learnt from "
-     "a newcomer's post never takes over a configured member's name",
-     "`test_a_shared_name_in_a_leaders_chain_credits_nobody_and_asks_the_leader`, "
-     "`test_a_name_learnt_from_a_post_never_takes_over_a_configured_name`"),
-    ("A URL ending in 20,000 `)`",
-     "URL trimming counts brackets once (linear); the worst inputs are in the tests",
-     "`test_url_trimming_on_brackets_and_punctuation`"),
-    ("Reading a backup or an export as another user; formulas in names and notes",
-     "Backups and exports are written 0600 from the first byte; the access_token, the inbox's dedupe keys and the "
-     "rate windows stay out of backups; a cell starting with `= + - @`, tab or CR is written as text (a leading "
-     "`'`), in CSV and XLSX alike",
-     "`test_backup_is_owner_only_and_holds_no_cache_or_token`, `test_exports_are_owner_only_and_formulas_are_text`, "
-     "`test_reliability.py::test_backup_and_restore_round_trip_all_state`"),
-    ("A 3,000-character display name starting with U+202E",
-     "Names are clipped to 32 characters; bidi overrides and isolates (U+202A–U+202E, U+2066–U+2069) and control "
-     "characters are removed from names and from every post's text before anything is stored or echoed",
-     "`test_names_are_clipped_and_bidi_controls_removed`, "
-     "`test_clean_text_and_name_remove_every_bidi_and_control_character`"),
-    ("The simulator (public keys) reached from the network; its page posting to the Host header's address",
-     "`wecom-bot run` in simulator mode listens on 127.0.0.1 (`BOT_BIND` to change it); the page posts to the "
-     "server's own address whatever the Host header says",
-     "`test_simulator_page_posts_to_its_own_address`"),
-    ("Inbox entries that failed six times; a failed-send registry that only grows; a 12-digit timestamp; the archive "
-     "secret and proxy password in logs",
-     "`wecom-bot dead [--requeue]`; the dead lists keep the newest 10,000, the failed registry 10,000 (both gauges "
-     "in `/metrics`); a timestamp over 10 digits is 400; every secret is in the log masker",
-     "`test_dead_entries_are_listed_bounded_and_requeued`, `test_the_failed_registry_is_bounded`, "
-     "`test_the_window_is_off_at_zero_and_an_impossible_timestamp_is_400`, `test_every_secret_is_redacted`"),
-    ("An invalid configuration: workers refuse to start while the web keeps storing callbacks",
-     "`/healthz` answers `\"ok\": false` with `config.valid`, the count and the variables' names (still 200, so no "
-     "callback is turned away); `/metrics` has `wecom_bot_config_valid`",
-     "`test_health_and_metrics_say_the_configuration_is_invalid`"),
+    (
+        "A leader's private `档案 小鹿 <note>`, then `@打卡助手 撤销` in the group",
+        "The undo names the kind of change and the member (`↩️ 已撤销：小鹿 的目标设置`), never the command's words; an "
+        "undo or a `删除档案` about a profile is answered privately. Property: every leader command sent privately with "
+        "random private text, then undone from the group one by one: no group message carries any of it",
+        "`test_no_private_command_text_reaches_the_group_through_undo`, "
+        "`test_commands.py::test_leader_undoes_each_kind_of_change`",
+    ),
+    (
+        "A member's `不公开`, then the morning 接龙 and the evening reminder",
+        "She is `一位同学 已更` in the 接龙 (her links left out), counted but not named among those who checked in, and "
+        "never @-ed in the group: reminded privately instead. Property over random rosters and choices; the weekend "
+        "review and 本周之星 already used 一位同学",
+        "`test_private_members_are_never_named_in_the_chain_or_the_reminder`, "
+        "`test_private_member_in_the_real_morning_chain_and_evening_reminder`",
+    ),
+    (
+        "Replaying a leader's `移除 小鹿` signed 40 days ago",
+        "`BOT_CALLBACK_MAX_AGE` (default 3600 s; 300 s into the future at most; 0 turns it off for replaying "
+        "recordings): a stale callback is answered 403 before its body is read, nothing is stored",
+        "`test_an_old_callback_is_refused_before_anything_is_stored`",
+    ),
+    (
+        "10 check-in posts of 1,170 `xhslink.com` links each",
+        "3 distinct links per member and day (first ones kept, each at most 512 characters), deduped in checkin.lua "
+        "across posts: the digest stays one message",
+        "`test_links_are_deduped_and_capped_per_member_and_day`",
+    ),
+    (
+        "100 × `@打卡助手 哈哈` from one member",
+        "One hint per member per 10 minutes, and a hint only while the robot keeps 5 sends beyond the reserve for "
+        "check-in replies and scheduled posts; the decision is kept per message, so a replayed batch decides the same",
+        "`test_one_member_cannot_flood_the_group_with_hints`, `test_no_hint_when_the_robot_is_near_its_limit`",
+    ),
+    (
+        "Two members named 小王; a leader's 接龙 says `小王 已更`",
+        "Nobody is credited; the leader is asked privately which one (with the 补卡 command to use). A name learnt from "
+        "a newcomer's post never takes over a configured member's name",
+        "`test_a_shared_name_in_a_leaders_chain_credits_nobody_and_asks_the_leader`, "
+        "`test_a_name_learnt_from_a_post_never_takes_over_a_configured_name`",
+    ),
+    (
+        "A URL ending in 20,000 `)`",
+        "URL trimming counts brackets once (linear); the worst inputs are in the tests",
+        "`test_url_trimming_on_brackets_and_punctuation`",
+    ),
+    (
+        "Reading a backup or an export as another user; formulas in names and notes",
+        "Backups and exports are written 0600 from the first byte; the access_token, the inbox's dedupe keys and the "
+        "rate windows stay out of backups; a cell starting with `= + - @`, tab or CR is written as text (a leading "
+        "`'`), in CSV and XLSX alike",
+        "`test_backup_is_owner_only_and_holds_no_cache_or_token`, `test_exports_are_owner_only_and_formulas_are_text`, "
+        "`test_reliability.py::test_backup_and_restore_round_trip_all_state`",
+    ),
+    (
+        "A 3,000-character display name starting with U+202E",
+        "Names are clipped to 32 characters; bidi overrides and isolates (U+202A–U+202E, U+2066–U+2069) and control "
+        "characters are removed from names and from every post's text before anything is stored or echoed",
+        "`test_names_are_clipped_and_bidi_controls_removed`, "
+        "`test_clean_text_and_name_remove_every_bidi_and_control_character`",
+    ),
+    (
+        "The simulator (public keys) reached from the network; its page posting to the Host header's address",
+        "`wecom-bot run` in simulator mode listens on 127.0.0.1 (`BOT_BIND` to change it); the page posts to the "
+        "server's own address whatever the Host header says",
+        "`test_simulator_page_posts_to_its_own_address`",
+    ),
+    (
+        "Inbox entries that failed six times; a failed-send registry that only grows; a 12-digit timestamp; the archive "
+        "secret and proxy password in logs",
+        "`wecom-bot dead [--requeue]`; the dead lists keep the newest 10,000, the failed registry 10,000 (both gauges "
+        "in `/metrics`); a timestamp over 10 digits is 400; every secret is in the log masker",
+        "`test_dead_entries_are_listed_bounded_and_requeued`, `test_the_failed_registry_is_bounded`, "
+        "`test_the_window_is_off_at_zero_and_an_impossible_timestamp_is_400`, `test_every_secret_is_redacted`",
+    ),
+    (
+        "An invalid configuration: workers refuse to start while the web keeps storing callbacks",
+        '`/healthz` answers `"ok": false` with `config.valid`, the count and the variables\' names (still 200, so no '
+        "callback is turned away); `/metrics` has `wecom_bot_config_valid`",
+        "`test_health_and_metrics_say_the_configuration_is_invalid`",
+    ),
 ]
 
 
 def privacy_table() -> str:
-    return "\n".join(["| Tried | What holds | Test |", "|---|---|---|"]
-                     + [f"| {tried} | {holds} | {tests} |" for tried, holds, tests in PRIVACY])
+    return "\n".join(
+        ["| Tried | What holds | Test |", "|---|---|---|"]
+        + [f"| {tried} | {holds} | {tests} |" for tried, holds, tests in PRIVACY]
+    )
 
 
 def write_doc(rows: list[dict], path: Path = DOC, command: str = "") -> None:
@@ -211,14 +258,21 @@ def write_doc(rows: list[dict], path: Path = DOC, command: str = "") -> None:
     lost = sum(a["lost"] for a in aggs)
     doubled = sum(a["doubled"] for a in aggs)
     failed = [a for a in aggs if a["result"] != "passed"]
-    failed_note = "; every row passed." if not failed else (
-        f"; {len(failed)} class(es) did not pass: " + ", ".join(f"{a['fault']} ({a['result']})" for a in failed))
+    failed_note = (
+        "; every row passed."
+        if not failed
+        else (f"; {len(failed)} class(es) did not pass: " + ", ".join(f"{a['fault']} ({a['result']})" for a in failed))
+    )
     fuzz = os.environ.get("FUZZ_EXAMPLES") or "default (200 per strategy)"
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     ran = {t.split("::")[0].split("/")[-1] for a in aggs for t in a["tests"]}
     missing = [m for m in MODULES if m not in ran]
-    partial = (f"\n\n**Partial run**: no rows from {', '.join(missing)}; regenerate with the command above "
-               "for the whole table." if missing else "")
+    partial = (
+        f"\n\n**Partial run**: no rows from {', '.join(missing)}; regenerate with the command above "
+        "for the whole table."
+        if missing
+        else ""
+    )
     text = f"""# Reliability: nothing lost, nothing doubled, nothing forged
 
 This file is written by the test run, not by hand: `tests/reliability_report.py` collects one row per
@@ -310,8 +364,11 @@ def report_path() -> Path | None:
 
 def _command(config) -> str:
     args = " ".join(shlex.quote(a) for a in config.invocation_params.args)
-    env = " ".join(f"{k}={shlex.quote(os.environ[k])}"
-                   for k in ("RELIABILITY_REPORT", "FUZZ_EXAMPLES", "CRASH_MESSAGES") if os.environ.get(k))
+    env = " ".join(
+        f"{k}={shlex.quote(os.environ[k])}"
+        for k in ("RELIABILITY_REPORT", "FUZZ_EXAMPLES", "CRASH_MESSAGES")
+        if os.environ.get(k)
+    )
     return f"{env} .venv/bin/python -m pytest {args}".strip()
 
 
@@ -342,8 +399,11 @@ def wait_for(cond: Callable[[], object], timeout: float = 30.0, interval: float 
 # -- the environment of the processes the tests start -------------------------------------------------
 def clean_environ() -> dict[str, str]:
     """os.environ without anything that configures the service, plus PYTHONPATH for this checkout."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("WECOM_", "BOT_", "GROUP_")) and k not in ("REDIS_URL", "PORT", "WEB_CONCURRENCY")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WECOM_", "BOT_", "GROUP_")) and k not in ("REDIS_URL", "PORT", "WEB_CONCURRENCY")
+    }
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -363,17 +423,32 @@ class Procs:
 
     def start(self, args: list[str], env: dict[str, str], name: str) -> subprocess.Popen:
         with open(self.workdir / f"{name}.out", "ab") as out, open(self.workdir / f"{name}.err", "ab") as err:
-            proc = subprocess.Popen([str(a) for a in args], env=env, cwd=str(ROOT), stdout=out, stderr=err,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                [str(a) for a in args],
+                env=env,
+                cwd=str(ROOT),
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self.procs.append(proc)
         self.names[proc.pid] = name
         return proc
 
-    def run(self, args: list[str], env: dict[str, str], name: str, timeout: float = 60.0,
-            check: bool = True) -> subprocess.CompletedProcess:
+    def run(
+        self, args: list[str], env: dict[str, str], name: str, timeout: float = 60.0, check: bool = True
+    ) -> subprocess.CompletedProcess:
         """Run a command to completion; its output is also kept under `name` for later searches."""
-        res = subprocess.run([str(a) for a in args], env=env, cwd=str(ROOT), capture_output=True, text=True,
-                             timeout=timeout, stdin=subprocess.DEVNULL)
+        res = subprocess.run(
+            [str(a) for a in args],
+            env=env,
+            cwd=str(ROOT),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
         with open(self.workdir / f"{name}.out", "a", encoding="utf-8") as f:
             f.write(res.stdout)
         with open(self.workdir / f"{name}.err", "a", encoding="utf-8") as f:
@@ -399,11 +474,11 @@ class Procs:
             except ProcessLookupError:
                 pass
         else:
-            self._kill_group(proc)   # a killed gunicorn master may leave its workers: end them
+            self._kill_group(proc)  # a killed gunicorn master may leave its workers: end them
 
     def _kill_group(self, proc: subprocess.Popen) -> None:
         try:
-            os.killpg(proc.pid, signal.SIGKILL)   # the session we created for this child only
+            os.killpg(proc.pid, signal.SIGKILL)  # the session we created for this child only
         except (ProcessLookupError, PermissionError):
             pass
         try:
@@ -440,6 +515,7 @@ def own_redis(tmp_path):
         server = RedisServer(directory or tmp_path / f"redis{len(servers)}", extra=extra).start()
         servers.append(server)
         return server
+
     yield make
     for s in servers:
         if s.proc is not None and s.proc.poll() is None:
@@ -467,8 +543,9 @@ def wecom_bot(*args: str) -> list[str]:
     return [str(exe), *args] if exe.exists() else [sys.executable, "-m", "wecom_bot", *args]
 
 
-def start_worker(procs: Procs, env: dict[str, str], name: str, r: redis.Redis, burst: bool = False,
-                 timeout: float = 30.0) -> subprocess.Popen:
+def start_worker(
+    procs: Procs, env: dict[str, str], name: str, r: redis.Redis, burst: bool = False, timeout: float = 30.0
+) -> subprocess.Popen:
     """`wecom-bot worker` as a subprocess; returns once it has registered with RQ (unless burst)."""
     proc = procs.start(wecom_bot("worker", *(["--burst"] if burst else [])), env, name)
     if burst:
@@ -478,6 +555,7 @@ def start_worker(procs: Procs, env: dict[str, str], name: str, r: redis.Redis, b
         if proc.poll() is not None:
             raise AssertionError(f"worker {name} exited with {proc.returncode}:\n{procs.output(name)[-3000:]}")
         return any(r.hget(key, "pid") == str(proc.pid).encode() for key in r.smembers("rq:workers"))
+
     wait_for(registered, timeout, what=f"worker {name} to register")
     return proc
 

@@ -1,5 +1,6 @@
 """Helpers for tests/test_schedule.py: group configuration, check-ins written the way the ingest
 worker writes them (its own Lua script), local instants, and a capture of every outbound post."""
+
 from __future__ import annotations
 
 import json
@@ -13,11 +14,15 @@ from workers import keys, scripts, streams
 NAMES = {"xiaolu": "小鹿", "aqing": "阿青", "momo": "Momo", "tingting": "婷婷", "aqiang": "阿强"}
 
 
-def group_env(key: str = "xhs01", chat: str = "chat-xhs01", leaders: str = "lily", members=NAMES,
-              **extra) -> dict:
+def group_env(key: str = "xhs01", chat: str = "chat-xhs01", leaders: str = "lily", members=NAMES, **extra) -> dict:
     p = f"GROUP_{key.upper()}_"
-    out = {"BOT_GROUPS": key, p + "CHAT_ID": chat, p + "NAME": "小红书一组", p + "LEADERS": leaders,
-           p + "MEMBERS": ",".join(members)}
+    out = {
+        "BOT_GROUPS": key,
+        p + "CHAT_ID": chat,
+        p + "NAME": "小红书一组",
+        p + "LEADERS": leaders,
+        p + "MEMBERS": ",".join(members),
+    }
     for k, v in extra.items():
         out[p + k.upper()] = v
     return out
@@ -35,9 +40,17 @@ def checkin(r, settings, group: str, userid: str, day: int | date, links: str = 
     base = (day_index(g.camp_start) - 7) if g.camp_start else day - 35
     msgid = msgid or f"t-{group}-{userid}-{day}"
     status, *_ = scripts.script("checkin", r)(
-        keys=[keys.effect(msgid, group, userid), keys.days(group, userid), keys.base(group), keys.names(group),
-              keys.off(group, userid), keys.links(group, day), keys.goals(group, userid)],
-        args=[day, base, userid, "", links, 3600])
+        keys=[
+            keys.effect(msgid, group, userid),
+            keys.days(group, userid),
+            keys.base(group),
+            keys.names(group),
+            keys.off(group, userid),
+            keys.links(group, day),
+            keys.goals(group, userid),
+        ],
+        args=[day, base, userid, "", links, 3600],
+    )
     return int(status)
 
 
@@ -64,12 +77,20 @@ class Capture:
             self.msgs.append(json.loads(json.dumps(msg)))
 
     def group_posts(self, slot: str | None = None, group: str | None = None) -> list[dict]:
-        return [m for m in self.msgs if m["to"] == "group" and (slot is None or f":{slot}:" in m["id"])
-                and (group is None or m["group"] == group)]
+        return [
+            m
+            for m in self.msgs
+            if m["to"] == "group"
+            and (slot is None or f":{slot}:" in m["id"])
+            and (group is None or m["group"] == group)
+        ]
 
     def private(self, user: str | None = None, slot: str | None = None) -> list[dict]:
-        return [m for m in self.msgs if m["to"] == "user" and (user is None or user in m["users"])
-                and (slot is None or f":{slot}:" in m["id"])]
+        return [
+            m
+            for m in self.msgs
+            if m["to"] == "user" and (user is None or user in m["users"]) and (slot is None or f":{slot}:" in m["id"])
+        ]
 
     def ids(self) -> list[str]:
         return [m["id"] for m in self.msgs]
@@ -83,6 +104,7 @@ def capture_outbound(monkeypatch) -> Capture:
     """Record every message handed to workers.outbound (before its dedupe), still posting it for
     real; the outbox is not drained (no wake-up of a drain job)."""
     from workers import outbound
+
     cap = Capture()
     real, real_many = outbound.post, outbound.post_many
 
@@ -90,7 +112,7 @@ def capture_outbound(monkeypatch) -> Capture:
         cap.add(msg)
         return real(rr, msg)
 
-    def post_many(rr, msgs):        # pipelined: more than one message does not go through post()
+    def post_many(rr, msgs):  # pipelined: more than one message does not go through post()
         msgs = list(msgs)
         if len(msgs) > 1:
             for m in msgs:

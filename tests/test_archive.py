@@ -1,5 +1,6 @@
 """The message archive (会话内容存档) as a third source: the SDK simulator with real RSA, a real Redis,
 the same inbox and register as the robot callbacks."""
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,7 @@ crypto = CallbackCrypto(TOKEN, AES, "")
 ROOM = "wrchat01"
 NAMES = {"xiaolu": "小鹿", "aqing": "阿青", "dawei": "大伟", "leader1": "婷婷"}
 
-_KEY = generate_private_key()          # one key pair for the module: RSA generation is slow
+_KEY = generate_private_key()  # one key pair for the module: RSA generation is slow
 _OTHER_KEY = generate_private_key()
 
 
@@ -43,14 +44,20 @@ def day(text: str) -> int:
 def setup(sim, env, tmp_path):
     """The sim camp (xhs01 in chat wrchat01 with a robot, xhs02 in wrchat02) plus the archive."""
     sdk_file = tmp_path / "libWeWorkFinanceSdk_C.so"
-    sdk_file.write_bytes(b"")          # only has to exist: the simulator is installed in its place
+    sdk_file.write_bytes(b"")  # only has to exist: the simulator is installed in its place
     asim = ArchiveSimulator(private_key=_KEY)
 
     def configure(private_key_pem: str = asim.private_key_pem, **more):
-        s = env(WECOM_ROBOT_TOKEN=TOKEN, WECOM_ROBOT_ENCODING_AES_KEY=AES,
-                GROUP_XHS01_MEMBERS="xiaolu,aqing,momo", GROUP_XHS01_WEEKLY_GOAL="3",
-                WECOM_ARCHIVE_SDK_PATH=str(sdk_file), WECOM_ARCHIVE_SECRET=ARCHIVE_SECRET,
-                WECOM_ARCHIVE_PRIVATE_KEY=private_key_pem, **more)
+        s = env(
+            WECOM_ROBOT_TOKEN=TOKEN,
+            WECOM_ROBOT_ENCODING_AES_KEY=AES,
+            GROUP_XHS01_MEMBERS="xiaolu,aqing,momo",
+            GROUP_XHS01_WEEKLY_GOAL="3",
+            WECOM_ARCHIVE_SDK_PATH=str(sdk_file),
+            WECOM_ARCHIVE_SECRET=ARCHIVE_SECRET,
+            WECOM_ARCHIVE_PRIVATE_KEY=private_key_pem,
+            **more,
+        )
         return s
 
     configure()
@@ -68,6 +75,7 @@ def robot(setup):
         s = sign(crypto, "/wecom/robot", robot_xml(chat, userid, name, text, msgid=msgid, msgtype=msgtype), at(when))
         res = client.post(s.path, data=s.body)
         assert res.status_code == 200, res.data
+
     return post
 
 
@@ -84,6 +92,7 @@ def accepted(monkeypatch):
             with lock:
                 seen.setdefault(event["msgid"], []).append(result)
         return result
+
     monkeypatch.setattr(ingest, "accept", spy)
     return seen
 
@@ -105,7 +114,7 @@ def test_settings_and_check_config_name_the_archive(setup, env, capsys):
     s = setup.configure()
     assert not [p for p in s.problems if "ARCHIVE" in p], s.problems
     assert archive.sources_line(s) == "group robot callback, message archive"
-    archive.install_sdk(None)         # what `wecom-bot check-config` sees in a process of its own
+    archive.install_sdk(None)  # what `wecom-bot check-config` sees in a process of its own
     capsys.readouterr()
     cli(["check-config"])
     assert "sources: group robot callback, message archive" in capsys.readouterr().out
@@ -115,8 +124,10 @@ def test_settings_and_check_config_name_the_archive(setup, env, capsys):
     assert not archive.is_configured(s)
     assert archive.sources_line(s) == "group robot callback"
 
-    s = env(WECOM_ARCHIVE_SECRET=ARCHIVE_SECRET, WECOM_ARCHIVE_PRIVATE_KEY="-----BEGIN RSA PRIVATE KEY-----\nnotakey\n"
-                                                                           "-----END RSA PRIVATE KEY-----")
+    s = env(
+        WECOM_ARCHIVE_SECRET=ARCHIVE_SECRET,
+        WECOM_ARCHIVE_PRIVATE_KEY="-----BEGIN RSA PRIVATE KEY-----\nnotakey\n-----END RSA PRIVATE KEY-----",
+    )
     bad = [p for p in s.problems if "WECOM_ARCHIVE_PRIVATE_KEY" in p]
     assert bad and not any("notakey" in p for p in bad)
     s = env(WECOM_ARCHIVE_PRIVATE_KEY="/nonexistent/archive.pem", WECOM_ARCHIVE_SDK_PATH="/nonexistent/sdk.so")
@@ -145,8 +156,10 @@ def test_not_configured_does_nothing(sim, env, r):
 # --- the same week, through the robot and through the archive ---------------------------------------
 
 CHAIN_LEADER = "#接龙\n11月25日 更文打卡\n例 名字 已更/未更 笔记链接\n\n1. 小鹿 已更\n2. 阿青 未更\n3. 大伟 已更"
-CHAIN_AQING = ("#接龙\n11月25日 更文打卡\n例 名字 已更/未更 笔记链接\n\n1. 小鹿 已更\n"
-               "2. 阿青 已更 http://xhslink.com/a/Zx34Cv\n3. 大伟 已更")
+CHAIN_AQING = (
+    "#接龙\n11月25日 更文打卡\n例 名字 已更/未更 笔记链接\n\n1. 小鹿 已更\n"
+    "2. 阿青 已更 http://xhslink.com/a/Zx34Cv\n3. 大伟 已更"
+)
 WEEK = [  # userid, kind, text, when
     ("xiaolu", "text", "打卡", "2026-11-23 09:00:00"),
     ("aqing", "text", "已更 http://xhslink.com/a/Qw12Er", "2026-11-23 10:00:00"),
@@ -185,7 +198,7 @@ def test_a_week_without_mentions_gives_the_same_register_as_the_robot(setup, rob
     # 2. the same week through the archive, nobody @-ing anyone, with what only the archive sees
     r.flushall()
     settings = setup.configure()
-    r.hset(keys.names("xhs01"), mapping=NAMES)   # display names learnt before (robot posts, commands)
+    r.hset(keys.names("xhs01"), mapping=NAMES)  # display names learnt before (robot posts, commands)
     for userid, kind, text, when in sorted(WEEK + ARCHIVE_ONLY, key=lambda p: p[3]):
         ts = at(when)
         if kind == "text":
@@ -196,13 +209,13 @@ def test_a_week_without_mentions_gives_the_same_register_as_the_robot(setup, rob
             setup.mixed(ROOM, userid, text, ts)
         else:
             setup.other(ROOM, userid, kind, {"type": 1, "width": 100, "height": 100}, ts)
-    setup.text("wrchat02", "leader2", "欢迎大家", at("2026-11-23 08:00:00"))   # another configured group
-    assert pull(r, setup) == len(WEEK) + len(ARCHIVE_ONLY) + 1 - 1   # the robot's own post is skipped
+    setup.text("wrchat02", "leader2", "欢迎大家", at("2026-11-23 08:00:00"))  # another configured group
+    assert pull(r, setup) == len(WEEK) + len(ARCHIVE_ONLY) + 1 - 1  # the robot's own post is skipped
     through_archive = {d: register_rows(r, settings, d) for d in DATES}
 
     assert through_archive == through_robot
     sunday = {m["userid"]: m for m in through_archive["2026-11-29"]}
-    assert sunday["momo"]["total"] == 0 and sunday["momo"]["name"] == "momo"     # silence is visible too
+    assert sunday["momo"]["total"] == 0 and sunday["momo"]["name"] == "momo"  # silence is visible too
     assert sunday["xiaolu"]["week_count"] == 5 and sunday["dawei"]["week_count"] == 4
     assert "wbRobot0123456789abcdefAA" not in sunday
     # archive posts never get a hint; counted ones are praised like robot ones
@@ -212,17 +225,16 @@ def test_a_week_without_mentions_gives_the_same_register_as_the_robot(setup, rob
     assert 0 < len(sent) <= robot_replies
 
 
-
 def test_archive_only_members_are_listed_when_they_check_in(setup, r):
     settings = setup.configure()
-    setup.text(ROOM, "dawei", "打卡", at("2026-11-23 09:00:00"))            # not configured, no name known
-    setup.text(ROOM, "zhujiao", "收到", at("2026-11-23 09:01:00"))          # an assistant who only chats
+    setup.text(ROOM, "dawei", "打卡", at("2026-11-23 09:00:00"))  # not configured, no name known
+    setup.text(ROOM, "zhujiao", "收到", at("2026-11-23 09:01:00"))  # an assistant who only chats
     setup.text(ROOM, "zhujiao", "大家记得打卡", at("2026-11-23 09:02:00"))
     assert pull(r, setup) == 3
     rows = {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}
     assert rows["dawei"]["checked_in"] and rows["dawei"]["name"] == "dawei"
     assert "zhujiao" not in rows
-    r.hset(keys.names("xhs01"), "dawei", "大伟")                            # learnt later, e.g. from the robot
+    r.hset(keys.names("xhs01"), "dawei", "大伟")  # learnt later, e.g. from the robot
     setup.text(ROOM, "dawei", "日更", at("2026-11-24 09:00:00"))
     pull(r, setup)
     assert r.hget(keys.names("xhs01"), "dawei").decode() == "大伟"
@@ -245,13 +257,14 @@ def test_a_post_seen_by_robot_and_archive_counts_once(setup, robot, sim, r, acce
     rows = {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}
     assert rows["xiaolu"]["total"] == 1 and rows["aqing"]["total"] == 1
     assert rows["xiaolu"]["week_goal"] == 4
-    assert len(sim.state.sent_messages()) == sent_before        # the archive copies say nothing
+    assert len(sim.state.sent_messages()) == sent_before  # the archive copies say nothing
     sent = group_texts(sim)
     assert sum("阿青 打卡成功" in t for t in sent) == 1 and not any("今天已经打过卡" in t for t in sent)
     assert len(r.lrange(keys.audit("xhs01"), 0, -1)) == 1
 
 
 # --- the cursor: restarts, parallel pullers, crashes, lost locks --------------------------------------
+
 
 def chatter(asim, n: int, start: str = "2026-11-23 09:00:00") -> list[str]:
     users = ["xiaolu", "aqing", "momo", "dawei"]
@@ -262,7 +275,7 @@ def test_restart_reads_on_from_the_cursor(setup, r, accepted):
     ids = chatter(setup, 25)
     assert archive.Puller(r, setup).pull(limit=10, max_batches=1) == 10
     assert int(r.get(keys.ARCHIVE_SEQ)) == 10
-    assert archive.Puller(r, setup).pull(limit=10) == 15        # a new puller: a restarted process
+    assert archive.Puller(r, setup).pull(limit=10) == 15  # a new puller: a restarted process
     assert archive.Puller(r, setup).pull(limit=10) == 0
     assert int(r.get(keys.ARCHIVE_SEQ)) == 25
     assert set(setup.decrypted) == set(ids) and set(setup.decrypted.values()) == {1}
@@ -296,15 +309,16 @@ def test_parallel_pullers_skip_and_double_nothing(setup, r, accepted):
     assert not errors
     archive.Puller(r, setup).pull(limit=7)
     assert len(ids) == 60
-    assert set(setup.decrypted) == set(ids) and set(setup.decrypted.values()) == {1}   # each read once
+    assert set(setup.decrypted) == set(ids) and set(setup.decrypted.values()) == {1}  # each read once
     assert accepted == {i: [True] for i in ids}
     assert int(r.get(keys.ARCHIVE_SEQ)) == 60
 
 
 def test_a_crash_between_inbox_and_cursor_rereads_without_doubling(setup, r, monkeypatch, accepted):
     settings = setup.configure()
-    ids = [setup.text(ROOM, u, "打卡", at("2026-11-23 09:00:00") + i)
-           for i, u in enumerate(["xiaolu", "aqing", "dawei"])]
+    ids = [
+        setup.text(ROOM, u, "打卡", at("2026-11-23 09:00:00") + i) for i, u in enumerate(["xiaolu", "aqing", "dawei"])
+    ]
     ids += [setup.text(ROOM, "xiaolu", "今天打卡✅", at("2026-11-24 09:00:00"))]
     spy = ingest.accept
     calls = {"n": 0}
@@ -313,8 +327,9 @@ def test_a_crash_between_inbox_and_cursor_rereads_without_doubling(setup, r, mon
         result = spy(r_, event, *args, **kw)
         calls["n"] += 1
         if calls["n"] == 2:
-            raise RuntimeError("worker killed")     # the post is in the inbox, the cursor not moved
+            raise RuntimeError("worker killed")  # the post is in the inbox, the cursor not moved
         return result
+
     monkeypatch.setattr(ingest, "accept", crashing)
     with pytest.raises(RuntimeError):
         archive.Puller(r, setup).pull()
@@ -337,15 +352,16 @@ def test_a_puller_that_lost_its_lock_cannot_move_the_cursor(setup, r, accepted):
 
     class Slow:
         """The stale puller stalls past its lock TTL; meanwhile another puller does the work."""
+
         def get_chat_data(self, seq, limit):
             answer = real_get(seq, limit)
             if state["first"]:
                 state["first"] = False
-                r.delete(keys.ARCHIVE_LOCK)                                    # the TTL ran out
+                r.delete(keys.ARCHIVE_LOCK)  # the TTL ran out
                 assert archive.Puller(r, setup).pull() == 5
                 more = chatter(setup, 2, "2026-11-23 10:00:00")
                 ids.extend(more)
-                r.set(keys.ARCHIVE_LOCK, "someone-else", px=60_000)            # and a third one holds it now
+                r.set(keys.ARCHIVE_LOCK, "someone-else", px=60_000)  # and a third one holds it now
             return answer
 
         def decrypt_data(self, key, msg):
@@ -353,8 +369,8 @@ def test_a_puller_that_lost_its_lock_cannot_move_the_cursor(setup, r, accepted):
 
     stale.sdk = Slow()
     assert stale.pull() == 0
-    assert int(r.get(keys.ARCHIVE_SEQ)) == 5                 # not moved by the stale puller
-    assert r.get(keys.ARCHIVE_LOCK) == b"someone-else"      # and its release did not free another's lock
+    assert int(r.get(keys.ARCHIVE_SEQ)) == 5  # not moved by the stale puller
+    assert r.get(keys.ARCHIVE_LOCK) == b"someone-else"  # and its release did not free another's lock
     assert all(v[0] is True and not any(v[1:]) for v in accepted.values())
     r.delete(keys.ARCHIVE_LOCK)
     assert archive.Puller(r, setup).pull() == 2
@@ -368,18 +384,19 @@ def test_a_busy_pull_is_asked_to_go_round_again(setup, r, accepted):
 
     class Busy:
         """While the holder works on its first batch, another pull comes and new posts arrive."""
+
         def get_chat_data(self, seq, limit):
             answer = real_get(seq, limit)
             if state["first"]:
                 state["first"] = False
-                assert archive.Puller(r, setup).pull() == 0      # finds the lock taken: leaves the flag
+                assert archive.Puller(r, setup).pull() == 0  # finds the lock taken: leaves the flag
                 chatter(setup, 2, "2026-11-23 11:00:00")
             return answer
 
         def decrypt_data(self, key, msg):
             return setup.decrypt_data(key, msg)
 
-    assert archive.Puller(r, Busy()).pull() == 5                 # the holder went round once more
+    assert archive.Puller(r, Busy()).pull() == 5  # the holder went round once more
     assert len(accepted) == 5 and r.get(keys.ARCHIVE_AGAIN) is None
 
 
@@ -394,6 +411,7 @@ def test_a_failing_get_chat_data_moves_nothing(setup, r, caplog):
 
 # --- recalls ----------------------------------------------------------------------------------------------
 
+
 def test_a_recall_uncounts_the_same_day_only(setup, r):
     settings = setup.configure()
     a1 = setup.text(ROOM, "xiaolu", "打卡", at("2026-11-23 09:00:00"))
@@ -404,15 +422,15 @@ def test_a_recall_uncounts_the_same_day_only(setup, r):
     mon = {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}
     assert mon["xiaolu"]["checked_in"] and mon["aqing"]["checked_in"] and mon["dawei"]["checked_in"]
 
-    setup.recall(ROOM, "xiaolu", a1, at("2026-11-23 09:01:00"))          # same day: un-counted
-    setup.recall(ROOM, "dawei", d1, at("2026-11-23 11:06:00"))           # the image still counts the day
-    setup.recall(ROOM, "leader1", b1, at("2026-11-24 08:00:00"))         # an admin, the next day: stays
+    setup.recall(ROOM, "xiaolu", a1, at("2026-11-23 09:01:00"))  # same day: un-counted
+    setup.recall(ROOM, "dawei", d1, at("2026-11-23 11:06:00"))  # the image still counts the day
+    setup.recall(ROOM, "leader1", b1, at("2026-11-24 08:00:00"))  # an admin, the next day: stays
     pull(r, setup)
     mon = {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}
     assert not mon["xiaolu"]["checked_in"] and mon["xiaolu"]["total"] == 0
     assert mon["aqing"]["checked_in"] and mon["dawei"]["checked_in"]
 
-    setup.recall(ROOM, "dawei", d2, at("2026-11-23 11:07:00"))           # now nothing carries the day
+    setup.recall(ROOM, "dawei", d2, at("2026-11-23 11:07:00"))  # now nothing carries the day
     pull(r, setup)
     mon = {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}
     assert not mon["dawei"]["checked_in"]
@@ -429,7 +447,7 @@ def test_a_recall_before_the_worker_saw_the_post_counts_nothing(setup, r):
     settings = setup.configure()
     e1 = setup.text(ROOM, "xiaolu", "打卡", at("2026-11-23 09:00:00"))
     setup.recall(ROOM, "xiaolu", e1, at("2026-11-23 09:00:30"))
-    jobs.set_inline(True, defer=("inbox",))      # no worker running: the post waits in the inbox
+    jobs.set_inline(True, defer=("inbox",))  # no worker running: the post waits in the inbox
     try:
         pull(r, setup)
     finally:
@@ -441,6 +459,7 @@ def test_a_recall_before_the_worker_saw_the_post_counts_nothing(setup, r):
 
 
 # --- privacy ----------------------------------------------------------------------------------------------
+
 
 def _dump(r) -> str:
     out = []
@@ -465,10 +484,11 @@ def _dump(r) -> str:
 
 def test_unconfigured_conversations_are_never_stored(setup, r, caplog):
     settings = setup.configure()
-    jobs.set_inline(True, defer=("inbox",))      # keep the inbox entries, to look into them too
+    jobs.set_inline(True, defer=("inbox",))  # keep the inbox entries, to look into them too
     secret_ids = [
-        setup.text("wrOTHERROOM", "xiaolu", "SECRET-other-room 打卡 http://xhslink.com/a/Secret1",
-                   at("2026-11-23 09:00:00")),
+        setup.text(
+            "wrOTHERROOM", "xiaolu", "SECRET-other-room 打卡 http://xhslink.com/a/Secret1", at("2026-11-23 09:00:00")
+        ),
         setup.image("wrOTHERROOM", "aqing", at("2026-11-23 09:01:00")),
         setup.mixed("wrOTHERROOM", "aqing", "SECRET-mixed 打卡", at("2026-11-23 09:02:00")),
         setup.text("", "xiaolu", "SECRET-private 打卡", at("2026-11-23 09:03:00"), tolist=["aqing"]),
@@ -482,7 +502,7 @@ def test_unconfigured_conversations_are_never_stored(setup, r, caplog):
         ingest.drain_inbox()
     jobs.set_inline(True)
     dump = dump_with_inbox + _dump(r)
-    assert ours in dump_with_inbox                                     # the configured group's post is there
+    assert ours in dump_with_inbox  # the configured group's post is there
     for needle in ["SECRET", "wrOTHERROOM", "Secret1", "wmExternal0123456789", *secret_ids]:
         assert needle not in dump, needle
         assert needle not in caplog.text, needle
@@ -493,28 +513,35 @@ def test_unconfigured_conversations_are_never_stored(setup, r, caplog):
 
 # --- keys that do not fit ---------------------------------------------------------------------------------
 
+
 def test_a_wrong_private_key_parks_records_cleanly(setup, r, caplog, accepted, capsys):
     wrong = pem_of(_OTHER_KEY)
     settings = setup.configure(private_key_pem=wrong)
     ids = [setup.text(ROOM, "xiaolu", f"SECRET-CONTENT 打卡 {i}", at("2026-11-23 09:00:00") + i) for i in range(3)]
     with caplog.at_level(logging.DEBUG):
         assert pull(r, setup) == 0
-    assert int(r.get(keys.ARCHIVE_SEQ)) == 3                         # not stuck: the cursor moved past them
+    assert int(r.get(keys.ARCHIVE_SEQ)) == 3  # not stuck: the cursor moved past them
     parked = archive.parked(r)
     assert [p["seq"] for p in parked] == [1, 2, 3] and [p["msgid"] for p in parked] == ids
     assert all("WECOM_ARCHIVE_PRIVATE_KEY" in p["error"] and p["publickey_ver"] == 1 for p in parked)
     assert caplog.text.count("parked") == 3
-    for needle in ["PRIVATE KEY", wrong.splitlines()[1][:20], setup.private_key_pem.splitlines()[1][:20],
-                   ARCHIVE_SECRET, "SECRET-CONTENT"]:
+    for needle in [
+        "PRIVATE KEY",
+        wrong.splitlines()[1][:20],
+        setup.private_key_pem.splitlines()[1][:20],
+        ARCHIVE_SECRET,
+        "SECRET-CONTENT",
+    ]:
         assert needle not in caplog.text and needle not in json.dumps(parked)
     assert not accepted and not setup.decrypted
     metrics = create_app().test_client().get("/metrics").get_data(as_text=True)
     assert "wecom_bot_archive_parked_total 3" in metrics and "wecom_bot_archive_records_total 3" in metrics
     calls = len(setup.get_calls)
-    assert pull(r, setup) == 0 and setup.get_calls[calls:] == [(3, 1000)]   # not read again
+    assert pull(r, setup) == 0 and setup.get_calls[calls:] == [(3, 1000)]  # not read again
 
     # the operator looks, fixes the key, and has the parked records fetched again and counted
     from wecom_bot import cli
+
     capsys.readouterr()
     assert cli.main(["archive"]) == 0
     listed = capsys.readouterr().out
@@ -528,8 +555,9 @@ def test_a_wrong_private_key_parks_records_cleanly(setup, r, caplog, accepted, c
 
 def test_one_record_under_a_foreign_key_is_parked_and_the_rest_go_on(setup, r, accepted):
     a = setup.text(ROOM, "xiaolu", "打卡", at("2026-11-23 09:00:00"))
-    b = setup.text(ROOM, "aqing", "打卡", at("2026-11-23 09:01:00"), public_key=_OTHER_KEY.public_key(),
-                   publickey_ver=2)
+    b = setup.text(
+        ROOM, "aqing", "打卡", at("2026-11-23 09:01:00"), public_key=_OTHER_KEY.public_key(), publickey_ver=2
+    )
     c = setup.text(ROOM, "dawei", "打卡", at("2026-11-23 09:02:00"))
     assert pull(r, setup) == 2
     assert set(accepted) == {a, c}
@@ -546,6 +574,7 @@ def test_a_key_the_sdk_refuses_is_parked(setup, r):
         @staticmethod
         def decrypt_data(key, msg):
             raise archive.ArchiveSdkError("DecryptData", 10006)
+
     chatter(setup, 2)
     assert archive.Puller(r, Refusing()).pull() == 0
     assert all(p["error"].startswith("DecryptData failed with code 10006") for p in archive.parked(r))
@@ -555,26 +584,27 @@ def test_a_key_the_sdk_refuses_is_parked(setup, r):
 
 # --- the entry points ---------------------------------------------------------------------------------------
 
+
 def test_pull_if_configured_and_the_wake_up(setup, r, accepted):
     chatter(setup, 2)
     assert archive.pull_if_configured() == 2
     chatter(setup, 3, "2026-11-23 12:00:00")
-    assert archive.wake() is True        # jobs run inline in the tests: the pull job ran at once
+    assert archive.wake() is True  # jobs run inline in the tests: the pull job ran at once
     assert len(accepted) == 5
     assert archive.pull_job() == 0
-
 
 
 def test_msgaudit_notify_on_the_app_callback_wakes_the_puller(setup, r, accepted):
     from tests.conftest import SIM_CORP_ID
     from wecom_bot.sim.builders import app_xml
+
     app_token, app_aes = "appToken456", "kWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2D"
     setup.configure(WECOM_TOKEN=app_token, WECOM_ENCODING_AES_KEY=app_aes)
     ids = chatter(setup, 3)
     xml = app_xml(SIM_CORP_ID, "sys", msgtype="event", event="msgaudit_notify", create_time=at("2026-11-23 09:00:00"))
     signed = sign(CallbackCrypto(app_token, app_aes, SIM_CORP_ID), "/wecom/callback", xml, at("2026-11-23 09:00:00"))
     assert create_app().test_client().post(signed.path, data=signed.body).status_code == 200
-    assert accepted == {i: [True] for i in ids}           # jobs run inline: the pull ran at once
+    assert accepted == {i: [True] for i in ids}  # jobs run inline: the pull ran at once
 
 
 # --- the native loader, against a stand-in library built from WeWorkFinanceSdk_C.h's signatures -----------
@@ -620,6 +650,7 @@ void DestroySdk(WeWorkFinanceSdk_t* sdk) { free(sdk); }
 def test_the_native_loader_follows_the_c_api(tmp_path):
     import shutil
     import subprocess
+
     gcc = shutil.which("gcc") or shutil.which("cc")
     if not gcc:
         pytest.skip("no C compiler to build the stand-in SDK")
@@ -629,12 +660,20 @@ def test_the_native_loader_follows_the_c_api(tmp_path):
     with pytest.raises(archive.ArchiveSdkError) as err:
         archive.NativeSdk(str(lib), "wwcorp", "wrong-secret")
     assert err.value.code == 10011 and "wrong-secret" not in str(err.value)
-    sdk = archive.NativeSdk(str(lib), "wwcorp", "right-secret", proxy="http://proxy:3128", proxy_password="u:p",
-                            timeout=7)
+    sdk = archive.NativeSdk(
+        str(lib), "wwcorp", "right-secret", proxy="http://proxy:3128", proxy_password="u:p", timeout=7
+    )
     assert isinstance(sdk, archive.ArchiveSdk)
     data = sdk.get_chat_data(2**40, 1000)
-    assert data["chatdata"] == [{"seq": 2**40 + 1, "msgid": "m", "publickey_ver": 7,
-                                 "encrypt_random_key": "http://proxy:3128", "encrypt_chat_msg": "u:p"}]
+    assert data["chatdata"] == [
+        {
+            "seq": 2**40 + 1,
+            "msgid": "m",
+            "publickey_ver": 7,
+            "encrypt_random_key": "http://proxy:3128",
+            "encrypt_chat_msg": "u:p",
+        }
+    ]
     with pytest.raises(archive.ArchiveSdkError) as err:
         sdk.get_chat_data(0, 1001)
     assert err.value.code == 10000
@@ -647,27 +686,32 @@ def test_the_native_loader_follows_the_c_api(tmp_path):
 
 # --- the tick and msgaudit_notify queue the pull through the one enqueue seam -------------------------------
 
+
 def _pull_jobs(r) -> list:
     from rq import Queue
+
     return [j for j in Queue("default", connection=r).get_jobs() if j.func_name == "workers.archive.pull_job"]
 
 
 def test_the_minute_tick_queues_one_pull_through_the_job_seam(setup, r, monkeypatch, accepted):
     from workers import schedule
+
     seam = []
     real_enqueue = jobs.enqueue
-    monkeypatch.setattr(jobs, "enqueue",
-                        lambda q, func, *a, **kw: seam.append((q, func)) or real_enqueue(q, func, *a, **kw))
+    monkeypatch.setattr(
+        jobs, "enqueue", lambda q, func, *a, **kw: seam.append((q, func)) or real_enqueue(q, func, *a, **kw)
+    )
     ids = chatter(setup, 3)
-    jobs.set_inline(True, defer=("default",))     # a real queue: the job waits for a worker
+    jobs.set_inline(True, defer=("default",))  # a real queue: the job waits for a worker
     try:
         first = schedule.tick(at("2026-11-23 09:00:30"))
         schedule.tick(at("2026-11-23 09:01:30"))  # the job has not started yet: not queued twice
         assert first["archive"] == "pull queued"
         assert seam.count(("default", "workers.archive.pull_job")) == 1 and len(_pull_jobs(r)) == 1
-        assert not accepted                       # nothing pulled inside the tick itself
+        assert not accepted  # nothing pulled inside the tick itself
         from rq import SimpleWorker
-        SimpleWorker(["default"], connection=r).work(burst=True)    # a worker runs it
+
+        SimpleWorker(["default"], connection=r).work(burst=True)  # a worker runs it
         assert accepted == {i: [True] for i in ids} and r.get(keys.ARCHIVE_QUEUED) is None
         schedule.tick(at("2026-11-23 09:02:30"))  # the next minute queues the next pull
         assert seam.count(("default", "workers.archive.pull_job")) == 2
@@ -677,6 +721,7 @@ def test_the_minute_tick_queues_one_pull_through_the_job_seam(setup, r, monkeypa
 
 def test_the_tick_pulls_at_once_when_jobs_run_inline(setup, r, accepted):
     from workers import schedule
+
     settings = setup.configure()
     setup.text(ROOM, "xiaolu", "打卡", at("2026-11-23 09:00:00"))
     assert schedule.tick(at("2026-11-23 09:00:30"))["archive"] == "pull queued"
@@ -686,6 +731,7 @@ def test_the_tick_pulls_at_once_when_jobs_run_inline(setup, r, accepted):
 
 def test_without_the_archive_the_tick_and_notify_queue_nothing(sim, env, r, monkeypatch):
     from workers import schedule
+
     archive.install_sdk(None)
     env(WECOM_ROBOT_TOKEN=TOKEN, WECOM_ROBOT_ENCODING_AES_KEY=AES)
     seam = []
@@ -700,20 +746,29 @@ def test_without_the_archive_the_tick_and_notify_queue_nothing(sim, env, r, monk
 def test_msgaudit_notify_queues_the_pull_job_in_a_real_queue(setup, r, accepted):
     from tests.conftest import SIM_CORP_ID
     from wecom_bot.sim.builders import app_xml
+
     app_token, app_aes = "appToken456", "kWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2D"
     setup.configure(WECOM_TOKEN=app_token, WECOM_ENCODING_AES_KEY=app_aes)
     ids = chatter(setup, 2)
     client = create_app().test_client()
     jobs.set_inline(True, defer=("default",))
     try:
-        for i in range(3):    # a burst of notifications: one job waiting is enough
-            xml = app_xml(SIM_CORP_ID, "sys", msgtype="event", event="msgaudit_notify", agent_id="2000004",
-                          create_time=at("2026-11-23 09:00:00") + i)
-            signed = sign(CallbackCrypto(app_token, app_aes, SIM_CORP_ID), "/wecom/callback", xml,
-                          at("2026-11-23 09:00:00") + i)
+        for i in range(3):  # a burst of notifications: one job waiting is enough
+            xml = app_xml(
+                SIM_CORP_ID,
+                "sys",
+                msgtype="event",
+                event="msgaudit_notify",
+                agent_id="2000004",
+                create_time=at("2026-11-23 09:00:00") + i,
+            )
+            signed = sign(
+                CallbackCrypto(app_token, app_aes, SIM_CORP_ID), "/wecom/callback", xml, at("2026-11-23 09:00:00") + i
+            )
             assert client.post(signed.path, data=signed.body).status_code == 200
         assert len(_pull_jobs(r)) == 1 and not accepted
         from rq import SimpleWorker
+
         SimpleWorker(["default"], connection=r).work(burst=True)
         assert accepted == {i: [True] for i in ids}
     finally:
@@ -722,14 +777,19 @@ def test_msgaudit_notify_queues_the_pull_job_in_a_real_queue(setup, r, accepted)
 
 def test_check_config_names_the_sources_without_the_archive(sim, env, capsys):
     archive.install_sdk(None)
-    env(WECOM_ROBOT_TOKEN=TOKEN, WECOM_ROBOT_ENCODING_AES_KEY=AES, WECOM_TOKEN="appToken456",
-        WECOM_ENCODING_AES_KEY="kWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2D")
+    env(
+        WECOM_ROBOT_TOKEN=TOKEN,
+        WECOM_ROBOT_ENCODING_AES_KEY=AES,
+        WECOM_TOKEN="appToken456",
+        WECOM_ENCODING_AES_KEY="kWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2D",
+    )
     capsys.readouterr()
     cli(["check-config"])
     assert "sources: group robot callback, app callback\n" in capsys.readouterr().out
 
 
 # --- the robot-path week of tests/test_checkin_flow.py, replayed through the archive without any @ ----------
+
 
 def _stats(capsys, date: str) -> dict:
     capsys.readouterr()
@@ -750,12 +810,15 @@ def test_the_robot_path_week_through_the_archive_gives_the_same_stats(setup, r, 
     setup.text(ROOM, "xiaolu", "今日打卡✅", at("2026-11-24 08:00:00"))
     setup.text(ROOM, "xiaolu", "打卡", at("2026-11-24 20:00:00"))
     assert pull(r, setup) == 7
-    r.delete(keys.ARCHIVE_SEQ)                   # the cursor lost (say a restore): everything is read again
+    r.delete(keys.ARCHIVE_SEQ)  # the cursor lost (say a restore): everything is read again
     assert pull(r, setup) == 0
 
     day1 = _stats(capsys, "2026-11-23")
     assert {u: (m["checked_in"], m["total"]) for u, m in day1.items()} == {
-        "xiaolu": (True, 1), "aqing": (True, 1), "momo": (True, 1)}
+        "xiaolu": (True, 1),
+        "aqing": (True, 1),
+        "momo": (True, 1),
+    }
     day2 = _stats(capsys, "2026-11-24")
     assert day2["momo"]["streak"] == 2 and day2["momo"]["week_count"] == 2
     assert day2["xiaolu"]["streak"] == 2 and day2["xiaolu"]["total"] == 2
@@ -800,6 +863,7 @@ def test_the_export_is_the_same_through_robot_and_archive(setup, robot, r, tmp_p
 
 # --- archive posts never run commands ------------------------------------------------------------------------
 
+
 def test_archive_posts_never_run_leader_or_member_commands(setup, sim, r):
     settings = setup.configure(BOT_ADMINS="admin1,leader1")
     r.hset(keys.names("xhs01"), mapping=NAMES)
@@ -809,19 +873,31 @@ def test_archive_posts_never_run_leader_or_member_commands(setup, sim, r):
     before_keys = {k for k in r.keys("wb:g:*")}
     sent = len(sim.state.sent_messages())
     commands = [
-        ("leader1", "目标 小鹿 5"), ("leader1", "@打卡助手 退阶 小鹿 1"), ("leader1", "档案 小鹿 很努力"),
-        ("leader1", "补卡 阿青 2026-11-22"), ("leader1", "请假 小鹿 2"), ("leader1", "本周"), ("leader1", "导出"),
-        ("leader1", "暂停"), ("leader1", "移除 小鹿"), ("leader1", "加入 zhangsan"), ("admin1", "goal xiaolu 6"),
-        ("xiaolu", "撤销"), ("xiaolu", "请假 3"), ("xiaolu", "我的"), ("xiaolu", "免打扰"), ("aqing", "帮助"),
+        ("leader1", "目标 小鹿 5"),
+        ("leader1", "@打卡助手 退阶 小鹿 1"),
+        ("leader1", "档案 小鹿 很努力"),
+        ("leader1", "补卡 阿青 2026-11-22"),
+        ("leader1", "请假 小鹿 2"),
+        ("leader1", "本周"),
+        ("leader1", "导出"),
+        ("leader1", "暂停"),
+        ("leader1", "移除 小鹿"),
+        ("leader1", "加入 zhangsan"),
+        ("admin1", "goal xiaolu 6"),
+        ("xiaolu", "撤销"),
+        ("xiaolu", "请假 3"),
+        ("xiaolu", "我的"),
+        ("xiaolu", "免打扰"),
+        ("aqing", "帮助"),
         ("aqing", "不公开"),
     ]
     for i, (userid, text) in enumerate(commands):
         setup.text(ROOM, userid, text, at("2026-11-23 10:00:00") + i)
     assert pull(r, setup) == len(commands)
     assert register_rows(r, settings, "2026-11-23") == before_rows
-    assert {k for k in r.keys("wb:g:*")} == before_keys                # no goal, note, leave, pause, roster
+    assert {k for k in r.keys("wb:g:*")} == before_keys  # no goal, note, leave, pause, roster
     assert not r.lrange(keys.audit("xhs01"), 0, -1) and not r.keys("wb:cmd:*")
-    assert len(sim.state.sent_messages()) == sent                      # no answer, no refusal, no export
+    assert len(sim.state.sent_messages()) == sent  # no answer, no refusal, no export
 
 
 # --- recalls of 接龙 and re-reads ---------------------------------------------------------------------------
@@ -832,7 +908,7 @@ LEADER_CHAIN = "#接龙\n11月23日 更文打卡\n例 名字 已更/未更 笔�
 def test_a_recalled_leader_chain_uncounts_everyone_it_credited(setup, r):
     settings = setup.configure()
     r.hset(keys.names("xhs01"), mapping=NAMES)
-    setup.text(ROOM, "xiaolu", "打卡", at("2026-11-23 08:00:00"))            # her own post carries her day
+    setup.text(ROOM, "xiaolu", "打卡", at("2026-11-23 08:00:00"))  # her own post carries her day
     chain = setup.text(ROOM, "leader1", LEADER_CHAIN, at("2026-11-23 09:00:00"))
     pull(r, setup)
     rows = {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}
@@ -848,7 +924,7 @@ def test_a_chain_carries_the_day_when_the_own_post_is_recalled(setup, r):
     settings = setup.configure()
     r.hset(keys.names("xhs01"), mapping=NAMES)
     own = setup.text(ROOM, "aqing", "打卡", at("2026-11-23 08:00:00"))
-    setup.text(ROOM, "leader1", LEADER_CHAIN, at("2026-11-23 09:00:00"))    # credits her once more
+    setup.text(ROOM, "leader1", LEADER_CHAIN, at("2026-11-23 09:00:00"))  # credits her once more
     pull(r, setup)
     setup.recall(ROOM, "aqing", own, at("2026-11-23 09:30:00"))
     pull(r, setup)
@@ -877,7 +953,7 @@ def test_a_recalled_post_read_again_after_a_crash_never_carries_the_day(setup, r
     second = setup.image(ROOM, "xiaolu", at("2026-11-23 10:00:00"))
     pull(r, setup)
     assert {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}["xiaolu"]["checked_in"]
-    r.delete(keys.ARCHIVE_SEQ)                  # a crash before the cursor moved: the whole batch again
+    r.delete(keys.ARCHIVE_SEQ)  # a crash before the cursor moved: the whole batch again
     pull(r, setup)
     setup.recall(ROOM, "xiaolu", second, at("2026-11-23 10:01:00"))
     pull(r, setup)
@@ -889,11 +965,11 @@ def test_a_parked_post_recalled_meanwhile_does_not_count_when_fetched_again(setu
     settings = setup.configure()
     foreign = _OTHER_KEY.public_key()
     same = setup.text(ROOM, "xiaolu", "打卡", at("2026-11-23 09:00:00"), public_key=foreign, publickey_ver=2)
-    setup.recall(ROOM, "xiaolu", same, at("2026-11-23 09:01:00"))                 # the recall opens
+    setup.recall(ROOM, "xiaolu", same, at("2026-11-23 09:01:00"))  # the recall opens
     later = setup.text(ROOM, "aqing", "打卡", at("2026-11-23 09:00:00"), public_key=foreign, publickey_ver=2)
-    setup.recall(ROOM, "aqing", later, at("2026-11-24 08:00:00"))                 # recalled the next day
+    setup.recall(ROOM, "aqing", later, at("2026-11-24 08:00:00"))  # recalled the next day
     assert pull(r, setup) == 0 and len(archive.parked(r)) == 2
-    setup.configure(private_key_pem=setup.private_key_pem + pem_of(_OTHER_KEY))   # the key is fixed
+    setup.configure(private_key_pem=setup.private_key_pem + pem_of(_OTHER_KEY))  # the key is fixed
     assert archive.retry_parked(r, setup) == 1 and archive.parked(r) == []
     rows = {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}
     assert not rows["xiaolu"]["checked_in"] and rows["aqing"]["checked_in"]
@@ -901,18 +977,20 @@ def test_a_parked_post_recalled_meanwhile_does_not_count_when_fetched_again(setu
 
 # --- acknowledgements of announcements, seen only by the archive --------------------------------------------
 
+
 def test_acknowledgements_without_mentions_answer_an_announcement(setup, sim, r):
     from workers import schedule
+
     setup.configure(BOT_NOTICE_ACK_HOURS="4")
     r.hset(keys.names("xhs01"), mapping=NAMES)
     setup.text(ROOM, "leader1", "#通知 周六晚 8 点直播，看到回复收到", at("2026-11-25 10:00:00"))
     setup.text(ROOM, "xiaolu", "收到", at("2026-11-25 10:05:00"))
     setup.text(ROOM, "aqing", "👌", at("2026-11-25 10:06:00"))
-    setup.text(ROOM, "dawei", "今天没空", at("2026-11-25 11:00:00"))     # any reply is an answer
+    setup.text(ROOM, "dawei", "今天没空", at("2026-11-25 11:00:00"))  # any reply is an answer
     pull(r, setup)
     sent_before = len(sim.state.sent_messages())
     schedule.tick(at("2026-11-25 14:00:30"))
     follow = [m for m in sim.state.sent_messages()[sent_before:] if "通知" in m.get("content", "")]
     assert len(follow) == 1 and follow[0].get("touser") == ["leader1"], follow
-    assert "momo" in follow[0]["content"]                                 # the silent one, by name
+    assert "momo" in follow[0]["content"]  # the silent one, by name
     assert not any(n in follow[0]["content"] for n in ("小鹿", "阿青", "大伟"))

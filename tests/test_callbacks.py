@@ -1,4 +1,5 @@
 """The callback endpoints: every status code of docs/DESIGN.md, through a real Flask app and Redis."""
+
 from __future__ import annotations
 
 import time
@@ -19,11 +20,19 @@ CORP = "wwcorp0001"
 
 @pytest.fixture
 def client(env):
-    env(WECOM_CORP_ID=CORP, WECOM_AGENT_ID="1000002", WECOM_SECRET="s" * 43,
+    env(
+        WECOM_CORP_ID=CORP,
+        WECOM_AGENT_ID="1000002",
+        WECOM_SECRET="s" * 43,
         WECOM_API_BASE_URL="http://127.0.0.1:9/cgi-bin/",
-        WECOM_ROBOT_TOKEN=TOKEN, WECOM_ROBOT_ENCODING_AES_KEY=AES,
-        WECOM_TOKEN=APP_TOKEN, WECOM_ENCODING_AES_KEY=APP_AES,
-        BOT_GROUPS="g1", GROUP_G1_CHAT_ID="chat1", GROUP_G1_LEADERS="leader")
+        WECOM_ROBOT_TOKEN=TOKEN,
+        WECOM_ROBOT_ENCODING_AES_KEY=AES,
+        WECOM_TOKEN=APP_TOKEN,
+        WECOM_ENCODING_AES_KEY=APP_AES,
+        BOT_GROUPS="g1",
+        GROUP_G1_CHAT_ID="chat1",
+        GROUP_G1_LEADERS="leader",
+    )
     jobs.set_inline(False)  # only the callback here: nothing is processed
     return create_app().test_client()
 
@@ -39,8 +48,10 @@ def post_robot(client, xml, ts=None, **kw):
 
 def test_url_verification_answers_the_plaintext(client):
     encrypt, sig = robot.encrypt("echo-1234", "n1", "1700000000")
-    res = client.get("/wecom/robot", query_string={"msg_signature": sig, "timestamp": "1700000000",
-                                                   "nonce": "n1", "echostr": encrypt})
+    res = client.get(
+        "/wecom/robot",
+        query_string={"msg_signature": sig, "timestamp": "1700000000", "nonce": "n1", "echostr": encrypt},
+    )
     assert res.status_code == 200 and res.data == b"echo-1234"
 
 
@@ -68,9 +79,15 @@ def test_forged_signature_is_403_and_stores_nothing(client, r):
     assert r.xlen(streams.INBOX.key) == 0
 
 
-@pytest.mark.parametrize("body", [b"not xml", b"<xml><Encrypt></Encrypt></xml>",
-                                  b'<!DOCTYPE x [<!ENTITY a "b">]><xml><Encrypt>&a;</Encrypt></xml>',
-                                  "<xml><Encrypt>\xff</Encrypt></xml>".encode("latin-1")])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not xml",
+        b"<xml><Encrypt></Encrypt></xml>",
+        b'<!DOCTYPE x [<!ENTITY a "b">]><xml><Encrypt>&a;</Encrypt></xml>',
+        "<xml><Encrypt>\xff</Encrypt></xml>".encode("latin-1"),
+    ],
+)
 def test_malformed_bodies_are_400(client, body):
     res = client.post("/wecom/robot?msg_signature=" + "a" * 40 + "&timestamp=1&nonce=n", data=body)
     assert res.status_code == 400

@@ -8,6 +8,7 @@ Wednesday, 阿强 takes Thursday–Sunday off (请假 4) and keeps the streak, �
 Momo and 婷婷 are behind on Wednesday; the weekend register suggests 退阶 婷婷 1 (two missed weeks) and
 a higher goal for 小鹿; the leader applies the 退阶, which takes effect on Monday of week 3. Group
 写作营·2组 (no robot: appchat) gives the admins' overview a second group."""
+
 from __future__ import annotations
 
 import itertools
@@ -32,12 +33,30 @@ from conftest import SIM_CORP_ID, SIM_ROBOT_KEY
 TZ = ZoneInfo("Asia/Shanghai")
 ROBOT_TOKEN, ROBOT_AES = "robotToken123", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 APP_TOKEN, APP_AES = "appToken456", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-START = date(2026, 11, 16)                                   # Monday of week 1; the camp runs four weeks
+START = date(2026, 11, 16)  # Monday of week 1; the camp runs four weeks
 END = date(2026, 12, 13)
-G1 = {"xiaolu": "小鹿", "tingting": "婷婷", "momo": "Momo", "aqiang": "阿强", "dabai": "大白",
-      "xiaoyu": "小雨", "anan": "安安", "lele": "乐乐", "guoguo": "果果", "sisi": "思思", "yiyi": "一一",
-      "duoduo": "朵朵", "mili": "米粒", "doudou": "豆豆", "tangtang": "糖糖", "aqing": "阿青", "xiaoqi": "小七",
-      "chengzi": "橙子", "mumu": "木木", "keke": "可可"}
+G1 = {
+    "xiaolu": "小鹿",
+    "tingting": "婷婷",
+    "momo": "Momo",
+    "aqiang": "阿强",
+    "dabai": "大白",
+    "xiaoyu": "小雨",
+    "anan": "安安",
+    "lele": "乐乐",
+    "guoguo": "果果",
+    "sisi": "思思",
+    "yiyi": "一一",
+    "duoduo": "朵朵",
+    "mili": "米粒",
+    "doudou": "豆豆",
+    "tangtang": "糖糖",
+    "aqing": "阿青",
+    "xiaoqi": "小七",
+    "chengzi": "橙子",
+    "mumu": "木木",
+    "keke": "可可",
+}
 G2 = {"nana": "娜娜", "beibei": "贝贝"}
 ROBOT_CHAT, APPCHAT = "wrchat01", "wrchat02"
 _ids = itertools.count(1)
@@ -45,14 +64,16 @@ _ids = itertools.count(1)
 
 def plan() -> dict[str, list[int]]:
     """Who checks in on which camp day (0 = Monday of week 1)."""
-    out = {uid: [0, 2, 4, 7, 9, 11] for uid in G1}          # Mon/Wed/Fri: 3/3 each week
-    out.update({
-        "xiaolu": list(range(14)),                            # every day: beats the goal twice
-        "tingting": [0],                                      # 1/3, then 0/3: two missed weeks
-        "momo": [0, 1, 2, 10, 11, 12],                        # week 2: nothing before Thursday
-        "aqiang": [0, 1, 2, 7, 8, 9],                         # + 请假 4 on Thursday of week 1
-        "dabai": [3, 4, 5, 7, 9, 11],                         # week 1: nothing before Thursday
-    })
+    out = {uid: [0, 2, 4, 7, 9, 11] for uid in G1}  # Mon/Wed/Fri: 3/3 each week
+    out.update(
+        {
+            "xiaolu": list(range(14)),  # every day: beats the goal twice
+            "tingting": [0],  # 1/3, then 0/3: two missed weeks
+            "momo": [0, 1, 2, 10, 11, 12],  # week 2: nothing before Thursday
+            "aqiang": [0, 1, 2, 7, 8, 9],  # + 请假 4 on Thursday of week 1
+            "dabai": [3, 4, 5, 7, 9, 11],  # week 1: nothing before Thursday
+        }
+    )
     out.update({"nana": [0, 2, 4, 7, 9, 11], "beibei": [0]})
     return out
 
@@ -127,12 +148,21 @@ def with_text(msgs: list[dict], needle: str) -> list[str]:
 
 @pytest.fixture
 def camp(sim, env, r, capsys, monkeypatch):
-    env(WECOM_ROBOT_TOKEN=ROBOT_TOKEN, WECOM_ROBOT_ENCODING_AES_KEY=ROBOT_AES,
-        WECOM_TOKEN=APP_TOKEN, WECOM_ENCODING_AES_KEY=APP_AES,
-        BOT_CAMP_START=START.isoformat(), BOT_CAMP_END=END.isoformat(),
-        GROUP_XHS01_NAME="写作营·1组", GROUP_XHS01_MEMBERS=",".join(G1), GROUP_XHS01_LEADERS="lily",
-        GROUP_XHS02_NAME="写作营·2组", GROUP_XHS02_MEMBERS=",".join(G2), GROUP_XHS02_LEADERS="leader2")
-    jobs.set_inline(True, defer=("outbox",))                  # the outbox runs on the simulated clock
+    env(
+        WECOM_ROBOT_TOKEN=ROBOT_TOKEN,
+        WECOM_ROBOT_ENCODING_AES_KEY=ROBOT_AES,
+        WECOM_TOKEN=APP_TOKEN,
+        WECOM_ENCODING_AES_KEY=APP_AES,
+        BOT_CAMP_START=START.isoformat(),
+        BOT_CAMP_END=END.isoformat(),
+        GROUP_XHS01_NAME="写作营·1组",
+        GROUP_XHS01_MEMBERS=",".join(G1),
+        GROUP_XHS01_LEADERS="lily",
+        GROUP_XHS02_NAME="写作营·2组",
+        GROUP_XHS02_MEMBERS=",".join(G2),
+        GROUP_XHS02_LEADERS="leader2",
+    )
+    jobs.set_inline(True, defer=("outbox",))  # the outbox runs on the simulated clock
     c = Camp(sim, r, capsys)
     # the robot's minute as the reply router counts it: the simulated clock, like the outbox's
     monkeypatch.setattr(replies, "time", types.SimpleNamespace(time=lambda: c.now))
@@ -168,34 +198,39 @@ def stats(c: Camp, d: date) -> dict:
 def test_two_camp_weeks_through_wecom(camp, examples):
     c = camp
     # --- Monday 09:00 of week 1: nineteen check-ins in one minute ------------------------------------
-    c.tick(local(day(0), 8, 0, 30))                           # the morning 接龙
+    c.tick(local(day(0), 8, 0, 30))  # the morning 接龙
     burst = [uid for uid in G1 if uid != "dabai"] + ["nana", "beibei"]
     for i, uid in enumerate(burst):
         c.post(uid, "@打卡助手 打卡", local(day(0), 9, 0, 2 * i))
     direct = [m for m in c.robot_posts() if m["time"] >= local(day(0), 9)]
-    assert 0 < len(direct) < 19                               # the robot kept room for scheduled posts
+    assert 0 < len(direct) < 19  # the robot kept room for scheduled posts
     assert c.r.llen(keys.reply_buffer("xhs01")) == 19 - len(direct)
-    c.tick(local(day(0), 9, 1, 10))                           # the next minute: one gathered message
+    c.tick(local(day(0), 9, 1, 10))  # the next minute: one gathered message
     robot = [m for m in c.robot_posts() if m["time"] >= local(day(0), 9)]
     assert len(robot) == len(direct) + 1
     gathered = robot[-1]["content"]
     assert gathered.startswith("✅ 打卡成功：") and gathered.count("第一次打卡🎉") == 19 - len(direct)
-    for uid in burst[:19]:                                   # every member acknowledged exactly once
+    for uid in burst[:19]:  # every member acknowledged exactly once
         assert sum(1 for m in robot if G1[uid] in m["content"]) == 1, uid
     times = sorted(m["time"] for m in c.robot_posts())
     assert all(b - a >= 60 for a, b in zip(times, times[20:], strict=False)), "over 20 robot messages in a minute"
 
     # --- weeks 1 and 2 -----------------------------------------------------------------------------
-    extra = [(local(day(0), 10), "group", "dabai", "@打卡助手 我的"),            # 大白 says hello, no check-in
-             (local(day(3), 9), "group", "aqiang", "@打卡助手 请假 4"),          # Thu–Sun of week 1 off
-             (local(day(13), 21, 30), "app", "lily", "退阶 婷婷 1")]          # Sunday night, after the report
+    extra = [
+        (local(day(0), 10), "group", "dabai", "@打卡助手 我的"),  # 大白 says hello, no check-in
+        (local(day(3), 9), "group", "aqiang", "@打卡助手 请假 4"),  # Thu–Sun of week 1 off
+        (local(day(13), 21, 30), "app", "lily", "退阶 婷婷 1"),
+    ]  # Sunday night, after the report
     run_days(c, 0, 13, extra)
 
     # days off keep the streak: Monday of week 2 continues Mon–Wed of week 1
     [leave] = with_text(c.robot_posts(), "已请假 4 天")
     assert "连续天数不会断" in leave and "本周目标由 3 天调为 1 天" in leave
-    monday2 = [m["content"] for m in c.robot_posts() if m["content"].startswith("✅ 阿强 打卡成功")
-               and local(day(7)) <= m["time"] < local(day(8))]
+    monday2 = [
+        m["content"]
+        for m in c.robot_posts()
+        if m["content"].startswith("✅ 阿强 打卡成功") and local(day(7)) <= m["time"] < local(day(8))
+    ]
     assert monday2 and "连续 4 天" in monday2[0]
     assert stats(c, day(9))["aqiang"]["streak"] == 6
 
@@ -212,8 +247,10 @@ def test_two_camp_weeks_through_wecom(camp, examples):
 
     # the weekend review in the group, and the leader's register with its suggestions
     reviews = with_text(c.robot_posts(), "打卡总结")
-    assert [t.split("\n")[0] for t in reviews] == ["📊 第1周打卡总结（11月16日—11月22日）",
-                                                  "📊 第2周打卡总结（11月23日—11月29日）"]
+    assert [t.split("\n")[0] for t in reviews] == [
+        "📊 第1周打卡总结（11月16日—11月22日）",
+        "📊 第2周打卡总结（11月23日—11月29日）",
+    ]
     review = reviews[1]
     assert "✅ 小鹿 7/3 · 连续 14 天" in review and "\n❌ 婷婷 0/3\n" in review
     assert "19 位伙伴" in review and "本周 19/20 人达成目标" in review
@@ -236,11 +273,13 @@ def test_two_camp_weeks_through_wecom(camp, examples):
     assert stats(c, day(13))["tingting"]["week_goal"] == 3 and stats(c, day(14))["tingting"]["week_goal"] == 1
     c.post("tingting", "@打卡助手 打卡", local(day(14), 9, 15))
     c.tick(local(day(14), 9, 16))
-    monday3s = [m["content"] for m in c.robot_posts() if m["time"] >= local(day(14), 9, 15)
-                 and m["content"].startswith("✅ 婷婷")]
+    monday3s = [
+        m["content"]
+        for m in c.robot_posts()
+        if m["time"] >= local(day(14), 9, 15) and m["content"].startswith("✅ 婷婷")
+    ]
     [monday3] = monday3s
-    assert "本周 1/1" in monday3 and monday3.split("\n")[1] in {
-        t.format(goal=1) for t in praise.TEMPLATES["goal"]}
+    assert "本周 1/1" in monday3 and monday3.split("\n")[1] in {t.format(goal=1) for t in praise.TEMPLATES["goal"]}
 
     # a member proposes their own goal in private chat; the leader is told and confirms
     c.private("momo", "目标 4", local(day(14), 10))

@@ -1,13 +1,19 @@
 """One camp's words: check-in keywords, note-link hosts and the 接龙 template, set per camp or group."""
+
 from __future__ import annotations
 
 from config.settings import load
 from handlers import daily
 from handlers.checkin import DEFAULT_LINK_HOSTS, detect, note_link_hosts
 
-BASE = {"BOT_ENV_FILE": "/nonexistent", "BOT_GROUPS": "read01,xhs01",
-        "GROUP_READ01_CHAT_ID": "c1", "GROUP_READ01_LEADERS": "lead",
-        "GROUP_XHS01_CHAT_ID": "c2", "GROUP_XHS01_LEADERS": "lead"}
+BASE = {
+    "BOT_ENV_FILE": "/nonexistent",
+    "BOT_GROUPS": "read01,xhs01",
+    "GROUP_READ01_CHAT_ID": "c1",
+    "GROUP_READ01_LEADERS": "lead",
+    "GROUP_XHS01_CHAT_ID": "c2",
+    "GROUP_XHS01_LEADERS": "lead",
+}
 
 
 def settings(**extra):
@@ -26,7 +32,7 @@ def test_plus_adds_to_the_defaults_and_a_group_can_replace_them():
     read, xhs = s.groups["read01"], s.groups["xhs01"]
     assert not s.problems
     assert detect("今天的书读完了", "text", keywords=read.keywords).kind == "checkin"
-    assert detect("打卡", "text", keywords=read.keywords).kind == "checkin"        # defaults kept
+    assert detect("打卡", "text", keywords=read.keywords).kind == "checkin"  # defaults kept
     assert detect("今天的书读完了", "text", keywords=xhs.keywords).kind == "none"
     assert detect("更文", "text", keywords=xhs.keywords).kind == "checkin"
     # what is not a check-in stays so with the camp's own words
@@ -48,14 +54,18 @@ def test_a_groups_plus_adds_to_the_camps_hosts():
     s = settings(BOT_LINK_HOSTS="+mp.weixin.qq.com", GROUP_READ01_LINK_HOSTS="+douyin.com")
     assert note_link_hosts(s.groups["read01"].link_hosts) == DEFAULT_LINK_HOSTS + ("mp.weixin.qq.com", "douyin.com")
     assert note_link_hosts(s.groups["xhs01"].link_hosts) == DEFAULT_LINK_HOSTS + ("mp.weixin.qq.com",)
-    s = settings(BOT_LINK_HOSTS="a.com", GROUP_READ01_LINK_HOSTS="+b.com")      # over a camp's own list
+    s = settings(BOT_LINK_HOSTS="a.com", GROUP_READ01_LINK_HOSTS="+b.com")  # over a camp's own list
     assert note_link_hosts(s.groups["read01"].link_hosts) == ("a.com", "b.com")
     assert note_link_hosts(s.groups["xhs01"].link_hosts) == ("a.com",)
 
 
 def test_bad_values_name_the_variable():
-    s = settings(BOT_LINK_HOSTS="not a host", GROUP_READ01_CHECKIN_KEYWORDS="+ ,", BOT_CHAIN_TEMPLATE="例" * 61,
-                 GROUP_XHS02_LINK_HOSTS="a.com")
+    s = settings(
+        BOT_LINK_HOSTS="not a host",
+        GROUP_READ01_CHECKIN_KEYWORDS="+ ,",
+        BOT_CHAIN_TEMPLATE="例" * 61,
+        GROUP_XHS02_LINK_HOSTS="a.com",
+    )
     text = "\n".join(s.problems)
     assert "BOT_LINK_HOSTS='not a host'" in text
     assert "GROUP_READ01_CHECKIN_KEYWORDS" in text
@@ -73,10 +83,22 @@ def test_the_morning_chain_uses_the_camps_template():
 
 def test_the_inbox_worker_uses_the_groups_words(env, r):
     from workers import ingest, jobs, keys
+
     env(**{k: v for k, v in BASE.items() if k != "BOT_ENV_FILE"}, BOT_CHECKIN_KEYWORDS="+读完了")
     jobs.set_inline(True, defer=("outbox",))
-    event = {"source": "robot", "msgid": "w1", "chat_id": "c1", "chat_type": "group", "userid": "lulu",
-             "name": "小鹿", "alias": "", "msgtype": "text", "text": "@打卡助手 今天的书读完了", "has_image": False,
-             "event": "", "ts": 1715133600.0}
+    event = {
+        "source": "robot",
+        "msgid": "w1",
+        "chat_id": "c1",
+        "chat_type": "group",
+        "userid": "lulu",
+        "name": "小鹿",
+        "alias": "",
+        "msgtype": "text",
+        "text": "@打卡助手 今天的书读完了",
+        "has_image": False,
+        "event": "",
+        "ts": 1715133600.0,
+    }
     assert ingest.process_batch(r, [("1-0", event)]) == ["1-0"]
     assert r.exists(keys.days("read01", "lulu"))

@@ -1,6 +1,7 @@
 """End to end: encrypted robot callbacks → inbox → worker → Redis → `wecom-bot stats --json`,
 with replies delivered to the simulator. Days cross midnight and a week boundary; WeCom's retries
 of one MsgId, also concurrent, count once."""
+
 from __future__ import annotations
 
 import json
@@ -26,16 +27,22 @@ def at(text: str) -> int:
 
 @pytest.fixture
 def camp(sim, env):
-    env(WECOM_ROBOT_TOKEN=TOKEN, WECOM_ROBOT_ENCODING_AES_KEY=AES,
-        GROUP_XHS01_MEMBERS="xiaolu,aqing,momo", GROUP_XHS01_WEEKLY_GOAL="3")
+    env(
+        WECOM_ROBOT_TOKEN=TOKEN,
+        WECOM_ROBOT_ENCODING_AES_KEY=AES,
+        GROUP_XHS01_MEMBERS="xiaolu,aqing,momo",
+        GROUP_XHS01_WEEKLY_GOAL="3",
+    )
     client = create_app().test_client()
 
     def post(userid, name, text, when, msgid=None, msgtype="text"):
-        s = sign(crypto, "/wecom/robot", robot_xml("wrchat01", userid, name, text, msgid=msgid, msgtype=msgtype),
-                 at(when))
+        s = sign(
+            crypto, "/wecom/robot", robot_xml("wrchat01", userid, name, text, msgid=msgid, msgtype=msgtype), at(when)
+        )
         res = client.post(s.path, data=s.body)
         assert res.status_code == 200, res.data
         return res
+
     post.client = client
     return post
 
@@ -55,17 +62,22 @@ def test_a_week_of_checkins_through_encrypted_callbacks(camp, sim, capsys):
     camp("xiaolu", "小鹿", "@打卡助手 打卡", "2026-11-23 09:00:00", msgid="A1")
     camp("aqing", "阿青", "@打卡助手 已更 http://xhslink.com/a/Qw12Er", "2026-11-23 10:00:00", msgid="A2")
     # WeCom retries one MsgId three times, two of them at once
-    threads = [threading.Thread(target=camp, args=("momo", "Momo", "@打卡助手 打卡", "2026-11-23 23:59:59", "A3"))
-               for _ in range(3)]
+    threads = [
+        threading.Thread(target=camp, args=("momo", "Momo", "@打卡助手 打卡", "2026-11-23 23:59:59", "A3"))
+        for _ in range(3)
+    ]
     [t.start() for t in threads]
     [t.join() for t in threads]
-    camp("momo", "Momo", "@打卡助手 日更完成", "2026-11-24 00:00:01", msgid="A4")     # next day, 2 s later
+    camp("momo", "Momo", "@打卡助手 日更完成", "2026-11-24 00:00:01", msgid="A4")  # next day, 2 s later
     camp("xiaolu", "小鹿", "@打卡助手 今日打卡✅", "2026-11-24 08:00:00", msgid="A5")
-    camp("xiaolu", "小鹿", "@打卡助手 打卡", "2026-11-24 20:00:00", msgid="A6")       # twice a day counts once
+    camp("xiaolu", "小鹿", "@打卡助手 打卡", "2026-11-24 20:00:00", msgid="A6")  # twice a day counts once
 
     day1 = stats(capsys, "2026-11-23")
     assert {u: (m["checked_in"], m["total"]) for u, m in day1.items()} == {
-        "xiaolu": (True, 1), "aqing": (True, 1), "momo": (True, 1)}
+        "xiaolu": (True, 1),
+        "aqing": (True, 1),
+        "momo": (True, 1),
+    }
     day2 = stats(capsys, "2026-11-24")
     assert day2["momo"]["streak"] == 2 and day2["momo"]["week_count"] == 2
     assert day2["xiaolu"]["streak"] == 2 and day2["xiaolu"]["total"] == 2
@@ -93,8 +105,12 @@ def test_unrecognised_mention_gets_a_hint_and_counts_nothing(camp, sim, capsys):
 
 
 def test_robot_added_to_a_group_posts_a_welcome(camp, sim):
-    s = sign(crypto, "/wecom/robot", robot_xml("wrchat01", "leader1", "婷婷", msgtype="event",
-                                                event="add_to_chat"), at("2026-11-23 09:01:00"))
+    s = sign(
+        crypto,
+        "/wecom/robot",
+        robot_xml("wrchat01", "leader1", "婷婷", msgtype="event", event="add_to_chat"),
+        at("2026-11-23 09:01:00"),
+    )
     assert camp.client.post(s.path, data=s.body).status_code == 200
     assert sum("我是打卡助手" in t for t in group_texts(sim)) == 1
 

@@ -1,5 +1,6 @@
 """Leader and member commands (workers.commands) against the real Redis, in both channels:
 private chat with the app (chat_id "") and @-ing the robot in the group."""
+
 from __future__ import annotations
 
 import itertools
@@ -17,7 +18,7 @@ from workers import audit, commands, keys
 from workers.register import member_ids
 
 TZ = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2024, 5, 8, 10, 0, tzinfo=TZ)            # a Wednesday
+NOW = datetime(2024, 5, 8, 10, 0, tzinfo=TZ)  # a Wednesday
 TS = NOW.timestamp()
 TODAY = day_index(NOW.date())
 WEEK = week_start(TODAY)
@@ -31,30 +32,45 @@ def s(env, r, tmp_path):
     settings = env(
         BOT_DATA_DIR=str(tmp_path / "var"),
         BOT_GROUPS="xhs01,xhs02",
-        GROUP_XHS01_CHAT_ID="wrchat01", GROUP_XHS01_NAME="小红书01", GROUP_XHS01_LEADERS="leader1,multi",
+        GROUP_XHS01_CHAT_ID="wrchat01",
+        GROUP_XHS01_NAME="小红书01",
+        GROUP_XHS01_LEADERS="leader1,multi",
         GROUP_XHS01_MEMBERS="lulu,qing,momo,wang1,wang2",
-        GROUP_XHS02_CHAT_ID="wrchat02", GROUP_XHS02_NAME="小红书02", GROUP_XHS02_LEADERS="leader2,multi",
+        GROUP_XHS02_CHAT_ID="wrchat02",
+        GROUP_XHS02_NAME="小红书02",
+        GROUP_XHS02_LEADERS="leader2,multi",
         GROUP_XHS02_MEMBERS="ben",
     )
     r.set(keys.base("xhs01"), BASE)
     r.set(keys.base("xhs02"), BASE)
-    r.hset(keys.names("xhs01"),
-           mapping={"lulu": "小鹿", "qing": "阿青", "momo": "Momo", "wang1": "小王", "wang2": "小王"})
+    r.hset(
+        keys.names("xhs01"), mapping={"lulu": "小鹿", "qing": "阿青", "momo": "Momo", "wang1": "小王", "wang2": "小王"}
+    )
     r.hset(keys.names("xhs02"), mapping={"ben": "本本"})
     return settings
 
 
 def ev(text, uid="leader1", chat="", msgid=None, ts=TS, name=None, source=None):
-    return {"source": source or ("robot" if chat else "app"), "msgid": msgid or f"m{next(_ids)}",
-            "chat_id": chat, "chat_type": "group" if chat else "single", "userid": uid,
-            "name": name or uid, "alias": "", "msgtype": "text", "text": text, "has_image": False,
-            "event": "", "ts": ts}
+    return {
+        "source": source or ("robot" if chat else "app"),
+        "msgid": msgid or f"m{next(_ids)}",
+        "chat_id": chat,
+        "chat_type": "group" if chat else "single",
+        "userid": uid,
+        "name": name or uid,
+        "alias": "",
+        "msgtype": "text",
+        "text": text,
+        "has_image": False,
+        "event": "",
+        "ts": ts,
+    }
 
 
 def strip(text):
     try:
         from handlers.chain import strip_mentions
-    except ImportError:   # the router's helper; any leading-mention stripper will do here
+    except ImportError:  # the router's helper; any leading-mention stripper will do here
         return " ".join(t for t in text.split() if not t.startswith("@"))
     return strip_mentions(text)
 
@@ -110,10 +126,12 @@ def snapshot(r):
 
 # --- channels and replies ------------------------------------------------------------------------
 
+
 def test_private_reply_is_to_the_sender_with_a_deterministic_id(r, s):
     out = run(r, s, "目标 小鹿 4", msgid="abc")
-    assert out == [{"id": "cmd:abc", "to": "user", "users": ["leader1"], "msgtype": "text",
-                    "content": out[0]["content"]}]
+    assert out == [
+        {"id": "cmd:abc", "to": "user", "users": ["leader1"], "msgtype": "text", "content": out[0]["content"]}
+    ]
     assert "小鹿" in out[0]["content"] and "4" in out[0]["content"]
 
 
@@ -133,7 +151,7 @@ def test_english_aliases(r, s):
 
 def test_not_a_command_or_not_our_channel(r, s):
     assert run(r, s, "打卡") == []
-    assert run(r, s, "通知是什么") == []          # not `通知 …` (announcements: tests/test_announce.py)
+    assert run(r, s, "通知是什么") == []  # not `通知 …` (announcements: tests/test_announce.py)
     # the message archive sees every group post: a command there is not addressed to the bot
     assert run(r, s, "目标 小鹿 4", chat="wrchat01", source="archive") == []
     assert run(r, s, group_cmd("目标 小鹿 4"), chat="wrunknown") == []
@@ -142,13 +160,25 @@ def test_not_a_command_or_not_our_channel(r, s):
 
 # --- help ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("chat", ["", "wrchat01"])
 def test_help_leader_sees_leader_and_member_commands(r, s, chat):
     text = say(r, s, group_cmd("帮助") if chat else "帮助", chat=chat)
-    for usage in ("目标 成员 N", "退阶 成员 N", "档案 成员 文字", "补卡 成员 YYYY-MM-DD", "本周", "导出", "撤销",
-                  "我的", "请假 天数", "免打扰", "不公开"):
+    for usage in (
+        "目标 成员 N",
+        "退阶 成员 N",
+        "档案 成员 文字",
+        "补卡 成员 YYYY-MM-DD",
+        "本周",
+        "导出",
+        "撤销",
+        "我的",
+        "请假 天数",
+        "免打扰",
+        "不公开",
+    ):
         assert usage in text
-    assert len(text.encode()) <= 2048        # fits one robot message
+    assert len(text.encode()) <= 2048  # fits one robot message
 
 
 @pytest.mark.parametrize("chat", ["", "wrchat01"])
@@ -164,8 +194,20 @@ def test_help_in_another_groups_chat_is_the_member_view(r, s):
 
 # --- authorization -------------------------------------------------------------------------------
 
-LEADER_COMMANDS = ["目标 小鹿 4", "退阶 小鹿 2", "档案 小鹿 最近很忙", "删除档案 小鹿", "补卡 小鹿 2024-05-07",
-                   "请假 小鹿 2", "本周", "导出", "加入 newbie", "移除 小鹿", "暂停", "恢复"]
+LEADER_COMMANDS = [
+    "目标 小鹿 4",
+    "退阶 小鹿 2",
+    "档案 小鹿 最近很忙",
+    "删除档案 小鹿",
+    "补卡 小鹿 2024-05-07",
+    "请假 小鹿 2",
+    "本周",
+    "导出",
+    "加入 newbie",
+    "移除 小鹿",
+    "暂停",
+    "恢复",
+]
 
 
 @pytest.mark.parametrize("chat", ["", "wrchat01"])
@@ -221,6 +263,7 @@ def test_multi_group_leader_is_asked_which_group(r, s):
 
 # --- names ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("who", ["小鹿", "lulu", "@小鹿", "＠小鹿", "@lulu", "LULU"])
 def test_a_member_is_named_by_display_name_userid_or_at_name(r, s, who):
     say(r, s, f"目标 {who} 2")
@@ -230,7 +273,7 @@ def test_a_member_is_named_by_display_name_userid_or_at_name(r, s, who):
 def test_at_name_in_a_group_post(r, s):
     say(r, s, "@打卡助手 目标 @小鹿 6", chat="wrchat01")
     assert goal_now(r, "xhs01", "lulu") == 6
-    say(r, s, "@打卡助手 移除 @阿青", chat="wrchat01")      # a trailing @name is kept too
+    say(r, s, "@打卡助手 移除 @阿青", chat="wrchat01")  # a trailing @name is kept too
     assert r.sismember(keys.removed("xhs01"), "qing")
 
 
@@ -245,12 +288,12 @@ def test_ambiguous_name_gets_a_question(r, s):
 
 def test_unknown_name_gets_a_question_never_a_guess(r, s):
     before = snapshot(r)
-    text = say(r, s, "目标 小 4")            # matches 小鹿 and 小王 partly: ask
+    text = say(r, s, "目标 小 4")  # matches 小鹿 and 小王 partly: ask
     assert "没找到「小」" in text and "小鹿" in text
-    text = say(r, s, "补卡 鹿 2024-05-07")     # one partial match: still a question
+    text = say(r, s, "补卡 鹿 2024-05-07")  # one partial match: still a question
     assert "没找到「鹿」" in text and "小鹿（lulu）" in text
     text = say(r, s, "请假 张三 2")
-    assert "没找到「张三」" in text and "阿青" in text   # nobody close: the roster
+    assert "没找到「张三」" in text and "阿青" in text  # nobody close: the roster
     assert snapshot(r) == before
 
 
@@ -264,6 +307,7 @@ def test_names_with_spaces(r, s):
 
 
 # --- goals ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("chat", ["", "wrchat01"])
 def test_goal_from_this_week(r, s, chat):
@@ -297,7 +341,7 @@ def test_downgrade_from_next_week(r, s, chat):
 
 
 def test_downgrade_refuses_kindly(r, s):
-    text = say(r, s, "退阶 小鹿 3")                # the default goal is 3
+    text = say(r, s, "退阶 小鹿 3")  # the default goal is 3
     assert "比它小" in text and "目标 小鹿 3" in text
     assert "比它小" in say(r, s, "退阶 小鹿 5")
     text = say(r, s, "退阶 小鹿 0")
@@ -310,10 +354,16 @@ def test_downgrade_refuses_kindly(r, s):
 
 # --- profiles ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("chat", ["", "wrchat01"])
 def test_note_and_delete(r, s, chat):
-    text = say(r, s, group_cmd("档案 小鹿 本周出差，周末补更") if chat else "档案 小鹿 本周出差，周末补更",
-               chat=chat, name="鹿组长")
+    text = say(
+        r,
+        s,
+        group_cmd("档案 小鹿 本周出差，周末补更") if chat else "档案 小鹿 本周出差，周末补更",
+        chat=chat,
+        name="鹿组长",
+    )
     assert "小鹿" in text and "1 条" in text
     say(r, s, "档案 lulu 第二条\n换行也保留")
     notes = [json.loads(n) for n in r.lrange(keys.notes("xhs01", "lulu"), 0, -1)]
@@ -335,6 +385,7 @@ def test_empty_note(r, s):
 
 # --- credits and days off ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("chat", ["", "wrchat01"])
 def test_credit_a_missed_day(r, s, chat):
     text = say(r, s, group_cmd("补卡 小鹿 2024-05-06") if chat else "补卡 小鹿 2024-05-06", chat=chat)
@@ -343,9 +394,16 @@ def test_credit_a_missed_day(r, s, chat):
     assert "已经有打卡记录" in say(r, s, "补卡 小鹿 5月6日")
 
 
-@pytest.mark.parametrize("token, day", [("2024/5/7", date(2024, 5, 7)), ("5-7", date(2024, 5, 7)),
-                                        ("5月7日", date(2024, 5, 7)), ("昨天", date(2024, 5, 7)),
-                                        ("今天", date(2024, 5, 8))])
+@pytest.mark.parametrize(
+    "token, day",
+    [
+        ("2024/5/7", date(2024, 5, 7)),
+        ("5-7", date(2024, 5, 7)),
+        ("5月7日", date(2024, 5, 7)),
+        ("昨天", date(2024, 5, 7)),
+        ("今天", date(2024, 5, 8)),
+    ],
+)
 def test_credit_date_forms(r, s, token, day):
     say(r, s, f"补卡 小鹿 {token}")
     assert day_index(day) in DayBits(r.get(keys.days("xhs01", "lulu")), BASE)
@@ -393,6 +451,7 @@ def test_a_leader_who_forgets_the_name(r, s):
 
 # --- register, my week ---------------------------------------------------------------------------
 
+
 def test_week_register(r, s):
     for d in (WEEK, WEEK + 1, WEEK + 2):
         check_in(r, "xhs01", "lulu", d)
@@ -411,7 +470,7 @@ def test_week_register_in_the_group_hides_private_members(r, s):
     r.hset(keys.prefs("xhs01"), "lulu:private", "1")
     public = say(r, s, group_cmd("本周"), chat="wrchat01")
     assert "小鹿" not in public and "一位同学" in public
-    assert "小鹿" in say(r, s, "本周")          # the leader's private view names everyone
+    assert "小鹿" in say(r, s, "本周")  # the leader's private view names everyone
 
 
 def test_removed_members_leave_the_register(r, s):
@@ -441,6 +500,7 @@ def test_my_week_across_groups(r, s):
 
 # --- preferences ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("chat", ["", "wrchat01"])
 def test_mute_and_private_toggle(r, s, chat):
     cmd = (lambda t: group_cmd(t)) if chat else (lambda t: t)
@@ -462,6 +522,7 @@ def test_member_of_several_groups_is_asked(r, s):
 
 
 # --- roster, pause -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("chat", ["", "wrchat01"])
 def test_remove_and_add(r, s, chat):
@@ -501,9 +562,11 @@ def test_pause_and_resume(r, s, chat):
 
 # --- export through the command ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("chat", ["", "wrchat01"])
 def test_export_command_sends_the_file_to_the_sender(r, s, chat):
     from openpyxl import load_workbook
+
     check_in(r, "xhs01", "lulu", TODAY)
     out = run(r, s, group_cmd("导出") if chat else "导出", chat=chat, msgid="exp1")
     file_msg = out[0]
@@ -522,8 +585,17 @@ def test_export_command_sends_the_file_to_the_sender(r, s, chat):
 # --- undo ----------------------------------------------------------------------------------------
 
 UNDOABLE = [
-    "目标 小鹿 4", "退阶 小鹿 2", "档案 小鹿 新的一条", "删除档案 小鹿", "补卡 小鹿 2024-05-06",
-    "请假 小鹿 3", "加入 newbie 新同学", "加入 阿青", "移除 小鹿", "暂停", "恢复",
+    "目标 小鹿 4",
+    "退阶 小鹿 2",
+    "档案 小鹿 新的一条",
+    "删除档案 小鹿",
+    "补卡 小鹿 2024-05-06",
+    "请假 小鹿 3",
+    "加入 newbie 新同学",
+    "加入 阿青",
+    "移除 小鹿",
+    "暂停",
+    "恢复",
 ]
 
 
@@ -533,7 +605,7 @@ def test_leader_undoes_each_kind_of_change(r, s, cmd, chat):
     r.hset(keys.goals("xhs01", "lulu"), str(WEEK - 7), "3")
     r.rpush(keys.notes("xhs01", "lulu"), json.dumps({"text": "旧记录", "by": "leader1", "at": 1}, ensure_ascii=False))
     r.sadd(keys.removed("xhs01"), "qing")
-    r.setbit(keys.off("xhs01", "lulu"), TODAY - BASE, 1)      # one of the 3 days off is already off
+    r.setbit(keys.off("xhs01", "lulu"), TODAY - BASE, 1)  # one of the 3 days off is already off
     if cmd == "恢复":
         r.set(keys.paused("xhs01"), "1")
     before = snapshot(r)
@@ -546,7 +618,7 @@ def test_leader_undoes_each_kind_of_change(r, s, cmd, chat):
     what = audit.entries(r, "xhs01")[-2]["what"]
     assert text.startswith("↩️ 已撤销：") and command_texts.undo_label(what, "").split(" ")[-1] in text
     if len(cmd.split()) > 1:
-        assert cmd not in text                  # the kind and the member, never the command's words
+        assert cmd not in text  # the kind and the member, never the command's words
     profile = what in command_texts.PROFILE_CHANGES
     assert out[0]["to"] == ("user" if profile or not chat else "group")
     assert snapshot(r) == before
@@ -573,7 +645,7 @@ def test_undo_walks_back_one_change_at_a_time(r, s):
 
 def test_undo_is_per_leader(r, s):
     say(r, s, "目标 小鹿 4")
-    assert "没有找到" in say(r, s, "撤销", uid="multi")      # multi made no change
+    assert "没有找到" in say(r, s, "撤销", uid="multi")  # multi made no change
     assert goal_now(r, "xhs01", "lulu") == 4
 
 
@@ -616,17 +688,26 @@ def test_leader_undoes_own_checkin_with_an_argument(r, s):
 
 # --- exactly once --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("chat", ["", "wrchat01"])
-@pytest.mark.parametrize("cmd, uid", [("档案 小鹿 只记一次", "leader1"), ("免打扰", "lulu"), ("请假 小鹿 2", "leader1"),
-                                      ("补卡 小鹿 2024-05-06", "leader1"), ("移除 小鹿", "leader1"),
-                                      ("目标 小鹿 4", "leader1")])
+@pytest.mark.parametrize(
+    "cmd, uid",
+    [
+        ("档案 小鹿 只记一次", "leader1"),
+        ("免打扰", "lulu"),
+        ("请假 小鹿 2", "leader1"),
+        ("补卡 小鹿 2024-05-06", "leader1"),
+        ("移除 小鹿", "leader1"),
+        ("目标 小鹿 4", "leader1"),
+    ],
+)
 def test_reprocessing_the_same_message_changes_nothing_twice(r, s, cmd, uid, chat):
     text = group_cmd(cmd) if chat else cmd
     first = run(r, s, text, uid=uid, chat=chat, msgid="dup1")
     after = snapshot(r)
     audit_len = r.llen(keys.audit("xhs01"))
     second = run(r, s, text, uid=uid, chat=chat, msgid="dup1")
-    assert second == first                      # same id and same words: the outbox sends it once
+    assert second == first  # same id and same words: the outbox sends it once
     assert snapshot(r) == after
     assert r.llen(keys.audit("xhs01")) == audit_len == 1
 
@@ -642,12 +723,13 @@ def test_reprocessing_an_undo_undoes_once(r, s):
 def test_member_undo_is_exactly_once(r, s):
     check_in(r, "xhs01", "lulu", TODAY)
     run(r, s, "撤销", uid="lulu", msgid="u2")
-    check_in(r, "xhs01", "lulu", TODAY)         # they check in again
-    run(r, s, "撤销", uid="lulu", msgid="u2")   # the old undo, re-processed
+    check_in(r, "xhs01", "lulu", TODAY)  # they check in again
+    run(r, s, "撤销", uid="lulu", msgid="u2")  # the old undo, re-processed
     assert TODAY in DayBits(r.get(keys.days("xhs01", "lulu")), BASE)
 
 
 # --- audit ---------------------------------------------------------------------------------------
+
 
 def test_audit_records_who_when_why(r, s):
     say(r, s, "目标 小鹿 4", name="组长一")
@@ -675,6 +757,7 @@ def test_refusals_are_not_audited(r, s):
 
 def test_cli_audit(r, s, capsys):
     from wecom_bot import cli
+
     say(r, s, "目标 小鹿 4")
     assert cli.main(["audit", "xhs01"]) == 0
     out = capsys.readouterr().out
@@ -688,13 +771,23 @@ def test_cli_audit(r, s, capsys):
 
 # --- parsing -------------------------------------------------------------------------------------
 
+
 def test_parse_and_values():
     p = command_table.parse("@打卡助手\u2005目标 @小鹿 4")
     assert p.word == "目标" and p.args == ("@小鹿", "4") and p.rest == "@小鹿 4"
     assert command_table.parse("打卡") is None and command_table.parse("@打卡助手") is None
     assert command_table.parse("GOAL lulu 3").word == "目标"
-    assert [h.parse_number(t) for t in ("3", "３", "3天", "三", "两", "十", "十四", "x", "-1")] == \
-        [3, 3, 3, 3, 2, 10, 14, None, None]
+    assert [h.parse_number(t) for t in ("3", "３", "3天", "三", "两", "十", "十四", "x", "-1")] == [
+        3,
+        3,
+        3,
+        3,
+        2,
+        10,
+        14,
+        None,
+        None,
+    ]
     today = date(2024, 1, 2)
     assert h.parse_day("12-30", today) == date(2023, 12, 30)
     assert h.parse_day("2024年1月1日", today) == date(2024, 1, 1)
@@ -723,8 +816,9 @@ def test_concurrent_processing_of_one_message_changes_once(r, s, redis_server):
     def worker(_):
         client = redis_mod.Redis.from_url(redis_server.url)
         try:
-            return commands.execute(client, s, ev("档案 小鹿 并发也只记一次", msgid="race1"),
-                                    "档案 小鹿 并发也只记一次")
+            return commands.execute(
+                client, s, ev("档案 小鹿 并发也只记一次", msgid="race1"), "档案 小鹿 并发也只记一次"
+            )
         finally:
             client.close()
 
@@ -766,7 +860,7 @@ def test_through_the_inbox_router(r, s, monkeypatch, chat):
     assert ingest.process_batch(r, [("1-0", event)]) == ["1-0"]
     assert r.sismember(keys.removed("xhs01"), "qing")
     assert [m["id"] for m in sent] == ["cmd:inbox1"] and "阿青" in sent[0]["content"]
-    ingest.process_batch(r, [("2-0", event)])          # the same message again
+    ingest.process_batch(r, [("2-0", event)])  # the same message again
     assert r.llen(keys.audit("xhs01")) == 1
 
 

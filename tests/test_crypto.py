@@ -1,4 +1,5 @@
 """WeCom callback crypto: official vectors, round trips, every bad-input class, fuzzing."""
+
 import base64
 import struct
 
@@ -180,9 +181,18 @@ class TestOfficialVectors:
         xml = c.decrypt(QDG_POST_SIG, QDG_POST_TS, QDG_POST_NONCE, parse_envelope(QDG_POST_BODY))
         ev = parse_app(xml, int(QDG_POST_TS))
         assert ev == {
-            "source": "app", "msgid": "4561255354251345929", "chat_id": "", "chat_type": "single",
-            "userid": "mycreate", "name": "", "alias": "", "msgtype": "text", "text": "hello",
-            "has_image": False, "event": "", "ts": 1409659813,
+            "source": "app",
+            "msgid": "4561255354251345929",
+            "chat_id": "",
+            "chat_type": "single",
+            "userid": "mycreate",
+            "name": "",
+            "alias": "",
+            "msgtype": "text",
+            "text": "hello",
+            "has_image": False,
+            "event": "",
+            "ts": 1409659813,
         }
 
     def test_qdg_wrong_receive_id_is_403(self):
@@ -227,9 +237,19 @@ class TestOfficialVectors:
 # ---------------------------------------------------------------------------------------------
 class TestRoundTrip:
     @pytest.mark.parametrize("make", [app_crypto, robot_crypto])
-    @pytest.mark.parametrize("text", [
-        "<xml><a>hi</a></xml>", "", "打卡 第3天 ✅", "🎉🎉🎉", "x" * 10_240, "a" * 11, "b" * 12, "c" * 44,
-    ])
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "<xml><a>hi</a></xml>",
+            "",
+            "打卡 第3天 ✅",
+            "🎉🎉🎉",
+            "x" * 10_240,
+            "a" * 11,
+            "b" * 12,
+            "c" * 44,
+        ],
+    )
     def test_roundtrip(self, make, text):
         c = make()
         enc, sig = c.encrypt(text, NONCE, TS)
@@ -263,10 +283,12 @@ class TestRoundTrip:
 
     def test_full_robot_pipeline(self):
         c = robot_crypto()
-        xml = ("<xml><WebhookUrl><![CDATA[https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRETKEY-1]]></WebhookUrl>"
-               "<MsgId>m1</MsgId><ChatId>wrC1</ChatId><ChatType>group</ChatType><From><UserId>u1</UserId>"
-               "<Name>张三</Name><Alias>zs</Alias></From><MsgType>text</MsgType>"
-               "<Text><Content>@bot 打卡</Content></Text></xml>")
+        xml = (
+            "<xml><WebhookUrl><![CDATA[https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRETKEY-1]]></WebhookUrl>"
+            "<MsgId>m1</MsgId><ChatId>wrC1</ChatId><ChatType>group</ChatType><From><UserId>u1</UserId>"
+            "<Name>张三</Name><Alias>zs</Alias></From><MsgType>text</MsgType>"
+            "<Text><Content>@bot 打卡</Content></Text></xml>"
+        )
         body, args = c.encrypt_body(xml, NONCE, TS)
         plain = c.decrypt(args["msg_signature"], args["timestamp"], args["nonce"], parse_envelope(body))
         ev = parse_robot(plain, int(args["timestamp"]))
@@ -364,8 +386,18 @@ class TestMalformedCiphertext:
 
     def test_bad_base64(self):
         good, _ = app_crypto().encrypt("hi", NONCE, TS)
-        for bad in ["", "!!!!", good[:-1], good + "A", good[:-4] + "%%%%", good.replace("=", "A", 1) + "=",
-                    " " + good[1:], good[:8] + "\n" + good[9:], "ＡＡＡＡ", good[:-2] + "=A"]:
+        for bad in [
+            "",
+            "!!!!",
+            good[:-1],
+            good + "A",
+            good[:-4] + "%%%%",
+            good.replace("=", "A", 1) + "=",
+            " " + good[1:],
+            good[:8] + "\n" + good[9:],
+            "ＡＡＡＡ",
+            good[:-2] + "=A",
+        ]:
             self._400(bad, reason="bad base64")
 
     def test_ciphertext_length(self):
@@ -373,13 +405,16 @@ class TestMalformedCiphertext:
         self._400(base64.b64encode(b"\x01" * 33).decode(), reason="bad ciphertext length")
         self._400("AAAA", reason="bad ciphertext length")
 
-    @pytest.mark.parametrize("tail", [
-        b"\x00",                       # pad byte 0
-        b"\x21",                       # 33 > block size
-        b"\xff",                       # 255
-        b"\x05\x05\x05\x04\x05",       # inconsistent pad bytes
-        b"\x03\x02\x03",               # inconsistent
-    ])
+    @pytest.mark.parametrize(
+        "tail",
+        [
+            b"\x00",  # pad byte 0
+            b"\x21",  # 33 > block size
+            b"\xff",  # 255
+            b"\x05\x05\x05\x04\x05",  # inconsistent pad bytes
+            b"\x03\x02\x03",  # inconsistent
+        ],
+    )
     def test_bad_padding(self, tail):
         body = frame("payload-π".encode(), CORP.encode())
         data = body + b"Z" * (64 - len(body) - len(tail)) + tail
@@ -399,8 +434,9 @@ class TestMalformedCiphertext:
     def test_length_prefix_too_long(self, length):
         data = pkcs7(frame(b"hello", CORP.encode(), length=length))
         self._400(raw_encrypt(data), reason="bad length prefix")
-        self._400(raw_encrypt(pkcs7(frame(b"hello", b"", length=length))), crypto=robot_crypto(),
-                  reason="bad length prefix")
+        self._400(
+            raw_encrypt(pkcs7(frame(b"hello", b"", length=length))), crypto=robot_crypto(), reason="bad length prefix"
+        )
 
     def test_length_prefix_too_short_app(self):
         data = pkcs7(frame(b"hello", CORP.encode(), length=3))
@@ -453,9 +489,11 @@ class TestConstructor:
 # fuzzing: mutations only ever raise CallbackError
 # ---------------------------------------------------------------------------------------------
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-ROBOT_XML = ("<xml><WebhookUrl><![CDATA[https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=K]]></WebhookUrl>"
-             "<MsgId>abc</MsgId><ChatId>wrX</ChatId><ChatType>group</ChatType><From><UserId>u</UserId><Name>n</Name>"
-             "</From><MsgType>text</MsgType><Text><Content>hello 打卡</Content></Text></xml>")
+ROBOT_XML = (
+    "<xml><WebhookUrl><![CDATA[https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=K]]></WebhookUrl>"
+    "<MsgId>abc</MsgId><ChatId>wrX</ChatId><ChatType>group</ChatType><From><UserId>u</UserId><Name>n</Name>"
+    "</From><MsgType>text</MsgType><Text><Content>hello 打卡</Content></Text></xml>"
+)
 
 
 def _mutate(data: bytes, ops) -> bytes:
@@ -465,7 +503,7 @@ def _mutate(data: bytes, ops) -> bytes:
             continue
         i = pos % (len(buf) + 1) if kind == "insert" else pos % len(buf)
         if kind == "flip":
-            buf[i] ^= (val or 1)
+            buf[i] ^= val or 1
         elif kind == "set":
             buf[i] = val
         elif kind == "insert":
@@ -477,8 +515,13 @@ def _mutate(data: bytes, ops) -> bytes:
     return bytes(buf)
 
 
-OPS = st.lists(st.tuples(st.sampled_from(["flip", "set", "insert", "delete", "truncate"]),
-                         st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=6)
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["flip", "set", "insert", "delete", "truncate"]), st.integers(0, 10_000), st.integers(0, 255)
+    ),
+    min_size=1,
+    max_size=6,
+)
 
 
 def _pipeline(crypto, body: bytes, args: dict):
@@ -536,8 +579,11 @@ def test_fuzz_plaintext_structure(raw, v):
 
 
 @FUZZ
-@given(msg=st.binary(max_size=120), rid=st.sampled_from([b"", CORP.encode(), b"wx", CORP.encode() + b"x"]),
-       delta=st.integers(-30, 30))
+@given(
+    msg=st.binary(max_size=120),
+    rid=st.sampled_from([b"", CORP.encode(), b"wx", CORP.encode() + b"x"]),
+    delta=st.integers(-30, 30),
+)
 def test_fuzz_framing(msg, rid, delta):
     data = pkcs7(frame(msg, rid, length=max(0, len(msg) + delta)))
     for c in (app_crypto(), robot_crypto()):

@@ -1,4 +1,5 @@
 """Check-in detection (handlers.checkin) and 接龙 chains (handlers.chain): pure functions, no Redis."""
+
 from __future__ import annotations
 
 import time
@@ -41,6 +42,7 @@ def _id(case: tuple[int, str]) -> str:
 # ---------------------------------------------------------------------------------------------------
 # the tables
 
+
 def test_table_is_big_enough():
     pos = sum(1 for label, _ in CASES if label == 1)
     neg = sum(1 for label, _ in CASES if label == 0)
@@ -74,26 +76,30 @@ def test_shared_samples_are_all_there():
     assert len(SAMPLE_CASES) >= 16
 
 
-@pytest.mark.parametrize("text,reason", [
-    ("@打卡助手 打卡", "keyword 打卡"),
-    ("还没打卡", "negated: 还没打卡"),
-    ("今天太忙了还没打卡，晚上补", "negated: 还没打卡"),
-    ("怎么打卡呀？", "question"),
-    ("大家记得打卡", "reminder"),
-    ("补卡", "makeup"),
-    ("明天打卡", "later"),
-    ("昨天已更", "another day"),
-    ("收到", "acknowledgement"),
-    ("😂😂", "emoji only"),
-    ("", "empty"),
-    ("哈哈 今天天气不错", "no keyword"),
-])
+@pytest.mark.parametrize(
+    "text,reason",
+    [
+        ("@打卡助手 打卡", "keyword 打卡"),
+        ("还没打卡", "negated: 还没打卡"),
+        ("今天太忙了还没打卡，晚上补", "negated: 还没打卡"),
+        ("怎么打卡呀？", "question"),
+        ("大家记得打卡", "reminder"),
+        ("补卡", "makeup"),
+        ("明天打卡", "later"),
+        ("昨天已更", "another day"),
+        ("收到", "acknowledgement"),
+        ("😂😂", "emoji only"),
+        ("", "empty"),
+        ("哈哈 今天天气不错", "no keyword"),
+    ],
+)
 def test_reasons(text, reason):
     assert detect(text).reason.startswith(reason)
 
 
 # ---------------------------------------------------------------------------------------------------
 # message types, links, mentions, overrides
+
 
 def test_image_is_a_checkin():
     d = detect("", "image", sender_userid="u1")
@@ -116,11 +122,14 @@ def test_other_message_types_read_the_text():
 
 
 def test_note_links_credited():
-    d = detect("@打卡助手 已更 https://www.xiaohongshu.com/explore/6561c0a5?xsec=1 和 http://xhslink.com/a/Ab3dE9，"
-               "复制本条", sender_userid="u9")
+    d = detect(
+        "@打卡助手 已更 https://www.xiaohongshu.com/explore/6561c0a5?xsec=1 和 http://xhslink.com/a/Ab3dE9，复制本条",
+        sender_userid="u9",
+    )
     assert d.kind == "checkin"
-    assert d.credits == (Credit(None, "u9", ("https://www.xiaohongshu.com/explore/6561c0a5?xsec=1",
-                                             "http://xhslink.com/a/Ab3dE9")),)
+    assert d.credits == (
+        Credit(None, "u9", ("https://www.xiaohongshu.com/explore/6561c0a5?xsec=1", "http://xhslink.com/a/Ab3dE9")),
+    )
 
 
 def test_other_links_are_not_checkins():
@@ -187,15 +196,23 @@ def test_sender_without_userid():
 # ---------------------------------------------------------------------------------------------------
 # chains: parsing
 
+
 def test_sample_chain():
-    text = "@打卡助手 #接龙\n11月24日 更文打卡 伙伴们加油💪\n例 名字 已更/未更 笔记链接\n\n" \
-           "1. 小鹿 已更 http://xhslink.com/a/Qw12Er\n2. 阿青 已更 第5天\n3. Momo 已更"
+    text = (
+        "@打卡助手 #接龙\n11月24日 更文打卡 伙伴们加油💪\n例 名字 已更/未更 笔记链接\n\n"
+        "1. 小鹿 已更 http://xhslink.com/a/Qw12Er\n2. 阿青 已更 第5天\n3. Momo 已更"
+    )
     c = parse_chain(text)
-    assert c == Chain("#接龙", ["11月24日 更文打卡 伙伴们加油💪"], "名字 已更/未更 笔记链接", (
-        ChainEntry(1, "小鹿", "已更 http://xhslink.com/a/Qw12Er", True),
-        ChainEntry(2, "阿青", "已更 第5天", True),
-        ChainEntry(3, "Momo", "已更", True),
-    ))
+    assert c == Chain(
+        "#接龙",
+        ["11月24日 更文打卡 伙伴们加油💪"],
+        "名字 已更/未更 笔记链接",
+        (
+            ChainEntry(1, "小鹿", "已更 http://xhslink.com/a/Qw12Er", True),
+            ChainEntry(2, "阿青", "已更 第5天", True),
+            ChainEntry(3, "Momo", "已更", True),
+        ),
+    )
 
 
 def test_shared_chain_sample():
@@ -220,7 +237,10 @@ def test_entry_separators(sep):
     c = parse_chain(text)
     assert c is not None
     assert [(e.number, e.name, e.content) for e in c.entries] == [
-        (1, "小鹿", "已更"), (2, "阿青", "已更"), (3, "Momo", "已更")], c
+        (1, "小鹿", "已更"),
+        (2, "阿青", "已更"),
+        (3, "Momo", "已更"),
+    ], c
     assert c.topic == ["主题"]
 
 
@@ -232,10 +252,22 @@ def test_continuation_lines():
     )
 
 
-@pytest.mark.parametrize("status,done", [
-    ("已更", True), ("", True), ("未更", False), ("未完成", False), ("没更", False), ("未打卡", False),
-    ("请假", False), ("還沒更", False), ("❌", False), ("已更/未更", False), ("已完成 ✅", True),
-])
+@pytest.mark.parametrize(
+    "status,done",
+    [
+        ("已更", True),
+        ("", True),
+        ("未更", False),
+        ("未完成", False),
+        ("没更", False),
+        ("未打卡", False),
+        ("请假", False),
+        ("還沒更", False),
+        ("❌", False),
+        ("已更/未更", False),
+        ("已完成 ✅", True),
+    ],
+)
 def test_entry_done(status, done):
     c = parse_chain(f"#接龙\n1. 小鹿 {status}".rstrip())
     assert c.entries[0].done is done
@@ -268,9 +300,22 @@ def test_template_line_is_never_an_entry():
     assert c.template is None and c.topic == ["例会后打卡"]
 
 
-@pytest.mark.parametrize("first", ["#接龙", "#接龍", "#Group Note", "#group note", "#GROUP NOTE", "＃接龙",
-                                   "@打卡助手 #接龙", "@打卡助手\u2005#接龙", "@打卡助手#接龙", "  #接龙  ",
-                                   "@打卡助手 @小王 #接龙"])
+@pytest.mark.parametrize(
+    "first",
+    [
+        "#接龙",
+        "#接龍",
+        "#Group Note",
+        "#group note",
+        "#GROUP NOTE",
+        "＃接龙",
+        "@打卡助手 #接龙",
+        "@打卡助手\u2005#接龙",
+        "@打卡助手#接龙",
+        "  #接龙  ",
+        "@打卡助手 @小王 #接龙",
+    ],
+)
 def test_headers(first):
     c = parse_chain(f"\n{first}\r\n主题\r\n1. 小鹿 已更\r\n")
     assert c is not None, first
@@ -284,8 +329,10 @@ def test_header_rest_is_a_topic_line():
     assert c.topic == ["11月24日 更文打卡"]
 
 
-@pytest.mark.parametrize("text", ["接龙\n1. 小鹿", "打卡\n#接龙\n1. 小鹿 已更", "今天 #接龙 吗", "#接力\n1. a",
-                                  "", "   ", "#", "@小王 你看 #接龙"])
+@pytest.mark.parametrize(
+    "text",
+    ["接龙\n1. 小鹿", "打卡\n#接龙\n1. 小鹿 已更", "今天 #接龙 吗", "#接力\n1. a", "", "   ", "#", "@小王 你看 #接龙"],
+)
 def test_not_chains(text):
     assert parse_chain(text) is None
 
@@ -309,9 +356,11 @@ def test_entry_numbering():
 # ---------------------------------------------------------------------------------------------------
 # chains: credits
 
-CHAIN = ("@打卡助手 #接龙\n11月24日 更文打卡\n例 名字 已更/未更 笔记链接\n\n"
-         "1. 小鹿 已更 http://xhslink.com/a/Qw12Er\n2. 阿青 未更\n3. Momo 已更\n4. Momo Li 已更 xhslink.com/a/ML\n"
-         "5. 大橙子 已更")
+CHAIN = (
+    "@打卡助手 #接龙\n11月24日 更文打卡\n例 名字 已更/未更 笔记链接\n\n"
+    "1. 小鹿 已更 http://xhslink.com/a/Qw12Er\n2. 阿青 未更\n3. Momo 已更\n4. Momo Li 已更 xhslink.com/a/ML\n"
+    "5. 大橙子 已更"
+)
 MEMBERS = {"小鹿": "u1", "阿青": "u2", "Momo": "u3", "Momo Li": "u4", "大橙子": "u5", "小白": "u6"}
 
 
@@ -333,15 +382,18 @@ def test_member_chain_without_own_entry():
     assert "no own entry" in d.reason
 
 
-@pytest.mark.parametrize("name,uid,expected", [
-    ("momo", "u3", "u3"),              # case-insensitive
-    ("Ｍｏｍｏ", "u3", "u3"),          # full-width
-    ("Momo Li", "u4", "u4"),           # a name with a space
-    ("Momo", "u3", "u3"),              # not taken for "Momo Li"
-    ("大橙子🍊", "u5", "u5"),          # entry name contained in the display name
-    ("橙子", "u5", "u5"),              # display name contained in the entry name
-    ("", "u1", "u1"),                  # no display name: found through members
-])
+@pytest.mark.parametrize(
+    "name,uid,expected",
+    [
+        ("momo", "u3", "u3"),  # case-insensitive
+        ("Ｍｏｍｏ", "u3", "u3"),  # full-width
+        ("Momo Li", "u4", "u4"),  # a name with a space
+        ("Momo", "u3", "u3"),  # not taken for "Momo Li"
+        ("大橙子🍊", "u5", "u5"),  # entry name contained in the display name
+        ("橙子", "u5", "u5"),  # display name contained in the entry name
+        ("", "u1", "u1"),  # no display name: found through members
+    ],
+)
 def test_member_chain_name_matching(name, uid, expected):
     d = detect(CHAIN, sender_userid=uid, sender_name=name, members=MEMBERS)
     assert d.credits and d.credits[0].userid == expected, d
@@ -376,8 +428,11 @@ def test_leader_chain_credits_known_members():
 
 def test_leader_chain_case_insensitive_and_ambiguous():
     members = {"Momo": "u3", "MOMO": "u7", "Anna": "u8", "小鹿": "u1"}
-    d = detect("#Group Note\n1. momo 已更\n2. anna 已更\n3. Momo 已更\n4. 路人 已更\n5. 小鹿 请假",
-               sender_is_leader=True, members=members)
+    d = detect(
+        "#Group Note\n1. momo 已更\n2. anna 已更\n3. Momo 已更\n4. 路人 已更\n5. 小鹿 请假",
+        sender_is_leader=True,
+        members=members,
+    )
     # "momo" fits Momo and MOMO equally: skipped; "Momo" is an exact match; 路人 is unknown; 小鹿 is on leave
     assert [(c.name, c.userid) for c in d.credits] == [("anna", "u8"), ("Momo", "u3")]
 
@@ -396,22 +451,31 @@ def test_chain_keywords_do_not_make_a_checkin():
 # ---------------------------------------------------------------------------------------------------
 # render_chain
 
+
 def test_render_format():
-    text = render_chain(["11月24日 更文打卡 伙伴们加油💪"], "名字 已更/未更 笔记链接",
-                        [("小鹿", "已更 http://xhslink.com/a/Qw12Er"), ("阿青", ""), ("Momo", "已更")])
-    assert text == ("#接龙\n11月24日 更文打卡 伙伴们加油💪\n例 名字 已更/未更 笔记链接\n\n"
-                    "1. 小鹿 已更 http://xhslink.com/a/Qw12Er\n2. 阿青\n3. Momo 已更")
+    text = render_chain(
+        ["11月24日 更文打卡 伙伴们加油💪"],
+        "名字 已更/未更 笔记链接",
+        [("小鹿", "已更 http://xhslink.com/a/Qw12Er"), ("阿青", ""), ("Momo", "已更")],
+    )
+    assert text == (
+        "#接龙\n11月24日 更文打卡 伙伴们加油💪\n例 名字 已更/未更 笔记链接\n\n"
+        "1. 小鹿 已更 http://xhslink.com/a/Qw12Er\n2. 阿青\n3. Momo 已更"
+    )
     assert render_chain([], None, []) == "#接龙"
     assert render_chain(["主题"], "名字 已更", []) == "#接龙\n主题\n例 名字 已更"
 
 
-@pytest.mark.parametrize("topic,template,entries", [
-    (["11月24日 更文打卡"], "名字 已更/未更 笔记链接", [("小鹿", "已更 http://xhslink.com/a/1"), ("阿青", "未更")]),
-    ([], None, [("小鹿", "已更")]),
-    (["第一周", "目标：每周3更"], None, []),
-    (["1. 每天一篇", "2. 带话题"], "名字 已更", [("Momo", "已更\n今天写了探店"), ("小鹿", "")]),
-    (["主题"], "", [("a", "b")]),
-])
+@pytest.mark.parametrize(
+    "topic,template,entries",
+    [
+        (["11月24日 更文打卡"], "名字 已更/未更 笔记链接", [("小鹿", "已更 http://xhslink.com/a/1"), ("阿青", "未更")]),
+        ([], None, [("小鹿", "已更")]),
+        (["第一周", "目标：每周3更"], None, []),
+        (["1. 每天一篇", "2. 带话题"], "名字 已更", [("Momo", "已更\n今天写了探店"), ("小鹿", "")]),
+        (["主题"], "", [("a", "b")]),
+    ],
+)
 def test_round_trip(topic, template, entries):
     c = parse_chain(render_chain(topic, template, entries))
     assert c.header == "#接龙"
@@ -426,8 +490,11 @@ _content_line = st.lists(_word, min_size=1, max_size=4).map(" ".join)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(topic=st.lists(_content_line, max_size=3), template=st.one_of(st.none(), _content_line),
-       entries=st.lists(st.tuples(_word, st.lists(_content_line, max_size=3).map("\n".join)), max_size=12))
+@given(
+    topic=st.lists(_content_line, max_size=3),
+    template=st.one_of(st.none(), _content_line),
+    entries=st.lists(st.tuples(_word, st.lists(_content_line, max_size=3).map("\n".join)), max_size=12),
+)
 def test_round_trip_property(topic, template, entries):
     c = parse_chain(render_chain(topic, template, entries))
     assert c is not None
@@ -438,27 +505,61 @@ def test_round_trip_property(topic, template, entries):
 # ---------------------------------------------------------------------------------------------------
 # robustness
 
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=st.text(max_size=2000), msgtype=st.sampled_from(["text", "image", "mixed", "voice", ""]),
-       leader=st.booleans(), name=st.text(max_size=8))
+@given(
+    text=st.text(max_size=2000),
+    msgtype=st.sampled_from(["text", "image", "mixed", "voice", ""]),
+    leader=st.booleans(),
+    name=st.text(max_size=8),
+)
 def test_detect_never_raises_nor_backtracks(text, msgtype, leader, name):
     t0 = time.perf_counter()
-    d = detect(text, msgtype, sender_userid="u1", sender_name=name, sender_is_leader=leader,
-               members={name or "x": "u1", "小鹿": "u2"})
-    assert time.perf_counter() - t0 < 5.0      # catastrophic backtracking takes minutes, not seconds
+    d = detect(
+        text,
+        msgtype,
+        sender_userid="u1",
+        sender_name=name,
+        sender_is_leader=leader,
+        members={name or "x": "u1", "小鹿": "u2"},
+    )
+    assert time.perf_counter() - t0 < 5.0  # catastrophic backtracking takes minutes, not seconds
     assert d.kind in ("checkin", "chain", "none")
     assert isinstance(d.reason, str) and d.reason
     strip_mentions(text)
     parse_chain(text)
 
 
-_chainish = st.lists(st.one_of(
-    st.sampled_from(["#接龙", "@打卡助手 #接龍", "#Group Note", "例 名字 已更", "- - - -", "", "已更", "未更",
-                     "1. 小鹿 已更", "2、阿青 未更", "3 Momo", "http://xhslink.com/a/1", "怎么打卡？", "还没打卡"]),
-    st.text(max_size=30),
-    st.builds(lambda n, s, r: f"{n}{s}{r}", st.integers(0, 12), st.sampled_from([".", "．", "、", ")", "）", " ", ""]),
-              st.text(max_size=15)),
-), max_size=30).map("\n".join)
+_chainish = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                "#接龙",
+                "@打卡助手 #接龍",
+                "#Group Note",
+                "例 名字 已更",
+                "- - - -",
+                "",
+                "已更",
+                "未更",
+                "1. 小鹿 已更",
+                "2、阿青 未更",
+                "3 Momo",
+                "http://xhslink.com/a/1",
+                "怎么打卡？",
+                "还没打卡",
+            ]
+        ),
+        st.text(max_size=30),
+        st.builds(
+            lambda n, s, r: f"{n}{s}{r}",
+            st.integers(0, 12),
+            st.sampled_from([".", "．", "、", ")", "）", " ", ""]),
+            st.text(max_size=15),
+        ),
+    ),
+    max_size=30,
+).map("\n".join)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -466,7 +567,7 @@ _chainish = st.lists(st.one_of(
 def test_chainish_text_never_raises(text, leader):
     t0 = time.perf_counter()
     d = detect(text, sender_userid="u1", sender_name="小鹿", sender_is_leader=leader, members={"小鹿": "u1"})
-    assert time.perf_counter() - t0 < 5.0      # catastrophic backtracking takes minutes, not seconds
+    assert time.perf_counter() - t0 < 5.0  # catastrophic backtracking takes minutes, not seconds
     c = parse_chain(text)
     if c is not None:
         assert d.kind == "chain"
@@ -479,7 +580,7 @@ ADVERSARIAL = [
     "已更 http://xhslink.com/a/Ab3[x]" + "]" * 20000,
     "已更 http://xhslink.com/a/Ab3" + ".)" * 10000,
     " ".join(f"http://xhslink.com/a/L{i:05d}" for i in range(1000)),
-    "今天写了一篇笔记，" * 2300,     # once rescanned the sentence so far per clause: quadratic
+    "今天写了一篇笔记，" * 2300,  # once rescanned the sentence so far per clause: quadratic
     "打卡" * 5000,
     "还没" * 5000 + "打卡",
     "怎么" * 3000 + "打卡？" * 1000,
@@ -529,7 +630,7 @@ def test_long_text_does_not_backtrack(text):
         detect(text, sender_userid="u1", sender_name="名字1", sender_is_leader=leader, members=members)
         strip_mentions(text)
         parse_chain(text)
-        assert time.perf_counter() - t0 < 5.0, len(text)   # a guard against catastrophic backtracking
+        assert time.perf_counter() - t0 < 5.0, len(text)  # a guard against catastrophic backtracking
 
 
 def test_crlf_fullwidth_and_whitespace():
@@ -546,8 +647,13 @@ def test_keywords_and_hosts_may_be_lists():
 
 def test_leader_who_is_a_member_is_credited_like_the_others():
     members = {"组长小A": "lead", "小鹿": "u1"}
-    d = detect("#接龙\n1. 组长小A 已更\n2. 小鹿 已更", sender_userid="lead", sender_name="组长小A",
-               sender_is_leader=True, members=members)
+    d = detect(
+        "#接龙\n1. 组长小A 已更\n2. 小鹿 已更",
+        sender_userid="lead",
+        sender_name="组长小A",
+        sender_is_leader=True,
+        members=members,
+    )
     assert [c.userid for c in d.credits] == ["lead", "u1"]
 
 
@@ -565,8 +671,9 @@ def test_today_word_lifts_an_earlier_negation_or_day():
 
 import importlib.util  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location("detection_corpus_split",
-                                               HERE / "data" / "detection_corpus" / "split.py")
+_spec = importlib.util.spec_from_file_location(
+    "detection_corpus_split", HERE / "data" / "detection_corpus" / "split.py"
+)
 corpus_split = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(corpus_split)
 
@@ -738,9 +845,14 @@ DIALECT_AND_REPLIES = [
     (0, "「阿豪：今天谁读完了？」\n- - - -\n我还没读完", "negated"),
 ]
 ERROR_CLASSES = {
-    "someone else": SOMEONE_ELSE, "plans and conditions": PLANS_AND_CONDITIONS, "links not own": LINKS_NOT_OWN,
-    "tasks and rules": TASKS_AND_RULES, "done without keyword": DONE_WITHOUT_KEYWORD, "misspelled": MISSPELLED,
-    "in time and today's make-up": IN_TIME_AND_TODAY_MAKEUP, "dialect and replies": DIALECT_AND_REPLIES,
+    "someone else": SOMEONE_ELSE,
+    "plans and conditions": PLANS_AND_CONDITIONS,
+    "links not own": LINKS_NOT_OWN,
+    "tasks and rules": TASKS_AND_RULES,
+    "done without keyword": DONE_WITHOUT_KEYWORD,
+    "misspelled": MISSPELLED,
+    "in time and today's make-up": IN_TIME_AND_TODAY_MAKEUP,
+    "dialect and replies": DIALECT_AND_REPLIES,
 }
 CLASS_CASES = [(cls, *case) for cls, cases in ERROR_CLASSES.items() for case in cases]
 

@@ -1,4 +1,5 @@
 """workers.export: the register as xlsx (opened back with openpyxl) and as csv (UTF-8 with BOM)."""
+
 from __future__ import annotations
 
 import csv
@@ -14,7 +15,7 @@ from wecom_bot import cli
 from workers import export, keys
 
 TZ = ZoneInfo("Asia/Shanghai")
-TODAY = day_index(date(2024, 5, 8))        # a Wednesday
+TODAY = day_index(date(2024, 5, 8))  # a Wednesday
 WEEK = week_start(TODAY)
 BASE = TODAY - 35
 NOTE_AT = int(datetime(2024, 5, 7, 21, 30, tzinfo=TZ).timestamp())
@@ -22,8 +23,13 @@ NOTE_AT = int(datetime(2024, 5, 7, 21, 30, tzinfo=TZ).timestamp())
 
 @pytest.fixture
 def group(env, r):
-    s = env(BOT_GROUPS="xhs01", GROUP_XHS01_CHAT_ID="wrchat01", GROUP_XHS01_NAME="小红书01",
-            GROUP_XHS01_LEADERS="leader1", GROUP_XHS01_MEMBERS="lulu,qing,momo")
+    s = env(
+        BOT_GROUPS="xhs01",
+        GROUP_XHS01_CHAT_ID="wrchat01",
+        GROUP_XHS01_NAME="小红书01",
+        GROUP_XHS01_LEADERS="leader1",
+        GROUP_XHS01_MEMBERS="lulu,qing,momo",
+    )
     r.set(keys.base("xhs01"), BASE)
     r.hset(keys.names("xhs01"), mapping={"lulu": "小鹿", "qing": "阿青", "momo": "Momo"})
     # 小鹿: all of last week (7 days), Mon-Wed this week
@@ -38,8 +44,10 @@ def group(env, r):
     r.setbit(keys.days("xhs01", "momo"), WEEK - 6 - BASE, 1)
     r.sadd(keys.removed("xhs01"), "momo")
     for text in ("本周出差，周末补更", "状态回来了"):
-        r.rpush(keys.notes("xhs01", "lulu"),
-                json.dumps({"text": text, "by": "leader1", "by_name": "鹿组长", "at": NOTE_AT}, ensure_ascii=False))
+        r.rpush(
+            keys.notes("xhs01", "lulu"),
+            json.dumps({"text": text, "by": "leader1", "by_name": "鹿组长", "at": NOTE_AT}, ensure_ascii=False),
+        )
     return s.group("xhs01")
 
 
@@ -56,17 +64,30 @@ def test_xlsx(r, group, tmp_path):
     assert header[7:] == ["连续天数", "最长连续", "累计天数", "状态", "档案"]
     by_name = {row[0]: row for row in rows[1:]}
     assert list(by_name) == ["小鹿", "阿青", "Momo"]
-    assert by_name["小鹿"][1:] == ["lulu", 3, 7, "✅", 3, "✅", 10, 10, 10, "在营",
-                                 "2024-05-07 本周出差，周末补更\n2024-05-07 状态回来了"]
+    assert by_name["小鹿"][1:] == [
+        "lulu",
+        3,
+        7,
+        "✅",
+        3,
+        "✅",
+        10,
+        10,
+        10,
+        "在营",
+        "2024-05-07 本周出差，周末补更\n2024-05-07 状态回来了",
+    ]
     # 阿青: goal 2, 1 day last week (missed); this week 0 so far with 5 days left: still possible
     assert by_name["阿青"][2:7] == [2, 1, "❌", 0, "⏳"]
     assert by_name["阿青"][7:10] == [0, 1, 1]
     assert by_name["Momo"][10] == "已移除" and by_name["Momo"][3] == 1
 
     notes = [[c.value for c in row] for row in wb["学员档案记录"].iter_rows()]
-    assert notes == [["成员", "时间", "记录", "记录人"],
-                     ["小鹿", "2024-05-07 21:30", "本周出差，周末补更", "鹿组长"],
-                     ["小鹿", "2024-05-07 21:30", "状态回来了", "鹿组长"]]
+    assert notes == [
+        ["成员", "时间", "记录", "记录人"],
+        ["小鹿", "2024-05-07 21:30", "本周出差，周末补更", "鹿组长"],
+        ["小鹿", "2024-05-07 21:30", "状态回来了", "鹿组长"],
+    ]
 
 
 def test_csv_has_a_bom_and_chinese_intact(r, group, tmp_path):
@@ -83,8 +104,13 @@ def test_csv_has_a_bom_and_chinese_intact(r, group, tmp_path):
 
 
 def test_first_day_is_the_camp_start_when_configured(env, r, tmp_path):
-    s = env(BOT_GROUPS="xhs01", GROUP_XHS01_CHAT_ID="wrchat01", GROUP_XHS01_LEADERS="leader1",
-            GROUP_XHS01_MEMBERS="lulu", GROUP_XHS01_CAMP_START="2024-04-15")
+    s = env(
+        BOT_GROUPS="xhs01",
+        GROUP_XHS01_CHAT_ID="wrchat01",
+        GROUP_XHS01_LEADERS="leader1",
+        GROUP_XHS01_MEMBERS="lulu",
+        GROUP_XHS01_CAMP_START="2024-04-15",
+    )
     path = tmp_path / "r.csv"
     export.write(r, s.group("xhs01"), "csv", path, today=TODAY)
     with open(path, encoding="utf-8-sig", newline="") as f:

@@ -18,6 +18,7 @@ Examples per strategy: FUZZ_EXAMPLES (default 200). The long run:
 
     FUZZ_EXAMPLES=20000 .venv/bin/python -m pytest tests/test_fuzz.py -q
 """
+
 from __future__ import annotations
 
 import base64
@@ -49,9 +50,17 @@ from reliability_report import clean_environ, start_gunicorn
 pytest_plugins = ["reliability_report"]
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                       HealthCheck.data_too_large, HealthCheck.large_base_example])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
 LIMIT = 256 * 1024
 
 CORP, AGENT, SECRET = "wwfuzzcorp01", "1000002", "fuzz-app-secret-0b9d7c5e3a1f"
@@ -62,23 +71,36 @@ WEBHOOK_KEY = "fz-hook-7d1c0b2a-secret"
 ROBOT = CallbackCrypto(ROBOT_TOKEN, ROBOT_AES, "")
 APP = CallbackCrypto(APP_TOKEN, APP_AES, CORP)
 ENDPOINTS = {"robot": ("/wecom/robot", ROBOT), "app": ("/wecom/callback", APP)}
-TS = 1_773_630_000          # 2026-03-16 11:00 Asia/Shanghai
+TS = 1_773_630_000  # 2026-03-16 11:00 Asia/Shanghai
 
-SERVICE = {"BOT_ENV_FILE": "/nonexistent/.env", "BOT_TIMEZONE": "Asia/Shanghai", "BOT_ADMINS": "admin1",
-           "BOT_CALLBACK_MAX_AGE": "0",   # replays callbacks signed at a fixed instant
-           "WECOM_CORP_ID": CORP, "WECOM_AGENT_ID": AGENT, "WECOM_SECRET": SECRET,
-           "WECOM_API_BASE_URL": "http://127.0.0.1:9/cgi-bin/", "BOT_DRY_RUN": "1",
-           "WECOM_ROBOT_TOKEN": ROBOT_TOKEN, "WECOM_ROBOT_ENCODING_AES_KEY": ROBOT_AES,
-           "WECOM_TOKEN": APP_TOKEN, "WECOM_ENCODING_AES_KEY": APP_AES,
-           "BOT_GROUPS": "fz01", "GROUP_FZ01_CHAT_ID": CHAT, "GROUP_FZ01_NAME": "模糊测试组",
-           "GROUP_FZ01_LEADERS": "fzlead", "GROUP_FZ01_MEMBERS": ",".join(MEMBERS),
-           "GROUP_FZ01_WEBHOOK_KEY": WEBHOOK_KEY}
+SERVICE = {
+    "BOT_ENV_FILE": "/nonexistent/.env",
+    "BOT_TIMEZONE": "Asia/Shanghai",
+    "BOT_ADMINS": "admin1",
+    "BOT_CALLBACK_MAX_AGE": "0",  # replays callbacks signed at a fixed instant
+    "WECOM_CORP_ID": CORP,
+    "WECOM_AGENT_ID": AGENT,
+    "WECOM_SECRET": SECRET,
+    "WECOM_API_BASE_URL": "http://127.0.0.1:9/cgi-bin/",
+    "BOT_DRY_RUN": "1",
+    "WECOM_ROBOT_TOKEN": ROBOT_TOKEN,
+    "WECOM_ROBOT_ENCODING_AES_KEY": ROBOT_AES,
+    "WECOM_TOKEN": APP_TOKEN,
+    "WECOM_ENCODING_AES_KEY": APP_AES,
+    "BOT_GROUPS": "fz01",
+    "GROUP_FZ01_CHAT_ID": CHAT,
+    "GROUP_FZ01_NAME": "模糊测试组",
+    "GROUP_FZ01_LEADERS": "fzlead",
+    "GROUP_FZ01_MEMBERS": ",".join(MEMBERS),
+    "GROUP_FZ01_WEBHOOK_KEY": WEBHOOK_KEY,
+}
 
 
 # -- the service under test, and the judge --------------------------------------------------------------
 @dataclass
 class Tally:
     """One strategy's figures for the report."""
+
     cases: int = 0
     lost: int = 0
     doubled: int = 0
@@ -114,8 +136,7 @@ class Service:
         """What a rejected request must not leave: every key but wb:metrics, and any metrics field
         but the callbacks' status counts."""
         out = [k.decode() for k in self.r.keys("*") if k != keys.METRICS.encode()]
-        out += [f"{keys.METRICS}:{f.decode()}" for f in self.r.hkeys(keys.METRICS)
-                if not f.startswith(b"callbacks:")]
+        out += [f"{keys.METRICS}:{f.decode()}" for f in self.r.hkeys(keys.METRICS) if not f.startswith(b"callbacks:")]
         return sorted(out)
 
     def stored(self) -> list[str]:
@@ -145,7 +166,7 @@ class _ErrorLog(logging.Handler):
 @pytest.fixture
 def svc(env, r):
     env(**SERVICE)
-    jobs.set_inline(False)      # the callback only; the tests process the inbox themselves
+    jobs.set_inline(False)  # the callback only; the tests process the inbox themselves
     return Service(r)
 
 
@@ -214,12 +235,15 @@ def signed_query(crypto: CallbackCrypto, encrypt: str, ts: str = str(TS), nonce:
 # 1. Forged and truncated signatures, forged timestamp / nonce / echostr: GET and POST, both endpoints
 # =====================================================================================================
 ARG_MUTATION = st.one_of(
-    st.just(("keep",)), st.just(("drop",)), st.just(("empty",)), st.just(("upper",)),
+    st.just(("keep",)),
+    st.just(("drop",)),
+    st.just(("empty",)),
+    st.just(("upper",)),
     st.tuples(st.just("truncate"), st.integers(0, 60)),
     st.tuples(st.just("flip"), st.integers(0, 10_000), st.sampled_from("0123456789abcdefxyz%&= ")),
     st.tuples(st.just("append"), st.text(min_size=1, max_size=8)),
     st.tuples(st.just("replace"), st.text(max_size=60)),
-    st.tuples(st.just("twice"), st.text(max_size=45)),     # the argument twice: a forged value, then the real one
+    st.tuples(st.just("twice"), st.text(max_size=45)),  # the argument twice: a forged value, then the real one
 )
 
 
@@ -235,27 +259,34 @@ def mutate_arg(value: str, how: tuple) -> list[str] | None:
     if kind == "upper":
         return [value.upper()]
     if kind == "truncate":
-        return [value[:how[1] % (len(value) + 1)]]
+        return [value[: how[1] % (len(value) + 1)]]
     if kind == "flip":
         if not value:
             return [how[2]]
         i = how[1] % len(value)
-        return [value[:i] + how[2] + value[i + 1:]]
+        return [value[:i] + how[2] + value[i + 1 :]]
     if kind == "append":
         return [value + how[1]]
     if kind == "replace":
         return [how[1]]
-    return [how[1], value]        # twice: the first one is what request.args.get() sees
+    return [how[1], value]  # twice: the first one is what request.args.get() sees
 
 
 @FUZZ
-@given(kind=st.sampled_from(["robot", "app"]), method=st.sampled_from(["GET", "POST"]),
-       which=st.sets(st.sampled_from(["sig", "sig", "ts", "nonce", "echo"]), max_size=2),
-       sig=ARG_MUTATION, ts=ARG_MUTATION, nonce=ARG_MUTATION, echo=ARG_MUTATION)
+@given(
+    kind=st.sampled_from(["robot", "app"]),
+    method=st.sampled_from(["GET", "POST"]),
+    which=st.sets(st.sampled_from(["sig", "sig", "ts", "nonce", "echo"]), max_size=2),
+    sig=ARG_MUTATION,
+    ts=ARG_MUTATION,
+    nonce=ARG_MUTATION,
+    echo=ARG_MUTATION,
+)
 def _forged_args(svc, tally, kind, method, which, sig, ts, nonce, echo):
     keep = ("keep",)
-    sig, ts, nonce, echo = (m if name in which else keep for name, m in
-                            (("sig", sig), ("ts", ts), ("nonce", nonce), ("echo", echo)))
+    sig, ts, nonce, echo = (
+        m if name in which else keep for name, m in (("sig", sig), ("ts", ts), ("nonce", nonce), ("echo", echo))
+    )
     svc.reset()
     path, crypto = ENDPOINTS[kind]
     msgid = new_msgid(kind)
@@ -266,16 +297,25 @@ def _forged_args(svc, tally, kind, method, which, sig, ts, nonce, echo):
     else:
         body, q = crypto.encrypt_body(genuine_xml(kind, msgid), "n0nce", str(TS))
         encrypt, signature = body.decode().split("<![CDATA[")[1].split("]]>")[0], q["msg_signature"]
-    sent = {"msg_signature": mutate_arg(signature, sig), "timestamp": mutate_arg(str(TS), ts),
-            "nonce": mutate_arg("n0nce", nonce)}
+    sent = {
+        "msg_signature": mutate_arg(signature, sig),
+        "timestamp": mutate_arg(str(TS), ts),
+        "nonce": mutate_arg("n0nce", nonce),
+    }
     if method == "GET":
         sent["echostr"] = mutate_arg(encrypt, echo)
     query = [(k, v) for k, vs in sent.items() if vs is not None for v in vs]
-    seen = {k: (vs[0] if vs else None) for k, vs in sent.items()}     # what the app reads: the first value
+    seen = {k: (vs[0] if vs else None) for k, vs in sent.items()}  # what the app reads: the first value
     # the expected answer, from what was sent
     timestamp = seen["timestamp"]
-    if (not seen["msg_signature"] or not timestamp or not seen["nonce"]
-            or not (timestamp.isdigit() and len(timestamp) <= 10) or method == "GET" and not seen["echostr"]):
+    if (
+        not seen["msg_signature"]
+        or not timestamp
+        or not seen["nonce"]
+        or not (timestamp.isdigit() and len(timestamp) <= 10)
+        or method == "GET"
+        and not seen["echostr"]
+    ):
         allowed = {400}
     else:
         signed_over = seen["echostr"] if method == "GET" else encrypt
@@ -287,8 +327,14 @@ def _forged_args(svc, tally, kind, method, which, sig, ts, nonce, echo):
         else:
             allowed = {200}
     status, data = svc.request(method, path, query, body)
-    judge(tally, svc, status, allowed, f"{method} {kind} sig={sig[0]} ts={ts[0]} nonce={nonce[0]}",
-          genuine_msgid=msgid if method == "POST" else None)
+    judge(
+        tally,
+        svc,
+        status,
+        allowed,
+        f"{method} {kind} sig={sig[0]} ts={ts[0]} nonce={nonce[0]}",
+        genuine_msgid=msgid if method == "POST" else None,
+    )
     if method == "GET" and status == 200 and data != echo_plain.encode():
         tally.doubled += 1
         raise AssertionError(f"URL verification answered {data[:40]!r}, not the echo")
@@ -296,8 +342,12 @@ def _forged_args(svc, tally, kind, method, which, sig, ts, nonce, echo):
 
 def test_fuzz_forged_and_truncated_signatures(svc, report):
     tally = Tally()
-    run_strategy(report, "forged / truncated signature, timestamp, nonce, echostr (GET and POST, both endpoints)",
-                 tally, lambda: _forged_args(svc, tally))
+    run_strategy(
+        report,
+        "forged / truncated signature, timestamp, nonce, echostr (GET and POST, both endpoints)",
+        tally,
+        lambda: _forged_args(svc, tally),
+    )
     assert tally.statuses[403] > 0 and tally.statuses[400] > 0
 
 
@@ -308,31 +358,37 @@ B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
 @FUZZ
-@given(kind=st.sampled_from(["robot", "app"]), method=st.sampled_from(["GET", "POST"]),
-       wrong=st.sets(st.sampled_from(["token", "aes", "receive_id", "endpoint"]), min_size=1),
-       token=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20),
-       aes=st.text(alphabet=B64, min_size=42, max_size=42), rid=st.text(max_size=20))
+@given(
+    kind=st.sampled_from(["robot", "app"]),
+    method=st.sampled_from(["GET", "POST"]),
+    wrong=st.sets(st.sampled_from(["token", "aes", "receive_id", "endpoint"]), min_size=1),
+    token=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20),
+    aes=st.text(alphabet=B64, min_size=42, max_size=42),
+    rid=st.text(max_size=20),
+)
 def _wrong_credentials(svc, tally, kind, method, wrong, token, aes, rid):
     svc.reset()
     path, crypto = ENDPOINTS[kind]
     right_token, right_aes, right_rid = (ROBOT_TOKEN, ROBOT_AES, "") if kind == "robot" else (APP_TOKEN, APP_AES, CORP)
-    if "endpoint" in wrong:           # the other endpoint's credentials
-        right_token, right_aes, right_rid = ((APP_TOKEN, APP_AES, CORP) if kind == "robot"
-                                             else (ROBOT_TOKEN, ROBOT_AES, ""))
+    if "endpoint" in wrong:  # the other endpoint's credentials
+        right_token, right_aes, right_rid = (
+            (APP_TOKEN, APP_AES, CORP) if kind == "robot" else (ROBOT_TOKEN, ROBOT_AES, "")
+        )
     use_token = token if "token" in wrong else right_token
-    use_aes = (aes + "A") if "aes" in wrong else right_aes       # 43 base64 chars: a valid key, not ours
+    use_aes = (aes + "A") if "aes" in wrong else right_aes  # 43 base64 chars: a valid key, not ours
     use_rid = rid if "receive_id" in wrong else right_rid
     try:
         forged = CallbackCrypto(use_token, use_aes, use_rid)
     except ValueError:
         assume(False)
-    own = ((ROBOT_TOKEN, ROBOT_AES, "") if kind == "robot" else (APP_TOKEN, APP_AES, CORP))
+    own = (ROBOT_TOKEN, ROBOT_AES, "") if kind == "robot" else (APP_TOKEN, APP_AES, CORP)
     assume((use_token, use_aes, use_rid) != own)
     msgid = new_msgid(kind)
     if method == "GET":
         encrypt, signature = forged.encrypt("echo-x", "n1", str(TS))
-        status, _ = svc.request("GET", path, {"msg_signature": signature, "timestamp": str(TS), "nonce": "n1",
-                                             "echostr": encrypt})
+        status, _ = svc.request(
+            "GET", path, {"msg_signature": signature, "timestamp": str(TS), "nonce": "n1", "echostr": encrypt}
+        )
     else:
         s = sign(forged, path, genuine_xml(kind, msgid), TS, nonce="n1")
         status, _ = svc.request("POST", s.path.split("?")[0], s.path.split("?", 1)[1], s.body)
@@ -350,8 +406,12 @@ def _wrong_credentials(svc, tally, kind, method, wrong, token, aes, rid):
 
 def test_fuzz_wrong_token_aes_key_or_corp_id(svc, report):
     tally = Tally()
-    run_strategy(report, "wrong token, AES key or corp id; robot messages to the app endpoint and back",
-                 tally, lambda: _wrong_credentials(svc, tally))
+    run_strategy(
+        report,
+        "wrong token, AES key or corp id; robot messages to the app endpoint and back",
+        tally,
+        lambda: _wrong_credentials(svc, tally),
+    )
     assert tally.statuses[403] > 0
 
 
@@ -363,14 +423,18 @@ def frame(msg: bytes, rid: bytes, length: int, random16: bytes = b"R" * 16) -> b
 
 
 @FUZZ
-@given(kind=st.sampled_from(["robot", "app"]),
-       msg_kind=st.sampled_from(["genuine", "bytes", "latin1", "utf16", "emoji"]),
-       raw=st.binary(max_size=300), delta=st.sampled_from([0, 0, 0, 1, -1, 2, -2, 7, -7, 100, -100, 2**31, 2**32 - 1]),
-       rid_kind=st.sampled_from(["right", "right", "empty", "other", "longer", "shorter"]),
-       pad=st.sampled_from(["right", "right", "zero", "over32", "mixed", "none", "one_short"]),
-       b64=st.sampled_from(["right", "right", "right", "strip_eq", "space", "nonascii", "url_safe", "cut1",
-                            "cut4", "junk"]),
-       junk=st.text(alphabet=B64 + "=!*.~-_ ", max_size=8))
+@given(
+    kind=st.sampled_from(["robot", "app"]),
+    msg_kind=st.sampled_from(["genuine", "bytes", "latin1", "utf16", "emoji"]),
+    raw=st.binary(max_size=300),
+    delta=st.sampled_from([0, 0, 0, 1, -1, 2, -2, 7, -7, 100, -100, 2**31, 2**32 - 1]),
+    rid_kind=st.sampled_from(["right", "right", "empty", "other", "longer", "shorter"]),
+    pad=st.sampled_from(["right", "right", "zero", "over32", "mixed", "none", "one_short"]),
+    b64=st.sampled_from(
+        ["right", "right", "right", "strip_eq", "space", "nonascii", "url_safe", "cut1", "cut4", "junk"]
+    ),
+    junk=st.text(alphabet=B64 + "=!*.~-_ ", max_size=8),
+)
 def _broken_inside(svc, tally, kind, msg_kind, raw, delta, rid_kind, pad, b64, junk):
     svc.reset()
     path, crypto = ENDPOINTS[kind]
@@ -386,8 +450,13 @@ def _broken_inside(svc, tally, kind, msg_kind, raw, delta, rid_kind, pad, b64, j
     else:
         msg = raw
     right_rid = b"" if kind == "robot" else CORP.encode()
-    rid = {"right": right_rid, "empty": b"", "other": b"wwOTHERcorp", "longer": right_rid + b"x",
-           "shorter": right_rid[:-1]}[rid_kind]
+    rid = {
+        "right": right_rid,
+        "empty": b"",
+        "other": b"wwOTHERcorp",
+        "longer": right_rid + b"x",
+        "shorter": right_rid[:-1],
+    }[rid_kind]
     data = frame(msg, rid, len(msg) + delta)
     n = 32 - len(data) % 32
     if pad == "right":
@@ -422,7 +491,7 @@ def _broken_inside(svc, tally, kind, msg_kind, raw, delta, rid_kind, pad, b64, j
     # the answer from the construction: only a consistent framing of a UTF-8 message, with our receive id,
     # in unmodified base64 can be accepted
     pad_ok = pad == "right"
-    b64_ok = encrypt.strip() == original          # a change that changes nothing (e.g. no + or / to swap)
+    b64_ok = encrypt.strip() == original  # a change that changes nothing (e.g. no + or / to swap)
     try:
         msg.decode("utf-8")
         utf8_ok = True
@@ -434,7 +503,7 @@ def _broken_inside(svc, tally, kind, msg_kind, raw, delta, rid_kind, pad, b64, j
     if framing_ok and msg_kind in ("genuine", "emoji"):
         allowed = {200}
     elif framing_ok:
-        allowed = {200, 400}        # a framing we made consistent around random bytes: parsing decides
+        allowed = {200, 400}  # a framing we made consistent around random bytes: parsing decides
     else:
         allowed = {400, 403}
     genuine = msgid if framing_ok and msg_kind in ("genuine", "emoji") else None
@@ -444,17 +513,28 @@ def _broken_inside(svc, tally, kind, msg_kind, raw, delta, rid_kind, pad, b64, j
         tally.statuses[200] += 1
         if not framing_ok:
             tally.doubled += 1
-            raise AssertionError(f"accepted a broken ciphertext ({msg_kind}, delta {delta}, rid {rid_kind}, "
-                                 f"pad {pad}, b64 {b64})")
+            raise AssertionError(
+                f"accepted a broken ciphertext ({msg_kind}, delta {delta}, rid {rid_kind}, pad {pad}, b64 {b64})"
+            )
         return
-    judge(tally, svc, status, allowed, f"{msg_kind} delta={delta} rid={rid_kind} pad={pad} b64={b64}",
-          genuine_msgid=genuine)
+    judge(
+        tally,
+        svc,
+        status,
+        allowed,
+        f"{msg_kind} delta={delta} rid={rid_kind} pad={pad} b64={b64}",
+        genuine_msgid=genuine,
+    )
 
 
 def test_fuzz_validly_signed_but_broken_base64_padding_length_prefix_utf8(svc, report):
     tally = Tally()
-    run_strategy(report, "validly signed, broken inside: base64, padding, length prefix, non-UTF-8, receive id",
-                 tally, lambda: _broken_inside(svc, tally))
+    run_strategy(
+        report,
+        "validly signed, broken inside: base64, padding, length prefix, non-UTF-8, receive id",
+        tally,
+        lambda: _broken_inside(svc, tally),
+    )
     assert tally.statuses[400] > 0 and tally.statuses[200] > 0
 
 
@@ -462,25 +542,37 @@ def test_fuzz_validly_signed_but_broken_base64_padding_length_prefix_utf8(svc, r
 # 4. DTDs, entity bombs, external entities, odd encodings, deep nesting: in the envelope and signed inside
 # =====================================================================================================
 def billion_laughs(levels: int, width: int) -> str:
-    ents = ['<!ENTITY l0 "lol">'] + [f'<!ENTITY l{i} "{("&l" + str(i - 1) + ";") * width}">'
-                                     for i in range(1, levels + 1)]
+    ents = ['<!ENTITY l0 "lol">'] + [
+        f'<!ENTITY l{i} "{("&l" + str(i - 1) + ";") * width}">' for i in range(1, levels + 1)
+    ]
     return f'<?xml version="1.0"?><!DOCTYPE xml [{"".join(ents)}]>', f"&l{levels};"
 
 
 HOSTILE = st.one_of(
     st.builds(lambda lv, w: ("dtd", *billion_laughs(lv, w)), st.integers(1, 12), st.integers(2, 12)),
-    st.builds(lambda n, m: ("dtd", f'<!DOCTYPE xml [<!ENTITY big "{"B" * n}">]>', "&big;" * m),
-              st.integers(1, 60_000), st.integers(1, 3_000)),
-    st.builds(lambda uri: ("dtd", f'<!DOCTYPE xml [<!ENTITY ext SYSTEM "{uri}">]>', "&ext;"),
-              st.sampled_from(["file:///etc/passwd", "http://127.0.0.1:9/x", "/dev/zero", "expect://id"])),
-    st.builds(lambda uri: ("dtd", f'<!DOCTYPE xml [<!ENTITY % p SYSTEM "{uri}"> %p;]>', "x"),
-              st.sampled_from(["file:///etc/passwd", "http://127.0.0.1:9/evil.dtd"])),
-    st.builds(lambda uri: ("dtd", f'<!DOCTYPE xml SYSTEM "{uri}">', "x"),
-              st.sampled_from(["http://127.0.0.1:9/evil.dtd", "file:///etc/hosts"])),
+    st.builds(
+        lambda n, m: ("dtd", f'<!DOCTYPE xml [<!ENTITY big "{"B" * n}">]>', "&big;" * m),
+        st.integers(1, 60_000),
+        st.integers(1, 3_000),
+    ),
+    st.builds(
+        lambda uri: ("dtd", f'<!DOCTYPE xml [<!ENTITY ext SYSTEM "{uri}">]>', "&ext;"),
+        st.sampled_from(["file:///etc/passwd", "http://127.0.0.1:9/x", "/dev/zero", "expect://id"]),
+    ),
+    st.builds(
+        lambda uri: ("dtd", f'<!DOCTYPE xml [<!ENTITY % p SYSTEM "{uri}"> %p;]>', "x"),
+        st.sampled_from(["file:///etc/passwd", "http://127.0.0.1:9/evil.dtd"]),
+    ),
+    st.builds(
+        lambda uri: ("dtd", f'<!DOCTYPE xml SYSTEM "{uri}">', "x"),
+        st.sampled_from(["http://127.0.0.1:9/evil.dtd", "file:///etc/hosts"]),
+    ),
     st.just(("dtd", "<!DOCTYPE xml>", "x")),
     st.just(("dtd", '<!DOCTYPE xml [<!ELEMENT xml ANY><!ATTLIST xml a CDATA "d">]>', "x")),
-    st.builds(lambda enc: ("enc", f'<?xml version="1.0" encoding="{enc}"?>', "x"),
-              st.sampled_from(["UTF-16", "UTF-16LE", "ISO-8859-1", "GBK", "UTF-7", "EBCDIC", "bogus"])),
+    st.builds(
+        lambda enc: ("enc", f'<?xml version="1.0" encoding="{enc}"?>', "x"),
+        st.sampled_from(["UTF-16", "UTF-16LE", "ISO-8859-1", "GBK", "UTF-7", "EBCDIC", "bogus"]),
+    ),
     st.builds(lambda d: ("deep", "", "<a>" * d + "x" + "</a>" * d), st.integers(1, 20_000)),
     st.builds(lambda n: ("wide", "", '<b c="1" d="2"/>' * n), st.integers(1, 10_000)),
     st.just(("xinclude", "", '<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file:///etc/passwd"/>')),
@@ -490,8 +582,12 @@ HOSTILE = st.one_of(
 
 
 @FUZZ
-@given(kind=st.sampled_from(["robot", "app"]), where=st.sampled_from(["envelope", "signed"]), doc=HOSTILE,
-       codec=st.sampled_from(["utf-8", "utf-8", "utf-16", "latin-1", "utf-8-sig"]))
+@given(
+    kind=st.sampled_from(["robot", "app"]),
+    where=st.sampled_from(["envelope", "signed"]),
+    doc=HOSTILE,
+    codec=st.sampled_from(["utf-8", "utf-8", "utf-16", "latin-1", "utf-8-sig"]),
+)
 def _hostile_xml(svc, tally, kind, where, doc, codec, timings):
     svc.reset()
     path, crypto = ENDPOINTS[kind]
@@ -509,9 +605,11 @@ def _hostile_xml(svc, tally, kind, where, doc, codec, timings):
         query = q
     else:
         # the decrypted message itself, correctly encrypted and signed (a key holder's mistake, or WeCom's)
-        xml = f"{prolog}<xml><ToUserName>{CORP}</ToUserName><FromUserName>fzu1</FromUserName><MsgType>text</MsgType>" \
-              f"<Content>{inner}</Content><MsgId>{msgid}</MsgId><ChatId>{CHAT}</ChatId><From><UserId>fzu1</UserId>" \
-              f"</From></xml>"
+        xml = (
+            f"{prolog}<xml><ToUserName>{CORP}</ToUserName><FromUserName>fzu1</FromUserName><MsgType>text</MsgType>"
+            f"<Content>{inner}</Content><MsgId>{msgid}</MsgId><ChatId>{CHAT}</ChatId><From><UserId>fzu1</UserId>"
+            f"</From></xml>"
+        )
         body, q = crypto.encrypt_body(xml, "n0", str(TS))
         query = q
         if len(body) > LIMIT:
@@ -524,11 +622,12 @@ def _hostile_xml(svc, tally, kind, where, doc, codec, timings):
     elif what == "dtd":
         allowed = {400}
     elif where == "envelope":
-        allowed = {400, 403}        # the Encrypt we gave is never the signed one
+        allowed = {400, 403}  # the Encrypt we gave is never the signed one
     else:
-        allowed = {200, 400}        # a well-formed message (odd text) may be accepted: it is genuinely signed
-    judge(tally, svc, status, allowed, f"{what} in the {where} ({codec})",
-          genuine_msgid=msgid if status == 200 else None)
+        allowed = {200, 400}  # a well-formed message (odd text) may be accepted: it is genuinely signed
+    judge(
+        tally, svc, status, allowed, f"{what} in the {where} ({codec})", genuine_msgid=msgid if status == 200 else None
+    )
     if status == 200:
         stored = svc.r.xrange(streams.INBOX.key)[0][1][b"p"].decode()
         if "root:" in stored or "localhost" in stored:
@@ -542,9 +641,13 @@ def _hostile_xml(svc, tally, kind, where, doc, codec, timings):
 
 def test_fuzz_dtd_entity_bombs_and_hostile_xml(svc, report):
     tally, timings = Tally(), []
-    run_strategy(report, "DTDs, entity bombs, external entities, encodings, deep nesting (envelope and signed)",
-                 tally, lambda: _hostile_xml(svc, tally, timings=timings),
-                 lambda: f"slowest answer {max(timings, default=0) * 1000:.0f} ms")
+    run_strategy(
+        report,
+        "DTDs, entity bombs, external entities, encodings, deep nesting (envelope and signed)",
+        tally,
+        lambda: _hostile_xml(svc, tally, timings=timings),
+        lambda: f"slowest answer {max(timings, default=0) * 1000:.0f} ms",
+    )
     assert tally.statuses[400] > 0
     assert max(timings) < 5.0, "an entity was expanded or a document took seconds"
 
@@ -552,13 +655,19 @@ def test_fuzz_dtd_entity_bombs_and_hostile_xml(svc, report):
 # =====================================================================================================
 # 5. Bodies: random bytes, not UTF-8, empty, around and far over 256 KiB
 # =====================================================================================================
-SIZES = st.one_of(st.integers(0, 4096), st.integers(LIMIT - 3, LIMIT + 3),
-                  st.sampled_from([LIMIT * 2, 4 * 1024 * 1024]))
+SIZES = st.one_of(
+    st.integers(0, 4096), st.integers(LIMIT - 3, LIMIT + 3), st.sampled_from([LIMIT * 2, 4 * 1024 * 1024])
+)
 
 
 @FUZZ
-@given(kind=st.sampled_from(["robot", "app"]), size=SIZES, fill=st.sampled_from(["random", "xml", "latin1", "nul"]),
-       seed=st.binary(min_size=1, max_size=64), declared=st.booleans())
+@given(
+    kind=st.sampled_from(["robot", "app"]),
+    size=SIZES,
+    fill=st.sampled_from(["random", "xml", "latin1", "nul"]),
+    seed=st.binary(min_size=1, max_size=64),
+    declared=st.booleans(),
+)
 def _bodies(svc, tally, kind, size, fill, seed, declared):
     svc.reset()
     path, crypto = ENDPOINTS[kind]
@@ -581,16 +690,23 @@ def _bodies(svc, tally, kind, size, fill, seed, declared):
 
 def test_fuzz_huge_empty_binary_and_non_utf8_bodies(svc, report):
     tally = Tally()
-    run_strategy(report, "bodies: random bytes, not UTF-8, NULs, empty, around and over 256 KiB",
-                 tally, lambda: _bodies(svc, tally))
+    run_strategy(
+        report,
+        "bodies: random bytes, not UTF-8, NULs, empty, around and over 256 KiB",
+        tally,
+        lambda: _bodies(svc, tally),
+    )
     assert tally.statuses[413] > 0 and tally.statuses[400] > 0
 
 
 # =====================================================================================================
 # 6. Genuinely signed messages with fields missing or empty, odd and emoji-only text
 # =====================================================================================================
-EMOJI = st.lists(st.sampled_from(list("🎉🔥👍✅💪🌟😀😂🥳🙏❤") + ["\u200d", "\ufe0f", "🏽", "👨‍👩‍👧", "🇨🇳", "👍🏻"]),
-                 min_size=1, max_size=40).map("".join)
+EMOJI = st.lists(
+    st.sampled_from(list("🎉🔥👍✅💪🌟😀😂🥳🙏❤") + ["\u200d", "\ufe0f", "🏽", "👨‍👩‍👧", "🇨🇳", "👍🏻"]),
+    min_size=1,
+    max_size=40,
+).map("".join)
 ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)
 XML_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff"), max_size=300)
 ROBOT_FIELDS = ("MsgType", "ChatId", "ChatType", "UserId", "Name", "Content", "MsgId", "WebhookUrl")
@@ -600,7 +716,9 @@ APP_FIELDS = ("MsgType", "FromUserName", "ToUserName", "CreateTime", "Content", 
 def _robot_doc(fields: dict) -> str:
     parts = []
     if "WebhookUrl" in fields:
-        parts.append(f"<WebhookUrl><![CDATA[https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={WEBHOOK_KEY}]]></WebhookUrl>")
+        parts.append(
+            f"<WebhookUrl><![CDATA[https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={WEBHOOK_KEY}]]></WebhookUrl>"
+        )
     for tag in ("ChatId", "ChatType"):
         if tag in fields:
             parts.append(f"<{tag}>{fields[tag]}</{tag}>")
@@ -616,16 +734,34 @@ def _robot_doc(fields: dict) -> str:
 
 
 def _app_doc(fields: dict) -> str:
-    return "<xml>" + "".join(f"<{t}><![CDATA[{fields[t]}]]></{t}>" if t in ("Content", "FromUserName", "ToUserName")
-                             else f"<{t}>{fields[t]}</{t}>" for t in APP_FIELDS if t in fields) + "</xml>"
+    return (
+        "<xml>"
+        + "".join(
+            f"<{t}><![CDATA[{fields[t]}]]></{t}>"
+            if t in ("Content", "FromUserName", "ToUserName")
+            else f"<{t}>{fields[t]}</{t}>"
+            for t in APP_FIELDS
+            if t in fields
+        )
+        + "</xml>"
+    )
 
 
 @FUZZ
-@given(kind=st.sampled_from(["robot", "app"]), data=st.data(),
-       text=st.one_of(EMOJI, XML_TEXT, ANY_TEXT, st.just(""), st.just("   "),
-                      st.builds(lambda e: "@打卡助手 " + e, EMOJI),
-                      st.builds(lambda t: "@打卡助手 打卡 " + t, XML_TEXT)),
-       msgtype=st.sampled_from(["text", "text", "text", "image", "event", "voice", "", "TEXT", "mixed"]))
+@given(
+    kind=st.sampled_from(["robot", "app"]),
+    data=st.data(),
+    text=st.one_of(
+        EMOJI,
+        XML_TEXT,
+        ANY_TEXT,
+        st.just(""),
+        st.just("   "),
+        st.builds(lambda e: "@打卡助手 " + e, EMOJI),
+        st.builds(lambda t: "@打卡助手 打卡 " + t, XML_TEXT),
+    ),
+    msgtype=st.sampled_from(["text", "text", "text", "image", "event", "voice", "", "TEXT", "mixed"]),
+)
 def _missing_fields(svc, tally, kind, data, text, msgtype):
     svc.reset()
     path, crypto = ENDPOINTS[kind]
@@ -635,10 +771,27 @@ def _missing_fields(svc, tally, kind, data, text, msgtype):
     dropped = data.draw(few, label="dropped")
     emptied = data.draw(few, label="emptied")
     userid = data.draw(st.sampled_from(MEMBERS + ["stranger", "fzlead"]), label="userid")
-    values = ({"MsgType": msgtype, "ChatId": CHAT, "ChatType": "group", "UserId": userid, "Name": "学员",
-               "Content": text, "MsgId": msgid} if kind == "robot" else
-              {"MsgType": msgtype, "FromUserName": userid, "ToUserName": CORP, "CreateTime": str(TS),
-               "Content": text, "MsgId": msgid, "AgentID": AGENT})
+    values = (
+        {
+            "MsgType": msgtype,
+            "ChatId": CHAT,
+            "ChatType": "group",
+            "UserId": userid,
+            "Name": "学员",
+            "Content": text,
+            "MsgId": msgid,
+        }
+        if kind == "robot"
+        else {
+            "MsgType": msgtype,
+            "FromUserName": userid,
+            "ToUserName": CORP,
+            "CreateTime": str(TS),
+            "Content": text,
+            "MsgId": msgid,
+            "AgentID": AGENT,
+        }
+    )
     if kind == "robot":
         values["WebhookUrl"] = ""
     fields = {k: ("" if k in emptied else v) for k, v in values.items() if k not in dropped}
@@ -646,7 +799,7 @@ def _missing_fields(svc, tally, kind, data, text, msgtype):
     body, q = crypto.encrypt_body(xml, "n0", str(TS))
     status, _ = svc.request("POST", path, q, body)
     # what must be refused, worked out from the fields sent (docs/DESIGN.md: missing fields are 400)
-    has = lambda f: bool(str(fields.get(f, "")).strip())   # noqa: E731
+    has = lambda f: bool(str(fields.get(f, "")).strip())  # noqa: E731
     mt = str(fields.get("MsgType", "")).strip().lower()
     content = str(fields.get("Content", ""))
     illegal = "]]>" in content or any((ord(c) < 0x20 and c not in "\t\n\r") or c in "\ufffe\uffff" for c in content)
@@ -660,8 +813,14 @@ def _missing_fields(svc, tally, kind, data, text, msgtype):
     else:
         required_missing = not mt or mt == "event" or not has("FromUserName")
     allowed = {400} if illegal or required_missing else {200}
-    judge(tally, svc, status, allowed, f"{kind} {msgtype!r} dropped={sorted(dropped)} emptied={sorted(emptied)}",
-          genuine_msgid=msgid if status == 200 and has("MsgId") else None)
+    judge(
+        tally,
+        svc,
+        status,
+        allowed,
+        f"{kind} {msgtype!r} dropped={sorted(dropped)} emptied={sorted(emptied)}",
+        genuine_msgid=msgid if status == 200 and has("MsgId") else None,
+    )
     if status == 200 and len(svc.stored()) != 1:
         tally.lost += 1
         raise AssertionError(f"a genuine message without MsgId was stored {len(svc.stored())} times")
@@ -669,14 +828,20 @@ def _missing_fields(svc, tally, kind, data, text, msgtype):
         n, errors = svc.process()
         if errors or n != 1:
             tally.lost += 1
-            raise AssertionError(f"a genuine message ({kind}, {msgtype!r}, text {text[:20]!r}) was not processed "
-                                 f"cleanly: processed {n}, errors {errors[:2]}")
+            raise AssertionError(
+                f"a genuine message ({kind}, {msgtype!r}, text {text[:20]!r}) was not processed "
+                f"cleanly: processed {n}, errors {errors[:2]}"
+            )
 
 
 def test_fuzz_missing_fields_odd_and_emoji_only_text(svc, report):
     tally = Tally()
-    run_strategy(report, "genuinely signed: fields missing or empty, odd and emoji-only text (processed too)",
-                 tally, lambda: _missing_fields(svc, tally))
+    run_strategy(
+        report,
+        "genuinely signed: fields missing or empty, odd and emoji-only text (processed too)",
+        tally,
+        lambda: _missing_fields(svc, tally),
+    )
     assert tally.statuses[200] > 0 and tally.statuses[400] > 0
 
 
@@ -699,8 +864,14 @@ def test_a_validly_signed_10kb_post_is_processed_normally(svc, report):
         ok = status == 200 and n == 1 and not errors and counted and replied
         lost += 0 if ok else 1
         rows.append(f"{kind}: {len(s.body):,} bytes → {status}, counted {counted}, replied {replied}")
-    report.row("Hostile input", "a validly signed 10 KB post (robot and app) is processed normally", 2, lost, 0,
-               "; ".join(rows))
+    report.row(
+        "Hostile input",
+        "a validly signed 10 KB post (robot and app) is processed normally",
+        2,
+        lost,
+        0,
+        "; ".join(rows),
+    )
     assert lost == 0, rows
     assert int(svc.r.hget(keys.METRICS, "checkins") or 0) == 2
 
@@ -713,7 +884,7 @@ def raw_http(port: int, request: bytes, timeout: float = 10.0) -> int:
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         try:
             sock.sendall(request)
-            sock.shutdown(socket.SHUT_WR)        # the client sent all it will send
+            sock.shutdown(socket.SHUT_WR)  # the client sent all it will send
         except (BrokenPipeError, ConnectionResetError, OSError):
             pass
         buf = b""
@@ -731,10 +902,12 @@ def raw_http(port: int, request: bytes, timeout: float = 10.0) -> int:
 
 
 def chunked(path: str, body: bytes, chunk: int = 8192, terminator: bytes = b"0\r\n\r\n") -> bytes:
-    out = [f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: text/xml\r\n"
-           f"Connection: close\r\n\r\n".encode()]
+    out = [
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: text/xml\r\n"
+        f"Connection: close\r\n\r\n".encode()
+    ]
     for i in range(0, len(body), chunk):
-        part = body[i:i + chunk]
+        part = body[i : i + chunk]
         out.append(f"{len(part):x}\r\n".encode() + part + b"\r\n")
     out.append(terminator)
     return b"".join(out)
@@ -743,8 +916,14 @@ def chunked(path: str, body: bytes, chunk: int = 8192, terminator: bytes = b"0\r
 def plain(path: str | bytes, body: bytes, length: int | None = None, extra: bytes = b"") -> bytes:
     p = path if isinstance(path, bytes) else path.encode()
     n = len(body) if length is None else length
-    return (b"POST " + p + b" HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nConnection: close\r\n" + extra
-            + f"Content-Length: {n}\r\n\r\n".encode() + body)
+    return (
+        b"POST "
+        + p
+        + b" HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nConnection: close\r\n"
+        + extra
+        + f"Content-Length: {n}\r\n\r\n".encode()
+        + body
+    )
 
 
 def test_raw_http_through_gunicorn(own_redis, procs, report):
@@ -762,7 +941,7 @@ def test_raw_http_through_gunicorn(own_redis, procs, report):
         s = sign(ENDPOINTS[kind][1], ENDPOINTS[kind][0], genuine_xml(kind, msgid, text, userid), TS)
         return s, msgid
 
-    big_note = "@打卡助手 打卡 " + "认真学习📚" * 600                     # ~10 KB of XML
+    big_note = "@打卡助手 打卡 " + "认真学习📚" * 600  # ~10 KB of XML
     for kind in ("robot", "app"):
         s, m = genuine(kind, big_note, "fzu3")
         cases.append((f"{kind}: genuine 10 KB, chunked", chunked(s.path, s.body, 1000), {200}, m))
@@ -777,24 +956,55 @@ def test_raw_http_through_gunicorn(own_redis, procs, report):
         exact = b"<xml><Encrypt>" + b"A" * (LIMIT - 30) + b"</Encrypt></xml>"
         assert len(exact) == LIMIT
         cases.append((f"{kind}: chunked, exactly 256 KiB", chunked(s.path, exact), {400, 403}, None))
-        cases.append((f"{kind}: Content-Length over 256 KiB, no body sent", plain(s.path, b"", LIMIT + 10),
-                      {413}, None))
+        cases.append(
+            (f"{kind}: Content-Length over 256 KiB, no body sent", plain(s.path, b"", LIMIT + 10), {413}, None)
+        )
         cases.append((f"{kind}: bad chunk size", chunked(s.path, s.body, terminator=b"zz\r\n\r\n"), {400}, None))
-        cases.append((f"{kind}: chunk shorter than declared, then EOF",
-                      chunked(s.path, b"")[:-5] + b"ff\r\nabc\r\n0\r\n\r\n", {400, 0}, None))
-        cases.append((f"{kind}: bytes not UTF-8 in the query",
-                      plain(s.path.encode().replace(b"nonce=", b"nonce=\xff\xfe"), s.body), {400, 403}, None))
-        cases.append((f"{kind}: %-escapes not UTF-8 in the query",
-                      plain(s.path.replace("nonce=", "nonce=%ff%c3"), s.body), {403}, None))
-        cases.append((f"{kind}: body not UTF-8", plain(s.path, s.body.replace(b"<xml>", b"<xml>\xff\xfe")),
-                      {400}, None))
+        cases.append(
+            (
+                f"{kind}: chunk shorter than declared, then EOF",
+                chunked(s.path, b"")[:-5] + b"ff\r\nabc\r\n0\r\n\r\n",
+                {400, 0},
+                None,
+            )
+        )
+        cases.append(
+            (
+                f"{kind}: bytes not UTF-8 in the query",
+                plain(s.path.encode().replace(b"nonce=", b"nonce=\xff\xfe"), s.body),
+                {400, 403},
+                None,
+            )
+        )
+        cases.append(
+            (
+                f"{kind}: %-escapes not UTF-8 in the query",
+                plain(s.path.replace("nonce=", "nonce=%ff%c3"), s.body),
+                {403},
+                None,
+            )
+        )
+        cases.append(
+            (f"{kind}: body not UTF-8", plain(s.path, s.body.replace(b"<xml>", b"<xml>\xff\xfe")), {400}, None)
+        )
         cases.append((f"{kind}: request line over 4 KiB", plain(s.path + "&x=" + "a" * 9000, s.body), {400, 414}, None))
-        cases.append((f"{kind}: a header of 16 KiB", plain(s.path, s.body, extra=b"X-Big: " + b"b" * 16384 + b"\r\n"),
-                      {400, 431}, None))
+        cases.append(
+            (
+                f"{kind}: a header of 16 KiB",
+                plain(s.path, s.body, extra=b"X-Big: " + b"b" * 16384 + b"\r\n"),
+                {400, 431},
+                None,
+            )
+        )
         s, m = genuine(kind)
-        cases.append((f"{kind}: both Content-Length and chunked (refused, or the chunked body read)",
-                      chunked(s.path, s.body).replace(b"Transfer-Encoding", b"Content-Length: 5\r\nTransfer-Encoding"),
-                      {200, 400}, m))
+        cases.append(
+            (
+                f"{kind}: both Content-Length and chunked (refused, or the chunked body read)",
+                chunked(s.path, s.body).replace(b"Transfer-Encoding", b"Content-Length: 5\r\nTransfer-Encoding"),
+                {200, 400},
+                m,
+            )
+        )
     statuses, problems, lost, doubled = Counter(), [], 0, 0
     for what, request, allowed, msgid in cases:
         before = {i for i, _f in r.xrange(streams.INBOX.key)}
@@ -815,8 +1025,14 @@ def test_raw_http_through_gunicorn(own_redis, procs, report):
             problems.append(f"{what}: {code} but stored {after}")
     # the web processes are still there and answer
     healthy = requests.get(base + "/healthz", timeout=10).status_code
-    report.row("Hostile input", "raw HTTP through gunicorn: chunked over 256 KiB, bad chunking, "
-               "non-UTF-8 request line, oversized line and header", len(cases), lost, doubled + (healthy != 200),
-               f"answers {dict(sorted(statuses.items()))}; /healthz afterwards {healthy}"
-               + (f"; problems: {problems[:3]}" if problems else ""))
+    report.row(
+        "Hostile input",
+        "raw HTTP through gunicorn: chunked over 256 KiB, bad chunking, "
+        "non-UTF-8 request line, oversized line and header",
+        len(cases),
+        lost,
+        doubled + (healthy != 200),
+        f"answers {dict(sorted(statuses.items()))}; /healthz afterwards {healthy}"
+        + (f"; problems: {problems[:3]}" if problems else ""),
+    )
     assert problems == [] and healthy == 200

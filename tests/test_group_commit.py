@@ -1,5 +1,6 @@
 """Group commit (workers/group_commit.py): threads of one process share a write and each gets its own
 outcome; and through `ingest.accept` on a real Redis, concurrent callbacks store every message once."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ import pytest
 from workers import ingest, jobs, keys, streams
 from workers.group_commit import GroupCommit, PerProcess
 
-JOIN = 30    # seconds: a bound for a deadlock, never reached when things work
+JOIN = 30  # seconds: a bound for a deadlock, never reached when things work
 
 
 def _start(fn, *args) -> threading.Thread:
@@ -56,7 +57,7 @@ def test_threads_arriving_during_a_write_share_the_next_one_and_each_gets_its_ow
         results[i] = gc.submit(i)
 
     threads = [_start(submit, 1)]
-    assert flush.entered.wait(JOIN)              # 1 is being written, alone
+    assert flush.entered.wait(JOIN)  # 1 is being written, alone
     threads += [_start(submit, i) for i in (2, 3, 4)]
     _wait_until(lambda: gc.pending == 3, "three waiters queued behind the write")
     flush.gate.set()
@@ -89,7 +90,7 @@ def test_a_failed_write_fails_each_of_its_waiters_and_not_the_next_write():
         t.join(JOIN)
     assert outcome[1] == 10
     assert isinstance(outcome[2], ConnectionError) and isinstance(outcome[3], ConnectionError)
-    assert gc.submit(5) == 50                    # the next write is tried anew
+    assert gc.submit(5) == 50  # the next write is tried anew
 
 
 def test_a_batch_never_exceeds_max_batch():
@@ -112,6 +113,7 @@ def test_a_flush_that_submits_again_does_not_deadlock():
 
     def flush(items):
         return [gc.submit(-i) if i > 0 else i for i in items]
+
     gc = GroupCommit(flush)
     out = []
     t = _start(lambda: out.append(gc.submit(7)))
@@ -125,7 +127,7 @@ def test_one_group_commit_per_process_and_key():
     a, b = object(), object()
     assert pp.get(a) is pp.get(a) and pp.get(a) is not pp.get(b)
     first = pp.get(a)
-    pp._pid = -1                                 # as in a forked child: nothing inherited is reused
+    pp._pid = -1  # as in a forked child: nothing inherited is reused
     assert pp.get(a) is not first and made == [a, b, a]
 
 
@@ -137,9 +139,20 @@ def web(env, r):
 
 
 def _event(msgid: str) -> dict:
-    return {"source": "robot", "msgid": msgid, "chat_id": "wrkGC", "chat_type": "group", "userid": "u1",
-            "name": "小鹿", "alias": "", "msgtype": "text", "text": "@打卡助手 打卡", "has_image": False,
-            "event": "", "ts": 1_700_000_000}
+    return {
+        "source": "robot",
+        "msgid": msgid,
+        "chat_id": "wrkGC",
+        "chat_type": "group",
+        "userid": "u1",
+        "name": "小鹿",
+        "alias": "",
+        "msgtype": "text",
+        "text": "@打卡助手 打卡",
+        "has_image": False,
+        "event": "",
+        "ts": 1_700_000_000,
+    }
 
 
 def test_concurrent_callbacks_and_retries_store_each_message_once(web):
@@ -152,7 +165,7 @@ def test_concurrent_callbacks_and_retries_store_each_message_once(web):
     barrier = threading.Barrier(threads_n)
 
     def client(t):
-        pair = t // 2                            # threads 2k and 2k+1 send the same MsgIds
+        pair = t // 2  # threads 2k and 2k+1 send the same MsgIds
         barrier.wait()
         for i in range(per_thread):
             mid = f"gc-{pair}-{i}"

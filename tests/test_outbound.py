@@ -1,4 +1,5 @@
 """The outbox and the sender, against a real Redis and the real WeCom simulator over loopback."""
+
 from __future__ import annotations
 
 import json
@@ -99,11 +100,14 @@ def _long_text(lines, width=30):
     return "\n".join(f"{i:03d} " + "打卡接龙" * (width // 4) for i in range(lines))
 
 
-@pytest.mark.parametrize("group,msgtype,limit,path", [
-    ("xhs01", "text", 2048, "webhook/send"),
-    ("xhs01", "markdown", 4096, "webhook/send"),
-    ("xhs02", "text", 2048, "appchat/send"),
-])
+@pytest.mark.parametrize(
+    "group,msgtype,limit,path",
+    [
+        ("xhs01", "text", 2048, "webhook/send"),
+        ("xhs01", "markdown", 4096, "webhook/send"),
+        ("xhs02", "text", 2048, "appchat/send"),
+    ],
+)
 def test_long_content_split_on_lines_in_order(sim, r, group, msgtype, limit, path):
     text = _long_text(400)
     assert len(text.encode()) > 3 * limit
@@ -116,14 +120,14 @@ def test_long_content_split_on_lines_in_order(sim, r, group, msgtype, limit, pat
     first, rest = msgs[0]["content"], [m["content"] for m in msgs[1:]]
     if path == "appchat/send":
         assert first.startswith("@张三 @李四 ")
-        first = first[len("@张三 @李四 "):]
+        first = first[len("@张三 @李四 ") :]
     elif msgtype == "markdown":
         assert first.startswith("<@u1> <@u2>\n")
-        first = first[len("<@u1> <@u2>\n"):]
+        first = first[len("<@u1> <@u2>\n") :]
     else:
         assert msgs[0]["mentioned_list"] == ["u1", "u2"]
     assert all(m["mentioned_list"] == [] for m in msgs[1:])
-    assert "\n".join([first] + rest) == text          # cut on line boundaries, order kept
+    assert "\n".join([first] + rest) == text  # cut on line boundaries, order kept
     n = len(msgs)
     assert [outbound.state_of(r, f"long#{i}")["status"] for i in range(1, n + 1)] == ["sent"] * n
 
@@ -215,8 +219,11 @@ def test_wrong_secret_is_fatal(sim, r):
 
 # -- retries -------------------------------------------------------------------------------------------
 def test_retry_with_backoff_then_delivered_exactly_once(sim, r):
-    sim.state.add_fault({"path": "webhook/send", "errcode": 45009}, {"path": "webhook/send", "errcode": -1},
-                        {"path": "webhook/send", "http": 502})
+    sim.state.add_fault(
+        {"path": "webhook/send", "errcode": 45009},
+        {"path": "webhook/send", "errcode": -1},
+        {"path": "webhook/send", "http": 502},
+    )
     t = time.time()
     outbound.post(r, out("rb"))
     assert sent(sim) == []
@@ -338,7 +345,7 @@ def test_not_before_waits(sim, r):
     assert sent(sim) == [] and abs(outbound.next_due(r) - (t + 0.5)) < 0.01
     assert outbound.pump_delayed(r) == 0
     time.sleep(0.6)
-    assert outbound.pump_delayed(r) == 1        # inline: the woken drain sends it at once
+    assert outbound.pump_delayed(r) == 1  # inline: the woken drain sends it at once
     assert len(sent(sim)) == 1 and outbound.next_due(r) is None
 
 
@@ -389,8 +396,8 @@ def test_batch_for_many_robots_sent_concurrently(sim, r, env):
     elapsed = time.monotonic() - started
     msgs = sent(sim)
     assert len(msgs) == 20
-    assert elapsed < 2.0          # one after the other: 20 x 0.2 s = 4 s
-    for g in groups:              # per robot, order kept
+    assert elapsed < 2.0  # one after the other: 20 x 0.2 s = 4 s
+    for g in groups:  # per robot, order kept
         assert [m["content"] for m in msgs if m["content"].startswith(g + "-")] == [f"{g}-0", f"{g}-1"]
 
 
@@ -443,8 +450,11 @@ def test_no_secret_in_logs_or_registry(sim, r, env, caplog, tmp_path):
     outbound.post(r, dm("s-dm"))
     sim.state.add_fault({"path": "message/send", "errcode": 40014})
     outbound.post(r, dm("s-refetch"))
-    sim.state.add_fault({"path": "webhook/send", "http": 502}, {"path": "webhook/send", "timeout": True},
-                        {"path": "webhook/send", "errcode": 40058})
+    sim.state.add_fault(
+        {"path": "webhook/send", "http": 502},
+        {"path": "webhook/send", "timeout": True},
+        {"path": "webhook/send", "errcode": 40058},
+    )
     outbound.post(r, out("s-502"))
     run_forward(r, 10, t)
     outbound.post(r, out("s-fatal"))
@@ -474,7 +484,7 @@ def test_no_secret_in_logs_or_registry(sim, r, env, caplog, tmp_path):
         elif kind == b"string":
             texts.append(r.get(key).decode())
     texts += [str(e) for _id, e in r.xrange(streams.OUTBOX.key)]
-    assert any("webhook/send?key=***" in t_ for t_ in texts)      # the URLs were logged, redacted
+    assert any("webhook/send?key=***" in t_ for t_ in texts)  # the URLs were logged, redacted
     assert any("access_token=***" in t_ for t_ in texts)
     assert any("corpsecret=***" in t_ for t_ in texts)
     assert len(outbound.failed_list(r)) >= 3
@@ -484,15 +494,18 @@ def test_no_secret_in_logs_or_registry(sim, r, env, caplog, tmp_path):
 
 
 def test_redact_url():
-    assert redact_url("http://h/cgi-bin/webhook/send?key=abc-123&type=file") == \
-        "http://h/cgi-bin/webhook/send?key=***&type=file"
+    assert (
+        redact_url("http://h/cgi-bin/webhook/send?key=abc-123&type=file")
+        == "http://h/cgi-bin/webhook/send?key=***&type=file"
+    )
     assert "s3cret" not in redact_url("gettoken?corpid=ww1&corpsecret=s3cret")
 
 
 def test_drain_job_waits_for_a_retry_due_soon(sim, r):
     """Outside inline mode the drain job sleeps until a retry due within 15 s, then sends it."""
     from workers import jobs
-    jobs.set_inline(False)                     # post() enqueues a job nobody runs; we run it
+
+    jobs.set_inline(False)  # post() enqueues a job nobody runs; we run it
     sim.state.add_fault({"path": "webhook/send", "errcode": 45009})
     outbound.post(r, out("soon"))
     started = time.monotonic()
@@ -504,6 +517,7 @@ def test_drain_job_waits_for_a_retry_due_soon(sim, r):
 
 def test_simulator_control_endpoints(sim, r):
     import requests
+
     base = sim.base_url
     assert requests.post(base + "_control/faults", json={"path": "webhook/send", "errcode": 45009}).ok
     key = robot_key()
@@ -518,8 +532,9 @@ def test_simulator_control_endpoints(sim, r):
     big = {"msgtype": "text", "text": {"content": "x" * 2049}}
     assert requests.post(base + f"webhook/send?key={key}", json=big).json()["errcode"] == 40058
     assert [m["content"] for m in requests.get(base + "_control/sent").json()] == ["b"]
-    tok = requests.get(base + "gettoken", params={"corpid": get_settings().corp_id,
-                                                  "corpsecret": get_settings().secret}).json()["access_token"]
+    tok = requests.get(
+        base + "gettoken", params={"corpid": get_settings().corp_id, "corpsecret": get_settings().secret}
+    ).json()["access_token"]
     body = {"touser": "u1", "msgtype": "text", "agentid": 1000002, "text": {"content": "hi"}}
     assert requests.post(base + "message/send", params={"access_token": tok}, json=body).json()["errcode"] == 0
     assert requests.post(base + "_control/expire_tokens").ok
@@ -535,14 +550,17 @@ def test_simulator_blueprint_mounts_anywhere():
     from flask import Flask
 
     from wecom_bot.sim import simulator
+
     app = Flask("x")
     app.register_blueprint(simulator.bp, url_prefix="/_sim/cgi-bin")
     client = app.test_client()
     simulator.DEFAULT_STATE.reset()
     tok = client.get("/_sim/cgi-bin/gettoken?corpid=wwsimulator&corpsecret=simsecret").get_json()
     assert tok["errcode"] == 0
-    res = client.post("/_sim/cgi-bin/appchat/send?access_token=" + tok["access_token"],
-                      json={"chatid": "c1", "msgtype": "text", "text": {"content": "hi"}}).get_json()
+    res = client.post(
+        "/_sim/cgi-bin/appchat/send?access_token=" + tok["access_token"],
+        json={"chatid": "c1", "msgtype": "text", "text": {"content": "hi"}},
+    ).get_json()
     assert res["errcode"] == 0
     assert [m["chatid"] for m in client.get("/_sim/cgi-bin/_control/sent").get_json()] == ["c1"]
     simulator.DEFAULT_STATE.reset()
@@ -558,7 +576,7 @@ def test_entries_left_by_a_dead_worker_are_reclaimed(sim, r):
     for i in range(3):
         outbound._post(r, out(f"dw{i}", content=f"dw{i}"), wake=False)
     streams.ensure_group(r, streams.OUTBOX)
-    r.xreadgroup(streams.GROUP, "dead-worker", {streams.OUTBOX.key: ">"}, count=10)   # taken, never acked
+    r.xreadgroup(streams.GROUP, "dead-worker", {streams.OUTBOX.key: ">"}, count=10)  # taken, never acked
     assert outbound.process_outbox(r) == 0 and sent(sim) == []
     assert streams.reclaim(r, streams.OUTBOX, outbound.handle_entries, min_idle_ms=0) == 3
     assert [m["content"] for m in sent(sim)] == ["dw0", "dw1", "dw2"]

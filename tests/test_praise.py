@@ -2,6 +2,7 @@
 the weekly goal, a personal best), never the same sentence twice in a row to one member, the same
 words when a message is processed again, and replies gathered into one message when a group's robot
 is near its 20 messages a minute: every member acknowledged, the robot never over its limit."""
+
 from __future__ import annotations
 
 import itertools
@@ -38,10 +39,20 @@ def group(env, r):
 
 
 def ev(uid, d: date, hour=12, msgid=None, chat=CHAT, text="@打卡助手 打卡"):
-    return {"source": "robot" if chat else "app", "msgid": msgid or f"p{next(_ids)}", "chat_id": chat,
-            "chat_type": "group" if chat else "single", "userid": uid, "name": NAMES.get(uid, uid), "alias": "",
-            "msgtype": "text", "text": text, "has_image": False, "event": "",
-            "ts": local_ts(SH, d.year, d.month, d.day, hour)}
+    return {
+        "source": "robot" if chat else "app",
+        "msgid": msgid or f"p{next(_ids)}",
+        "chat_id": chat,
+        "chat_type": "group" if chat else "single",
+        "userid": uid,
+        "name": NAMES.get(uid, uid),
+        "alias": "",
+        "msgtype": "text",
+        "text": text,
+        "has_image": False,
+        "event": "",
+        "ts": local_ts(SH, d.year, d.month, d.day, hour),
+    }
 
 
 def reply_to(r, sent, event) -> str:
@@ -60,7 +71,7 @@ def formatted(kind, **kw):
 
 def test_milestones_in_the_instant_reply(r, group, sent):
     lines = {}
-    for i in range(12):                                     # Mon .. next Fri, but not Friday the 27th
+    for i in range(12):  # Mon .. next Fri, but not Friday the 27th
         d = MON + timedelta(days=i)
         if i == 4:
             continue
@@ -68,12 +79,12 @@ def test_milestones_in_the_instant_reply(r, group, sent):
     assert lines[0].startswith("✅ 小鹿 打卡成功｜连续 1 天") and "本周 1/3" in lines[0]
     assert praise_line(lines[0]) in formatted(praise.FIRST)
     assert praise_line(lines[1]) in formatted(praise.DAILY)
-    assert praise_line(lines[2]) in formatted(praise.STREAK, n=3)               # 3 days, and 3/3 this week
+    assert praise_line(lines[2]) in formatted(praise.STREAK, n=3)  # 3 days, and 3/3 this week
     assert "｜本周目标达成🎉" in lines[2]
-    assert praise_line(lines[3]) in formatted(praise.DAILY)                     # 4 in a row: the record
-    assert praise_line(lines[7]) in formatted(praise.STREAK, n=3)               # a new run: 3 again
-    assert praise_line(lines[9]) in formatted(praise.BEST, n=5, prev=4)         # beats the 4 of last week
-    assert praise_line(lines[10]) in formatted(praise.DAILY)                    # 6: a record, not news twice
+    assert praise_line(lines[3]) in formatted(praise.DAILY)  # 4 in a row: the record
+    assert praise_line(lines[7]) in formatted(praise.STREAK, n=3)  # a new run: 3 again
+    assert praise_line(lines[9]) in formatted(praise.BEST, n=5, prev=4)  # beats the 4 of last week
+    assert praise_line(lines[10]) in formatted(praise.DAILY)  # 6: a record, not news twice
     assert praise_line(lines[11]) in formatted(praise.STREAK, n=7)
     # the weekly goal on its own: Mon, Wed, Fri
     for d in (MON, MON + timedelta(days=2)):
@@ -86,16 +97,16 @@ def test_milestones_in_the_instant_reply(r, group, sent):
 def test_never_the_same_sentence_twice_in_a_row_and_the_same_words_on_a_retry(r, group, sent):
     texts = []
     events = []
-    r.hset(keys.goals("xhs01", "momo"), str(day_index(MON)), 7)      # a goal every other day never reaches
-    for i in range(0, 60, 2):                               # every other day: ordinary days, never a streak
+    r.hset(keys.goals("xhs01", "momo"), str(day_index(MON)), 7)  # a goal every other day never reaches
+    for i in range(0, 60, 2):  # every other day: ordinary days, never a streak
         event = ev("momo", MON + timedelta(days=i))
         events.append(event)
         texts.append(praise_line(reply_to(r, sent, event)))
-        r.delete(keys.replies_recent("xhs01"))              # days apart: the robot's minute is long past
+        r.delete(keys.replies_recent("xhs01"))  # days apart: the robot's minute is long past
     daily = [t for t in texts[1:]]
     assert all(t in formatted(praise.DAILY) for t in daily)
     assert all(a != b for a, b in zip(texts, texts[1:], strict=False))
-    assert len(set(daily)) >= 4                             # varied, not two sentences taking turns
+    assert len(set(daily)) >= 4  # varied, not two sentences taking turns
     # the last message processed again (a reclaimed inbox entry): same words, posted once
     last = events[-1]
     again = reply_to(r, sent, dict(last))
@@ -110,15 +121,15 @@ def test_choose_never_repeats_the_last_template():
         for seed in (f"m{i}" for i in range(200)):
             first = praise.choose(kind, seed, None)
             assert praise.choose(kind, seed, f"{kind}:{first}") != first
-            assert praise.choose(kind, seed, None) == first                  # deterministic
+            assert praise.choose(kind, seed, None) == first  # deterministic
 
 
 def test_personal_best_needs_a_record_worth_beating():
     base = 0
-    days = DayBits(bytes([0b11011100]), base)              # days 0,1 then 3,4,5
+    days = DayBits(bytes([0b11011100]), base)  # days 0,1 then 3,4,5
     m = praise.milestone(days, DayBits(b"", base), 5, streak=3, total=5, week_count=5, goal=7)
-    assert m.kind == praise.STREAK                          # beating a 2-day record is not news yet
-    days = DayBits(bytes([0b11101111, 0]), base)            # 0,1,2 then 4,5,6,7
+    assert m.kind == praise.STREAK  # beating a 2-day record is not news yet
+    days = DayBits(bytes([0b11101111, 0]), base)  # 0,1,2 then 4,5,6,7
     m = praise.milestone(days, DayBits(b"", base), 7, streak=4, total=7, week_count=4, goal=7)
     assert (m.kind, m.n, m.prev) == (praise.BEST, 4, 3)
 
@@ -133,13 +144,15 @@ def test_thirty_checkins_in_one_minute_stay_under_the_robot_limit_and_all_are_ac
     from wecom_bot import create_app
     from wecom_bot.crypto import CallbackCrypto
     from wecom_bot.sim.builders import robot_xml, sign
+
     s = env(WECOM_ROBOT_TOKEN=TOKEN, WECOM_ROBOT_ENCODING_AES_KEY=AES, GROUP_XHS01_MEMBERS=",".join(CROWD))
     crypto = CallbackCrypto(TOKEN, AES, "")
     client = create_app().test_client()
     when = int(datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo(SH)).timestamp())
     for i, (uid, name) in enumerate(CROWD.items()):
-        signed = sign(crypto, "/wecom/robot", robot_xml("wrchat01", uid, name, "@打卡助手 打卡", msgid=f"burst{i}"),
-                      when + i)
+        signed = sign(
+            crypto, "/wecom/robot", robot_xml("wrchat01", uid, name, "@打卡助手 打卡", msgid=f"burst{i}"), when + i
+        )
         assert client.post(signed.path, data=signed.body).status_code == 200
 
     def robot():
@@ -149,7 +162,7 @@ def test_thirty_checkins_in_one_minute_stay_under_the_robot_limit_and_all_are_ac
     assert 0 < len(direct) <= 20 - s.reply_reserve
     gathered = r.llen(keys.reply_buffer("xhs01"))
     assert gathered == len(CROWD) - len(direct)
-    assert r.zcard(keys.OUT_DELAYED) == 0                   # nobody's reply waits for a later minute
+    assert r.zcard(keys.OUT_DELAYED) == 0  # nobody's reply waits for a later minute
 
     # the next minute tick posts the gathered replies as one message
     res = schedule.tick(local_ts(SH, 2026, 11, 24, 3, 0))
@@ -160,11 +173,13 @@ def test_thirty_checkins_in_one_minute_stay_under_the_robot_limit_and_all_are_ac
     assert combined.startswith("✅ 打卡成功：")
     for name in CROWD.values():
         holders = [m for m in sent if name in m["content"]]
-        assert len(holders) == 1, name                      # each member acknowledged exactly once
+        assert len(holders) == 1, name  # each member acknowledged exactly once
     assert "第一次打卡🎉" in combined
     # a flush retried after a crash (the batch was taken, maybe posted) posts nothing twice
-    items = [{"id": f"reply:burst{i}", "name": name, "words": "x", "at": 0}
-             for i, name in list(enumerate(CROWD.values()))[len(direct):]]
+    items = [
+        {"id": f"reply:burst{i}", "name": name, "words": "x", "at": 0}
+        for i, name in list(enumerate(CROWD.values()))[len(direct) :]
+    ]
     r.set(keys.reply_flushing("xhs01"), json.dumps(items, ensure_ascii=False, separators=(",", ":")))
     assert replies.flush_replies(r, s, "xhs01") == gathered
     outbound.process_outbox(r)

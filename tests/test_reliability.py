@@ -5,6 +5,7 @@ breaking real processes (redis-server, gunicorn with the Procfile's flags, `weco
 Every test computes the expected outcome independently (from the messages it generated) and records a
 row {fault, cases, lost, doubled} for docs/RELIABILITY.md (tests/reliability_report.py) before asserting.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,7 +47,7 @@ ROBOT_TOKEN, ROBOT_AES = "relRobotTok3n9Q", "R3lRobotAesKey0123456789abcdefghijk
 APP_TOKEN, APP_AES = "relAppTok3n5W", "R3lAppAesKey0123456789abcdefghijklmnopqrstu"
 ROBOT = CallbackCrypto(ROBOT_TOKEN, ROBOT_AES, "")
 APP = CallbackCrypto(APP_TOKEN, APP_AES, CORP)
-DEAD_API = "http://127.0.0.1:9/cgi-bin/"   # nothing listens: used where nothing may be sent
+DEAD_API = "http://127.0.0.1:9/cgi-bin/"  # nothing listens: used where nothing may be sent
 
 
 # -- configuration shared by the test process and the processes it starts ------------------------------
@@ -66,15 +67,27 @@ def webhook(i: int) -> str:
     return f"relhook-{i:02d}-5e1f0c9a7b"
 
 
-def service_vars(redis_url: str, api: str = DEAD_API, groups: int = 2, members: int = 10,
-                 webhooks: bool = True, **extra) -> dict[str, str]:
+def service_vars(
+    redis_url: str, api: str = DEAD_API, groups: int = 2, members: int = 10, webhooks: bool = True, **extra
+) -> dict[str, str]:
     """The service's variables for a test: its Redis, the simulator, `groups` groups of `members`."""
-    v = {"REDIS_URL": redis_url, "BOT_ENV_FILE": "/nonexistent/.env", "BOT_TIMEZONE": "Asia/Shanghai",
-         "BOT_CALLBACK_MAX_AGE": "0",   # replays callbacks signed at fixed instants
-         "BOT_ADMINS": "admin1", "WECOM_CORP_ID": CORP, "WECOM_AGENT_ID": AGENT, "WECOM_SECRET": SECRET,
-         "WECOM_API_BASE_URL": api, "WECOM_ROBOT_TOKEN": ROBOT_TOKEN, "WECOM_ROBOT_ENCODING_AES_KEY": ROBOT_AES,
-         "WECOM_TOKEN": APP_TOKEN, "WECOM_ENCODING_AES_KEY": APP_AES, "BOT_HTTP_TIMEOUT": "0.5",
-         "BOT_GROUPS": ",".join(gkey(i) for i in range(groups))}
+    v = {
+        "REDIS_URL": redis_url,
+        "BOT_ENV_FILE": "/nonexistent/.env",
+        "BOT_TIMEZONE": "Asia/Shanghai",
+        "BOT_CALLBACK_MAX_AGE": "0",  # replays callbacks signed at fixed instants
+        "BOT_ADMINS": "admin1",
+        "WECOM_CORP_ID": CORP,
+        "WECOM_AGENT_ID": AGENT,
+        "WECOM_SECRET": SECRET,
+        "WECOM_API_BASE_URL": api,
+        "WECOM_ROBOT_TOKEN": ROBOT_TOKEN,
+        "WECOM_ROBOT_ENCODING_AES_KEY": ROBOT_AES,
+        "WECOM_TOKEN": APP_TOKEN,
+        "WECOM_ENCODING_AES_KEY": APP_AES,
+        "BOT_HTTP_TIMEOUT": "0.5",
+        "BOT_GROUPS": ",".join(gkey(i) for i in range(groups)),
+    }
     for i in range(groups):
         p = f"GROUP_{gkey(i).upper()}_"
         v[p + "CHAT_ID"] = chat(i)
@@ -113,7 +126,7 @@ def compare_days(r: redis.Redis, expected: dict[tuple[str, str], set[int]]) -> t
     a day counted that no message carried is an extra (doubled) one."""
     lost = extra = 0
     with r.pipeline(transaction=False) as p:
-        for (g, u) in expected:
+        for g, u in expected:
             p.get(keys.days(g, u))
         raws = p.execute()
     bases = {}
@@ -142,8 +155,9 @@ def load_inbox(r: redis.Redis, events: list[dict]) -> None:
         ingest.accept(r, ev)
 
 
-def checkin_events(n: int, groups: int, users: int, first_day: str, days: int, repeat_every: int = 5,
-                   prefix: int = 7_000_000_000):
+def checkin_events(
+    n: int, groups: int, users: int, first_day: str, days: int, repeat_every: int = 5, prefix: int = 7_000_000_000
+):
     """n private check-ins ("打卡" sent to the app by configured members; each is answered privately, one
     reply per message) through the real parser; every `repeat_every`-th message is a second check-in of
     a member on a day they already checked in (a new MsgId: counted once, answered "already").
@@ -257,24 +271,25 @@ def live(env):
 # 1. Delivery: a worker killed with SIGKILL in the middle of a batch
 # =====================================================================================================
 CRASH_N = int(os.environ.get("CRASH_MESSAGES", "20000"))
-CRASH_METRIC_N = 5000      # the metric's own, smaller crash
+CRASH_METRIC_N = 5000  # the metric's own, smaller crash
 
 
 @dataclass
 class WorkerCrash:
     """What a worker killed mid-batch left, once a second worker, the tick and the reclaim are done."""
+
     messages: int
-    distinct: int           # member-days the messages carry
-    held: int               # entries the killed worker held
-    applied: int            # ... of which it had already counted
-    stranded: int           # entries reclaimed from the dead consumer
+    distinct: int  # member-days the messages carry
+    held: int  # entries the killed worker held
+    applied: int  # ... of which it had already counted
+    stranded: int  # entries reclaimed from the dead consumer
     lost_days: int
     extra_days: int
-    dead: int               # entries in the dead-letter lists
-    replies: int            # replies queued
-    sent_replies: int       # replies marked sent (dry run)
-    checkins: int           # the `checkins` metric
-    api_calls: int          # calls that reached the simulator (BOT_DRY_RUN: none)
+    dead: int  # entries in the dead-letter lists
+    replies: int  # replies queued
+    sent_replies: int  # replies marked sent (dry run)
+    checkins: int  # the `checkins` metric
+    api_calls: int  # calls that reached the simulator (BOT_DRY_RUN: none)
 
 
 def crash_a_worker_mid_batch(live, own_redis, procs, simulator, n: int) -> WorkerCrash:
@@ -289,13 +304,18 @@ def crash_a_worker_mid_batch(live, own_redis, procs, simulator, n: int) -> Worke
     assert r.xlen(streams.INBOX.key) == n
 
     w1 = start_worker(procs, child_env(values), "worker1", r)
-    wait_for(lambda: r.xlen(streams.INBOX.key) <= n * 0.7, timeout=120, interval=0.005,
-             what="worker1 to process 30% of the inbox")
+    wait_for(
+        lambda: r.xlen(streams.INBOX.key) <= n * 0.7,
+        timeout=120,
+        interval=0.005,
+        what="worker1 to process 30% of the inbox",
+    )
     by_msgid = {ev["msgid"]: ev for ev in events}
     dead_consumer = consumer_of(w1)
-    held, applied = freeze_mid_batch(w1, r, streams.INBOX, dead_consumer,
-                                     lambda ids: count_existing(r, [inbox_effect_key(by_msgid[m]) for m in ids]))
-    procs.kill(w1, signal.SIGKILL)          # kill -9 while it holds a half-done batch
+    held, applied = freeze_mid_batch(
+        w1, r, streams.INBOX, dead_consumer, lambda ids: count_existing(r, [inbox_effect_key(by_msgid[m]) for m in ids])
+    )
+    procs.kill(w1, signal.SIGKILL)  # kill -9 while it holds a half-done batch
     left = r.xlen(streams.INBOX.key)
     assert 0 < left < n and held > 0
 
@@ -307,8 +327,12 @@ def crash_a_worker_mid_batch(live, own_redis, procs, simulator, n: int) -> Worke
     def only_the_dead_ones_left():
         holders = {c["name"].decode(): c["pending"] for c in r.xinfo_consumers(streams.INBOX.key, streams.GROUP)}
         live_pending = sum(k for name, k in holders.items() if name != dead_consumer)
-        return (streams.depth(r, streams.INBOX)["lag"] == 0 and live_pending == 0
-                and r.xlen(streams.INBOX.key) == holders.get(dead_consumer, 0))
+        return (
+            streams.depth(r, streams.INBOX)["lag"] == 0
+            and live_pending == 0
+            and r.xlen(streams.INBOX.key) == holders.get(dead_consumer, 0)
+        )
+
     wait_for(only_the_dead_ones_left, timeout=120, what="worker2 to drain all but the dead worker's entries")
     stranded = r.xlen(streams.INBOX.key)
     # The next tick after RECLAIM_IDLE_MS (60 s) reclaims what the dead consumer held (maintenance.run).
@@ -316,31 +340,57 @@ def crash_a_worker_mid_batch(live, own_redis, procs, simulator, n: int) -> Worke
     # now with min_idle_ms=0 (safe here: no live consumer holds anything).
     reclaimed = streams.reclaim(r, streams.INBOX, lambda e: ingest.process_batch(r, e), min_idle_ms=0)
     assert reclaimed == stranded
-    wait_for(lambda: r.xlen(streams.INBOX.key) == 0 and r.xlen(streams.OUTBOX.key) == 0
-             and streams.depth(r, streams.OUTBOX)["pending"] == 0
-             and metric(r, "sends_dry_run") >= n, timeout=180, interval=0.1,
-             what="the outbox to drain")
+    wait_for(
+        lambda: (
+            r.xlen(streams.INBOX.key) == 0
+            and r.xlen(streams.OUTBOX.key) == 0
+            and streams.depth(r, streams.OUTBOX)["pending"] == 0
+            and metric(r, "sends_dry_run") >= n
+        ),
+        timeout=180,
+        interval=0.1,
+        what="the outbox to drain",
+    )
     time.sleep(0.3)
 
     lost_days, extra_days = compare_days(r, expected)
     return WorkerCrash(
-        messages=n, distinct=sum(len(d) for d in expected.values()), held=held, applied=applied,
-        stranded=stranded, lost_days=lost_days, extra_days=extra_days,
+        messages=n,
+        distinct=sum(len(d) for d in expected.values()),
+        held=held,
+        applied=applied,
+        stranded=stranded,
+        lost_days=lost_days,
+        extra_days=extra_days,
         dead=r.llen(streams.INBOX.dead_key) + r.llen(streams.OUTBOX.dead_key),
         replies=sum(1 for _ in r.scan_iter(keys.OUT_STATE_PREFIX + "reply:*", count=5000)),
-        sent_replies=metric(r, "sends_dry_run"), checkins=metric(r, "checkins"),
-        api_calls=simulator.state.call_count())
+        sent_replies=metric(r, "sends_dry_run"),
+        checkins=metric(r, "checkins"),
+        api_calls=simulator.state.call_count(),
+    )
 
 
 def test_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(live, own_redis, procs, simulator, report):
     crash = crash_a_worker_mid_batch(live, own_redis, procs, simulator, CRASH_N)
     lost = crash.lost_days + max(0, CRASH_N - crash.replies) + crash.dead
     doubled = crash.extra_days + max(0, crash.sent_replies - CRASH_N)
-    report.row("Delivery", "worker SIGKILLed mid-batch; second worker + tick reclaim", CRASH_N, lost, doubled,
-               f"{crash.distinct} member-days; killed holding {crash.held} entries, {crash.applied} of them already "
-               f"counted but not acknowledged; {crash.stranded} reclaimed")
-    report.row("Outbound", "BOT_DRY_RUN=1: nothing sent", CRASH_N, 0, crash.api_calls,
-               "replies marked sent (dry run), no API call reached the simulator")
+    report.row(
+        "Delivery",
+        "worker SIGKILLed mid-batch; second worker + tick reclaim",
+        CRASH_N,
+        lost,
+        doubled,
+        f"{crash.distinct} member-days; killed holding {crash.held} entries, {crash.applied} of them already "
+        f"counted but not acknowledged; {crash.stranded} reclaimed",
+    )
+    report.row(
+        "Outbound",
+        "BOT_DRY_RUN=1: nothing sent",
+        CRASH_N,
+        0,
+        crash.api_calls,
+        "replies marked sent (dry run), no API call reached the simulator",
+    )
     assert (crash.lost_days, crash.extra_days, crash.dead) == (0, 0, 0)
     assert crash.replies == CRASH_N and crash.sent_replies == CRASH_N
     assert crash.api_calls == 0
@@ -351,10 +401,15 @@ def test_checkins_metric_is_exact_after_the_worker_crash(live, own_redis, procs,
     its own (smaller than the one above)."""
     crash = crash_a_worker_mid_batch(live, own_redis, procs, simulator, CRASH_METRIC_N)
     distinct, checkins = crash.distinct, crash.checkins
-    report.row("Delivery", "`checkins` metric (wb:metrics, /metrics) after a worker crash", distinct,
-               max(0, distinct - checkins), max(0, checkins - distinct),
-               f"metric {checkins}, member-days counted {distinct}; counted by checkin.lua in the same atomic "
-               "step as the day, so a worker killed between two commands cannot lose or double it")
+    report.row(
+        "Delivery",
+        "`checkins` metric (wb:metrics, /metrics) after a worker crash",
+        distinct,
+        max(0, distinct - checkins),
+        max(0, checkins - distinct),
+        f"metric {checkins}, member-days counted {distinct}; counted by checkin.lua in the same atomic "
+        "step as the day, so a worker killed between two commands cannot lose or double it",
+    )
     assert checkins == distinct
 
 
@@ -366,6 +421,7 @@ def mixed_events(day_text: str = "2026-03-11") -> list[dict]:
     in the group and in private, a member's private check-in and 我的, an unknown chat, the robot joining,
     an unrecognised mention (a hint)."""
     ts = local_ts(day_text + " 09:00:00")
+
     def robot(chat_id: str, userid: str, name: str, text: str = "", at: int = 0, **kw) -> dict:
         return parse_robot(robot_xml(chat_id, userid, name, text, **kw), ts + at)
 
@@ -373,8 +429,10 @@ def mixed_events(day_text: str = "2026-03-11") -> list[dict]:
         return parse_app(app_xml(CORP, userid, text, msgid=msgid, create_time=ts + at), ts + at)
 
     evs = [robot(chat(0), member(0, u), f"学员{u}", "@打卡助手 打卡", u, msgid=f"mx-c{u}") for u in range(6)]
-    chain_text = ("@打卡助手 #接龙\n3月11日 更文打卡\n例 名字 已更/未更 笔记链接\n\n"
-                  "1. 学员0 已更\n2. u00x008 已更\n3. u00x009 已更")
+    chain_text = (
+        "@打卡助手 #接龙\n3月11日 更文打卡\n例 名字 已更/未更 笔记链接\n\n"
+        "1. 学员0 已更\n2. u00x008 已更\n3. u00x009 已更"
+    )
     evs += [
         robot(chat(0), member(0, 0), "学员0", "@打卡助手 今日打卡✅", 60, msgid="mx-rep"),
         robot(chat(0), member(0, 7), "学员7", "", 61, msgtype="image", msgid="mx-img"),
@@ -397,11 +455,21 @@ def inbox_side(snap: dict) -> dict:
     """A snapshot without what the outbox's own sending changes (states, rate windows, send metrics)."""
     out = {}
     for k, (t, v) in snap.items():
-        if k.startswith(("wb:out:state:", "wb:out:rate:", "wb:out:delayed", "wb:out:streak:", "wb:out:alerted",
-                         "wb:out:failed", "wb:out:seq", "wb:token:",
-                         # the admins' alert about the failing sends (DEAD_API): queued by the sending
-                         # itself, once a day per problem, whatever the inbox does
-                         "wb:out:seen:alert:")):
+        if k.startswith(
+            (
+                "wb:out:state:",
+                "wb:out:rate:",
+                "wb:out:delayed",
+                "wb:out:streak:",
+                "wb:out:alerted",
+                "wb:out:failed",
+                "wb:out:seq",
+                "wb:token:",
+                # the admins' alert about the failing sends (DEAD_API): queued by the sending
+                # itself, once a day per problem, whatever the inbox does
+                "wb:out:seen:alert:",
+            )
+        ):
             continue
         if k == keys.METRICS:
             v = [(f, n) for f, n in v if not f.startswith(b"sends_")]
@@ -433,11 +501,16 @@ def test_a_batch_processed_twice_changes_nothing_twice(live, own_redis, procs, r
     changed = [k for k in set(first) | set(second) if first.get(k) != second.get(k)]
     a, c = inbox_side(first), inbox_side(third)
     changed += [k for k in set(a) | set(c) if a.get(k) != c.get(k)]
-    report.row("Delivery", "job retried: the same batch processed again (in process, and by a worker)",
-               2 * len(events), 0, len(changed),
-               "state compared key by key" + (f"; changed: {sorted(changed)[:5]}" if changed else ""))
+    report.row(
+        "Delivery",
+        "job retried: the same batch processed again (in process, and by a worker)",
+        2 * len(events),
+        0,
+        len(changed),
+        "state compared key by key" + (f"; changed: {sorted(changed)[:5]}" if changed else ""),
+    )
     assert changed == []
-    assert r.xlen(streams.OUTBOX.key) <= posted   # nothing new was queued to send
+    assert r.xlen(streams.OUTBOX.key) <= posted  # nothing new was queued to send
 
 
 def _signed(kind: str, xml: str, ts: int):
@@ -471,7 +544,7 @@ def test_wecom_retries_count_once_through_gunicorn(live, own_redis, procs, simul
     live(**values)
     _web, base = start_gunicorn(procs, child_env(values), "web")
     ts_robot, ts_app = local_ts("2026-03-16 09:00:00"), local_ts("2026-03-17 09:00:00")
-    msgs = []   # (kind, msgid, user, signed)
+    msgs = []  # (kind, msgid, user, signed)
     for g in range(5):
         for u in range(15):
             mid = f"rt-{g}-{u}"
@@ -488,15 +561,16 @@ def test_wecom_retries_count_once_through_gunicorn(live, own_redis, procs, simul
 
     def deliver(i_msg):
         i, (_kind, _mid, _uid, signed) = i_msg
-        if i % 2 == 0:                       # three retries at the same moment
+        if i % 2 == 0:  # three retries at the same moment
             barrier = threading.Barrier(3)
 
             def one():
                 barrier.wait()
                 return post(base, signed)
+
             with ThreadPoolExecutor(3) as pool:
                 got = list(pool.map(lambda _: one(), range(3)))
-        else:                                # three one after the other
+        else:  # three one after the other
             got = [post(base, signed) for _ in range(3)]
         with lock:
             statuses.extend(got)
@@ -512,21 +586,32 @@ def test_wecom_retries_count_once_through_gunicorn(live, own_redis, procs, simul
     # reply each; group replies may be gathered into one post while a robot is near its limit, so for them
     # only "never the same post twice" is checked.)
     start_worker(procs, child_env(values), "worker", r)
-    wait_for(lambda: r.xlen(streams.INBOX.key) == 0 and r.xlen(streams.OUTBOX.key) == 0
-             and len(simulator.state.sent_messages("message/send")) >= 50, timeout=60, what="replies")
+    wait_for(
+        lambda: (
+            r.xlen(streams.INBOX.key) == 0
+            and r.xlen(streams.OUTBOX.key) == 0
+            and len(simulator.state.sent_messages("message/send")) >= 50
+        ),
+        timeout=60,
+        what="replies",
+    )
     time.sleep(0.5)
     sent = simulator.state.sent_messages()
     per_user = Counter(u for m in sent if m["path"] == "message/send" for u in m["touser"])
     same_post = Counter((m["path"], m.get("key"), tuple(m.get("touser") or ()), m["content"]) for m in sent)
     replies_lost = sum(1 for _k, _m, uid, _s in msgs if _k == "app" and per_user[uid] == 0)
-    replies_doubled = sum(per_user[uid] - 1 for _k, _m, uid, _s in msgs if _k == "app" and per_user[uid] > 1) + \
-        sum(n - 1 for n in same_post.values() if n > 1)
+    replies_doubled = sum(per_user[uid] - 1 for _k, _m, uid, _s in msgs if _k == "app" and per_user[uid] > 1) + sum(
+        n - 1 for n in same_post.values() if n > 1
+    )
     counted = metric(r, "checkins")
-    report.row("Delivery", "WeCom retries: same MsgId x3, sequential and concurrent, 2 gunicorn workers",
-               len(statuses), lost + replies_lost + max(0, len(msgs) - counted),
-               doubled + replies_doubled + max(0, counted - len(msgs)),
-               f"{len(msgs)} messages (robot and app), {len(statuses)} callbacks; counted {counted}, "
-               f"replies {len(sent)}")
+    report.row(
+        "Delivery",
+        "WeCom retries: same MsgId x3, sequential and concurrent, 2 gunicorn workers",
+        len(statuses),
+        lost + replies_lost + max(0, len(msgs) - counted),
+        doubled + replies_doubled + max(0, counted - len(msgs)),
+        f"{len(msgs)} messages (robot and app), {len(statuses)} callbacks; counted {counted}, replies {len(sent)}",
+    )
     assert set(statuses) == {200}
     assert (lost, doubled, replies_lost, replies_doubled) == (0, 0, 0, 0)
     assert counted == len(msgs)
@@ -539,8 +624,10 @@ def test_redis_down_503_and_the_retry_is_counted_once(live, own_redis, procs, re
     live(**values)
     _web, base = start_gunicorn(procs, child_env(values), "web")
     ts = local_ts("2026-03-16 10:00:00")
-    msg = {k: _signed("robot", robot_xml(chat(0), member(0, i), "学员", "@打卡助手 打卡", msgid=k), ts + i)
-           for i, k in enumerate(["down-A", "down-B", "down-C"])}
+    msg = {
+        k: _signed("robot", robot_xml(chat(0), member(0, i), "学员", "@打卡助手 打卡", msgid=k), ts + i)
+        for i, k in enumerate(["down-A", "down-B", "down-C"])
+    }
     answers: dict[str, list[int]] = defaultdict(list)
 
     def send(k):
@@ -549,16 +636,16 @@ def test_redis_down_503_and_the_retry_is_counted_once(live, own_redis, procs, re
         return code
 
     def until_200(k, tries=10):
-        for _ in range(tries):          # WeCom retries; we allow a few more, a pool may hold dead connections
+        for _ in range(tries):  # WeCom retries; we allow a few more, a pool may hold dead connections
             if send(k) == 200:
                 return True
             time.sleep(0.2)
         return False
 
     assert send("down-A") == 200
-    server.stop()                                    # Redis down (SIGTERM)
+    server.stop()  # Redis down (SIGTERM)
     assert send("down-B") == 503 and send("down-A") == 503
-    server.start()                                   # back, same port and directory (AOF reloads A)
+    server.start()  # back, same port and directory (AOF reloads A)
     assert until_200("down-B") and until_200("down-A")
     assert sorted(inbox_msgids(r)) == ["down-A", "down-B"]
 
@@ -575,12 +662,21 @@ def test_redis_down_503_and_the_retry_is_counted_once(live, own_redis, procs, re
     big = b"<xml>" + b"x" * (300 * 1024) + b"</xml>"
     q = msg["down-A"].path
     assert requests.post(base + q, data=big, timeout=15).status_code == 413
-    assert requests.post(base + q, data=iter([big[i:i + 8192] for i in range(0, len(big), 8192)]),
-                         timeout=15).status_code == 413
+    assert (
+        requests.post(
+            base + q, data=iter([big[i : i + 8192] for i in range(0, len(big), 8192)]), timeout=15
+        ).status_code
+        == 413
+    )
     codes = [c for v in answers.values() for c in v]
-    report.row("Delivery", "Redis down (stopped, frozen mid-write) → 503, WeCom's retry → 200 once",
-               len(codes), sum(1 for k in msg if stored[k] == 0), sum(n - 1 for n in stored.values() if n > 1),
-               f"answers {dict(Counter(codes))}")
+    report.row(
+        "Delivery",
+        "Redis down (stopped, frozen mid-write) → 503, WeCom's retry → 200 once",
+        len(codes),
+        sum(1 for k in msg if stored[k] == 0),
+        sum(n - 1 for n in stored.values() if n > 1),
+        f"answers {dict(Counter(codes))}",
+    )
     assert set(codes) <= {200, 503}
     assert stored == Counter({"down-A": 1, "down-B": 1, "down-C": 1})
 
@@ -592,9 +688,14 @@ def test_redis_killed_under_load_every_200_is_stored_once(live, own_redis, procs
     live(**values)
     _web, base = start_gunicorn(procs, child_env(values), "web")
     ts = local_ts("2026-03-18 08:00:00")
-    msgs = [(f"load-{g}-{u}", _signed("robot", robot_xml(chat(g), member(g, u), "学员", "@打卡助手 打卡",
-                                                        msgid=f"load-{g}-{u}"), ts + u))
-            for g in range(4) for u in range(60)]
+    msgs = [
+        (
+            f"load-{g}-{u}",
+            _signed("robot", robot_xml(chat(g), member(g, u), "学员", "@打卡助手 打卡", msgid=f"load-{g}-{u}"), ts + u),
+        )
+        for g in range(4)
+        for u in range(60)
+    ]
     acked: set[str] = set()
     codes: list[int] = []
     lock = threading.Lock()
@@ -615,7 +716,7 @@ def test_redis_killed_under_load_every_200_is_stored_once(live, own_redis, procs
     with ThreadPoolExecutor(6) as pool:
         futures = [pool.submit(client, p) for p in parts]
         wait_for(lambda: len(acked) >= len(msgs) // 3, timeout=60, interval=0.001, what="a third acknowledged")
-        server.stop(kill=True)                       # kill -9 under load
+        server.stop(kill=True)  # kill -9 under load
         killed_at = len(acked)
         time.sleep(0.5)
         server.start()
@@ -624,8 +725,14 @@ def test_redis_killed_under_load_every_200_is_stored_once(live, own_redis, procs
     stored = Counter(inbox_msgids(r))
     lost = len(acked - set(stored)) + (len(msgs) - len(acked))
     doubled = sum(n - 1 for n in stored.values() if n > 1)
-    report.row("Durability", "redis-server SIGKILLed under concurrent callbacks (AOF always), clients retry",
-               len(msgs), lost, doubled, f"{killed_at} acknowledged before the kill; answers {dict(Counter(codes))}")
+    report.row(
+        "Durability",
+        "redis-server SIGKILLed under concurrent callbacks (AOF always), clients retry",
+        len(msgs),
+        lost,
+        doubled,
+        f"{killed_at} acknowledged before the kill; answers {dict(Counter(codes))}",
+    )
     assert set(codes) <= {200, 503}
     assert lost == 0 and doubled == 0 and len(stored) == len(msgs)
 
@@ -633,8 +740,10 @@ def test_redis_killed_under_load_every_200_is_stored_once(live, own_redis, procs
 # =====================================================================================================
 # 2. Durability: acknowledged messages survive a Redis restart; backup/restore round-trips all state
 # =====================================================================================================
-@pytest.mark.parametrize("mode", ["appendfsync always, SIGKILL", "config/redis.conf (everysec), SIGKILL",
-                                  "config/redis.conf (everysec), SIGTERM"])
+@pytest.mark.parametrize(
+    "mode",
+    ["appendfsync always, SIGKILL", "config/redis.conf (everysec), SIGKILL", "config/redis.conf (everysec), SIGTERM"],
+)
 def test_acknowledged_callbacks_survive_a_redis_restart(mode, live, own_redis, report):
     """With `appendfsync always` nothing acknowledged is lost, whatever kills Redis. With everysec (the
     production config/redis.conf) Redis may hold its AOF writes back for up to 2 s while an earlier fsync is
@@ -669,7 +778,7 @@ def test_acknowledged_callbacks_survive_a_redis_restart(mode, live, own_redis, r
     in_inbox = set(inbox_msgids(r))
     counted = {m for k, m in enumerate(ids) if r.exists(keys.effect(m, gkey(k % 4), member(k % 4, k // 4)))}
     missing = set(ids) - in_inbox - counted
-    recent = {f"dur-{i}" for i in range(n // 2, n)} if window else set()     # the last two seconds
+    recent = {f"dur-{i}" for i in range(n // 2, n)} if window else set()  # the last two seconds
     in_window = missing & recent
     missing -= in_window
     # WeCom's retries after the restart are recognised (the dedupe keys survived too): nothing re-added
@@ -682,13 +791,26 @@ def test_acknowledged_callbacks_survive_a_redis_restart(mode, live, own_redis, r
     streams.drain(r, streams.INBOX, lambda e: ingest.process_batch(r, e))
     expected = {(gkey(k % 4), member(k % 4, k // 4)): {day_of(ts + k, TZ)} for k in range(n)}
     lost_days, extra_days = compare_days(r, expected)
-    what = (f"Redis restart ({mode}): callbacks acknowledged more than 2 s before the kill" if window
-            else f"Redis restart ({mode}) after {n} acknowledged callbacks")
-    report.row("Durability", what, n // 2 if window else n, len(missing) + lost_days, re_added + extra_days,
-               f"{len(in_inbox)} still queued, {len(counted)} already counted at the crash"
-               + (f"; of the {n - n // 2} acknowledged in the last moment before the kill, {len(in_window)} were "
-                  "lost: the everysec window (Redis holds AOF writes back up to 2 s while an fsync is slow); "
-                  "appendfsync always loses none (row above)" if window else ""))
+    what = (
+        f"Redis restart ({mode}): callbacks acknowledged more than 2 s before the kill"
+        if window
+        else f"Redis restart ({mode}) after {n} acknowledged callbacks"
+    )
+    report.row(
+        "Durability",
+        what,
+        n // 2 if window else n,
+        len(missing) + lost_days,
+        re_added + extra_days,
+        f"{len(in_inbox)} still queued, {len(counted)} already counted at the crash"
+        + (
+            f"; of the {n - n // 2} acknowledged in the last moment before the kill, {len(in_window)} were "
+            "lost: the everysec window (Redis holds AOF writes back up to 2 s while an fsync is slow); "
+            "appendfsync always loses none (row above)"
+            if window
+            else ""
+        ),
+    )
     assert (len(missing), lost_days, re_added, extra_days) == (0, 0, 0, 0)
     assert metric(r, "checkins") == n
 
@@ -706,7 +828,7 @@ def test_backup_and_restore_round_trip_all_state(env, own_redis, procs, capsys, 
     server = own_redis()
     r = redis_client(server.url)
     values = service_vars(server.url, groups=3, members=8)
-    env(**values)                                     # inline jobs: each callback is processed at once
+    env(**values)  # inline jobs: each callback is processed at once
     client = create_app().test_client()
     first = local_ts("2026-03-02 09:00:00")
     k = 0
@@ -716,16 +838,23 @@ def test_backup_and_restore_round_trip_all_state(env, own_redis, procs, capsys, 
                 if (day + u + g) % 3 == 0:
                     continue
                 k += 1
-                s = _signed("robot", robot_xml(chat(g), member(g, u), f"学员{g}{u}", "@打卡助手 打卡", msgid=f"bk-{k}"),
-                            first + day * 86400 + u * 60)
+                s = _signed(
+                    "robot",
+                    robot_xml(chat(g), member(g, u), f"学员{g}{u}", "@打卡助手 打卡", msgid=f"bk-{k}"),
+                    first + day * 86400 + u * 60,
+                )
                 assert client.post(s.path, data=s.body).status_code == 200
-    for i, text in enumerate([f"目标 {member(0, 1)} 5", f"档案 {member(0, 2)} 周末出差", f"请假 {member(1, 3)} 3",
-                              f"退阶 {member(2, 4)} 2"]):
+    for i, text in enumerate(
+        [f"目标 {member(0, 1)} 5", f"档案 {member(0, 2)} 周末出差", f"请假 {member(1, 3)} 3", f"退阶 {member(2, 4)} 2"]
+    ):
         lead = f"lead0{[0, 0, 1, 2][i]}"
-        s = _signed("app", app_xml(CORP, lead, text, msgid=str(9_200_000_000 + i), create_time=first + 12 * 86400 + i),
-                    first + 12 * 86400 + i)
+        s = _signed(
+            "app",
+            app_xml(CORP, lead, text, msgid=str(9_200_000_000 + i), create_time=first + 12 * 86400 + i),
+            first + 12 * 86400 + i,
+        )
         assert client.post(s.path, data=s.body).status_code == 200
-    outbound.post(r, {"id": "bk-fail", "to": "group", "group": "nosuch", "content": "x"})   # a failed send
+    outbound.post(r, {"id": "bk-fail", "to": "group", "group": "nosuch", "content": "x"})  # a failed send
 
     def stats_all() -> dict:
         out = {}
@@ -744,7 +873,7 @@ def test_backup_and_restore_round_trip_all_state(env, own_redis, procs, capsys, 
     path = tmp_path / "state.backup"
     child = child_env({k: v for k, v in os.environ.items() if k.startswith(("WECOM_", "BOT_", "GROUP_", "REDIS_URL"))})
     procs.run(wecom_bot("backup", "--output", str(path)), child, "backup")
-    assert path.stat().st_mode & 0o777 == 0o600     # names and profile notes: the owner's eyes only
+    assert path.stat().st_mode & 0o777 == 0o600  # names and profile notes: the owner's eyes only
     r.flushall()
     assert stats_all() != before_stats
     procs.run(wecom_bot("restore", str(path)), child, "restore")
@@ -752,10 +881,15 @@ def test_backup_and_restore_round_trip_all_state(env, own_redis, procs, capsys, 
     missing = [k for k in before_keys if k not in after_keys]
     different = [k for k in before_keys if k in after_keys and after_keys[k] != before_keys[k]]
     extra = [k for k in after_keys if k not in before_keys]
-    report.row("Durability", "`wecom-bot backup` → FLUSHALL → `wecom-bot restore`", len(before_keys),
-               len(missing) + len(different), len(extra),
-               f"stats --json of {len(before_stats)} group-dates compared, every wb:* key by value"
-               + (f"; differ: {(missing + different + extra)[:5]}" if missing or different or extra else ""))
+    report.row(
+        "Durability",
+        "`wecom-bot backup` → FLUSHALL → `wecom-bot restore`",
+        len(before_keys),
+        len(missing) + len(different),
+        len(extra),
+        f"stats --json of {len(before_stats)} group-dates compared, every wb:* key by value"
+        + (f"; differ: {(missing + different + extra)[:5]}" if missing or different or extra else ""),
+    )
     assert after_stats == before_stats
     assert (missing, different, extra) == ([], [], [])
 
@@ -764,12 +898,24 @@ def test_backup_and_restore_round_trip_all_state(env, own_redis, procs, capsys, 
 # 3. WeCom API faults: token refetch, retries with backoff, timeouts, revoked keys, exhausted retries
 # =====================================================================================================
 def _api_msgs(prefix: str, n_robot: int, n_chat: int, n_user: int) -> list[dict]:
-    msgs = [{"id": f"{prefix}-r{i}", "to": "group", "group": "xhs01", "msgtype": "text",
-             "content": f"{prefix} robot {i}"} for i in range(n_robot)]
-    msgs += [{"id": f"{prefix}-c{i}", "to": "group", "group": "xhs02", "msgtype": "text",
-              "content": f"{prefix} chat {i}"} for i in range(n_chat)]
-    msgs += [{"id": f"{prefix}-u{i}", "to": "user", "users": [f"user{i % 7}"], "msgtype": "text",
-              "content": f"{prefix} user {i}"} for i in range(n_user)]
+    msgs = [
+        {"id": f"{prefix}-r{i}", "to": "group", "group": "xhs01", "msgtype": "text", "content": f"{prefix} robot {i}"}
+        for i in range(n_robot)
+    ]
+    msgs += [
+        {"id": f"{prefix}-c{i}", "to": "group", "group": "xhs02", "msgtype": "text", "content": f"{prefix} chat {i}"}
+        for i in range(n_chat)
+    ]
+    msgs += [
+        {
+            "id": f"{prefix}-u{i}",
+            "to": "user",
+            "users": [f"user{i % 7}"],
+            "msgtype": "text",
+            "content": f"{prefix} user {i}",
+        }
+        for i in range(n_user)
+    ]
     return msgs
 
 
@@ -796,18 +942,26 @@ def test_wecom_api_faults_lose_nothing_and_double_only_what_timed_out(sim, r, re
     do not pass: a revoked robot key, retries exhausted, a token WeCom keeps rejecting; each message ends
     in the failed registry (never dropped), the admins are alerted once per problem, and `resend` after
     the fix delivers each exactly once."""
-    sim.state.rate_limits = False           # the robot's minute limit is tested in test_outbound.py
+    sim.state.rate_limits = False  # the robot's minute limit is tested in test_outbound.py
     s = sim.state
     # -- phase 1: transient faults, FIFO per API path, interleaved with normal sends
-    s.add_fault({"path": "message/send", "errcode": 40014}, {"path": "message/send", "errcode": 42001},
-                {"path": "message/send", "errcode": 45009}, {"path": "message/send", "errcode": -1},
-                {"path": "message/send", "http": 502}, {"path": "message/send", "timeout": True, "delivered": True},
-                {"path": "message/send", "timeout": True, "delivered": False},
-                {"path": "webhook/send", "errcode": 45009}, {"path": "webhook/send", "errcode": -1},
-                {"path": "webhook/send", "http": 503}, {"path": "webhook/send", "timeout": True, "delivered": True},
-                {"path": "webhook/send", "timeout": True, "delivered": False},
-                {"path": "appchat/send", "errcode": -1}, {"path": "appchat/send", "http": 502},
-                {"path": "appchat/send", "timeout": True, "delivered": True})
+    s.add_fault(
+        {"path": "message/send", "errcode": 40014},
+        {"path": "message/send", "errcode": 42001},
+        {"path": "message/send", "errcode": 45009},
+        {"path": "message/send", "errcode": -1},
+        {"path": "message/send", "http": 502},
+        {"path": "message/send", "timeout": True, "delivered": True},
+        {"path": "message/send", "timeout": True, "delivered": False},
+        {"path": "webhook/send", "errcode": 45009},
+        {"path": "webhook/send", "errcode": -1},
+        {"path": "webhook/send", "http": 503},
+        {"path": "webhook/send", "timeout": True, "delivered": True},
+        {"path": "webhook/send", "timeout": True, "delivered": False},
+        {"path": "appchat/send", "errcode": -1},
+        {"path": "appchat/send", "http": 502},
+        {"path": "appchat/send", "timeout": True, "delivered": True},
+    )
     delivered_timeouts = 3
     t = time.time()
     msgs = _api_msgs("p1", 30, 15, 35)
@@ -819,13 +973,18 @@ def test_wecom_api_faults_lose_nothing_and_double_only_what_timed_out(sim, r, re
     dups = sum(n - 1 for n in got.values() if n > 1)
     doubled1 = max(0, dups - delivered_timeouts)
     m1 = outbound.metrics(r)
-    report.row("WeCom API", "40014/42001 refetch, 45009, -1, HTTP 502/503, timeouts (delivered or not): all retried",
-               len(msgs), lost1, doubled1,
-               f"{s.call_count()} API calls, {s.token_fetches} token fetches; {dups} known duplicate(s) from the "
-               f"{delivered_timeouts} timeouts whose request arrived (retried once and counted: sends_unknown "
-               f"{m1.get('sends_unknown', 0)}); failed registry {len(outbound.failed_list(r))}")
+    report.row(
+        "WeCom API",
+        "40014/42001 refetch, 45009, -1, HTTP 502/503, timeouts (delivered or not): all retried",
+        len(msgs),
+        lost1,
+        doubled1,
+        f"{s.call_count()} API calls, {s.token_fetches} token fetches; {dups} known duplicate(s) from the "
+        f"{delivered_timeouts} timeouts whose request arrived (retried once and counted: sends_unknown "
+        f"{m1.get('sends_unknown', 0)}); failed registry {len(outbound.failed_list(r))}",
+    )
     assert lost1 == 0 and doubled1 == 0 and outbound.failed_list(r) == []
-    assert s.faults == []                   # every injected fault was met
+    assert s.faults == []  # every injected fault was met
 
     # -- phase 2: faults that do not pass
     key = sim_robot_key()
@@ -833,15 +992,15 @@ def test_wecom_api_faults_lose_nothing_and_double_only_what_timed_out(sim, r, re
     msgs2 = _api_msgs("p2", 12, 1, 1)
     robot2, chat2, user2 = msgs2[:12], msgs2[12:13], msgs2[13:]
     calls_before = len(s.calls)
-    s.add_fault({"path": "message/send", "errcode": 40014, "times": 10})        # WeCom rejects every token
+    s.add_fault({"path": "message/send", "errcode": 40014, "times": 10})  # WeCom rejects every token
     for m in user2:
         outbound.post(r, m)
     _run_outbox_forward(r, time.time())
-    s.add_fault({"path": "appchat/send", "http": 503, "times": 5})              # 5 attempts, all 503
+    s.add_fault({"path": "appchat/send", "http": 503, "times": 5})  # 5 attempts, all 503
     for m in chat2:
         outbound.post(r, m)
     _run_outbox_forward(r, time.time())
-    s.revoke_key(key)                                                           # the robot was removed
+    s.revoke_key(key)  # the robot was removed
     for m in robot2:
         outbound.post(r, m)
     _run_outbox_forward(r, time.time())
@@ -857,13 +1016,20 @@ def test_wecom_api_faults_lose_nothing_and_double_only_what_timed_out(sim, r, re
     _run_outbox_forward(r, time.time())
     after = _deliveries(sim, msgs2)
     lost2 = sum(1 for m in msgs2 if after[m["id"]] == 0)
-    doubled2 = (sum(n - 1 for n in after.values() if n > 1)
-                + sum(1 for m in msgs2 if before[m["id"]] and m["id"] in failed))
-    report.row("WeCom API", "revoked webhook key (93000), retries exhausted (HTTP 503 x5), token rejected every time "
-               "(40014): failed registry, one alert, resend", len(msgs2), lost2, doubled2,
-               f"{in_registry}/{len(msgs2)} kept in the failed registry, {len(alerts)} admin alert(s) for "
-               f"{len(msgs2)} failures, 40014 answered {calls_40014} times for one message (bounded: one refetch "
-               f"and one repeat per attempt); {resent} resent, each delivered once")
+    doubled2 = sum(n - 1 for n in after.values() if n > 1) + sum(
+        1 for m in msgs2 if before[m["id"]] and m["id"] in failed
+    )
+    report.row(
+        "WeCom API",
+        "revoked webhook key (93000), retries exhausted (HTTP 503 x5), token rejected every time "
+        "(40014): failed registry, one alert, resend",
+        len(msgs2),
+        lost2,
+        doubled2,
+        f"{in_registry}/{len(msgs2)} kept in the failed registry, {len(alerts)} admin alert(s) for "
+        f"{len(msgs2)} failures, 40014 answered {calls_40014} times for one message (bounded: one refetch "
+        f"and one repeat per attempt); {resent} resent, each delivered once",
+    )
     assert in_registry == len(msgs2)
     assert len(alerts) == 1 and "93000" in alerts[0]["content"]
     assert calls_40014 == 2 * outbound.MAX_ATTEMPTS

@@ -13,6 +13,7 @@ on one Redis; and what /healthz and /metrics show.
 
 Rows for docs/RELIABILITY.md (tests/reliability_report.py).
 """
+
 from __future__ import annotations
 
 import re
@@ -44,7 +45,7 @@ ROBOT_TOKEN, ROBOT_AES = "scaleRobTok3n", "ScaleRobAesKey0123456789abcdefghijklm
 APP = CallbackCrypto(APP_TOKEN, APP_AES, CORP)
 ROBOT = CallbackCrypto(ROBOT_TOKEN, ROBOT_AES, "")
 GROUPS, MEMBERS = 8, 10
-DAYS = [date(2026, 3, 19), date(2026, 3, 20), date(2026, 3, 21)]       # Thursday to Saturday
+DAYS = [date(2026, 3, 19), date(2026, 3, 20), date(2026, 3, 21)]  # Thursday to Saturday
 
 
 def gkey(g: int) -> str:
@@ -65,16 +66,36 @@ def leader(g: int) -> str:
 
 def service_env(redis_url: str, api: str) -> dict[str, str]:
     env = clean_environ()
-    env.update({"REDIS_URL": redis_url, "BOT_ENV_FILE": "/nonexistent/.env", "BOT_TIMEZONE": "Asia/Shanghai",
-                "BOT_CALLBACK_MAX_AGE": "0",   # replays callbacks signed at fixed instants
-                "BOT_ADMINS": "admin1", "WECOM_CORP_ID": CORP, "WECOM_AGENT_ID": AGENT, "WECOM_SECRET": SECRET,
-                "WECOM_API_BASE_URL": api, "WECOM_TOKEN": APP_TOKEN, "WECOM_ENCODING_AES_KEY": APP_AES,
-                "WECOM_ROBOT_TOKEN": ROBOT_TOKEN, "WECOM_ROBOT_ENCODING_AES_KEY": ROBOT_AES,
-                "BOT_HTTP_TIMEOUT": "2", "BOT_GROUPS": ",".join(gkey(g) for g in range(GROUPS))})
+    env.update(
+        {
+            "REDIS_URL": redis_url,
+            "BOT_ENV_FILE": "/nonexistent/.env",
+            "BOT_TIMEZONE": "Asia/Shanghai",
+            "BOT_CALLBACK_MAX_AGE": "0",  # replays callbacks signed at fixed instants
+            "BOT_ADMINS": "admin1",
+            "WECOM_CORP_ID": CORP,
+            "WECOM_AGENT_ID": AGENT,
+            "WECOM_SECRET": SECRET,
+            "WECOM_API_BASE_URL": api,
+            "WECOM_TOKEN": APP_TOKEN,
+            "WECOM_ENCODING_AES_KEY": APP_AES,
+            "WECOM_ROBOT_TOKEN": ROBOT_TOKEN,
+            "WECOM_ROBOT_ENCODING_AES_KEY": ROBOT_AES,
+            "BOT_HTTP_TIMEOUT": "2",
+            "BOT_GROUPS": ",".join(gkey(g) for g in range(GROUPS)),
+        }
+    )
     for g in range(GROUPS):
         p = f"GROUP_{gkey(g).upper()}_"
-        env.update({p + "CHAT_ID": f"scchat{g:02d}", p + "NAME": f"扩容{g:02d}组", p + "LEADERS": leader(g),
-                    p + "MEMBERS": ",".join(member(g, m) for m in range(MEMBERS)), p + "WEBHOOK_KEY": hook(g)})
+        env.update(
+            {
+                p + "CHAT_ID": f"scchat{g:02d}",
+                p + "NAME": f"扩容{g:02d}组",
+                p + "LEADERS": leader(g),
+                p + "MEMBERS": ",".join(member(g, m) for m in range(MEMBERS)),
+                p + "WEBHOOK_KEY": hook(g),
+            }
+        )
     return env
 
 
@@ -123,7 +144,7 @@ def _run_scaleout(r, sim, procs, report, tmp_path, redis_url):
         return code
 
     expected: dict[tuple[str, str], set[int]] = defaultdict(set)
-    messages_of: Counter = Counter()          # userid -> messages sent (each gets exactly one private reply)
+    messages_of: Counter = Counter()  # userid -> messages sent (each gets exactly one private reply)
     codes: Counter = Counter()
     ticks = 0
     mid = 9_600_000_000
@@ -141,8 +162,8 @@ def _run_scaleout(r, sim, procs, report, tmp_path, redis_url):
         for g in range(GROUPS):
             for m in range(MEMBERS):
                 if (m + d_i) % 4 == 3:
-                    continue                      # some members skip a day: the reminder names them
-                reps = 2 if (g + m + d_i) % 5 == 0 else 1   # and some check in twice (a new MsgId: counted once)
+                    continue  # some members skip a day: the reminder names them
+                reps = 2 if (g + m + d_i) % 5 == 0 else 1  # and some check in twice (a new MsgId: counted once)
                 for k in range(reps):
                     mid += 1
                     ts = at(d, "09:00") + m * 60 + k * 600
@@ -161,12 +182,21 @@ def _run_scaleout(r, sim, procs, report, tmp_path, redis_url):
     callbacks = sum(codes.values())
 
     def settled():
-        return (r.xlen(streams.INBOX.key) == 0 and r.xlen(streams.OUTBOX.key) == 0 and r.zcard(keys.OUT_DELAYED) == 0
-                and streams.depth(r, streams.OUTBOX)["pending"] == 0 and streams.depth(r, streams.INBOX)["pending"] == 0
-                and sum(r.llen(f"rq:queue:{q}") for q in ("tick", "inbox", "outbox", "default")) == 0)
+        return (
+            r.xlen(streams.INBOX.key) == 0
+            and r.xlen(streams.OUTBOX.key) == 0
+            and r.zcard(keys.OUT_DELAYED) == 0
+            and streams.depth(r, streams.OUTBOX)["pending"] == 0
+            and streams.depth(r, streams.INBOX)["pending"] == 0
+            and sum(r.llen(f"rq:queue:{q}") for q in ("tick", "inbox", "outbox", "default")) == 0
+        )
+
     wait_for(settled, timeout=180, interval=0.25, what="everything to be processed and sent")
-    wait_for(lambda: len(sim.state.sent_messages("message/send")) >= sum(messages_of.values()), timeout=60,
-             what="the replies")
+    wait_for(
+        lambda: len(sim.state.sent_messages("message/send")) >= sum(messages_of.values()),
+        timeout=60,
+        what="the replies",
+    )
 
     # -- check-ins: the register, the metric, the replies ----------------------------------------------------
     lost = extra = 0
@@ -184,19 +214,25 @@ def _run_scaleout(r, sim, procs, report, tmp_path, redis_url):
     nudged = Counter(k.rsplit(":", 1)[1] for k in nudges)
     replies_lost = sum(max(0, n - (replies[u] - nudged[u])) for u, n in messages_of.items())
     replies_doubled = sum(max(0, replies[u] - nudged[u] - n) for u, n in messages_of.items())
-    report.row("Scale-out", "2 gunicorn masters x 2 workers, 3 `wecom-bot worker`, ticks by 2 processes at once; "
-               "every callback to both web machines", callbacks,
-               lost + max(0, distinct - metric) + replies_lost, extra + max(0, metric - distinct) + replies_doubled,
-               f"{sum(messages_of.values())} messages of {len(messages_of)} members over {len(DAYS)} days, "
-               f"{distinct} member-days; metric {metric}; answers {dict(codes)}")
+    report.row(
+        "Scale-out",
+        "2 gunicorn masters x 2 workers, 3 `wecom-bot worker`, ticks by 2 processes at once; "
+        "every callback to both web machines",
+        callbacks,
+        lost + max(0, distinct - metric) + replies_lost,
+        extra + max(0, metric - distinct) + replies_doubled,
+        f"{sum(messages_of.values())} messages of {len(messages_of)} members over {len(DAYS)} days, "
+        f"{distinct} member-days; metric {metric}; answers {dict(codes)}",
+    )
 
     # -- slots: each (group, slot, day) claimed once and posted once --------------------------------------
-    posts = defaultdict(list)                         # robot key -> contents
+    posts = defaultdict(list)  # robot key -> contents
     for msg in sent:
         if msg["path"] == "webhook/send":
             posts[msg["key"]].append(msg["content"])
-    to_leaders = Counter(u for msg in sent if msg["path"] == "message/send"
-                         for u in msg["touser"] if u.startswith("sclead"))
+    to_leaders = Counter(
+        u for msg in sent if msg["path"] == "message/send" for u in msg["touser"] if u.startswith("sclead")
+    )
     slot_problems = []
     slots_expected = lost_slots = doubled_slots = 0
     for g in range(GROUPS):
@@ -204,7 +240,7 @@ def _run_scaleout(r, sim, procs, report, tmp_path, redis_url):
         for d in DAYS:
             marker = f"{d.month}月{d.day}日"
             chains = [c for c in contents if c.startswith("#接龙") and marker in c]
-            slots_expected += 3                        # the 接龙, the reminder, the leader's digest
+            slots_expected += 3  # the 接龙, the reminder, the leader's digest
             lost_slots += len(chains) == 0
             doubled_slots += max(0, len(chains) - 1)
             if len(chains) != 1:
@@ -215,8 +251,11 @@ def _run_scaleout(r, sim, procs, report, tmp_path, redis_url):
                 slot_problems.append(f"{gkey(g)} {d}: unclaimed {claims}")
         # every group post is one distinct outbound message: 接龙 and reminders (the check-in replies are
         # private here); a slot posted twice would be two posts for one id
-        states = [k for k in r.scan_iter(keys.OUT_STATE_PREFIX + f"slot:{gkey(g)}:*")
-                  if b":digest:" not in k and b":nudge:" not in k]
+        states = [
+            k
+            for k in r.scan_iter(keys.OUT_STATE_PREFIX + f"slot:{gkey(g)}:*")
+            if b":digest:" not in k and b":nudge:" not in k
+        ]
         sent_states = sum(1 for k in states if r.hget(k, "status") == b"sent")
         if len(contents) != sent_states:
             doubled_slots += max(0, len(contents) - sent_states)
@@ -226,10 +265,15 @@ def _run_scaleout(r, sim, procs, report, tmp_path, redis_url):
             doubled_slots += max(0, to_leaders[leader(g)] - len(DAYS))
             lost_slots += max(0, len(DAYS) - to_leaders[leader(g)])
             slot_problems.append(f"{leader(g)}: {to_leaders[leader(g)]} digests for {len(DAYS)} days")
-    report.row("Scale-out", "each slot (接龙, reminder, digest) fires once per group and day: 2 tick processes "
-               "at the same instant", slots_expected, lost_slots, doubled_slots,
-               f"{ticks} tick processes for {len(DAYS) * 3} instants, {GROUPS} groups"
-               + (f"; {slot_problems[:3]}" if slot_problems else ""))
+    report.row(
+        "Scale-out",
+        "each slot (接龙, reminder, digest) fires once per group and day: 2 tick processes at the same instant",
+        slots_expected,
+        lost_slots,
+        doubled_slots,
+        f"{ticks} tick processes for {len(DAYS) * 3} instants, {GROUPS} groups"
+        + (f"; {slot_problems[:3]}" if slot_problems else ""),
+    )
     assert codes == Counter({200: callbacks})
     assert (lost, extra, replies_lost, replies_doubled) == (0, 0, 0, 0)
     assert metric == distinct
@@ -239,8 +283,10 @@ def _run_scaleout(r, sim, procs, report, tmp_path, redis_url):
 # =====================================================================================================
 # Operability: /healthz and /metrics
 # =====================================================================================================
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"'
-                    r'(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*")*)?\})? (-?[0-9.]+(e[+-]?[0-9]+)?|NaN|[+-]Inf)$')
+SAMPLE = re.compile(
+    r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"'
+    r'(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*")*)?\})? (-?[0-9.]+(e[+-]?[0-9]+)?|NaN|[+-]Inf)$'
+)
 TYPE = re.compile(r"^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$")
 
 
@@ -282,19 +328,29 @@ def test_healthz_and_metrics_show_redis_queues_and_figures_without_secrets(own_r
         n_app, n_robot = 12, 6
         for i in range(n_app):
             ts = at(d, "09:00") + i
-            s = sign(APP, "/wecom/callback", app_xml(CORP, member(0, i % MEMBERS), "打卡", msgid=str(9_700_000_000 + i),
-                                                     create_time=ts), ts)
+            s = sign(
+                APP,
+                "/wecom/callback",
+                app_xml(CORP, member(0, i % MEMBERS), "打卡", msgid=str(9_700_000_000 + i), create_time=ts),
+                ts,
+            )
             assert http.post(base + s.path, data=s.body, timeout=15).status_code == 200
         for i in range(n_robot):
             ts = at(d, "10:00") + i
-            s = sign(ROBOT, "/wecom/robot", robot_xml("scchat01", member(1, i), f"学员{i}", "@打卡助手 打卡",
-                                                      msgid=f"ops-{i}", webhook_key=hook(1)), ts)
+            s = sign(
+                ROBOT,
+                "/wecom/robot",
+                robot_xml(
+                    "scchat01", member(1, i), f"学员{i}", "@打卡助手 打卡", msgid=f"ops-{i}", webhook_key=hook(1)
+                ),
+                ts,
+            )
             assert http.post(base + s.path, data=s.body, timeout=15).status_code == 200
-            assert http.post(base + s.path, data=s.body, timeout=15).status_code == 200     # WeCom's retry
+            assert http.post(base + s.path, data=s.body, timeout=15).status_code == 200  # WeCom's retry
         bad = http.post(base + s.path.replace("msg_signature=", "msg_signature=f"), data=s.body, timeout=15).status_code
         assert bad == 403
         assert http.post(base + s.path, data=b"<xml>", timeout=15).status_code == 400
-        time.sleep(1.2)                          # the oldest entry is now more than a second old
+        time.sleep(1.2)  # the oldest entry is now more than a second old
 
         # queued, no worker yet: the depths show it
         health = http.get(base + "/healthz", timeout=10)
@@ -322,14 +378,17 @@ def test_healthz_and_metrics_show_redis_queues_and_figures_without_secrets(own_r
         writes = before.get("wecom_bot_inbox_writes_total", 0)
         if not 1 <= writes <= 2 * n_robot + n_app:
             problems.append(f"inbox writes {writes}")
-        if before.get('wecom_bot_callbacks_total{endpoint="robot",status="403"}') != 1 or \
-                before.get('wecom_bot_callbacks_total{endpoint="robot",status="400"}') != 1:
+        if (
+            before.get('wecom_bot_callbacks_total{endpoint="robot",status="403"}') != 1
+            or before.get('wecom_bot_callbacks_total{endpoint="robot",status="400"}') != 1
+        ):
             problems.append("callbacks refused")
 
         # a worker processes and sends everything: the depths go to 0, the counters follow
         procs.run(wecom_bot("worker", "--burst"), env, "worker", timeout=120)
-        wait_for(lambda: r.xlen(streams.OUTBOX.key) == 0 and r.zcard(keys.OUT_DELAYED) == 0, timeout=60,
-                 what="the sends")
+        wait_for(
+            lambda: r.xlen(streams.OUTBOX.key) == 0 and r.zcard(keys.OUT_DELAYED) == 0, timeout=60, what="the sends"
+        )
         after_health = http.get(base + "/healthz", timeout=10).json()
         after_text = http.get(base + "/metrics", timeout=10).text
         after = prometheus(after_text)
@@ -342,8 +401,10 @@ def test_healthz_and_metrics_show_redis_queues_and_figures_without_secrets(own_r
         sends_ok = after.get('wecom_bot_sends_total{result="ok"}')
         if sends_ok != sent_ok:
             problems.append(f"sends ok {sends_ok} != {sent_ok}")
-        if (after.get('wecom_bot_queue_depth{queue="inbox"}') != 0
-                or after.get('wecom_bot_queue_lag_seconds{queue="inbox"}') != 0):
+        if (
+            after.get('wecom_bot_queue_depth{queue="inbox"}') != 0
+            or after.get('wecom_bot_queue_lag_seconds{queue="inbox"}') != 0
+        ):
             problems.append("depth/lag after")
 
         # Redis down: /healthz 503 (a load balancer takes the machine out), /metrics says so
@@ -356,14 +417,27 @@ def test_healthz_and_metrics_show_redis_queues_and_figures_without_secrets(own_r
             problems.append(f"/metrics with Redis down: {down_metrics.status_code} {down_metrics.text[:80]}")
         server.start()
 
-        secrets = [SECRET, APP_TOKEN, APP_AES, ROBOT_TOKEN, ROBOT_AES, *[hook(g) for g in range(GROUPS)],
-                   *sim.state.tokens]
+        secrets = [
+            SECRET,
+            APP_TOKEN,
+            APP_AES,
+            ROBOT_TOKEN,
+            ROBOT_AES,
+            *[hook(g) for g in range(GROUPS)],
+            *sim.state.tokens,
+        ]
         bodies = [health.text, metrics_text.text, after_text, str(after_health), down.text, down_metrics.text]
         leaked = [s for s in secrets for b in bodies if s in b]
-        report.row("Operability", "/healthz and /metrics: Redis up and down, depths and lag, Prometheus format, "
-                   "figures, no secret", len(bodies), 0, len(problems) + len(leaked),
-                   f"checked {len(after)} samples; {distinct} check-ins, {sent_ok} sends"
-                   + (f"; problems {problems[:3]}" if problems else "") + (f"; leaked {len(leaked)}" if leaked else ""))
+        report.row(
+            "Operability",
+            "/healthz and /metrics: Redis up and down, depths and lag, Prometheus format, figures, no secret",
+            len(bodies),
+            0,
+            len(problems) + len(leaked),
+            f"checked {len(after)} samples; {distinct} check-ins, {sent_ok} sends"
+            + (f"; problems {problems[:3]}" if problems else "")
+            + (f"; leaked {len(leaked)}" if leaked else ""),
+        )
         assert problems == [] and leaked == []
     finally:
         sim.stop()

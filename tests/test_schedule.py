@@ -1,5 +1,6 @@
 """The daily rhythm: morning 接龙, evening reminder, leader digest, weekly slots — each once
 per group per slot, on the real Redis, through the real outbox (and the real WeCom simulator)."""
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,7 @@ from workers.register import MemberRow
 from schedule_helpers import NAMES, capture_outbound, checkin, group_env, local_ts, minutes, name_members, outbox_ids
 
 SH = "Asia/Shanghai"
-CAMP = {"CAMP_START": "2026-11-16"}          # a Monday: 2026-11-24 is 第2周 周二
+CAMP = {"CAMP_START": "2026-11-16"}  # a Monday: 2026-11-24 is 第2周 周二
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,6 +47,7 @@ def row(uid, name, streak=0, week_count=0, goal=3, checked=False, last=None):
 
 # --- pure texts -----------------------------------------------------------------------------------
 
+
 def test_chain_text_is_the_format_members_know_and_parses_back():
     day = day_index(date(2026, 11, 24))
     text = daily.chain_text(day, date(2026, 11, 16), [("小鹿", "已更 http://xhslink.com/a/Qw12Er"), ("阿青", "已更")])
@@ -56,7 +58,9 @@ def test_chain_text_is_the_format_members_know_and_parses_back():
     chain = parse_chain(text)
     assert chain is not None and chain.template == "名字 已更 笔记链接"
     assert [(e.number, e.name, e.content, e.done) for e in chain.entries] == [
-        (1, "小鹿", "已更 http://xhslink.com/a/Qw12Er", True), (2, "阿青", "已更", True)]
+        (1, "小鹿", "已更 http://xhslink.com/a/Qw12Er", True),
+        (2, "阿青", "已更", True),
+    ]
     empty = daily.chain_text(day, None, [])
     assert empty.split("\n")[1].startswith("11月24日 周二")
     assert parse_chain(empty).entries == ()
@@ -72,12 +76,17 @@ def test_quiet_hours_span_midnight():
 
 
 def test_remind_mentions_exactly_the_missing_and_nudges_long_streaks():
-    rows = [row("a", "小鹿", 5, checked=True), row("b", "阿青", 4), row("c", "Momo", 1),
-            row("d", "婷婷", 6), row("e", "阿强", 3)]
+    rows = [
+        row("a", "小鹿", 5, checked=True),
+        row("b", "阿青", 4),
+        row("c", "Momo", 1),
+        row("d", "婷婷", 6),
+        row("e", "阿强", 3),
+    ]
     rem = daily.remind(rows, muted={"d"}, on_leave={"e"})
     assert rem.mentions == [["b", "阿青"], ["c", "Momo"]]
     assert "小鹿" in rem.content and "@" not in rem.content.replace("@我", "")
-    assert [uid for uid, _ in rem.nudges] == ["b"]          # not the muted 婷婷, not 阿强 on leave
+    assert [uid for uid, _ in rem.nudges] == ["b"]  # not the muted 婷婷, not 阿强 on leave
     assert "连续打卡 4 天" in rem.nudges[0][1]
     assert daily.remind(rows, muted={"d"}, on_leave={"e"}, quiet=True).nudges == []
     done = daily.remind([row("a", "小鹿", 5, checked=True), row("b", "阿青", 1, checked=True)])
@@ -100,12 +109,15 @@ WEEK_PLAN = {
 
 
 def run_week(r, s, start=date(2026, 11, 23), step=10, plan=WEEK_PLAN, tz=SH, until_day=7):
-    events = sorted((local_ts(tz, start.year, start.month, start.day + d, h), uid, links)
-                    for d, items in plan.items() for h, uid, links in items)
+    events = sorted(
+        (local_ts(tz, start.year, start.month, start.day + d, h), uid, links)
+        for d, items in plan.items()
+        for h, uid, links in items
+    )
     t0 = local_ts(tz, start.year, start.month, start.day)
     t1 = t0 + until_day * 86400 + 1800
     ticks = []
-    for ts in minutes(t0 + 3 * 3600, t1, step):     # from 03:00: the day before is out of the catch-up window
+    for ts in minutes(t0 + 3 * 3600, t1, step):  # from 03:00: the day before is out of the catch-up window
         while events and events[0][0] <= ts:
             ets, uid, links = events.pop(0)
             checkin(r, s, "xhs01", uid, schedule.datetime.fromtimestamp(ets, s.groups["xhs01"].tz).date(), links)
@@ -205,12 +217,29 @@ print(json.dumps(out))
 
 def test_concurrent_cron_processes_post_once(env, r, redis_server):
     camp(env, r)
-    ticks = [local_ts(SH, 2026, 11, 24, 8, 0, 1), local_ts(SH, 2026, 11, 24, 8, 1, 1),
-             local_ts(SH, 2026, 11, 24, 21, 0, 2), local_ts(SH, 2026, 11, 24, 22, 0, 2)]
-    child_env = {**os.environ, "ROOT": str(ROOT), "START_AT": str(time.time() + 2.0),
-                 "TICKS": ",".join(map(repr, ticks))}
-    procs = [subprocess.Popen([sys.executable, "-c", CHILD], env=child_env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(4)]
+    ticks = [
+        local_ts(SH, 2026, 11, 24, 8, 0, 1),
+        local_ts(SH, 2026, 11, 24, 8, 1, 1),
+        local_ts(SH, 2026, 11, 24, 21, 0, 2),
+        local_ts(SH, 2026, 11, 24, 22, 0, 2),
+    ]
+    child_env = {
+        **os.environ,
+        "ROOT": str(ROOT),
+        "START_AT": str(time.time() + 2.0),
+        "TICKS": ",".join(map(repr, ticks)),
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD],
+            env=child_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for _ in range(4)
+    ]
     queued = []
     for p in procs:
         out, err = p.communicate(timeout=60)
@@ -218,24 +247,26 @@ def test_concurrent_cron_processes_post_once(env, r, redis_server):
         queued.append(json.loads(out.strip().splitlines()[-1]))
     # chain, remind, digest: each claimed by exactly one process
     assert [sum(q[i] for q in queued) for i in range(4)] == [1, 0, 1, 1]
-    assert sorted(outbox_ids(r)) == sorted(["slot:xhs01:chain:2026-11-24", "slot:xhs01:remind:2026-11-24",
-                                            "slot:xhs01:digest:2026-11-24:lily"])
+    assert sorted(outbox_ids(r)) == sorted(
+        ["slot:xhs01:chain:2026-11-24", "slot:xhs01:remind:2026-11-24", "slot:xhs01:digest:2026-11-24:lily"]
+    )
 
 
 # --- what the evening says --------------------------------------------------------------------------
+
 
 def test_reminder_names_exactly_the_missing_members(env, r, sent):
     members = {**NAMES, "dada": "大大"}
     s = env(**group_env(members=members, **CAMP))
     name_members(r, "xhs01", members)
     tue = date(2026, 11, 24)
-    for d in (21, 22, 23):                       # 大大 and 婷婷 on a 3-day streak, not yet today
+    for d in (21, 22, 23):  # 大大 and 婷婷 on a 3-day streak, not yet today
         checkin(r, s, "xhs01", "dada", date(2026, 11, d))
         checkin(r, s, "xhs01", "tingting", date(2026, 11, d))
     checkin(r, s, "xhs01", "xiaolu", tue)
     checkin(r, s, "xhs01", "momo", tue)
-    r.hset(keys.prefs("xhs01"), "tingting:mute", "1")          # 免打扰
-    r.sadd(keys.removed("xhs01"), "aqing")                     # taken off the roster
+    r.hset(keys.prefs("xhs01"), "tingting:mute", "1")  # 免打扰
+    r.sadd(keys.removed("xhs01"), "aqing")  # taken off the roster
     base = int(r.get(keys.base("xhs01")))
     r.setbit(keys.off("xhs01", "aqiang"), day_index(tue) - base, 1)  # 请假 today
     schedule.tick(local_ts(SH, 2026, 11, 24, 20, 0))
@@ -270,19 +301,24 @@ def test_no_private_nudge_in_quiet_hours(env, r, sent):
 def test_digest_goes_to_each_leader(env, r, sent):
     s = camp(env, r, LEADERS="lily,jack")
     tue = date(2026, 11, 24)
-    checkin(r, s, "xhs01", "tingting", date(2026, 11, 20))     # silent since: 4 days by Tuesday
+    checkin(r, s, "xhs01", "tingting", date(2026, 11, 20))  # silent since: 4 days by Tuesday
     for d in (21, 22, 23):
-        checkin(r, s, "xhs01", "aqing", date(2026, 11, d))      # streak at risk
+        checkin(r, s, "xhs01", "aqing", date(2026, 11, d))  # streak at risk
     checkin(r, s, "xhs01", "xiaolu", tue, "http://xhslink.com/a/Qw12Er")
     checkin(r, s, "xhs01", "momo", tue)
-    r.rpush(keys.notes("xhs01", "tingting"),
-            json.dumps({"text": "最近加班多，周末才有空", "by": "lily", "at": "2026-11-20T10:00:00+08:00"},
-                       ensure_ascii=False))
+    r.rpush(
+        keys.notes("xhs01", "tingting"),
+        json.dumps(
+            {"text": "最近加班多，周末才有空", "by": "lily", "at": "2026-11-20T10:00:00+08:00"}, ensure_ascii=False
+        ),
+    )
     schedule.tick(local_ts(SH, 2026, 11, 24, 21, 30))
     schedule.tick(local_ts(SH, 2026, 11, 24, 22, 0))
     digests = sent.private(slot="digest")
     assert sorted((m["id"], tuple(m["users"])) for m in digests) == [
-        ("slot:xhs01:digest:2026-11-24:jack", ("jack",)), ("slot:xhs01:digest:2026-11-24:lily", ("lily",))]
+        ("slot:xhs01:digest:2026-11-24:jack", ("jack",)),
+        ("slot:xhs01:digest:2026-11-24:lily", ("lily",)),
+    ]
     text = digests[0]["content"]
     assert digests[1]["content"] == text
     assert text.startswith("📋 小红书一组 · 11月24日（第2周 周二）打卡日报")
@@ -296,10 +332,11 @@ def test_digest_goes_to_each_leader(env, r, sent):
 
 # --- downtime, midnight, weeks --------------------------------------------------------------------
 
+
 def test_catch_up_within_grace(env, r, sent):
     camp(env, r)
     schedule.tick(local_ts(SH, 2026, 11, 24, 7, 0))
-    res = schedule.tick(local_ts(SH, 2026, 11, 24, 9, 45))       # 165 min gap, chain 105 min late
+    res = schedule.tick(local_ts(SH, 2026, 11, 24, 9, 45))  # 165 min gap, chain 105 min late
     assert res["queued"] == 1 and any("caught up 105 min late" in line for line in res["lines"])
     [post] = sent.group_posts("chain")
     assert post["id"] == "slot:xhs01:chain:2026-11-24" and "11月24日" in post["content"]
@@ -309,7 +346,7 @@ def test_catch_up_within_grace(env, r, sent):
 def test_skip_beyond_grace_tells_the_leaders_once(env, r, sent):
     camp(env, r, LEADERS="lily,jack")
     schedule.tick(local_ts(SH, 2026, 11, 24, 7, 0))
-    res = schedule.tick(local_ts(SH, 2026, 11, 24, 10, 30))      # chain 150 min late: too late
+    res = schedule.tick(local_ts(SH, 2026, 11, 24, 10, 30))  # chain 150 min late: too late
     assert res["queued"] == 0 and res["skipped"] == 1
     assert sent.group_posts() == []
     told = sent.private()
@@ -318,14 +355,14 @@ def test_skip_beyond_grace_tells_the_leaders_once(env, r, sent):
     schedule.tick(local_ts(SH, 2026, 11, 24, 10, 31))
     schedule.tick(local_ts(SH, 2026, 11, 24, 10, 30))
     assert len(sent.private()) == 2
-    schedule.tick(local_ts(SH, 2026, 11, 24, 21, 0))             # the evening goes on as usual
+    schedule.tick(local_ts(SH, 2026, 11, 24, 21, 0))  # the evening goes on as usual
     assert len(sent.group_posts("remind")) == 1
 
 
 def test_long_downtime_skips_several_slots_in_one_notice(env, r, sent):
     camp(env, r)
     schedule.tick(local_ts(SH, 2026, 11, 23, 12, 0))
-    schedule.tick(local_ts(SH, 2026, 11, 24, 11, 0))            # missed Mon 21:00, 22:00 and Tue 08:00
+    schedule.tick(local_ts(SH, 2026, 11, 24, 11, 0))  # missed Mon 21:00, 22:00 and Tue 08:00
     [notice] = sent.private("lily")
     lines = notice["content"].split("\n")
     assert lines[1:4] == ["· 11月23日 21:00 晚间提醒", "· 11月23日 22:00 组长日报", "· 11月24日 08:00 早间接龙"]
@@ -335,8 +372,8 @@ def test_long_downtime_skips_several_slots_in_one_notice(env, r, sent):
 def test_first_tick_ever_skips_old_slots_silently(env, r, sent):
     camp(env, r)
     res = schedule.tick(local_ts(SH, 2026, 11, 24, 15, 0))
-    assert res["skipped"] == 4 and res["queued"] == 0              # Mon chain, remind, digest + Tue chain
-    assert sent.msgs == []                                         # (the service was not running then)
+    assert res["skipped"] == 4 and res["queued"] == 0  # Mon chain, remind, digest + Tue chain
+    assert sent.msgs == []  # (the service was not running then)
 
 
 def test_a_slot_caught_up_after_midnight_speaks_of_its_own_day(env, r, sent):
@@ -345,12 +382,12 @@ def test_a_slot_caught_up_after_midnight_speaks_of_its_own_day(env, r, sent):
         checkin(r, s, "xhs01", "aqing", date(2026, 11, d))
     checkin(r, s, "xhs01", "xiaolu", date(2026, 11, 24))
     schedule.tick(local_ts(SH, 2026, 11, 24, 23, 0))
-    res = schedule.tick(local_ts(SH, 2026, 11, 25, 0, 40))         # down from 23:00 to 00:40
+    res = schedule.tick(local_ts(SH, 2026, 11, 25, 0, 40))  # down from 23:00 to 00:40
     assert res["queued"] == 2
     [remind] = sent.group_posts("remind")
     assert remind["id"] == "slot:xhs01:remind:2026-11-24"
     assert sorted(u for u, _ in remind["mentions"]) == ["aqiang", "aqing", "momo", "tingting"]
-    assert sent.private(slot="remind") == []                         # 00:40 is in quiet hours
+    assert sent.private(slot="remind") == []  # 00:40 is in quiet hours
     [digest] = sent.private("lily", "digest")
     assert digest["id"] == "slot:xhs01:digest:2026-11-24:lily"
     assert "11月24日（第2周 周二）" in digest["content"] and "✅ 已打卡 1/5" in digest["content"]
@@ -369,7 +406,7 @@ def test_off_slots_never_fire(env, r, sent):
 
 def test_midnight_and_week_boundaries(env, r, sent):
     s = camp(env, r, CHAIN_AT="00:00", SUMMARY_AT="sun 23:59", MIDWEEK_AT="mon 00:00")
-    checkin(r, s, "xhs01", "xiaolu", date(2026, 11, 22))            # previous week's Sunday
+    checkin(r, s, "xhs01", "xiaolu", date(2026, 11, 22))  # previous week's Sunday
     checkin(r, s, "xhs01", "xiaolu", date(2026, 11, 28))
     checkin(r, s, "xhs01", "xiaolu", date(2026, 11, 29))
     schedule.tick(local_ts(SH, 2026, 11, 29, 23, 58))
@@ -377,16 +414,17 @@ def test_midnight_and_week_boundaries(env, r, sent):
     [summary] = sent.group_posts("summary")
     assert summary["id"] == "slot:xhs01:summary:2026-11-29"
     assert "❌ 小鹿 2/3 · 连续 2 天" in summary["content"] and "11月23日—11月29日" in summary["content"]
-    assert sent.group_posts("chain") == []          # 23:59:59 is still Sunday: Monday's chain waits
+    assert sent.group_posts("chain") == []  # 23:59:59 is still Sunday: Monday's chain waits
     schedule.tick(local_ts(SH, 2026, 11, 30, 0, 0, 0))
     [chain] = sent.group_posts("chain")
     assert chain["id"] == "slot:xhs01:chain:2026-11-30"
     assert chain["content"].split("\n")[1].startswith("11月30日 第3周 周一")
-    [mid] = sent.private("lily", "midweek")         # a new week: 小鹿's Sunday does not count
+    [mid] = sent.private("lily", "midweek")  # a new week: 小鹿's Sunday does not count
     assert mid["id"] == "slot:xhs01:midweek:2026-11-30:lily"
 
 
 # --- timezones and DST -----------------------------------------------------------------------------
+
 
 def _tick_range(start, end, step_minutes=1):
     fired = []
@@ -397,19 +435,23 @@ def _tick_range(start, end, step_minutes=1):
     return fired
 
 
-@pytest.mark.parametrize("tz,day,slot_at,expect_utc", [
-    # spring forward, 02:30 does not exist: fires once, at 03:30 CEST = 01:30 UTC
-    ("Europe/Berlin", date(2026, 3, 29), "02:30", (1, 30)),
-    # fall back, 02:30 happens twice: fires once, at the first (CEST) = 00:30 UTC
-    ("Europe/Berlin", date(2026, 10, 25), "02:30", (0, 30)),
-    # New York: 02:15 does not exist on 8 March (fires at 03:15 EDT = 07:15 UTC) ...
-    ("America/New_York", date(2026, 3, 8), "02:15", (7, 15)),
-    # ... and 01:30 happens twice on 1 November (first one, EDT = 05:30 UTC)
-    ("America/New_York", date(2026, 11, 1), "01:30", (5, 30)),
-])
+@pytest.mark.parametrize(
+    "tz,day,slot_at,expect_utc",
+    [
+        # spring forward, 02:30 does not exist: fires once, at 03:30 CEST = 01:30 UTC
+        ("Europe/Berlin", date(2026, 3, 29), "02:30", (1, 30)),
+        # fall back, 02:30 happens twice: fires once, at the first (CEST) = 00:30 UTC
+        ("Europe/Berlin", date(2026, 10, 25), "02:30", (0, 30)),
+        # New York: 02:15 does not exist on 8 March (fires at 03:15 EDT = 07:15 UTC) ...
+        ("America/New_York", date(2026, 3, 8), "02:15", (7, 15)),
+        # ... and 01:30 happens twice on 1 November (first one, EDT = 05:30 UTC)
+        ("America/New_York", date(2026, 11, 1), "01:30", (5, 30)),
+    ],
+)
 def test_dst_switch_day_fires_once(env, r, sent, tz, day, slot_at, expect_utc):
-    env(**group_env(TIMEZONE=tz, CHAIN_AT=slot_at, REMIND_AT="off", DIGEST_AT="off",
-                    MIDWEEK_AT="off", SUMMARY_AT="off"))
+    env(
+        **group_env(TIMEZONE=tz, CHAIN_AT=slot_at, REMIND_AT="off", DIGEST_AT="off", MIDWEEK_AT="off", SUMMARY_AT="off")
+    )
     eve = day - timedelta(days=1)
     start = local_ts(tz, eve.year, eve.month, eve.day, 22, 0)
     fired = _tick_range(start, start + 9 * 3600)
@@ -435,10 +477,12 @@ def test_two_groups_in_different_timezones(env, r, sent):
         schedule.tick(ts)
         for m in sent.msgs[before:]:
             fired[m["id"]] = ts
+
     def utc(ts: float) -> str:
         return schedule.datetime.fromtimestamp(ts, schedule.timezone.utc).strftime("%d %H:%M")
-    assert utc(fired["slot:sh:chain:2026-11-24"]) == "24 00:00"        # 08:00 in Shanghai
-    assert utc(fired["slot:de:chain:2026-11-24"]) == "24 07:00"        # 08:00 in Berlin (CET)
+
+    assert utc(fired["slot:sh:chain:2026-11-24"]) == "24 00:00"  # 08:00 in Shanghai
+    assert utc(fired["slot:de:chain:2026-11-24"]) == "24 07:00"  # 08:00 in Berlin (CET)
     assert utc(fired["slot:sh:remind:2026-11-24"]) == "24 13:00"
     assert utc(fired["slot:de:remind:2026-11-24"]) == "24 20:00"
     assert utc(fired["slot:de:digest:2026-11-24:lily"]) == "24 21:00"
@@ -449,6 +493,7 @@ def test_two_groups_in_different_timezones(env, r, sent):
 
 
 # --- paused, camp dates, force, retries ------------------------------------------------------------
+
 
 def test_paused_group_gets_nothing_and_nothing_fires_late_on_resume(env, r, sent):
     camp(env, r)
@@ -477,8 +522,12 @@ def test_force_resends_with_new_ids(env, r, sent):
     assert res["queued"] == 1 and "re-sent (force1)" in res["lines"][0]
     schedule.tick(ts, force="chain")
     schedule.tick(ts, force="digest")
-    assert sent.ids() == ["slot:xhs01:chain:2026-11-24", "slot:xhs01:chain:2026-11-24:force1",
-                          "slot:xhs01:chain:2026-11-24:force2", "slot:xhs01:digest:2026-11-24:force3:lily"]
+    assert sent.ids() == [
+        "slot:xhs01:chain:2026-11-24",
+        "slot:xhs01:chain:2026-11-24:force1",
+        "slot:xhs01:chain:2026-11-24:force2",
+        "slot:xhs01:digest:2026-11-24:force3:lily",
+    ]
     assert outbox_ids(r) == sent.ids()
     with pytest.raises(ValueError):
         schedule.tick(ts, force="lunch")
@@ -495,6 +544,7 @@ def test_a_retried_batch_job_posts_nothing_twice(env, r, sent):
 
 def test_cli_tick_at_and_replay(env, r, sent, capsys):
     from wecom_bot import cli
+
     camp(env, r)
     assert cli.main(["tick", "--at", "2026-11-24T08:00:30"]) == 0
     assert "chain 2026-11-24: queued for xhs01" in capsys.readouterr().out
@@ -507,6 +557,7 @@ def test_cli_tick_at_and_replay(env, r, sent, capsys):
 
 # --- scale ----------------------------------------------------------------------------------------
 
+
 def test_ten_thousand_groups_share_the_morning_slot(env, r, redis_server):
     """Each of 10,000 groups gets its slot claimed and enqueued once, in 40 batch jobs. How fast is
     measured by bench/fanout.py (a timed test would only be flaky on a busy machine)."""
@@ -517,7 +568,7 @@ def test_ten_thousand_groups_share_the_morning_slot(env, r, redis_server):
         key = f"g{i:05d}"
         s.groups[key] = Group(key=key, chat_id=f"chat{i}", leaders=("lily",), slots=dict(slots))
     settings_mod.reset(s)
-    jobs.set_inline(False)                       # enqueue for real workers: the tick only claims and enqueues
+    jobs.set_inline(False)  # enqueue for real workers: the tick only claims and enqueues
     schedule.tick(local_ts(SH, 2026, 11, 24, 7, 59))
     res = schedule.tick(local_ts(SH, 2026, 11, 24, 8, 0, 2))
     assert res["queued"] == 10_000 and res["jobs"] == 40
@@ -528,13 +579,20 @@ def test_ten_thousand_groups_share_the_morning_slot(env, r, redis_server):
 
 # --- end to end, through the outbox to the WeCom simulator ------------------------------------------
 
+
 def test_a_day_through_the_simulator(env, r):
     from wecom_bot.sim.simulator import SimulatorServer
+
     with SimulatorServer() as sim:
-        s = env(WECOM_API_BASE_URL=sim.base_url, WECOM_CORP_ID="wwtest", WECOM_AGENT_ID="1000002",
-                WECOM_SECRET="simsecret", WECOM_ROBOT_TOKEN="devtoken",
-                WECOM_ROBOT_ENCODING_AES_KEY="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
-                **group_env(WEBHOOK_KEY="simkey-xhs01-0001", **CAMP))
+        s = env(
+            WECOM_API_BASE_URL=sim.base_url,
+            WECOM_CORP_ID="wwtest",
+            WECOM_AGENT_ID="1000002",
+            WECOM_SECRET="simsecret",
+            WECOM_ROBOT_TOKEN="devtoken",
+            WECOM_ROBOT_ENCODING_AES_KEY="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+            **group_env(WEBHOOK_KEY="simkey-xhs01-0001", **CAMP),
+        )
         name_members(r, "xhs01")
         for d in (21, 22, 23):
             checkin(r, s, "xhs01", "aqing", date(2026, 11, d))
@@ -576,7 +634,7 @@ def test_a_failing_group_does_not_hold_up_the_others_and_is_retried(env, r, sent
     schedule.tick(local_ts(SH, 2026, 11, 24, 7, 0))
     schedule.tick(local_ts(SH, 2026, 11, 24, 8, 0))
     assert sent.ids() == ["slot:ok1:chain:2026-11-24"]
-    schedule.tick(local_ts(SH, 2026, 11, 24, 8, 1))          # the claim was given back: tried again
+    schedule.tick(local_ts(SH, 2026, 11, 24, 8, 1))  # the claim was given back: tried again
     schedule.tick(local_ts(SH, 2026, 11, 24, 8, 2))
     assert sorted(outbox_ids(r)) == ["slot:bad:chain:2026-11-24", "slot:ok1:chain:2026-11-24"]
     assert calls["bad"] == 2
@@ -584,8 +642,10 @@ def test_a_failing_group_does_not_hold_up_the_others_and_is_retried(env, r, sent
 
 # --- a tick that dies between winning a claim and enqueueing its batch ------------------------------
 
+
 def test_a_claim_whose_batch_never_ran_is_recovered_once(env, r, sent):
     from workers import keys
+
     s = camp(env, r)
     at = local_ts(SH, 2026, 11, 24, 8, 0, 5)
     schedule.tick(at - 60)
@@ -593,9 +653,9 @@ def test_a_claim_whose_batch_never_ran_is_recovered_once(env, r, sent):
     # the tick's claim step ran, then its process died: claimed, nothing enqueued, nothing posted
     assert schedule._claim(r, due, [f"sent:{at:.0f}"] * len(due), at) == [1]
     assert r.zcard(keys.SLOTS_PENDING) == 1 and not sent.group_posts("chain")
-    schedule.tick(at + 60)                                          # the next minute: claimed already
+    schedule.tick(at + 60)  # the next minute: claimed already
     assert not sent.group_posts("chain")
-    res = schedule.tick(at + schedule.PENDING_AFTER + 60)          # ten minutes on: enqueued again
+    res = schedule.tick(at + schedule.PENDING_AFTER + 60)  # ten minutes on: enqueued again
     assert any("enqueued again" in line for line in res["lines"])
     assert [m["id"] for m in sent.group_posts("chain")] == ["slot:xhs01:chain:2026-11-24"]
     assert r.zcard(keys.SLOTS_PENDING) == 0
@@ -605,6 +665,7 @@ def test_a_claim_whose_batch_never_ran_is_recovered_once(env, r, sent):
 
 def test_a_normal_tick_leaves_nothing_pending(env, r, sent):
     from workers import keys
+
     camp(env, r)
     at = local_ts(SH, 2026, 11, 24, 8, 0, 5)
     schedule.tick(at - 60)
@@ -614,6 +675,7 @@ def test_a_normal_tick_leaves_nothing_pending(env, r, sent):
 
 def test_a_pending_claim_past_the_window_is_given_up_loudly(env, r, sent, caplog):
     from workers import keys
+
     s = camp(env, r)
     at = local_ts(SH, 2026, 11, 24, 8, 0, 5)
     schedule.tick(at - 60)

@@ -14,6 +14,7 @@ test_in_a_group_chat_only_that_group); this test proves the same end to end.
 Rows for docs/RELIABILITY.md (tests/reliability_report.py): "Doubled" counts a secret found (per
 secret and place) or a refused command that changed state or leaked the register.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,13 +49,13 @@ CORP, AGENT = "wwsecretcorp7", "1000002"
 SECRET = "SeCrEt-app-9c41e07b2d5f8a36"
 APP_TOKEN, APP_AES = "SeCrEtAppTok3nQ7", "SeCrEtAppAesKey0123456789abcdefghijklmnopqr"
 ROBOT_TOKEN, ROBOT_AES = "SeCrEtRobTok3nZ9", "SeCrEtRobAesKey0123456789abcdefghijklmnopqr"
-HOOK0, HOOK1 = "5ecre7-hook0-1b2c3d4e5f60", "5ecre7-hook1-a9b8c7d6e5f4"    # HOOK1 is revoked: 93000
+HOOK0, HOOK1 = "5ecre7-hook0-1b2c3d4e5f60", "5ecre7-hook1-a9b8c7d6e5f4"  # HOOK1 is revoked: 93000
 ROBOT = CallbackCrypto(ROBOT_TOKEN, ROBOT_AES, "")
 APP = CallbackCrypto(APP_TOKEN, APP_AES, CORP)
 G0 = ["s0m1", "s0m2", "s0m3"]
 G1 = ["s1m1", "s1m2"]
 NAMES = {"s0m1": "小一", "s0m2": "小二", "s0m3": "小三", "s1m1": "大一", "s1m2": "大二"}
-DAY = "2026-03-18"                       # a Wednesday
+DAY = "2026-03-18"  # a Wednesday
 
 
 def ts_at(hhmm: str) -> int:
@@ -63,25 +64,46 @@ def ts_at(hhmm: str) -> int:
 
 def service_env(redis_url: str, api: str, tmp) -> dict[str, str]:
     env = clean_environ()
-    env.update({
-        "REDIS_URL": redis_url, "BOT_ENV_FILE": "/nonexistent/.env", "BOT_TIMEZONE": "Asia/Shanghai",
-        "BOT_CALLBACK_MAX_AGE": "0",   # replays callbacks signed at fixed instants
-        "BOT_ADMINS": "admin1", "BOT_DATA_DIR": str(tmp / "var"), "BOT_HTTP_TIMEOUT": "0.5",
-        "WECOM_CORP_ID": CORP, "WECOM_AGENT_ID": AGENT, "WECOM_SECRET": SECRET, "WECOM_API_BASE_URL": api,
-        "WECOM_TOKEN": APP_TOKEN, "WECOM_ENCODING_AES_KEY": APP_AES,
-        "WECOM_ROBOT_TOKEN": ROBOT_TOKEN, "WECOM_ROBOT_ENCODING_AES_KEY": ROBOT_AES,
-        "BOT_GROUPS": "s0,s1",
-        "GROUP_S0_CHAT_ID": "secchat0", "GROUP_S0_NAME": "保密零组", "GROUP_S0_LEADERS": "lead0",
-        "GROUP_S0_MEMBERS": ",".join(G0), "GROUP_S0_WEBHOOK_KEY": HOOK0,
-        "GROUP_S1_CHAT_ID": "secchat1", "GROUP_S1_NAME": "保密壹组", "GROUP_S1_LEADERS": "lead1",
-        "GROUP_S1_MEMBERS": ",".join(G1), "GROUP_S1_WEBHOOK_KEY": HOOK1,
-    })
+    env.update(
+        {
+            "REDIS_URL": redis_url,
+            "BOT_ENV_FILE": "/nonexistent/.env",
+            "BOT_TIMEZONE": "Asia/Shanghai",
+            "BOT_CALLBACK_MAX_AGE": "0",  # replays callbacks signed at fixed instants
+            "BOT_ADMINS": "admin1",
+            "BOT_DATA_DIR": str(tmp / "var"),
+            "BOT_HTTP_TIMEOUT": "0.5",
+            "WECOM_CORP_ID": CORP,
+            "WECOM_AGENT_ID": AGENT,
+            "WECOM_SECRET": SECRET,
+            "WECOM_API_BASE_URL": api,
+            "WECOM_TOKEN": APP_TOKEN,
+            "WECOM_ENCODING_AES_KEY": APP_AES,
+            "WECOM_ROBOT_TOKEN": ROBOT_TOKEN,
+            "WECOM_ROBOT_ENCODING_AES_KEY": ROBOT_AES,
+            "BOT_GROUPS": "s0,s1",
+            "GROUP_S0_CHAT_ID": "secchat0",
+            "GROUP_S0_NAME": "保密零组",
+            "GROUP_S0_LEADERS": "lead0",
+            "GROUP_S0_MEMBERS": ",".join(G0),
+            "GROUP_S0_WEBHOOK_KEY": HOOK0,
+            "GROUP_S1_CHAT_ID": "secchat1",
+            "GROUP_S1_NAME": "保密壹组",
+            "GROUP_S1_LEADERS": "lead1",
+            "GROUP_S1_MEMBERS": ",".join(G1),
+            "GROUP_S1_WEBHOOK_KEY": HOOK1,
+        }
+    )
     return env
 
 
 def robot_post(chat: str, hook: str, userid: str, text: str, at: str, msgid: str):
-    return sign(ROBOT, "/wecom/robot", robot_xml(chat, userid, NAMES.get(userid, userid), text, msgid=msgid,
-                                                 webhook_key=hook), ts_at(at))
+    return sign(
+        ROBOT,
+        "/wecom/robot",
+        robot_xml(chat, userid, NAMES.get(userid, userid), text, msgid=msgid, webhook_key=hook),
+        ts_at(at),
+    )
 
 
 def app_post(userid: str, text: str, at: str, msgid: int):
@@ -120,7 +142,7 @@ def job_texts(job: dict) -> list[str]:
             except zlib.error:
                 pass
         out.append(f"{field.decode()}={value.decode('utf-8', 'replace')}")
-        out.append(value.decode("latin-1"))          # pickled str may be raw bytes
+        out.append(value.decode("latin-1"))  # pickled str may be raw bytes
     return out
 
 
@@ -171,8 +193,17 @@ def register(r: redis.Redis) -> dict:
         k = key.decode()
         if REGISTER.match(k):
             t = r.type(key)
-            out[k] = (r.get(key) if t == b"string" else sorted(r.hgetall(key).items()) if t == b"hash"
-                      else r.lrange(key, 0, -1) if t == b"list" else sorted(r.smembers(key)) if t == b"set" else t)
+            out[k] = (
+                r.get(key)
+                if t == b"string"
+                else sorted(r.hgetall(key).items())
+                if t == b"hash"
+                else r.lrange(key, 0, -1)
+                if t == b"list"
+                else sorted(r.smembers(key))
+                if t == b"set"
+                else t
+            )
     return out
 
 
@@ -180,26 +211,27 @@ def register(r: redis.Redis) -> dict:
 @dataclass
 class Access:
     """Members and another group's leader trying leader commands and another group's register."""
+
     attempts: int
-    changed: list[str]                     # register keys whose value changed
-    leaks: list[tuple[list[str], str]]     # answers that showed another group's members
-    refusals: int                          # answers naming the leaders
+    changed: list[str]  # register keys whose value changed
+    leaks: list[tuple[list[str], str]]  # answers that showed another group's members
+    refusals: int  # answers naming the leaders
     answers: int
 
 
 @dataclass
 class Run:
-    broken_env: dict[str, str]             # the service's variables with broken AES keys (check-config)
-    answers: list[tuple[str, int, str]]    # (what, status, body) of every HTTP answer
-    flows: list[tuple[str, int]]           # (what, status) of the callbacks that must be accepted
-    rejected: list[tuple[str, int, str]]   # the refused ones among the error cases
-    jobs_before_workers: int               # RQ jobs seen in Redis before any worker ran
+    broken_env: dict[str, str]  # the service's variables with broken AES keys (check-config)
+    answers: list[tuple[str, int, str]]  # (what, status, body) of every HTTP answer
+    flows: list[tuple[str, int]]  # (what, status) of the callbacks that must be accepted
+    rejected: list[tuple[str, int, str]]  # the refused ones among the error cases
+    jobs_before_workers: int  # RQ jobs seen in Redis before any worker ran
     job_descriptions: list[str]
     access: Access
-    failed_out: str                        # `wecom-bot failed`
-    check_config: subprocess.CompletedProcess   # `wecom-bot check-config` with broken AES keys
-    tokens: list[str]                      # the access tokens the simulator issued
-    places: dict[str, str]                 # where secrets must not be: name -> text
+    failed_out: str  # `wecom-bot failed`
+    check_config: subprocess.CompletedProcess  # `wecom-bot check-config` with broken AES keys
+    tokens: list[str]  # the access tokens the simulator issued
+    places: dict[str, str]  # where secrets must not be: name -> text
     process_outputs: int
 
 
@@ -231,10 +263,13 @@ class Client:
 def settled(r: redis.Redis) -> bool:
     """Nothing left to do: the streams drained, no send waiting for a retry, and no RQ job queued, running
     or scheduled (the tick's jobs, such as the morning 接龙, run after `wecom-bot tick` has returned)."""
-    return (r.xlen(streams.INBOX.key) == 0 and r.xlen(streams.OUTBOX.key) == 0
-            and r.zcard(keys.OUT_DELAYED) == 0 and streams.depth(r, streams.OUTBOX)["pending"] == 0
-            and not any(r.llen(f"rq:queue:{q}") or r.zcard(f"rq:wip:{q}") or r.zcard(f"rq:scheduled:{q}")
-                        for q in QUEUES))
+    return (
+        r.xlen(streams.INBOX.key) == 0
+        and r.xlen(streams.OUTBOX.key) == 0
+        and r.zcard(keys.OUT_DELAYED) == 0
+        and streams.depth(r, streams.OUTBOX)["pending"] == 0
+        and not any(r.llen(f"rq:queue:{q}") or r.zcard(f"rq:wip:{q}") or r.zcard(f"rq:scheduled:{q}") for q in QUEUES)
+    )
 
 
 def post_flows(client: Client) -> list[tuple[str, int]]:
@@ -245,16 +280,25 @@ def post_flows(client: Client) -> list[tuple[str, int]]:
     for i, u in enumerate(G0):
         n += 1
         what = "robot check-in"
-        statuses.append((what, client.send(what, robot_post("secchat0", HOOK0, u, "@打卡助手 打卡", f"09:0{i}",
-                                                            f"sec-r{n}"))))
+        statuses.append(
+            (what, client.send(what, robot_post("secchat0", HOOK0, u, "@打卡助手 打卡", f"09:0{i}", f"sec-r{n}")))
+        )
     for i, u in enumerate(G1):
         n += 1
         what = "robot check-in (revoked robot)"
-        statuses.append((what, client.send(what, robot_post("secchat1", HOOK1, u, "@打卡助手 打卡 已更", f"09:1{i}",
-                                                            f"sec-r{n}"))))
+        statuses.append(
+            (what, client.send(what, robot_post("secchat1", HOOK1, u, "@打卡助手 打卡 已更", f"09:1{i}", f"sec-r{n}")))
+        )
     mid = 9_400_000_000
-    flows = [("s0m1", "我的"), ("s1m2", "打卡"), ("lead0", "目标 小二 4"), ("lead0", "档案 小三 周末出差"),
-             ("lead0", "本周"), ("lead0", "导出"), ("lead1", "请假 大一 2")]
+    flows = [
+        ("s0m1", "我的"),
+        ("s1m2", "打卡"),
+        ("lead0", "目标 小二 4"),
+        ("lead0", "档案 小三 周末出差"),
+        ("lead0", "本周"),
+        ("lead0", "导出"),
+        ("lead1", "请假 大一 2"),
+    ]
     for i, (u, text) in enumerate(flows):
         mid += 1
         statuses.append((f"app: {text}", client.send(f"app: {text}", app_post(u, text, f"10:{i:02d}", mid))))
@@ -269,16 +313,23 @@ def post_bad_callbacks(client: Client) -> list[tuple[str, int, str]]:
     before = len(client.answers)
     client.send("forged signature", Signed(forged, good.body))
     wrong_corp = CallbackCrypto(APP_TOKEN, APP_AES, "wwSOMEONEELSE")
-    client.send("wrong corp id", sign(wrong_corp, "/wecom/callback", app_xml("wwSOMEONEELSE", "s0m1", "打卡"),
-                                      ts_at("12:01")))
+    client.send(
+        "wrong corp id", sign(wrong_corp, "/wecom/callback", app_xml("wwSOMEONEELSE", "s0m1", "打卡"), ts_at("12:01"))
+    )
     client.send("malformed body", Signed(good.path, b"<xml><Encrypt>%%%</Encrypt></xml>"))
     client.send("DTD", Signed(good.path, b'<!DOCTYPE x [<!ENTITY a "b">]><xml><Encrypt>&a;</Encrypt></xml>'))
     client.send("too large", Signed(good.path, b"x" * (300 * 1024)))
     enc, sig = ROBOT.encrypt("echo", "n", "1700000000")
-    client.send("bad URL verification",
-                f"/wecom/robot?msg_signature={'1' * 40}&timestamp=1700000000&nonce=n&echostr={enc}", method="GET")
-    client.send("URL verification without echostr",
-                f"/wecom/callback?msg_signature={sig}&timestamp=1700000000&nonce=n", method="GET")
+    client.send(
+        "bad URL verification",
+        f"/wecom/robot?msg_signature={'1' * 40}&timestamp=1700000000&nonce=n&echostr={enc}",
+        method="GET",
+    )
+    client.send(
+        "URL verification without echostr",
+        f"/wecom/callback?msg_signature={sig}&timestamp=1700000000&nonce=n",
+        method="GET",
+    )
     return [a for a in client.answers[before:] if a[1] != 200]
 
 
@@ -287,22 +338,36 @@ def try_forbidden(client: Client, r: redis.Redis, api: SimulatorServer) -> Acces
     register. Nothing of the register may change, no reply may show another group."""
     register_before = register(r)
     sent_before = len(api.state.sent_messages())
-    attempts = [("app", "s0m1", "目标 小二 5"), ("app", "s0m1", "补卡 小三 2026-03-17"), ("app", "s0m1", "本周 s1"),
-                ("app", "s0m1", "导出 s1"), ("app", "s1m1", "本周 s0"), ("app", "s1m1", "档案 大二 不积极"),
-                ("robot", "s0m2", "@打卡助手 目标 小一 6"), ("robot", "s0m2", "@打卡助手 本周"),
-                ("robot", "s0m2", "@打卡助手 请假 小三 3"), ("app", "lead1", "本周 s0"),
-                ("app", "lead1", "目标 小一 6 s0"), ("robot", "lead1", "@打卡助手 本周"),
-                ("app", "s1m2", "移除 大一"), ("app", "s0m3", "删除档案 小三")]
+    attempts = [
+        ("app", "s0m1", "目标 小二 5"),
+        ("app", "s0m1", "补卡 小三 2026-03-17"),
+        ("app", "s0m1", "本周 s1"),
+        ("app", "s0m1", "导出 s1"),
+        ("app", "s1m1", "本周 s0"),
+        ("app", "s1m1", "档案 大二 不积极"),
+        ("robot", "s0m2", "@打卡助手 目标 小一 6"),
+        ("robot", "s0m2", "@打卡助手 本周"),
+        ("robot", "s0m2", "@打卡助手 请假 小三 3"),
+        ("app", "lead1", "本周 s0"),
+        ("app", "lead1", "目标 小一 6 s0"),
+        ("robot", "lead1", "@打卡助手 本周"),
+        ("app", "s1m2", "移除 大一"),
+        ("app", "s0m3", "删除档案 小三"),
+    ]
     mid = 9_400_100_000
     for i, (channel, u, text) in enumerate(attempts):
         mid += 1
-        signed = (app_post(u, text, f"11:{i:02d}", mid) if channel == "app"
-                  else robot_post("secchat0", HOOK0, u, text, f"11:{i:02d}", f"sec-x{mid}"))
+        signed = (
+            app_post(u, text, f"11:{i:02d}", mid)
+            if channel == "app"
+            else robot_post("secchat0", HOOK0, u, text, f"11:{i:02d}", f"sec-x{mid}")
+        )
         assert client.send(f"access attempt: {text}", signed) == 200
     wait_for(lambda: settled(r), timeout=60, interval=0.2, what="the access attempts to be answered")
     register_after = register(r)
-    changed = sorted(k for k in set(register_before) | set(register_after)
-                     if register_before.get(k) != register_after.get(k))
+    changed = sorted(
+        k for k in set(register_before) | set(register_after) if register_before.get(k) != register_after.get(k)
+    )
     answers = api.state.sent_messages()[sent_before:]
     leaks, refusals = [], 0
     for m in answers:
@@ -319,8 +384,9 @@ def run(tmp_path_factory) -> Iterator[Run]:
     """One deployment (gunicorn with the Procfile's flags, two workers, the tick, the CLI) against the WeCom
     simulator, which misbehaves along the way, driven through every phase once."""
     tmp = tmp_path_factory.mktemp("secrets")
-    api = SimulatorServer(SimState(corp_id=CORP, secret=SECRET, agent_id=AGENT, valid_keys={HOOK0},
-                                   timeout_seconds=1.5))
+    api = SimulatorServer(
+        SimState(corp_id=CORP, secret=SECRET, agent_id=AGENT, valid_keys={HOOK0}, timeout_seconds=1.5)
+    )
     procs = Procs(tmp / "procs")
     server = RedisServer(tmp / "redis", extra=("--appendonly", "yes")).start()
     try:
@@ -342,10 +408,9 @@ def start_workers(procs: Procs, env: dict[str, str], r: redis.Redis) -> JobWatch
     watcher.start()
     start_worker(procs, env, "worker1", r)
     start_worker(procs, env, "worker2", r)
-    procs.run(wecom_bot("tick", "--at", f"{DAY}T08:00:30"), env, "tick")          # the morning 接龙
-    procs.run(wecom_bot("tick", "--at", f"{DAY}T21:00:30"), env, "tick")          # the evening reminder
-    wait_for(lambda: settled(r), timeout=90, interval=0.2,
-             what="the inbox, the outbox and the retries to settle")
+    procs.run(wecom_bot("tick", "--at", f"{DAY}T08:00:30"), env, "tick")  # the morning 接龙
+    procs.run(wecom_bot("tick", "--at", f"{DAY}T21:00:30"), env, "tick")  # the evening reminder
+    wait_for(lambda: settled(r), timeout=90, interval=0.2, what="the inbox, the outbox and the retries to settle")
     return watcher
 
 
@@ -369,9 +434,10 @@ def redis_outage(server: RedisServer, client: Client, procs: Procs, env: dict[st
     client.send("Redis down", signed)
     time.sleep(1.0)
     server.start()
-    wait_for(lambda: client.send("Redis back", signed) == 200, timeout=30, interval=0.5,
-             what="the callback to work again")
-    procs.run(wecom_bot("worker", "--burst"), env, "worker-burst", timeout=120)   # whatever the outage left
+    wait_for(
+        lambda: client.send("Redis back", signed) == 200, timeout=30, interval=0.5, what="the callback to work again"
+    )
+    procs.run(wecom_bot("worker", "--burst"), env, "worker-burst", timeout=120)  # whatever the outage left
     wait_for(lambda: settled(r), timeout=60, interval=0.2, what="the last message")
 
 
@@ -395,9 +461,12 @@ def drive(server: RedisServer, api: SimulatorServer, procs: Procs, tmp) -> Run:
     _web, base = start_gunicorn(procs, env, "web")
     client = Client(base)
     # WeCom's API misbehaves along the way: an invalid token, a 502, a timeout, a 45009
-    api.state.add_fault({"path": "message/send", "errcode": 40014}, {"path": "webhook/send", "http": 502},
-                        {"path": "message/send", "timeout": True, "delivered": False},
-                        {"path": "message/send", "errcode": 45009})
+    api.state.add_fault(
+        {"path": "message/send", "errcode": 40014},
+        {"path": "webhook/send", "http": 502},
+        {"path": "message/send", "timeout": True, "delivered": False},
+        {"path": "message/send", "errcode": 45009},
+    )
     flows = post_flows(client)
     rejected = post_bad_callbacks(client)
     watcher = start_workers(procs, env, r)
@@ -407,12 +476,20 @@ def drive(server: RedisServer, api: SimulatorServer, procs: Procs, tmp) -> Run:
     watcher.stop_flag.set()
     watcher.join(5)
     watcher.snapshot()
-    return Run(broken_env=broken, answers=client.answers, flows=flows, rejected=rejected,
-               jobs_before_workers=watcher.seen_before_workers,
-               job_descriptions=[job.get(b"description", b"").decode() for job in watcher.jobs.values()],
-               access=access, failed_out=failed_out, check_config=check_config, tokens=sorted(api.state.tokens),
-               places=places_to_search(procs, client, watcher, r),
-               process_outputs=len(list(procs.workdir.iterdir())))
+    return Run(
+        broken_env=broken,
+        answers=client.answers,
+        flows=flows,
+        rejected=rejected,
+        jobs_before_workers=watcher.seen_before_workers,
+        job_descriptions=[job.get(b"description", b"").decode() for job in watcher.jobs.values()],
+        access=access,
+        failed_out=failed_out,
+        check_config=check_config,
+        tokens=sorted(api.state.tokens),
+        places=places_to_search(procs, client, watcher, r),
+        process_outputs=len(list(procs.workdir.iterdir())),
+    )
 
 
 # -- the tests ----------------------------------------------------------------------------------------------
@@ -429,11 +506,17 @@ def test_the_callbacks_queue_jobs_that_the_workers_run(run):
 
 def test_members_and_other_groups_leaders_are_refused(run, report):
     a = run.access
-    report.row("Access", "leader commands from members and from another group's leader; another group's register "
-               "(callback → worker → reply)", a.attempts, 0, len(a.changed) + len(a.leaks),
-               f"{a.answers} answers, {a.refusals} of them refusals naming the leaders; the register unchanged; "
-               "every command and channel at unit level in tests/test_commands.py"
-               + (f"; changed {a.changed[:3]}, leaked {a.leaks[:3]}" if a.changed or a.leaks else ""))
+    report.row(
+        "Access",
+        "leader commands from members and from another group's leader; another group's register "
+        "(callback → worker → reply)",
+        a.attempts,
+        0,
+        len(a.changed) + len(a.leaks),
+        f"{a.answers} answers, {a.refusals} of them refusals naming the leaders; the register unchanged; "
+        "every command and channel at unit level in tests/test_commands.py"
+        + (f"; changed {a.changed[:3]}, leaked {a.leaks[:3]}" if a.changed or a.leaks else ""),
+    )
     assert a.changed == [] and a.leaks == []
     assert a.refusals >= a.attempts - 2 and a.answers >= a.attempts
 
@@ -447,12 +530,18 @@ def test_the_operator_sees_failed_sends_and_a_broken_config(run):
 
 def test_no_secret_in_logs_job_descriptions_error_replies_or_redis(run, report):
     assert run.tokens, "no access_token was ever issued: the flows did not reach the API"
-    secrets = {"WECOM_SECRET": SECRET, "WECOM_TOKEN": APP_TOKEN, "WECOM_ENCODING_AES_KEY": APP_AES,
-               "WECOM_ROBOT_TOKEN": ROBOT_TOKEN, "WECOM_ROBOT_ENCODING_AES_KEY": ROBOT_AES,
-               "GROUP_S0_WEBHOOK_KEY": HOOK0, "GROUP_S1_WEBHOOK_KEY": HOOK1,
-               "broken WECOM_ENCODING_AES_KEY": run.broken_env["WECOM_ENCODING_AES_KEY"],
-               "broken WECOM_ROBOT_ENCODING_AES_KEY": run.broken_env["WECOM_ROBOT_ENCODING_AES_KEY"],
-               **{f"access_token #{i + 1}": t for i, t in enumerate(run.tokens)}}
+    secrets = {
+        "WECOM_SECRET": SECRET,
+        "WECOM_TOKEN": APP_TOKEN,
+        "WECOM_ENCODING_AES_KEY": APP_AES,
+        "WECOM_ROBOT_TOKEN": ROBOT_TOKEN,
+        "WECOM_ROBOT_ENCODING_AES_KEY": ROBOT_AES,
+        "GROUP_S0_WEBHOOK_KEY": HOOK0,
+        "GROUP_S1_WEBHOOK_KEY": HOOK1,
+        "broken WECOM_ENCODING_AES_KEY": run.broken_env["WECOM_ENCODING_AES_KEY"],
+        "broken WECOM_ROBOT_ENCODING_AES_KEY": run.broken_env["WECOM_ROBOT_ENCODING_AES_KEY"],
+        **{f"access_token #{i + 1}": t for i, t in enumerate(run.tokens)},
+    }
     places = run.places
     found = [(name, place) for place, text in places.items() for name, value in secrets.items() if value in text]
     log_lines = sum(t.count("\n") for p, t in places.items() if p.startswith("output of"))
@@ -460,11 +549,16 @@ def test_no_secret_in_logs_job_descriptions_error_replies_or_redis(run, report):
     worker_logs = places.get("output of worker1.err", "") + places.get("output of worker2.err", "")
     assert "93000" in worker_logs or "robot:s1" in worker_logs
     assert "***" in worker_logs or "webhook" in worker_logs
-    report.row("Secrets", "secret, tokens, AES keys, webhook keys, access_token in logs, RQ jobs, error replies, Redis",
-               len(places), 0, len(found),
-               f"{len(secrets)} secrets searched in {log_lines:,} log lines of {run.process_outputs} "
-               f"process outputs (gunicorn, 2 workers, tick, failed, stats, check-config), "
-               f"{sum(p.startswith('RQ job') for p in places)} RQ jobs, {len(run.answers)} HTTP answers "
-               f"({len(run.rejected)} refusals and a 503), every Redis key but the token cache"
-               + (f"; FOUND: {found[:5]}" if found else ""))
+    report.row(
+        "Secrets",
+        "secret, tokens, AES keys, webhook keys, access_token in logs, RQ jobs, error replies, Redis",
+        len(places),
+        0,
+        len(found),
+        f"{len(secrets)} secrets searched in {log_lines:,} log lines of {run.process_outputs} "
+        f"process outputs (gunicorn, 2 workers, tick, failed, stats, check-config), "
+        f"{sum(p.startswith('RQ job') for p in places)} RQ jobs, {len(run.answers)} HTTP answers "
+        f"({len(run.rejected)} refusals and a 503), every Redis key but the token cache"
+        + (f"; FOUND: {found[:5]}" if found else ""),
+    )
     assert found == []

@@ -1,6 +1,7 @@
 """Trust: what is private stays private, old callbacks cannot replay, one member cannot flood a group,
 files are safe. Each test reproduces one way the camp's trust was lost (docs/RELIABILITY.md, "Privacy
 and abuse") against the real Redis, the real app and the real scripts."""
+
 from __future__ import annotations
 
 import csv
@@ -32,7 +33,7 @@ from workers import backup, commands, export, ingest, keys, outbound, prompts, s
 from workers.register import MemberRow
 
 TZ = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2024, 5, 8, 10, 0, tzinfo=TZ)      # a Wednesday
+NOW = datetime(2024, 5, 8, 10, 0, tzinfo=TZ)  # a Wednesday
 TS = NOW.timestamp()
 TODAY = day_index(NOW.date())
 BASE = TODAY - 35
@@ -44,24 +45,45 @@ _ids = itertools.count(1)
 
 @pytest.fixture
 def s(env, r, tmp_path):
-    settings = env(BOT_DATA_DIR=str(tmp_path / "var"), BOT_GROUPS="xhs01",
-                   GROUP_XHS01_CHAT_ID="wrchat01", GROUP_XHS01_NAME="小红书01", GROUP_XHS01_LEADERS="leader1",
-                   GROUP_XHS01_MEMBERS="lulu:小鹿,qing:阿青,wang1:小王,wang2:小王",
-                   GROUP_XHS01_WEBHOOK_KEY=HOOK, WECOM_API_BASE_URL="http://127.0.0.1:9/cgi-bin/",
-                   WECOM_CORP_ID="wwcorp", WECOM_AGENT_ID="1000002", WECOM_SECRET="s" * 43,
-                   WECOM_ROBOT_TOKEN=TOKEN, WECOM_ROBOT_ENCODING_AES_KEY=AES)
+    settings = env(
+        BOT_DATA_DIR=str(tmp_path / "var"),
+        BOT_GROUPS="xhs01",
+        GROUP_XHS01_CHAT_ID="wrchat01",
+        GROUP_XHS01_NAME="小红书01",
+        GROUP_XHS01_LEADERS="leader1",
+        GROUP_XHS01_MEMBERS="lulu:小鹿,qing:阿青,wang1:小王,wang2:小王",
+        GROUP_XHS01_WEBHOOK_KEY=HOOK,
+        WECOM_API_BASE_URL="http://127.0.0.1:9/cgi-bin/",
+        WECOM_CORP_ID="wwcorp",
+        WECOM_AGENT_ID="1000002",
+        WECOM_SECRET="s" * 43,
+        WECOM_ROBOT_TOKEN=TOKEN,
+        WECOM_ROBOT_ENCODING_AES_KEY=AES,
+    )
     r.set(keys.base("xhs01"), BASE)
     return settings
 
 
 def ev(text, uid="leader1", chat="", name=None, ts=TS, msgid=None):
-    return {"source": "robot" if chat else "app", "msgid": msgid or f"t{next(_ids)}", "chat_id": chat,
-            "chat_type": "group" if chat else "single", "userid": uid, "name": name or uid, "alias": "",
-            "msgtype": "text", "text": text, "has_image": False, "event": "", "ts": ts}
+    return {
+        "source": "robot" if chat else "app",
+        "msgid": msgid or f"t{next(_ids)}",
+        "chat_id": chat,
+        "chat_type": "group" if chat else "single",
+        "userid": uid,
+        "name": name or uid,
+        "alias": "",
+        "msgtype": "text",
+        "text": text,
+        "has_image": False,
+        "event": "",
+        "ts": ts,
+    }
 
 
 def run(r, s, text, **kw):
     from handlers.chain import strip_mentions
+
     return commands.execute(r, s, ev(text, **kw), strip_mentions(text))
 
 
@@ -72,9 +94,21 @@ def process(r, events):
 
 # --- 1. nothing a leader says privately reaches the group through an undo --------------------------
 
+
 def _leader_commands(secret: str) -> list[str]:
-    return [f"档案 小鹿 {secret}", "删除档案 小鹿", f"档案 阿青 {secret}", "目标 小鹿 4", "退阶 小鹿 2",
-            "补卡 小鹿 2024-05-06", "请假 阿青 2", "加入 newbie 新同学", "移除 阿青", "暂停", "恢复"]
+    return [
+        f"档案 小鹿 {secret}",
+        "删除档案 小鹿",
+        f"档案 阿青 {secret}",
+        "目标 小鹿 4",
+        "退阶 小鹿 2",
+        "补卡 小鹿 2024-05-06",
+        "请假 阿青 2",
+        "加入 newbie 新同学",
+        "移除 阿青",
+        "暂停",
+        "恢复",
+    ]
 
 
 @hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -97,7 +131,7 @@ def test_no_private_command_text_reaches_the_group_through_undo(r, s, secret):
         for text in commands_sent:
             if len(text.split()) > 1:
                 assert text not in content, content
-        assert "档案" not in content, content       # anything about profiles is answered privately
+        assert "档案" not in content, content  # anything about profiles is answered privately
 
 
 def test_undo_of_a_profile_note_answers_privately_and_names_only_kind_and_member(r, s):
@@ -116,8 +150,10 @@ _names = st.lists(st.sampled_from([f"甲{i}号" for i in range(12)]), min_size=1
 @hsettings(max_examples=60, deadline=None)
 @given(names=_names, data=st.data())
 def test_private_members_are_never_named_in_the_chain_or_the_reminder(names, data):
-    rows = [MemberRow(f"u{i}", n, data.draw(st.integers(0, 5)), 5, 9, 1, 3, data.draw(st.booleans()))
-            for i, n in enumerate(names)]
+    rows = [
+        MemberRow(f"u{i}", n, data.draw(st.integers(0, 5)), 5, 9, 1, 3, data.draw(st.booleans()))
+        for i, n in enumerate(names)
+    ]
     hidden = {row.userid for row in rows if data.draw(st.booleans())}
     links = {row.userid: f"http://xhslink.com/a/{row.userid}x" for row in rows}
     chain = daily.chain_text(TODAY, None, daily.chain_entries(rows, links, hidden))
@@ -130,7 +166,7 @@ def test_private_members_are_never_named_in_the_chain_or_the_reminder(names, dat
             assert row.userid not in mentioned
     done = [row for row in rows if row.checked_in]
     if rem and done and len(done) < len(rows):
-        assert f"今天已有 {len(done)} 位伙伴打卡" in rem.content     # still counted, just not named
+        assert f"今天已有 {len(done)} 位伙伴打卡" in rem.content  # still counted, just not named
 
 
 def test_private_member_in_the_real_morning_chain_and_evening_reminder(r, s):
@@ -144,15 +180,16 @@ def test_private_member_in_the_real_morning_chain_and_evening_reminder(r, s):
     msgs = schedule.daily_remind(r, s.groups["xhs01"], TODAY, TS + 11 * 3600)
     group = [m for m in msgs if m["to"] == "group"]
     assert "小鹿" not in group[0]["content"] and "lulu" not in {u for u, _ in group[0]["mentions"]}
-    assert [m["users"] for m in msgs if m["to"] == "user"] == [["lulu"]]     # reminded privately instead
+    assert [m["users"] for m in msgs if m["to"] == "user"] == [["lulu"]]  # reminded privately instead
 
 
 def test_a_private_member_is_not_named_in_a_gathered_reply(r, s, monkeypatch):
     from workers import replies
+
     cap = capture_outbound(monkeypatch)
     run(r, s, "@打卡助手 不公开", uid="lulu", chat="wrchat01", name="小鹿")
     ch = outbound.channel_of({"to": "group", "group": "xhs01"}, s)
-    r.zadd(ch.rate_keys[0], {f"busy{i}": time.time() for i in range(ch.limit)})   # the robot is at its limit
+    r.zadd(ch.rate_keys[0], {f"busy{i}": time.time() for i in range(ch.limit)})  # the robot is at its limit
     process(r, [ev("@打卡助手 打卡", uid=u, chat="wrchat01", name=n) for u, n in (("lulu", "小鹿"), ("qing", "阿青"))])
     assert r.llen(keys.reply_buffer("xhs01")) == 2
     replies.flush_replies(r, s, "xhs01")
@@ -162,9 +199,11 @@ def test_a_private_member_is_not_named_in_a_gathered_reply(r, s, monkeypatch):
 
 # --- 3. a signed callback is fresh or refused ------------------------------------------------------
 
+
 @pytest.fixture
 def client(s, env):
     from workers import jobs
+
     jobs.set_inline(False)
     return create_app().test_client()
 
@@ -178,9 +217,9 @@ def _post(client, ts, text="@打卡助手 移除 小鹿", msgid=None):
 def test_an_old_callback_is_refused_before_anything_is_stored(env, client, r):
     env(BOT_CALLBACK_MAX_AGE="3600")
     now = time.time()
-    assert _post(client, now - 40 * 86400).status_code == 403       # signed 40 days ago
+    assert _post(client, now - 40 * 86400).status_code == 403  # signed 40 days ago
     assert _post(client, now - 3700).status_code == 403
-    assert _post(client, now + 400).status_code == 403               # too far ahead
+    assert _post(client, now + 400).status_code == 403  # too far ahead
     assert r.xlen(streams.INBOX.key) == 0
     assert _post(client, now - 5).status_code == 200 and _post(client, now + 200).status_code == 200
     assert r.xlen(streams.INBOX.key) == 2
@@ -190,7 +229,7 @@ def test_the_window_is_off_at_zero_and_an_impossible_timestamp_is_400(env, clien
     env(BOT_CALLBACK_MAX_AGE="0")
     assert _post(client, time.time() - 40 * 86400).status_code == 200
     xml = robot_xml("wrchat01", "u1", "小鹿", "打卡", msgid="ts12")
-    signed = sign(CallbackCrypto(TOKEN, AES, ""), "/wecom/robot", xml, 100000000000)   # 12 digits
+    signed = sign(CallbackCrypto(TOKEN, AES, ""), "/wecom/robot", xml, 100000000000)  # 12 digits
     assert client.post(signed.path, data=signed.body).status_code == 400
 
 
@@ -201,12 +240,22 @@ def test_callback_max_age_is_checked_in_config(env):
 
 # --- 4. links per member and day: deduped, a few ------------------------------------------------------
 
+
 def test_links_are_deduped_and_capped_per_member_and_day(r, s, monkeypatch):
     capture_outbound(monkeypatch)
     links = " ".join(f"http://xhslink.com/a/L{i:04d}" for i in range(1170))
     process(r, [ev(f"@打卡助手 已更 {links}", uid="lulu", chat="wrchat01", name="小鹿") for _ in range(10)])
-    process(r, [ev("@打卡助手 已更 http://xhslink.com/a/L0001 http://xhslink.com/a/L0001", uid="qing",
-                   chat="wrchat01", name="阿青")])
+    process(
+        r,
+        [
+            ev(
+                "@打卡助手 已更 http://xhslink.com/a/L0001 http://xhslink.com/a/L0001",
+                uid="qing",
+                chat="wrchat01",
+                name="阿青",
+            )
+        ],
+    )
     kept = r.hget(keys.links("xhs01", TODAY), "lulu").decode().split()
     assert kept == ["http://xhslink.com/a/L0000", "http://xhslink.com/a/L0001", "http://xhslink.com/a/L0002"]
     assert r.hget(keys.links("xhs01", TODAY), "qing").decode().split() == ["http://xhslink.com/a/L0001"]
@@ -215,6 +264,7 @@ def test_links_are_deduped_and_capped_per_member_and_day(r, s, monkeypatch):
 
 
 # --- 5. hints: one per member per 10 minutes, never from the capacity check-ins need ------------------
+
 
 def test_one_member_cannot_flood_the_group_with_hints(r, s, monkeypatch):
     cap = capture_outbound(monkeypatch)
@@ -228,12 +278,13 @@ def test_no_hint_when_the_robot_is_near_its_limit(r, s, monkeypatch):
     cap = capture_outbound(monkeypatch)
     ch = outbound.channel_of({"to": "group", "group": "xhs01"}, s)
     now = time.time()
-    r.zadd(ch.rate_keys[0], {f"busy{i}": now for i in range(ch.limit - 5)})   # 5 left: the reserve's
+    r.zadd(ch.rate_keys[0], {f"busy{i}": now for i in range(ch.limit - 5)})  # 5 left: the reserve's
     process(r, [ev("@打卡助手 哈哈", uid="qing", chat="wrchat01", name="阿青")])
     assert [m for m in cap.msgs if m["id"].startswith("hint:")] == []
 
 
 # --- 6. two members called 小王: nobody credited by guess -------------------------------------------
+
 
 def test_a_shared_name_in_a_leaders_chain_credits_nobody_and_asks_the_leader(r, s, monkeypatch):
     cap = capture_outbound(monkeypatch)
@@ -248,13 +299,14 @@ def test_a_shared_name_in_a_leaders_chain_credits_nobody_and_asks_the_leader(r, 
 
 def test_a_name_learnt_from_a_post_never_takes_over_a_configured_name(r, s, monkeypatch):
     capture_outbound(monkeypatch)
-    process(r, [ev("@打卡助手 大家好", uid="stranger", chat="wrchat01", name="小鹿")])   # a newcomer also called 小鹿
+    process(r, [ev("@打卡助手 大家好", uid="stranger", chat="wrchat01", name="小鹿")])  # a newcomer also called 小鹿
     process(r, [ev("#接龙\n例 名字 已更\n\n1. 小鹿 已更", uid="leader1", chat="wrchat01", name="组长")])
     assert r.getbit(keys.days("xhs01", "lulu"), TODAY - BASE)
     assert not r.exists(keys.days("xhs01", "stranger"))
 
 
 # --- 7. detection is linear on the worst inputs -------------------------------------------------------
+
 
 @pytest.mark.parametrize("tail", [")" * 20_000, "]" * 20_000, ")]" * 10_000, "." * 20_000, "()" * 10_000])
 def test_url_trimming_on_brackets_and_punctuation(tail):
@@ -268,6 +320,7 @@ def test_url_trimming_on_brackets_and_punctuation(tail):
 
 # --- 8. backups and exports: owner-only, no credentials, no formulas ---------------------------------
 
+
 def test_backup_is_owner_only_and_holds_no_cache_or_token(r, s, tmp_path):
     r.set(keys.TOKEN_PREFIX + "wwcorp:1000002", "LIVE-ACCESS-TOKEN-123456")
     r.set(keys.seen("m1"), 1)
@@ -278,7 +331,7 @@ def test_backup_is_owner_only_and_holds_no_cache_or_token(r, s, tmp_path):
     backup.dump(r, str(path))
     assert path.stat().st_mode & 0o777 == 0o600
     text = path.read_text()
-    assert "LIVE-ACCESS-TOKEN" not in text and len(text.splitlines()) == 3   # header, base, notes
+    assert "LIVE-ACCESS-TOKEN" not in text and len(text.splitlines()) == 3  # header, base, notes
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
@@ -292,13 +345,14 @@ def test_exports_are_owner_only_and_formulas_are_text(r, s, tmp_path, fmt):
         cells = [c for row in csv.reader(path.open(encoding="utf-8-sig")) for c in row]
     else:
         from openpyxl import load_workbook
+
         wb = load_workbook(path)
         cells = [c.value for ws in wb for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
         assert all(c.data_type != "f" for ws in wb for row in ws.iter_rows() for c in row)
     risky = [c for c in cells if isinstance(c, str) and c[:1] in ("=", "+", "-", "@", "\t", "\r")]
     assert risky == []
     assert any(c.startswith("'=HYPERLINK") for c in cells)
-    if fmt == "xlsx":                                   # the notes sheet has the note's own cell
+    if fmt == "xlsx":  # the notes sheet has the note's own cell
         assert any(c.startswith("'+1+cmd") for c in cells)
 
 
@@ -307,6 +361,7 @@ def test_as_text_leaves_numbers_and_plain_text():
 
 
 # --- 9. names clipped and cleaned ------------------------------------------------------------------
+
 
 def test_names_are_clipped_and_bidi_controls_removed(r, s, monkeypatch):
     capture_outbound(monkeypatch)
@@ -325,6 +380,7 @@ def test_clean_text_and_name_remove_every_bidi_and_control_character(text):
 
 
 # --- 10. the simulator page posts to its own server, whatever the Host header says --------------------
+
 
 def test_simulator_page_posts_to_its_own_address(env, r, monkeypatch):
     got = []
@@ -345,8 +401,11 @@ def test_simulator_page_posts_to_its_own_address(env, r, monkeypatch):
     try:
         env(PORT=str(port), BOT_ENV_FILE=str(__import__("pathlib").Path("config/demo.env").resolve()))
         client = create_app().test_client()
-        res = client.post("/_sim/", data={"group": "demo", "userid": "u", "name": "小鹿", "text": "打卡"},
-                          headers={"Host": "169.254.169.254:80"})
+        res = client.post(
+            "/_sim/",
+            data={"group": "demo", "userid": "u", "name": "小鹿", "text": "打卡"},
+            headers={"Host": "169.254.169.254:80"},
+        )
         assert res.status_code == 302 and len(got) == 1 and got[0].startswith("/wecom/robot?")
     finally:
         server.shutdown()
@@ -354,11 +413,12 @@ def test_simulator_page_posts_to_its_own_address(env, r, monkeypatch):
 
 # --- 11. leftovers with an owner: dead entries, bounded lists, every secret redacted ------------------
 
+
 def test_dead_entries_are_listed_bounded_and_requeued(r, s, monkeypatch):
     monkeypatch.setattr(streams, "DEAD_MAX", 3)
     for i in range(5):
         r.rpush(streams.INBOX.dead_key, json.dumps(ev("打卡", uid="lulu", chat="wrchat01", msgid=f"d{i}")))
-    with r.pipeline() as p:      # as _park_poison bounds it
+    with r.pipeline() as p:  # as _park_poison bounds it
         p.ltrim(streams.INBOX.dead_key, -streams.DEAD_MAX, -1)
         p.execute()
     assert [e["msgid"] for e in streams.dead_entries(r, streams.INBOX)] == ["d2", "d3", "d4"]
@@ -370,8 +430,9 @@ def test_dead_entries_are_listed_bounded_and_requeued(r, s, monkeypatch):
 def test_the_failed_registry_is_bounded(r, s, monkeypatch):
     monkeypatch.setattr(outbound, "FAILED_MAX", 20)
     for i in range(30):
-        outbound._register_failed(r, {"id": f"f{i:02d}", "to": "user", "users": ["u"]},
-                                  outbound.Outcome("failed", error="x"), 5, 1000 + i)
+        outbound._register_failed(
+            r, {"id": f"f{i:02d}", "to": "user", "users": ["u"]}, outbound.Outcome("failed", error="x"), 5, 1000 + i
+        )
     ids = [e["id"] for e in outbound.failed_list(r)]
     assert len(ids) <= 20 and ids[-1] == "f29" and "f00" not in ids
 
@@ -383,8 +444,9 @@ def test_every_secret_is_redacted(env):
 
 # --- 12. an invalid configuration shows on /healthz and /metrics -------------------------------------
 
+
 def test_health_and_metrics_say_the_configuration_is_invalid(env, r):
-    env(BOT_GROUPS="xhs01", GROUP_XHS01_LEADERS="leader1", BOT_WEEKLY_GOAL="9")   # no chat id, goal out of range
+    env(BOT_GROUPS="xhs01", GROUP_XHS01_LEADERS="leader1", BOT_WEEKLY_GOAL="9")  # no chat id, goal out of range
     client = create_app().test_client()
     body = client.get("/healthz").get_json()
     assert body["ok"] is False and body["config"]["valid"] is False and "BOT_WEEKLY_GOAL" in body["config"]["variables"]
@@ -400,6 +462,7 @@ def test_health_says_a_valid_configuration_is_valid(s):
 
 # --- a post detection is unsure of is asked about, and a 「是」 counts it ---------------------------
 
+
 def _ask_action(uid="lulu", day=TODAY, links=("http://xhslink.com/a/ASK1",), msgid="q1"):
     msg = group_post(f"ask:{msgid}", "xhs01", texts.ASK_CHECKIN, [[uid, "小鹿"]]).msg
     return AskIfCheckin("xhs01", uid, day, links, msg)
@@ -408,7 +471,7 @@ def _ask_action(uid="lulu", day=TODAY, links=("http://xhslink.com/a/ASK1",), msg
 def test_a_yes_counts_the_post_that_was_asked_about_once(r, s, monkeypatch):
     cap = capture_outbound(monkeypatch)
     asked = ev("今天的任务交了", uid="lulu", chat="wrchat01", name="小鹿", msgid="q1")
-    ingest._other_effects(r, s, asked, [_ask_action()], [])     # what process_batch does with the question
+    ingest._other_effects(r, s, asked, [_ask_action()], [])  # what process_batch does with the question
     assert json.loads(r.get(keys.ask("xhs01", "lulu")))["day"] == TODAY
     # a day later the member answers 是: the asked-about day is counted, with its link
     process(r, [ev("@打卡助手 是", uid="lulu", chat="wrchat01", name="小鹿", ts=TS + 3600)])
@@ -433,8 +496,7 @@ def test_a_question_answered_in_the_same_batch_counts_and_is_not_asked(r, s, mon
     cap = capture_outbound(monkeypatch)
     asked = ev("今天的任务交了", uid="lulu", chat="wrchat01", name="小鹿", msgid="q2")
     yes = ev("@打卡助手 是", uid="lulu", chat="wrchat01", name="小鹿", msgid="y2")
-    planned = [("1-0", asked, [_ask_action(msgid="q2")]),
-               ("2-0", yes, [ConfirmCheckin(("xhs01",), "lulu", "小鹿")])]
+    planned = [("1-0", asked, [_ask_action(msgid="q2")]), ("2-0", yes, [ConfirmCheckin(("xhs01",), "lulu", "小鹿")])]
     used = prompts.resolve_confirms(r, planned)
     assert used == [keys.ask("xhs01", "lulu")]
     assert planned[0][2] == [] and isinstance(planned[1][2][0], Checkin)
@@ -444,6 +506,7 @@ def test_a_question_answered_in_the_same_batch_counts_and_is_not_asked(r, s, mon
 
 def test_dead_command_lists_and_requeues(r, s, capsys, monkeypatch):
     from wecom_bot.cli import main as cli
+
     monkeypatch.setattr(streams, "wake_drain", lambda stream: None)
     assert cli(["dead"]) == 0 and "no dead entries" in capsys.readouterr().out
     r.rpush(streams.INBOX.dead_key, json.dumps(ev(f"打卡 {HOOK}", uid="lulu", chat="wrchat01", msgid="dead1")))
@@ -458,7 +521,7 @@ def test_an_unsure_post_is_asked_about_and_a_yes_counts_it(r, s, monkeypatch):
     process(r, [ev("@打卡助手 看完了", uid="lulu", chat="wrchat01", name="小鹿", msgid="unsure1")])
     asked = [m for m in cap.msgs if m["id"] == "ask:unsure1"]
     assert len(asked) == 1 and asked[0]["content"] == texts.ASK_CHECKIN and asked[0]["mentions"][0][0] == "lulu"
-    assert not r.exists(keys.days("xhs01", "lulu"))              # not counted by guess
+    assert not r.exists(keys.days("xhs01", "lulu"))  # not counted by guess
     process(r, [ev("@打卡助手 是～", uid="lulu", chat="wrchat01", name="小鹿")])
     assert r.getbit(keys.days("xhs01", "lulu"), TODAY - BASE)
 

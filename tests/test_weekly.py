@@ -4,6 +4,7 @@ every outbound post is captured. Three camp weeks: the mid-week pace check namin
 behind, the weekend review, the leader's register with a 退阶 suggestion after two missed weeks and
 its effect from the next week, the admins' overview once a week, a member's own goal proposal, days
 off that keep a streak and lower the goal, a 补卡 that flips a closed week, and the final report."""
+
 from __future__ import annotations
 
 import itertools
@@ -23,7 +24,7 @@ from schedule_helpers import capture_outbound, group_env, local_ts, minutes
 SH = "Asia/Shanghai"
 CHAT = "chat-xhs01"
 NAMES = {"xiaolu": "小鹿", "aqing": "阿青", "momo": "Momo", "tingting": "婷婷", "aqiang": "阿强"}
-START = date(2026, 11, 16)            # a Monday: week 1 is 11-16..22, week 2 11-23..29, week 3 11-30..12-06
+START = date(2026, 11, 16)  # a Monday: week 1 is 11-16..22, week 2 11-23..29, week 3 11-30..12-06
 END = date(2026, 12, 6)
 
 _ids = itertools.count(1)
@@ -42,10 +43,20 @@ def camp(env, r, **extra):
 
 
 def ev(uid, text, ts, chat=CHAT, msgid=None):
-    return {"source": "robot" if chat else "app", "msgid": msgid or f"w{next(_ids)}",
-            "chat_id": chat, "chat_type": "group" if chat else "single", "userid": uid,
-            "name": NAMES.get(uid, uid), "alias": "", "msgtype": "text", "text": text, "has_image": False,
-            "event": "", "ts": ts}
+    return {
+        "source": "robot" if chat else "app",
+        "msgid": msgid or f"w{next(_ids)}",
+        "chat_id": chat,
+        "chat_type": "group" if chat else "single",
+        "userid": uid,
+        "name": NAMES.get(uid, uid),
+        "alias": "",
+        "msgtype": "text",
+        "text": text,
+        "has_image": False,
+        "event": "",
+        "ts": ts,
+    }
 
 
 def send(r, event):
@@ -91,19 +102,22 @@ def day(n: int) -> date:
 
 # Who checks in, by camp day (0 = Monday of week 1).
 PLAN = {
-    "xiaolu": range(0, 21),                       # every day: beats the goal week after week
-    "aqing": [0, 1, 2, 3, 7, 8, 9, 10],           # 4 a week: beats it too
-    "momo": [0, 2, 4, 10, 11, 12],                # week 2: nothing until Thursday (behind on Wednesday)
-    "tingting": [1],                              # 1/3 in week 1, nothing in week 2: two weeks missed
-    "aqiang": [0, 1, 2, 7, 9, 11],                # days off Thu–Sun of week 1 (请假 4), streak kept
+    "xiaolu": range(0, 21),  # every day: beats the goal week after week
+    "aqing": [0, 1, 2, 3, 7, 8, 9, 10],  # 4 a week: beats it too
+    "momo": [0, 2, 4, 10, 11, 12],  # week 2: nothing until Thursday (behind on Wednesday)
+    "tingting": [1],  # 1/3 in week 1, nothing in week 2: two weeks missed
+    "aqiang": [0, 1, 2, 7, 9, 11],  # days off Thu–Sun of week 1 (请假 4), streak kept
 }
 
 
 def test_three_camp_weeks(env, r, sent, capsys, examples):
     s = camp(env, r)
-    r.rpush(keys.notes("xhs01", "tingting"),
-            json.dumps({"text": "最近加班多，周末才有空", "by": "lily", "at": "2026-11-20T10:00:00+08:00"},
-                       ensure_ascii=False))
+    r.rpush(
+        keys.notes("xhs01", "tingting"),
+        json.dumps(
+            {"text": "最近加班多，周末才有空", "by": "lily", "at": "2026-11-20T10:00:00+08:00"}, ensure_ascii=False
+        ),
+    )
     events = []
     for uid, days in PLAN.items():
         for n in days:
@@ -111,17 +125,18 @@ def test_three_camp_weeks(env, r, sent, capsys, examples):
     events.append((at(day(3), 9), lambda: command(r, "aqiang", "请假 4", day(3), 9)))
     events.append((at(day(1), 10), lambda: command(r, "tingting", "免打扰", day(1), 10)))
     events.append((at(day(2), 10), lambda: command(r, "aqing", "不公开", day(2), 10)))
-    run(r, events, START, day(13))                               # weeks 1 and 2, to Sunday 23:30
+    run(r, events, START, day(13))  # weeks 1 and 2, to Sunday 23:30
 
     # --- days off: the streak goes on, the week's goal went down pro rata -----------------------
     wk1 = stats(r, s, day(6))
     assert wk1["aqiang"]["week_count"] == 3 and wk1["aqiang"]["streak"] == 3
-    assert stats(r, s, day(7))["aqiang"]["streak"] == 4          # Monday of week 2: bridged Thu–Sun
+    assert stats(r, s, day(7))["aqiang"]["streak"] == 4  # Monday of week 2: bridged Thu–Sun
     base = int(r.get(keys.base("xhs01")))
     off = DayBits(r.get(keys.off("xhs01", "aqiang")), base)
-    res = week_result(DayBits(r.get(keys.days("xhs01", "aqiang")), base), off, {}, day_index(START), 3,
-                      day_index(day(6)))
-    assert (res.goal, res.off, res.status) == (leave_goal(3, 4), 4, MET) and res.goal == 1      # 3 × 3/7 ≈ 1
+    res = week_result(
+        DayBits(r.get(keys.days("xhs01", "aqiang")), base), off, {}, day_index(START), 3, day_index(day(6))
+    )
+    assert (res.goal, res.off, res.status) == (leave_goal(3, 4), 4, MET) and res.goal == 1  # 3 × 3/7 ≈ 1
 
     # --- mid-week: exactly the members behind the pace, with numbers and notes --------------------
     mids = [m for m in sent.private("lily", "midweek")]
@@ -134,7 +149,7 @@ def test_three_camp_weeks(env, r, sent, capsys, examples):
     assert "📒 最近加班多，周末才有空（11月20日 lily）" in text
     nudges = [m for m in sent.msgs if ":midweek:" in m["id"] and ":nudge:" in m["id"]]
     assert [(m["id"], m["users"]) for m in nudges] == [("slot:xhs01:midweek:2026-11-25:nudge:momo", ["momo"])]
-    assert "Momo" in nudges[0]["content"] and "0/3" in nudges[0]["content"]     # 婷婷 has 免打扰
+    assert "Momo" in nudges[0]["content"] and "0/3" in nudges[0]["content"]  # 婷婷 has 免打扰
 
     # --- the weekend review in the group ----------------------------------------------------------
     reviews = sent.group_posts("summary")
@@ -142,7 +157,7 @@ def test_three_camp_weeks(env, r, sent, capsys, examples):
     post = reviews[1]["content"]
     assert post.split("\n")[0] == "📊 第2周打卡总结（11月23日—11月29日）"
     assert "✅ 小鹿 7/3 · 连续 14 天" in post
-    assert "✅ 🙈 一位同学 4/3" in post and "阿青" not in post                # 不公开
+    assert "✅ 🙈 一位同学 4/3" in post and "阿青" not in post  # 不公开
     assert "\n❌ 婷婷 0/3\n" in post
     assert "🏆 本周之星：小鹿（7 天）、一位同学（4 天）" in post
     assert "本周 4/5 人达成目标" in post
@@ -150,21 +165,26 @@ def test_three_camp_weeks(env, r, sent, capsys, examples):
     # --- the leader's register with suggestions and exact commands ----------------------------------
     reports = [m for m in sent.private("lily", "summary")]
     assert [m["id"] for m in reports] == ["slot:xhs01:summary:2026-11-22:lily", "slot:xhs01:summary:2026-11-29:lily"]
-    assert "💡" not in reports[0]["content"]                     # one week is not a pattern yet
+    assert "💡" not in reports[0]["content"]  # one week is not a pattern yet
     report = reports[1]["content"]
     assert report.startswith("📋 小红书一组 · 第2周周报（11月23日—11月29日）\n完成率 80%（4/5 人达标）")
     assert "❌ 婷婷 0/3｜连续 0 天｜已连续 2 周未达标" in report
     assert "  退阶 婷婷 1" in report and "  目标 小鹿 4" in report and "  目标 阿青 4" in report
-    assert "阿青" in report                                       # the leader sees everyone
+    assert "阿青" in report  # the leader sees everyone
     assert "📒 婷婷 的档案：最近加班多，周末才有空（11月20日 lily）" in report
     tips = weekly.suggestions_of(r, s.groups["xhs01"], day_index(day(7)))
     assert {uid: (t["kind"], t["n"]) for uid, t in tips.items()} == {
-        "tingting": ("downgrade", 1), "xiaolu": ("upgrade", 4), "aqing": ("upgrade", 4)}
+        "tingting": ("downgrade", 1),
+        "xiaolu": ("upgrade", 4),
+        "aqing": ("upgrade", 4),
+    }
 
     # --- the admins' overview: once a week -----------------------------------------------------------
     overviews = [m for m in sent.msgs if m["id"].startswith("slot:_camp:overview:")]
     assert [(m["id"], m["users"]) for m in overviews] == [
-        ("slot:_camp:overview:2026-11-16:admin1", ["admin1"]), ("slot:_camp:overview:2026-11-23:admin1", ["admin1"])]
+        ("slot:_camp:overview:2026-11-16:admin1", ["admin1"]),
+        ("slot:_camp:overview:2026-11-23:admin1", ["admin1"]),
+    ]
     assert "【小红书一组】第2周 完成率 80%（4/5）" in overviews[1]["content"]
     assert "需关注：婷婷（0/3，连续 2 周未达标）" in overviews[1]["content"]
     assert r.exists(keys.slot("_camp", "overview", "2026-11-23"))
@@ -182,7 +202,7 @@ def test_three_camp_weeks(env, r, sent, capsys, examples):
     assert "下周（11月30日起）" in reply["content"] and "3 天调整为 1 天" in reply["content"]
     assert stats(r, s, day(13))["tingting"]["week_goal"] == 3
     assert stats(r, s, day(14))["tingting"]["week_goal"] == 1
-    assert sent.private("tingting") == []                         # the kind word goes with the next tick
+    assert sent.private("tingting") == []  # the kind word goes with the next tick
     schedule.tick(at(day(13), 21, 41))
     [kind] = sent.private("tingting")
     assert kind["id"] == f"cmd:{mid}:member" and "调整为 1 天" in kind["content"] and "不是退步" in kind["content"]
@@ -195,37 +215,46 @@ def test_three_camp_weeks(env, r, sent, capsys, examples):
     [to_lily] = [m for m in sent.msgs if m["id"] == f"cmd:{pid}:leader:lily"]
     assert "告诉组长" in to_momo["content"] and to_momo["users"] == ["momo"]
     assert "Momo 想把每周目标定为 4 天" in to_lily["content"] and "\n目标 Momo 4\n" in to_lily["content"]
-    assert stats(r, s, day(14))["momo"]["week_goal"] == 3                       # waits for the leader
+    assert stats(r, s, day(14))["momo"]["week_goal"] == 3  # waits for the leader
     gid = command(r, "lily", "目标 Momo 4", day(14), 10)
     assert stats(r, s, day(14))["momo"]["week_goal"] == 4
     schedule.tick(at(day(14), 10, 1))
     [told] = [m for m in sent.private("momo") if m["id"] == f"cmd:{gid}:member"]
     assert "同意了你的提议" in told["content"]
-    command(r, "lily", "目标 阿青 4", day(14), 11)                # last week's suggestion, applied
+    command(r, "lily", "目标 阿青 4", day(14), 11)  # last week's suggestion, applied
 
     # --- goal history in `wecom-bot audit` ------------------------------------------------------------
     from wecom_bot import cli
+
     capsys.readouterr()
     assert cli.main(["audit", "xhs01"]) == 0
     out = capsys.readouterr().out
     history = [line for line in out.splitlines() if "目标" in line or "退阶" in line]
     assert [line.split("  ")[1:3] for line in history] == [
-        ["lily", "退阶"], ["momo", "目标提议"], ["lily", "目标"], ["lily", "目标"]]
+        ["lily", "退阶"],
+        ["momo", "目标提议"],
+        ["lily", "目标"],
+        ["lily", "目标"],
+    ]
     assert "2026-11-29 21:40  lily  退阶  → tingting  「退阶 婷婷 1」" in out
     assert "→ momo  「目标 4」" in out
 
     # --- week 3 and the end of the camp ----------------------------------------------------------------
     sent.clear()
-    events = [(at(day(n), 12), lambda uid=uid, n=n: checkin(r, uid, day(n)))
-              for uid, days in PLAN.items() for n in days if n >= 14]
+    events = [
+        (at(day(n), 12), lambda uid=uid, n=n: checkin(r, uid, day(n)))
+        for uid, days in PLAN.items()
+        for n in days
+        if n >= 14
+    ]
     events += [(at(day(n), 12), lambda n=n: checkin(r, "tingting", day(n))) for n in (15, 18)]
-    run(r, events, day(14), day(21))                            # to Monday 12-07, the day after the camp
+    run(r, events, day(14), day(21))  # to Monday 12-07, the day after the camp
     [ov] = [m for m in sent.msgs if m["id"].startswith("slot:_camp:overview:")]
     assert ov["id"] == "slot:_camp:overview:2026-11-30:admin1"
     assert "组长跟进：上周建议 3 条，已采纳 2 条" in ov["content"]
     assert "✔ 退阶 婷婷 1" in ov["content"] and "✔ 目标 阿青 4" in ov["content"] and "✘ 目标 小鹿 4" in ov["content"]
     review3 = sent.group_posts("summary")[0]["content"]
-    assert "✅ 婷婷 2/1" in review3                              # the lower goal, reached
+    assert "✅ 婷婷 2/1" in review3  # the lower goal, reached
     finals = [m for m in sent.msgs if ":final:" in m["id"]]
     assert [(m["id"], m["users"]) for m in finals] == [("slot:xhs01:final:2026-12-06:lily", ["lily"])]
     final = finals[0]["content"]
@@ -239,7 +268,8 @@ def test_three_camp_weeks(env, r, sent, capsys, examples):
     examples.show("the final report", final)
     # nothing is scheduled after the camp (the final report aside, claimed once)
     assert {m["id"].split(":")[3] for m in sent.msgs if m["id"].startswith("slot:xhs01:")} <= {
-        (day(14) + timedelta(days=i)).isoformat() for i in range(7)}
+        (day(14) + timedelta(days=i)).isoformat() for i in range(7)
+    }
     sent.clear()
     for ts in minutes(at(day(21), 23, 40), at(day(23), 23, 0), 60):
         schedule.tick(ts)
@@ -248,28 +278,28 @@ def test_three_camp_weeks(env, r, sent, capsys, examples):
 
 def test_credit_flips_a_closed_week_from_missed_to_met(env, r, sent):
     s = camp(env, r)
-    for n in (0, 2):                                            # 2/3 in week 1
+    for n in (0, 2):  # 2/3 in week 1
         checkin(r, "tingting", day(n))
     for n in (7, 8, 9):
         checkin(r, "xiaolu", day(n))
     for ts in (at(day(6), 20), at(day(6), 21)):
         schedule.tick(ts)
     [post] = sent.group_posts("summary")
-    assert "⏳ 婷婷 2/3" in post["content"]                     # Sunday evening: still within reach
+    assert "⏳ 婷婷 2/3" in post["content"]  # Sunday evening: still within reach
     week1 = day_index(START)
     group = s.groups["xhs01"]
     members = {m.userid: m for m in weekly.group_weeks(r, group, day_index(day(9)))}
     assert members["tingting"].history[0].status == MISSED
 
-    mid = command(r, "lily", "补卡 婷婷 2026-11-20", day(9), 10)      # Friday of the closed week 1
+    mid = command(r, "lily", "补卡 婷婷 2026-11-20", day(9), 10)  # Friday of the closed week 1
     [reply] = [m for m in sent.msgs if m["id"] == f"cmd:{mid}"]
     assert "那一周 3/3" in reply["content"] and "那一周的目标算达成啦" in reply["content"]
     members = {m.userid: m for m in weekly.group_weeks(r, group, day_index(day(9)))}
     assert members["tingting"].history[0].status == MET and members["tingting"].history[0].week == week1
     assert stats(r, s, day(6))["tingting"]["week_count"] == 3
-    assert stats(r, s, day(2))["tingting"]["streak"] == 1                # Mon, (Tue), Wed
+    assert stats(r, s, day(2))["tingting"]["streak"] == 1  # Mon, (Tue), Wed
     command(r, "lily", "补卡 婷婷 2026-11-17", day(9), 10, 5)
-    assert stats(r, s, day(2))["tingting"]["streak"] == 3                # the runs join: streaks recomputed
+    assert stats(r, s, day(2))["tingting"]["streak"] == 3  # the runs join: streaks recomputed
     assert stats(r, s, day(6))["tingting"]["week_count"] == 4
     # the week-2 register no longer sees two missed weeks in a row: no 退阶
     for ts in (at(day(13), 20), at(day(13), 21)):
@@ -282,12 +312,12 @@ def test_days_off_lower_the_goal_and_a_week_all_off_is_not_missed(env, r, sent):
     s = camp(env, r)
     checkin(r, "aqiang", day(0))
     checkin(r, "aqiang", day(1))
-    msgid = command(r, "lily", "请假 阿强 12", day(2), 9)         # Wed of week 1 to Sun of week 2
+    msgid = command(r, "lily", "请假 阿强 12", day(2), 9)  # Wed of week 1 to Sun of week 2
     [reply] = [m for m in sent.msgs if m["id"] == f"cmd:{msgid}"]
     assert "本周目标由 3 天调为 1 天" in reply["content"] and "第2周整周请假，不计目标" in reply["content"]
     checkin(r, "aqiang", day(14))
     st = stats(r, s, day(14))
-    assert st["aqiang"]["streak"] == 3                           # Mon, Tue, (12 days off), Mon
+    assert st["aqiang"]["streak"] == 3  # Mon, Tue, (12 days off), Mon
     group = s.groups["xhs01"]
     m = {x.userid: x for x in weekly.group_weeks(r, group, day_index(day(13)))}["aqiang"]
     assert [(w.count, w.goal, w.status) for w in m.history] == [(2, 1, MET), (0, 0, OFF)]
@@ -295,7 +325,7 @@ def test_days_off_lower_the_goal_and_a_week_all_off_is_not_missed(env, r, sent):
         schedule.tick(ts)
     [post] = sent.group_posts("summary")
     assert "🌴 阿强 本周请假" in post["content"]
-    assert "本周 0/4 人达成目标" in post["content"]             # the member on leave is not counted
+    assert "本周 0/4 人达成目标" in post["content"]  # the member on leave is not counted
 
 
 def test_no_dates_calendar_weeks_and_the_goal_never_drops_to_zero(env, r, sent):
@@ -338,8 +368,8 @@ def test_midweek_nudge_in_quiet_hours_waits_for_the_morning(env, r, sent):
     assert sent.private("lily", "midweek")
     assert [m for m in sent.msgs if ":nudge:" in m["id"]] == []
     waiting = r.lrange(keys.NOTICES, 0, -1)
-    assert len(waiting) == 5                                     # nobody has checked in this week
-    schedule.tick(at(day(10), 7, 30))                            # still quiet (22:30–08:00)
+    assert len(waiting) == 5  # nobody has checked in this week
+    schedule.tick(at(day(10), 7, 30))  # still quiet (22:30–08:00)
     assert [m for m in sent.msgs if ":nudge:" in m["id"]] == []
     schedule.tick(at(day(10), 8, 0))
     nudged = sorted(m["users"][0] for m in sent.msgs if ":nudge:" in m["id"])
@@ -348,8 +378,15 @@ def test_midweek_nudge_in_quiet_hours_waits_for_the_morning(env, r, sent):
 
 def test_settings_block_names_the_exact_variable(env):
     from config import settings as settings_mod
-    s = settings_mod.load({"BOT_ENV_FILE": "/nonexistent", "BOT_DOWNGRADE_AFTER_WEEKS": "0",
-                           "BOT_REPLY_RESERVED": "2", "BOT_MIDWEEK_NUDGE": "maybe"})
+
+    s = settings_mod.load(
+        {
+            "BOT_ENV_FILE": "/nonexistent",
+            "BOT_DOWNGRADE_AFTER_WEEKS": "0",
+            "BOT_REPLY_RESERVED": "2",
+            "BOT_MIDWEEK_NUDGE": "maybe",
+        }
+    )
     assert "BOT_DOWNGRADE_AFTER_WEEKS='0': expected a whole number from 1 to 12" in s.problems
     assert "BOT_REPLY_RESERVED: unknown variable; did you mean BOT_REPLY_RESERVE?" in s.problems
     assert any(p.startswith("BOT_MIDWEEK_NUDGE='maybe'") for p in s.problems)
@@ -361,34 +398,37 @@ def test_top_performers_include_ties_up_to_three():
     def mw(uid, count, goal=3, streak=0):
         res = WeekResult(0, count, goal, goal, 0, 0, MET if count >= goal else MISSED)
         return hw.MemberWeek(uid, uid, res, [res], streak)
+
     tie = [mw("a", 5), mw("b", 5), mw("c", 4), mw("d", 4), mw("e", 1)]
-    assert [m.userid for m in hw.top_performers(tie)] == ["a", "b"]          # c and d tie for third: neither
+    assert [m.userid for m in hw.top_performers(tie)] == ["a", "b"]  # c and d tie for third: neither
     assert [m.userid for m in hw.top_performers([mw("a", 5), mw("b", 4), mw("c", 4)])] == ["a", "b", "c"]
     many = [mw(u, 6, streak=i) for i, u in enumerate("abcde")]
-    assert [m.userid for m in hw.top_performers(many)] == ["e", "d", "c"]     # the longest streaks lead
-    assert hw.top_performers([mw("a", 2)]) == []                               # only those who met the goal
+    assert [m.userid for m in hw.top_performers(many)] == ["e", "d", "c"]  # the longest streaks lead
+    assert hw.top_performers([mw("a", 2)]) == []  # only those who met the goal
 
 
 def test_bot_top_performers_limits_the_review_and_the_leader_report(env, r, sent):
-    env(BOT_TOP_PERFORMERS="1", **group_env(chat=CHAT, members=NAMES, CAMP_START=START.isoformat(),
-                                            CAMP_END=END.isoformat()))
+    env(
+        BOT_TOP_PERFORMERS="1",
+        **group_env(chat=CHAT, members=NAMES, CAMP_START=START.isoformat(), CAMP_END=END.isoformat()),
+    )
     r.hset(keys.names("xhs01"), mapping=NAMES)
-    for uid, days in {"xiaolu": range(5), "aqing": range(4), "momo": range(3)}.items():   # all meet 3
+    for uid, days in {"xiaolu": range(5), "aqing": range(4), "momo": range(3)}.items():  # all meet 3
         for n in days:
             checkin(r, uid, day(n))
     for ts in (at(day(6), 20), at(day(6), 21)):
         schedule.tick(ts)
     [review] = sent.group_posts("summary")
-    assert "🏆 本周之星：小鹿（5 天）\n" in review["content"]            # one star, not three
+    assert "🏆 本周之星：小鹿（5 天）\n" in review["content"]  # one star, not three
     [report] = sent.private("lily", "summary")
     assert "🏆 尖子生：小鹿（5 天），" in report["content"]
 
 
 def test_leave_lowers_the_goal_pro_rata_to_the_nearest_day_and_keeps_it_reachable():
     table = {g: [leave_goal(g, off) for off in range(8)] for g in (1, 3, 5, 7)}
-    assert table[3] == [3, 3, 2, 2, 1, 1, 1, 0]          # 3 × 5/7 ≈ 2: two days off no longer keep 3
-    assert table[7] == [7, 6, 5, 4, 3, 2, 1, 0]          # a daily goal: exactly the days left
-    assert table[1] == [1, 1, 1, 1, 1, 1, 1, 0]          # never 0 while one day is left
+    assert table[3] == [3, 3, 2, 2, 1, 1, 1, 0]  # 3 × 5/7 ≈ 2: two days off no longer keep 3
+    assert table[7] == [7, 6, 5, 4, 3, 2, 1, 0]  # a daily goal: exactly the days left
+    assert table[1] == [1, 1, 1, 1, 1, 1, 1, 0]  # never 0 while one day is left
     for g in range(1, 8):
         for off in range(7):
             assert 1 <= leave_goal(g, off) <= min(g, 7 - off)
@@ -397,7 +437,7 @@ def test_leave_lowers_the_goal_pro_rata_to_the_nearest_day_and_keeps_it_reachabl
 def test_midweek_counts_the_days_left_without_the_days_off(env, r, sent):
     camp(env, r)
     checkin(r, "xiaolu", day(7))
-    command(r, "tingting", "请假 3", day(9), 9)                 # Wed–Fri of week 2 off
+    command(r, "tingting", "请假 3", day(9), 9)  # Wed–Fri of week 2 off
     for ts in (at(day(9), 19), at(day(9), 20)):
         schedule.tick(ts)
     [mid] = sent.private("lily", "midweek")
@@ -405,43 +445,46 @@ def test_midweek_counts_the_days_left_without_the_days_off(env, r, sent):
     assert "· 婷婷 0/2，本周还剩 2 天（请假 3 天，目标已按比例调为 2，今天请假中）" in behind
     assert "· Momo 0/3，本周还剩 4 天" in behind
     nudges = {m["users"][0]: m["content"] for m in sent.msgs if ":nudge:" in m["id"]}
-    assert "tingting" not in nudges                              # not on a day off
-    assert "0/3" in nudges["momo"] and "4 天" in nudges["momo"]   # the same numbers as the leader's
+    assert "tingting" not in nudges  # not on a day off
+    assert "0/3" in nudges["momo"] and "4 天" in nudges["momo"]  # the same numbers as the leader's
 
 
 def test_overview_marks_a_suggestion_that_a_credit_made_moot(env, r, sent):
     s = camp(env, r)
-    checkin(r, "tingting", day(1))                               # 1/3 in week 1, 0/3 in week 2
+    checkin(r, "tingting", day(1))  # 1/3 in week 1, 0/3 in week 2
     for ts in (at(day(13), 20), at(day(13), 21)):
         schedule.tick(ts)
     tips = weekly.suggestions_of(r, s.groups["xhs01"], day_index(day(7)))
     assert tips["tingting"]["kind"] == "downgrade"
-    command(r, "lily", "补卡 婷婷 2026-11-18", day(14), 9)        # week 1 becomes 3/3 after all
+    command(r, "lily", "补卡 婷婷 2026-11-18", day(14), 9)  # week 1 becomes 3/3 after all
     command(r, "lily", "补卡 婷婷 2026-11-19", day(14), 9, 5)
     sent.clear()
     for ts in (at(day(20), 20), at(day(20), 21)):
         schedule.tick(ts)
     [ov] = [m for m in sent.msgs if m["id"].startswith("slot:_camp:overview:")]
-    text = ov["content"]                                          # the others never checked in at all
+    text = ov["content"]  # the others never checked in at all
     assert "组长跟进：上周建议 5 条，已采纳 0 条，1 条因补卡已不需要（" in text
     assert "– 退阶 婷婷 1（已不需要）" in text and "✘ 退阶 Momo 1" in text
 
 
 def test_a_camp_ending_mid_week_gets_its_last_review_with_the_final_report(env, r, sent):
-    camp(env, r, CAMP_END="2026-12-02")                         # a Wednesday: that Sunday's summary never fires
+    camp(env, r, CAMP_END="2026-12-02")  # a Wednesday: that Sunday's summary never fires
     for n in (14, 15, 16):
         checkin(r, "xiaolu", day(n))
     checkin(r, "momo", day(15))
     for ts in minutes(at(day(14), 3), at(day(18), 23), 60):
         schedule.tick(ts)
     ids = [m["id"] for m in sent.msgs if m["id"].startswith("slot:xhs01:final:")]
-    assert ids == ["slot:xhs01:final:2026-12-02:review", "slot:xhs01:final:2026-12-02:week:lily",
-                   "slot:xhs01:final:2026-12-02:lily"]
+    assert ids == [
+        "slot:xhs01:final:2026-12-02:review",
+        "slot:xhs01:final:2026-12-02:week:lily",
+        "slot:xhs01:final:2026-12-02:lily",
+    ]
     review = sent.msgs[[m["id"] for m in sent.msgs].index(ids[0])]
     assert review["to"] == "group" and review["content"].startswith("📊 第3周打卡总结")
     text = review["content"]
-    assert "✅ 小鹿 3/1 · 连续 3 天" in text and "✅ Momo 1/1" in text          # 3 camp days: 3 × 3/7 ≈ 1
-    assert "❌ 阿青 0/1" in text and "⏳" not in text and "请假" not in text   # closed; not days off
+    assert "✅ 小鹿 3/1 · 连续 3 天" in text and "✅ Momo 1/1" in text  # 3 camp days: 3 × 3/7 ≈ 1
+    assert "❌ 阿青 0/1" in text and "⏳" not in text and "请假" not in text  # closed; not days off
     assert "训练营圆满收官" in text and "下周" not in text
     [week] = [m for m in sent.msgs if m["id"] == ids[1]]
     assert week["content"].startswith("📋 小红书一组 · 第3周周报") and "💡" not in week["content"]

@@ -1,4 +1,5 @@
 """Safe XML parsing: the envelope, group-robot messages, self-built-app messages."""
+
 import json
 from xml.sax.saxutils import escape
 
@@ -11,8 +12,20 @@ from wecom_bot.crypto import CallbackError, Malformed
 from wecom_bot.sim.builders import robot_xml
 from wecom_bot.xmlparse import MAX_TEXT, parse_app, parse_envelope, parse_robot
 
-KEYS = {"source", "msgid", "chat_id", "chat_type", "userid", "name", "alias", "msgtype", "text", "has_image",
-        "event", "ts"}
+KEYS = {
+    "source",
+    "msgid",
+    "chat_id",
+    "chat_type",
+    "userid",
+    "name",
+    "alias",
+    "msgtype",
+    "text",
+    "has_image",
+    "event",
+    "ts",
+}
 TS = 1700000000
 WEBHOOK_KEY = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
 CHAT_INFO_CODE = "m49c5aRCdEP8_QQdZmTNR52yJ5TLGcIMzaLJk3x5KqY"
@@ -107,7 +120,10 @@ ROBOT_EVENT = f"""<xml>
 
 
 def robot(msgtype="text", *, chat_type="group", chat_id="wrC1", userid="u1", msgid="m1", body="", extra=""):
-    parts = ["<xml>", f"<WebhookUrl><![CDATA[https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={WEBHOOK_KEY}]]></WebhookUrl>"]
+    parts = [
+        "<xml>",
+        f"<WebhookUrl><![CDATA[https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={WEBHOOK_KEY}]]></WebhookUrl>",
+    ]
     if msgid is not None:
         parts.append(f"<MsgId>{msgid}</MsgId>")
     if chat_id is not None:
@@ -128,8 +144,15 @@ def text_body(content: str) -> str:
     return f"<Text><Content><![CDATA[{content}]]></Content></Text>"
 
 
-def app(msgtype="text", *, user="zhangsan", create="1348831860", msgid="1234567890123456", content="this is a test",
-        extra=""):
+def app(
+    msgtype="text",
+    *,
+    user="zhangsan",
+    create="1348831860",
+    msgid="1234567890123456",
+    content="this is a test",
+    extra="",
+):
     parts = ["<xml><ToUserName><![CDATA[ww1436e0e65a779aee]]></ToUserName>"]
     if user is not None:
         parts.append(f"<FromUserName><![CDATA[{user}]]></FromUserName>")
@@ -164,8 +187,10 @@ class TestEnvelope:
         assert parse_envelope(b"<xml><Encrypt><![CDATA[abcd]]></Encrypt></xml>") == "abcd"
 
     def test_with_other_fields_and_whitespace(self):
-        body = "<xml>\n <ToUserName><![CDATA[ww1]]></ToUserName>\n <Encrypt>\n  <![CDATA[ab+/cd==]]>\n </Encrypt>\n" \
-               " <AgentID><![CDATA[218]]></AgentID>\n</xml>"
+        body = (
+            "<xml>\n <ToUserName><![CDATA[ww1]]></ToUserName>\n <Encrypt>\n  <![CDATA[ab+/cd==]]>\n </Encrypt>\n"
+            " <AgentID><![CDATA[218]]></AgentID>\n</xml>"
+        )
         assert parse_envelope(body.encode()) == "ab+/cd=="
 
     def test_xml_declaration_and_bom(self):
@@ -181,24 +206,28 @@ class TestEnvelope:
         return ei.value
 
     def test_dtd(self):
-        self._400(b'<!DOCTYPE xml [<!ELEMENT xml ANY>]><xml><Encrypt>abcd</Encrypt></xml>', "bad XML")
-        self._400(b'<!DOCTYPE xml><xml><Encrypt>abcd</Encrypt></xml>', "bad XML")
+        self._400(b"<!DOCTYPE xml [<!ELEMENT xml ANY>]><xml><Encrypt>abcd</Encrypt></xml>", "bad XML")
+        self._400(b"<!DOCTYPE xml><xml><Encrypt>abcd</Encrypt></xml>", "bad XML")
 
     def test_internal_entity(self):
         self._400(b'<!DOCTYPE xml [<!ENTITY e "abcd">]><xml><Encrypt>&e;</Encrypt></xml>', "bad XML")
 
     def test_billion_laughs(self):
-        lol = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-               + b"".join(b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
-                          for i in range(1, 10))
-               + b']><xml><Encrypt>&lol9;</Encrypt></xml>')
+        lol = (
+            b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+            + b"".join(
+                b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10)
+            )
+            + b"]><xml><Encrypt>&lol9;</Encrypt></xml>"
+        )
         self._400(lol, "bad XML")
 
     def test_external_entity(self):
         self._400(b'<!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]><xml><Encrypt>&x;</Encrypt></xml>')
         self._400(b'<!DOCTYPE xml SYSTEM "http://127.0.0.1:9/evil.dtd"><xml><Encrypt>abcd</Encrypt></xml>')
-        self._400(b'<!DOCTYPE xml [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p.dtd"> %p;]>'
-                  b'<xml><Encrypt>a</Encrypt></xml>')
+        self._400(
+            b'<!DOCTYPE xml [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p.dtd"> %p;]><xml><Encrypt>a</Encrypt></xml>'
+        )
 
     def test_undefined_entity(self):
         self._400(b"<xml><Encrypt>&nope;</Encrypt></xml>", "bad XML")
@@ -224,8 +253,15 @@ class TestEnvelope:
         self._400(b"<xml><Encrypt>abcd</Encrypt><Encrypt>efgh</Encrypt></xml>", "duplicate Encrypt")
 
     def test_not_xml(self):
-        for body in [b"", b"   ", b"{\"encrypt\": \"abcd\"}", b"<xml><Encrypt>abcd</Encrypt>", b"<xml></xml><xml/>",
-                     b"<xml><Encrypt>a\x00b</Encrypt></xml>", b"<xml><Encrypt>a\x01b</Encrypt></xml>"]:
+        for body in [
+            b"",
+            b"   ",
+            b'{"encrypt": "abcd"}',
+            b"<xml><Encrypt>abcd</Encrypt>",
+            b"<xml></xml><xml/>",
+            b"<xml><Encrypt>a\x00b</Encrypt></xml>",
+            b"<xml><Encrypt>a\x01b</Encrypt></xml>",
+        ]:
             self._400(body)
 
     def test_wrong_root(self):
@@ -243,9 +279,18 @@ class TestRobot:
     def test_text_sample(self):
         ev = parse_robot(ROBOT_TEXT, TS)
         assert ev == {
-            "source": "robot", "msgid": "abcdabcdabcd", "chat_id": "wrkSFfCgAALFgnrSsWU38puiv4yvExuw",
-            "chat_type": "group", "userid": "zhangsan", "name": "张三", "alias": "jackzhang", "msgtype": "text",
-            "text": "@RobotA hello robot", "has_image": False, "event": "", "ts": TS,
+            "source": "robot",
+            "msgid": "abcdabcdabcd",
+            "chat_id": "wrkSFfCgAALFgnrSsWU38puiv4yvExuw",
+            "chat_type": "group",
+            "userid": "zhangsan",
+            "name": "张三",
+            "alias": "jackzhang",
+            "msgtype": "text",
+            "text": "@RobotA hello robot",
+            "has_image": False,
+            "event": "",
+            "ts": TS,
         }
         assert_json_clean(ev)
 
@@ -264,8 +309,9 @@ class TestRobot:
         assert_json_clean(ev)
 
     def test_mixed_text_only(self):
-        body = ("<MixedMessage><MsgItem><MsgType>text</MsgType><Text><Content>a</Content></Text></MsgItem>"
-                "</MixedMessage>")
+        body = (
+            "<MixedMessage><MsgItem><MsgType>text</MsgType><Text><Content>a</Content></Text></MsgItem></MixedMessage>"
+        )
         ev = parse_robot(robot("mixed", body=body), TS)
         assert ev["text"] == "a" and ev["has_image"] is False
 
@@ -351,14 +397,17 @@ class TestRobot:
             with pytest.raises(Malformed, match="bad timestamp"):
                 parse_robot(robot(body=text_body("hi")), bad)
 
-    @pytest.mark.parametrize("kwargs,field", [
-        (dict(userid=None), "From/UserId"),
-        (dict(userid=""), "From/UserId"),
-        (dict(msgtype=None), "MsgType"),
-        (dict(msgtype=""), "MsgType"),
-        (dict(chat_id=None), "ChatId"),
-        (dict(chat_id=""), "ChatId"),
-    ])
+    @pytest.mark.parametrize(
+        "kwargs,field",
+        [
+            (dict(userid=None), "From/UserId"),
+            (dict(userid=""), "From/UserId"),
+            (dict(msgtype=None), "MsgType"),
+            (dict(msgtype=""), "MsgType"),
+            (dict(chat_id=None), "ChatId"),
+            (dict(chat_id=""), "ChatId"),
+        ],
+    )
     def test_missing_fields(self, kwargs, field):
         with pytest.raises(Malformed) as ei:
             parse_robot(robot(body=text_body("hi"), **kwargs), TS)
@@ -369,8 +418,14 @@ class TestRobot:
             parse_robot(robot("event", body="<Event></Event>"), TS)
 
     def test_unsafe_or_bad_xml(self):
-        for xml in ['<!DOCTYPE xml [<!ENTITY e "x">]><xml>&e;</xml>', "<xml><MsgType>text</MsgType>", "not xml", "",
-                    "<notxml/>", '<!DOCTYPE xml SYSTEM "http://127.0.0.1:9/x.dtd"><xml/>']:
+        for xml in [
+            '<!DOCTYPE xml [<!ENTITY e "x">]><xml>&e;</xml>',
+            "<xml><MsgType>text</MsgType>",
+            "not xml",
+            "",
+            "<notxml/>",
+            '<!DOCTYPE xml SYSTEM "http://127.0.0.1:9/x.dtd"><xml/>',
+        ]:
             with pytest.raises(Malformed):
                 parse_robot(xml, TS)
 
@@ -382,9 +437,18 @@ class TestApp:
     def test_text(self):
         ev = parse_app(app(), TS)
         assert ev == {
-            "source": "app", "msgid": "1234567890123456", "chat_id": "", "chat_type": "single",
-            "userid": "zhangsan", "name": "", "alias": "", "msgtype": "text", "text": "this is a test",
-            "has_image": False, "event": "", "ts": 1348831860,
+            "source": "app",
+            "msgid": "1234567890123456",
+            "chat_id": "",
+            "chat_type": "single",
+            "userid": "zhangsan",
+            "name": "",
+            "alias": "",
+            "msgtype": "text",
+            "text": "this is a test",
+            "has_image": False,
+            "event": "",
+            "ts": 1348831860,
         }
         assert_json_clean(ev)
 
@@ -419,10 +483,15 @@ class TestApp:
         with pytest.raises(Malformed, match="missing Event"):
             parse_app(app("event", content=None, msgid=None), TS)
 
-    @pytest.mark.parametrize("kwargs,field", [
-        (dict(user=None), "FromUserName"), (dict(user=""), "FromUserName"),
-        (dict(msgtype=None), "MsgType"), (dict(msgtype=""), "MsgType"),
-    ])
+    @pytest.mark.parametrize(
+        "kwargs,field",
+        [
+            (dict(user=None), "FromUserName"),
+            (dict(user=""), "FromUserName"),
+            (dict(msgtype=None), "MsgType"),
+            (dict(msgtype=""), "MsgType"),
+        ],
+    )
     def test_missing_fields(self, kwargs, field):
         with pytest.raises(Malformed) as ei:
             parse_app(app(**kwargs), TS)
@@ -459,13 +528,15 @@ def test_fuzz_envelope_bytes(data):
 # ---------------------------------------------------------------------------------------------
 def _both_paths(monkeypatch, parse, doc):
     """(result through the fast path, result through defusedxml) for `doc`; Malformed as the string "400"."""
+
     def run():
         try:
             return parse(doc, TS)
         except Malformed:
             return "400"
+
     fast = run()
-    monkeypatch.setattr(xmlparse, "_DTD_MARK", "")      # "" is in every text: all through defusedxml
+    monkeypatch.setattr(xmlparse, "_DTD_MARK", "")  # "" is in every text: all through defusedxml
     slow = run()
     monkeypatch.undo()
     return fast, slow
@@ -490,11 +561,15 @@ def test_fuzz_documents(cut, insert, which):
 @FUZZ
 @given(text=st.text(alphabet=st.sampled_from(list("<>!&;#x[]CDATA-?'\"DOCTYPE ENTITY 打卡é\n")), max_size=60))
 def test_fast_and_defused_paths_agree_on_markup_like_text(text):
-    docs = [robot_xml("wrkC", "u1", "名字", text, msgid="m1"),                       # text in CDATA
-            robot_xml("wrkC", "u1", "名字", "", msgid="m1").replace("<Content><![CDATA[]]></Content>",
-                                                                   f"<Content>{escape(text)}</Content>"),
-            robot_xml("wrkC", "u1", "名字", "", msgid="m1").replace("<Content><![CDATA[]]></Content>",
-                                                                   f"<Content>{text}</Content>")]   # raw: often bad XML
+    docs = [
+        robot_xml("wrkC", "u1", "名字", text, msgid="m1"),  # text in CDATA
+        robot_xml("wrkC", "u1", "名字", "", msgid="m1").replace(
+            "<Content><![CDATA[]]></Content>", f"<Content>{escape(text)}</Content>"
+        ),
+        robot_xml("wrkC", "u1", "名字", "", msgid="m1").replace(
+            "<Content><![CDATA[]]></Content>", f"<Content>{text}</Content>"
+        ),
+    ]  # raw: often bad XML
     with pytest.MonkeyPatch.context() as mp:
         for doc in docs:
             fast, slow = _both_paths(mp, parse_robot, doc)
@@ -507,8 +582,10 @@ def test_which_path_a_document_takes_changes_nothing_it_must_refuse():
     with pytest.raises(Malformed):
         parse_robot(doc, TS)
     # "<!DOCTYPE" inside CDATA is text: parsed (by defusedxml), not refused
-    assert parse_robot(robot_xml("wrkC", "u1", "名字", "<!DOCTYPE html> 打卡", msgid="m1"), TS)["text"] == \
-        "<!DOCTYPE html> 打卡"
+    assert (
+        parse_robot(robot_xml("wrkC", "u1", "名字", "<!DOCTYPE html> 打卡", msgid="m1"), TS)["text"]
+        == "<!DOCTYPE html> 打卡"
+    )
     # an encoding declaration cannot make the C parser read UTF-8 text as another charset
     doc = '<?xml version="1.0" encoding="ISO-8859-1"?>' + robot_xml("wrkC", "u1", "名字", "打卡é", msgid="m1")
     assert parse_robot(doc, TS)["text"] == "打卡é"

@@ -1,4 +1,5 @@
 """WeCom check-in bot: the Flask application factory."""
+
 from __future__ import annotations
 
 from flask import Flask
@@ -21,6 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(ops.bp)
     if app.config["SIMULATOR"]:
         from wecom_bot.sim import panel, simulator
+
         app.register_blueprint(simulator.bp, url_prefix=SIM_PATH.rstrip("/"))
         app.register_blueprint(panel.bp, url_prefix="/_sim")
     # the callbacks (the hot path) are answered in front of Flask; everything else goes through it

@@ -8,6 +8,7 @@ They are the service's hot path (every post of every member), so they are served
 layer in front of Flask (`CallbackApp`, installed by create_app) rather than through Flask's request
 machinery, which would double the CPU a callback costs; every other path goes on to Flask.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,7 +29,7 @@ from workers.connection import get_redis
 
 log = logging.getLogger(__name__)
 
-Parser = Callable[[str, int], dict[str, Any]]      # parse_robot / parse_app: (xml, timestamp) -> event
+Parser = Callable[[str, int], dict[str, Any]]  # parse_robot / parse_app: (xml, timestamp) -> event
 PATHS: dict[str, tuple[str, Parser]] = {"/wecom/robot": ("robot", parse_robot), "/wecom/callback": ("app", parse_app)}
 
 
@@ -42,6 +43,7 @@ class NotAllowed(CallbackError):
 
 class Stale(CallbackError):
     """Signed outside the freshness window (BOT_CALLBACK_MAX_AGE): a replay, refused like a forgery."""
+
     status = 403
 
 
@@ -68,8 +70,10 @@ class CallbackApp:
             return self.app(environ, start_response)
         status, body = handle(route[0], route[1], environ, self.max_body)
         data = body.encode("utf-8")
-        start_response(f"{status} {HTTPStatus(status).phrase}",
-                       [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(data)))])
+        start_response(
+            f"{status} {HTTPStatus(status).phrase}",
+            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(data)))],
+        )
         return [data]
 
 
@@ -121,10 +125,10 @@ def _process(kind: str, parse: Parser, environ: dict[str, Any], max_body: int) -
         log.debug("%s message %s accepted", kind, event["msgid"])
     else:
         log.info("%s message %s is a retry; already stored", kind, event["msgid"])
-    return 0, ""       # 200, already counted by the inbox script itself (see _count)
+    return 0, ""  # 200, already counted by the inbox script itself (see _count)
 
 
-FUTURE_SKEW = 300   # seconds a callback's timestamp may run ahead of our clock
+FUTURE_SKEW = 300  # seconds a callback's timestamp may run ahead of our clock
 
 
 def _check_fresh(timestamp: int, max_age: int, now: float | None = None) -> None:
@@ -160,7 +164,7 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes:
             data: bytes = stream.read(length)
             return data
         if not environ.get("wsgi.input_terminated") or stream is None:
-            return b""                  # no length and no chunked input: no readable body
+            return b""  # no length and no chunked input: no readable body
         chunks, size = [], 0
         while size <= limit:
             chunk = stream.read(min(64 * 1024, limit + 1 - size))

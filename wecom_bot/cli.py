@@ -3,6 +3,7 @@
 Each subcommand imports the modules of its own when it runs, so that a quick one (stats, audit) loads
 neither RQ, the scheduler, the exporters (openpyxl), the message archive nor the simulator.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,7 @@ from handlers.calendar import day_index, day_of, parse_instant
 from wecom_bot.logs import SecretMasker, configure_logging
 from workers.connection import get_redis
 
-SIGPIPE_EXIT = 141     # 128 + SIGPIPE: what a shell reports for a command whose reader went away
+SIGPIPE_EXIT = 141  # 128 + SIGPIPE: what a shell reports for a command whose reader went away
 
 
 def _settings(strict: bool = False) -> Settings:
@@ -45,6 +46,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from rq import SimpleWorker
 
     from workers.jobs import QUEUES
+
     settings = _settings(strict=True)
     configure_logging(settings)
     worker = SimpleWorker(list(QUEUES), connection=get_redis())
@@ -54,6 +56,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_cron(args: argparse.Namespace) -> int:
     from rq.cron import CronScheduler
+
     configure_logging(_settings(strict=True))
     scheduler = CronScheduler(connection=get_redis())
     scheduler.load_config_from_file("workers.cron_config")
@@ -63,6 +66,7 @@ def cmd_cron(args: argparse.Namespace) -> int:
 
 def cmd_tick(args: argparse.Namespace) -> int:
     from workers import schedule
+
     settings = _settings(strict=True)
     at = datetime.now(timezone.utc)
     if args.at:
@@ -75,6 +79,7 @@ def cmd_tick(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from workers.register import stats_json
+
     settings = _settings()
     group = _group(settings, args.group)
     if args.date:
@@ -93,13 +98,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print(f"{'成员':<12}{'今日':<6}{'连续':>4}{'最长':>6}{'累计':>6}{'本周':>8}")
     for m in data["members"]:
         mark = "✅" if m["checked_in"] else "—"
-        print(f"{m['name']:<12}{mark:<6}{m['streak']:>4}{m['longest_streak']:>6}{m['total']:>6}"
-              f"{m['week_count']:>5}/{m['week_goal']}")
+        print(
+            f"{m['name']:<12}{mark:<6}{m['streak']:>4}{m['longest_streak']:>6}{m['total']:>6}"
+            f"{m['week_count']:>5}/{m['week_goal']}"
+        )
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from workers import export
+
     settings = _settings()
     group = _group(settings, args.group)
     export.write(get_redis(), group, args.format, args.output)
@@ -109,6 +117,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from workers import audit
+
     settings = _settings()
     group = _group(settings, args.group)
     r = get_redis()
@@ -127,6 +136,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     from workers import backup
+
     _settings()
     n = backup.dump(get_redis(), args.output)
     print(f"saved {n} keys to {args.output}")
@@ -135,6 +145,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     from workers import backup
+
     _settings()
     n = backup.load(get_redis(), args.file)
     print(f"restored {n} keys from {args.file}")
@@ -143,6 +154,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def cmd_failed(args: argparse.Namespace) -> int:
     from workers import outbound
+
     _settings()
     r = get_redis()
     items = outbound.failed_list(r)
@@ -152,8 +164,10 @@ def cmd_failed(args: argparse.Namespace) -> int:
     for item in items:
         msg = item.get("msg", {})
         target = msg.get("group") or ",".join(msg.get("users", []))
-        print(f"{item.get('id', msg.get('id'))}  to {msg.get('to')}:{target}  error {item.get('error')}  "
-              f"attempts {item.get('attempts')}  {msg.get('content', '')[:40]!r}")
+        print(
+            f"{item.get('id', msg.get('id'))}  to {msg.get('to')}:{target}  error {item.get('error')}  "
+            f"attempts {item.get('attempts')}  {msg.get('content', '')[:40]!r}"
+        )
     if args.resend:
         print(f"re-queued {outbound.resend_failed(r)} message(s)")
     return 0
@@ -162,6 +176,7 @@ def cmd_failed(args: argparse.Namespace) -> int:
 def cmd_dead(args: argparse.Namespace) -> int:
     """Inbox and outbox entries that failed MAX_DELIVERIES times; --requeue processes them again."""
     from workers import streams
+
     settings = _settings()
     r = get_redis()
     mask = SecretMasker(settings.secrets()).mask
@@ -171,9 +186,13 @@ def cmd_dead(args: argparse.Namespace) -> int:
         total += len(items)
         for item in items:
             what = item.get("text") if stream is streams.INBOX else item.get("content")
-            print(mask(f"{stream.key}  {item.get('msgid') or item.get('id', '?')}  "
-                       f"{item.get('source') or item.get('to', '')}  {item.get('userid') or item.get('group', '')}  "
-                       f"{str(what or '')[:40]!r}"))
+            print(
+                mask(
+                    f"{stream.key}  {item.get('msgid') or item.get('id', '?')}  "
+                    f"{item.get('source') or item.get('to', '')}  {item.get('userid') or item.get('group', '')}  "
+                    f"{str(what or '')[:40]!r}"
+                )
+            )
         if args.requeue and items:
             print(f"re-queued {streams.requeue_dead(r, stream)} {stream.key} entr(y/ies)")
     if not total:
@@ -183,6 +202,7 @@ def cmd_dead(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     from workers import archive
+
     settings = load()
     for note in settings.notes:
         print(f"note: {note}")
@@ -200,6 +220,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
     """The message archive: which source is active, the cursor, and the records parked because they
     did not decrypt (fetched again with --retry-parked once the key is fixed)."""
     from workers import archive, keys
+
     settings, r = get_settings(), get_redis()
     print(f"sources: {archive.sources_line(settings)}")
     if not archive.is_configured(settings):
@@ -207,8 +228,9 @@ def cmd_archive(args: argparse.Namespace) -> int:
     print(f"cursor: seq {int(r.get(keys.ARCHIVE_SEQ) or 0)}")
     parked = archive.parked(r)
     for p in parked:
-        print(f"parked: seq {p.get('seq')} msgid {p.get('msgid')} key version {p.get('publickey_ver')}: "
-              f"{p.get('error')}")
+        print(
+            f"parked: seq {p.get('seq')} msgid {p.get('msgid')} key version {p.get('publickey_ver')}: {p.get('error')}"
+        )
     if args.retry_parked and parked:
         print(f"retried: {archive.retry_parked(r, archive.get_sdk(settings), settings)} record(s) fetched again")
     elif not parked:
@@ -218,11 +240,13 @@ def cmd_archive(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from wecom_bot.sim import demo
+
     return demo.run(days=args.days)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from wecom_bot.sim import devserver
+
     return devserver.run(port=args.port)
 
 
@@ -239,8 +263,11 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("tick", help="enqueue what is due at that instant (default now)")
     p.add_argument("--at", help="ISO-8601 instant; without an offset it is read in BOT_TIMEZONE")
-    p.add_argument("--force", choices=["chain", "remind", "digest", "midweek", "summary"],
-                   help="re-send that slot now for every group")
+    p.add_argument(
+        "--force",
+        choices=["chain", "remind", "digest", "midweek", "summary"],
+        help="re-send that slot now for every group",
+    )
     p.set_defaults(func=cmd_tick)
 
     p = sub.add_parser("stats", help="a group's register on a date")
@@ -295,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code = int(args.func(args) or 0)
-        sys.stdout.flush()      # a closed pipe shows up here, while we can still handle it
+        sys.stdout.flush()  # a closed pipe shows up here, while we can still handle it
     except BrokenPipeError:
         # The reader went away (`wecom-bot stats GROUP | head`): stop quietly, as `cat` would. stdout goes
         # to /dev/null so that the interpreter's last flush at exit finds nothing to complain about.

@@ -15,6 +15,7 @@ This module is deliberately stricter than wechatpy / the official samples:
 Exception messages are short fixed English reasons: they never contain the token, the key, the
 ciphertext or the plaintext, so they are safe to log and to return.
 """
+
 from __future__ import annotations
 
 import base64

@@ -1,6 +1,7 @@
 """Logging that cannot leak a secret: every record passes a filter that masks configured secrets,
 webhook keys and access tokens wherever they appear, whatever the code that logged them. The
 masking itself (`SecretMasker`) lives in workers/redact.py, below the web face, for the workers too."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Operational endpoints: /healthz (Redis reachability, queue depths) and /metrics (Prometheus)."""
+
 from __future__ import annotations
 
 import re
@@ -49,8 +50,14 @@ def healthz() -> ResponseReturnValue:
         r.ping()
         # 200 while callbacks can be stored (a 503 would make a load balancer drop them); `ok` false
         # when the configuration is invalid
-        body = {"ok": config["valid"], "redis": "up", "config": config, "inbox": streams.depth(r, streams.INBOX),
-                "outbox": streams.depth(r, streams.OUTBOX), "queues": _queues(r)}
+        body = {
+            "ok": config["valid"],
+            "redis": "up",
+            "config": config,
+            "inbox": streams.depth(r, streams.INBOX),
+            "outbox": streams.depth(r, streams.OUTBOX),
+            "queues": _queues(r),
+        }
         return jsonify(body)
     except (redis.RedisError, OSError):
         return jsonify({"ok": False, "redis": "down", "config": config}), 503
@@ -66,9 +73,11 @@ def metrics() -> Response:
         lines.append("wecom_bot_redis_up 1")
     except (redis.RedisError, OSError):
         valid = int(_config()["valid"])
-        return Response("# TYPE wecom_bot_redis_up gauge\nwecom_bot_redis_up 0\n"
-                        f"# TYPE wecom_bot_config_valid gauge\nwecom_bot_config_valid {valid}\n",
-                        mimetype="text/plain; version=0.0.4")
+        return Response(
+            "# TYPE wecom_bot_redis_up gauge\nwecom_bot_redis_up 0\n"
+            f"# TYPE wecom_bot_config_valid gauge\nwecom_bot_config_valid {valid}\n",
+            mimetype="text/plain; version=0.0.4",
+        )
     config = _config()
     lines.append("# TYPE wecom_bot_config_valid gauge")
     lines.append(f"wecom_bot_config_valid {int(config['valid'])}")
@@ -104,7 +113,7 @@ def metrics() -> Response:
         name = stream.key.split(":")[-1]
         lines.append(f'wecom_bot_queue_depth{{queue="{name}"}} {d["length"]}')
         oldest = r.xrange(stream.key, count=1)
-        oldest_id = _text(oldest[0][0]) if oldest else ""           # "<ms>-<seq>"
+        oldest_id = _text(oldest[0][0]) if oldest else ""  # "<ms>-<seq>"
         lag = max(0, now_ms - int(oldest_id.split("-")[0])) / 1000 if oldest_id else 0
         lines.append(f'wecom_bot_queue_lag_seconds{{queue="{name}"}} {lag:.3f}')
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

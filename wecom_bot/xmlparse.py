@@ -14,6 +14,7 @@ The event dict (the inbox format) is plain JSON::
 The robot's WebhookUrl carries the robot's secret key and GetChatInfoUrl a one-time code: neither is
 ever copied into the dict.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,7 +43,7 @@ def _fromstring(text: str) -> ET.Element:
             root = DET.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
         else:
             parser = ET.XMLParser()
-            parser.feed(text)       # a str is parsed as UTF-8 whatever its encoding= declaration says
+            parser.feed(text)  # a str is parsed as UTF-8 whatever its encoding= declaration says
             root = parser.close()
     except Exception:  # ParseError, DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden, ...
         raise Malformed("bad XML") from None
@@ -54,10 +55,10 @@ def _fromstring(text: str) -> ET.Element:
 def _text(root: ET.Element, path: str) -> str:
     """Text of the first element at ``path`` (all its text, CDATA included), stripped; "" if absent."""
     el = root
-    for depth, tag in enumerate(path.split("/")):   # a bare tag is looked up in C, a path in Python
+    for depth, tag in enumerate(path.split("/")):  # a bare tag is looked up in C, a path in Python
         child = el.find(tag)
         if child is None:
-            if depth:      # an odd document (a second <From> holding the UserId): ElementPath decides
+            if depth:  # an odd document (a second <From> holding the UserId): ElementPath decides
                 found = root.find(path)
                 if found is not None:
                     el = found

@@ -9,6 +9,7 @@ groups (`ANN_DUE`, score = when to follow up). Creating one goes through the com
 replayed batch adds nothing. The follow-up is posted with a fixed id before it is taken off the
 index, so a tick that dies in between repeats a post the outbox already has: it goes out once.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,10 +29,11 @@ from workers.register import member_ids
 log = logging.getLogger(__name__)
 
 FOLLOW_UP_BATCH = 200
-SLACK = 120      # seconds: a post stamped just before the announcement (clock skew) still answers it
+SLACK = 120  # seconds: a post stamped just before the announcement (clock skew) still answers it
 
 
 # --- answers ---------------------------------------------------------------------------------------
+
 
 def track(r: redis.Redis, settings: Settings, posts: list[tuple[str, str, float, str, str]]) -> int:
     """Record answers. `posts`: (group key, userid, ts, text, msgid) for group posts, and
@@ -80,6 +82,7 @@ def _private_groups(settings: Settings, uid: str) -> list[str]:
 
 # --- the follow-up ---------------------------------------------------------------------------------
 
+
 def follow_up(r: redis.Redis, settings: Settings, ts: float) -> int:
     """Tell each announcer whose announcement is due who has not answered (out of quiet hours)."""
     due = r.zrangebyscore(keys.ANN_DUE, "-inf", ts, start=0, num=FOLLOW_UP_BATCH)
@@ -94,19 +97,22 @@ def follow_up(r: redis.Redis, settings: Settings, ts: float) -> int:
             continue
         local = datetime.fromtimestamp(ts, timezone.utc).astimezone(group.tz)
         if in_quiet_hours(local.hour, local.minute, settings.quiet_hours):
-            continue    # stays due: the leader hears about it when the quiet hours end
+            continue  # stays due: the leader hears about it when the quiet hours end
         ann = json.loads(stored)
-        people = {uid: name for uid, name in member_ids(r, group).items()
-                  if uid not in group.leaders and uid != ann["by"]}
+        people = {
+            uid: name for uid, name in member_ids(r, group).items() if uid not in group.leaders and uid != ann["by"]
+        }
         acks = {as_text(m) for m in r.smembers(keys.ann_acks(gkey, mid))}
         silent = [(uid, name) for uid, name in people.items() if uid not in acks]
         with r.pipeline(transaction=False) as p:
             for uid, _ in silent:
                 p.lrange(keys.notes(gkey, uid), -2, -1)
-            notes = {name: [json.loads(n) for n in raw] for (_, name), raw in zip(silent, p.execute(), strict=True)
-                     if raw}
-        text = a.follow_up(group.display, ann["text"], settings.notice_ack_hours, [n for _, n in silent],
-                           len(people), notes)
+            notes = {
+                name: [json.loads(n) for n in raw] for (_, name), raw in zip(silent, p.execute(), strict=True) if raw
+            }
+        text = a.follow_up(
+            group.display, ann["text"], settings.notice_ack_hours, [n for _, n in silent], len(people), notes
+        )
         outbound.post(r, messages.to_users(f"notice-followup:{gkey}:{mid}", [ann["by"]], text))
         _close(r, gkey, mid, member)
         sent += 1

@@ -6,6 +6,7 @@ One Redis list per group (`keys.audit`), oldest first, of JSON entries:
 change left behind ("expect"), so an undo that would clobber a later change is refused instead.
 An undo is itself an entry (what "undo", undoes = the entry's id), so the trail stays append-only.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,18 +21,48 @@ from workers import keys
 MAX_ENTRIES = 10_000
 
 WHAT_CN = {
-    "goal": "目标", "downgrade": "退阶", "note": "档案", "delnote": "删除档案", "credit": "补卡",
-    "leave": "请假", "add": "加入", "remove": "移除", "pause": "暂停", "resume": "恢复",
-    "undo": "撤销", "uncheckin": "撤回打卡", "mute": "免打扰", "private": "不公开",
-    "notice": "通知", "propose": "目标提议",
+    "goal": "目标",
+    "downgrade": "退阶",
+    "note": "档案",
+    "delnote": "删除档案",
+    "credit": "补卡",
+    "leave": "请假",
+    "add": "加入",
+    "remove": "移除",
+    "pause": "暂停",
+    "resume": "恢复",
+    "undo": "撤销",
+    "uncheckin": "撤回打卡",
+    "mute": "免打扰",
+    "private": "不公开",
+    "notice": "通知",
+    "propose": "目标提议",
 }
 
 
-def record(r, group: str, who: str, what: str, why: str, undo: list[dict], *, at: float | None = None,
-           id: str = "", target: str = "", undoes: str = "") -> dict:
+def record(
+    r,
+    group: str,
+    who: str,
+    what: str,
+    why: str,
+    undo: list[dict],
+    *,
+    at: float | None = None,
+    id: str = "",
+    target: str = "",
+    undoes: str = "",
+) -> dict:
     """Append one entry; `r` may be a client or a pipeline inside MULTI (the change's own transaction)."""
-    entry = {"id": id, "who": who, "at": int(at if at is not None else time.time()), "what": what,
-             "why": why, "target": target, "undo": undo}
+    entry = {
+        "id": id,
+        "who": who,
+        "at": int(at if at is not None else time.time()),
+        "what": what,
+        "why": why,
+        "target": target,
+        "undo": undo,
+    }
     if undoes:
         entry["undoes"] = undoes
     r.rpush(keys.audit(group), json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
@@ -75,6 +106,7 @@ def last_undoable(items: list[dict], who: str) -> dict | None:
 # {"op": "sadd"|"srem", key, member} {"op": "set", key, value} {"op": "del", key}
 # {"op": "rpush"|"lrem", key, value} {"op": "lpush_all", key, values} {"op": "zadd", key, member, score}
 # plus "expect" (see check()).
+
 
 def apply(p, ops: list[dict]) -> None:
     """Queue the operations on a pipeline (inside MULTI)."""

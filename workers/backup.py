@@ -4,6 +4,7 @@ A backup holds members' names, profile notes and the audit trail: it is written 
 (0600), and caches are left out: the app's access_token (a live credential), the inbox's dedupe keys
 and the outbox's rate-limit windows, all of which rebuild themselves.
 """
+
 from __future__ import annotations
 
 import base64
@@ -31,8 +32,12 @@ def dump(r: redis.Redis, path: str) -> int:
                 payload, ttl = p.execute()
             if payload is None:
                 continue
-            out.write(json.dumps({"k": base64.b64encode(key).decode(), "v": base64.b64encode(payload).decode(),
-                                  "ttl": max(ttl, 0)}) + "\n")
+            out.write(
+                json.dumps(
+                    {"k": base64.b64encode(key).decode(), "v": base64.b64encode(payload).decode(), "ttl": max(ttl, 0)}
+                )
+                + "\n"
+            )
             n += 1
     return n
 

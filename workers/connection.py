@@ -4,6 +4,7 @@ One embedded server per data directory: the first process to need it starts `red
 unix socket under BOT_DATA_DIR (with AOF on), the others find it running. A file lock keeps two
 processes that start at the same moment from starting two servers.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -57,8 +58,10 @@ def ensure_embedded(data_dir: str) -> str:
         return url
     server = shutil.which("redis-server")
     if not server:
-        raise RuntimeError("REDIS_URL is not set and no redis-server is on PATH: install redis-server "
-                           "(apt-get install redis-server) or set REDIS_URL")
+        raise RuntimeError(
+            "REDIS_URL is not set and no redis-server is on PATH: install redis-server "
+            "(apt-get install redis-server) or set REDIS_URL"
+        )
     with open(base / "start.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _alive(url):
@@ -69,9 +72,22 @@ def ensure_embedded(data_dir: str) -> str:
         args = [server]
         if conf.is_file():
             args.append(str(conf))
-        args += ["--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
-                 "--dir", str(base), "--daemonize", "yes", "--pidfile", str(base / "redis.pid"),
-                 "--logfile", str(base / "redis.log")]
+        args += [
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(base),
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(base / "redis.pid"),
+            "--logfile",
+            str(base / "redis.log"),
+        ]
         subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -3,6 +3,7 @@
 Excel forbids "/" in a sheet name, so the register sheet is named with the full-width slash
 "学员目标／监督登记", which reads the same.
 """
+
 from __future__ import annotations
 
 import csv
@@ -65,9 +66,18 @@ def people(r: redis.Redis, group: Group) -> list[Person]:
     base = int(raw[0]) if raw[0] is not None else 0
     out = []
     for i, (uid, name, gone) in enumerate(roster):
-        days, off, goals, notes = raw[1 + 4 * i: 5 + 4 * i]
-        out.append(Person(uid, name or uid, gone, DayBits(days, base), DayBits(off, base), parse_goals(goals),
-                          [_note(n) for n in notes]))
+        days, off, goals, notes = raw[1 + 4 * i : 5 + 4 * i]
+        out.append(
+            Person(
+                uid,
+                name or uid,
+                gone,
+                DayBits(days, base),
+                DayBits(off, base),
+                parse_goals(goals),
+                [_note(n) for n in notes],
+            )
+        )
     return out
 
 
@@ -97,8 +107,9 @@ def _when(ts: int, group: Group) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).astimezone(group.tz).strftime("%Y-%m-%d %H:%M")
 
 
-def register_table(r: redis.Redis, group: Group,
-                   today: int | None = None) -> tuple[list[str], list[list], list[Person]]:
+def register_table(
+    r: redis.Redis, group: Group, today: int | None = None
+) -> tuple[list[str], list[list], list[Person]]:
     """Header and rows of the register, one row per member."""
     if today is None:
         today = day_of(time.time(), group.tz)
@@ -145,7 +156,7 @@ def write(r: redis.Redis, group: Group, fmt: str, path: str | os.PathLike, today
             w.writerow([as_text(c) for c in header])
             w.writerows([[as_text(c) for c in row] for row in rows])
     if fmt == "xlsx":
-        _xlsx(group, header, rows, persons, tmp)     # into the 0600 file: saving keeps its mode
+        _xlsx(group, header, rows, persons, tmp)  # into the 0600 file: saving keeps its mode
     os.replace(tmp, path)
     return path
 

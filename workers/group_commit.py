@@ -10,12 +10,13 @@ and only then answers: a callback still answers 200 only once its own message is
 There is no timer and no lingering: a lone request is written at once, in a batch of one. Batches
 form only because requests arrive while a write is in flight, which is exactly when they help.
 """
+
 from __future__ import annotations
 
 import os
 import threading
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -39,8 +40,8 @@ class GroupCommit(Generic[Item, Result]):
         self._cond = threading.Condition()
         self._queue: list[_Slot] = []
         self._busy = False
-        self._leader = 0                    # thread id of the thread writing a batch, if any
-        self.flushes = self.items = 0       # for tests and diagnostics
+        self._leader = 0  # thread id of the thread writing a batch, if any
+        self.flushes = self.items = 0  # for tests and diagnostics
 
     @property
     def pending(self) -> int:
@@ -48,18 +49,18 @@ class GroupCommit(Generic[Item, Result]):
         return len(self._queue)
 
     def submit(self, item: Item) -> Result:
-        if self._leader == threading.get_ident():   # re-entered from inside flush: write alone
+        if self._leader == threading.get_ident():  # re-entered from inside flush: write alone
             return self._flush([item])[0]
         slot = _Slot(item)
         cond = self._cond
         with cond:
             self._queue.append(slot)
             while not slot.done:
-                if self._busy:           # a leader is writing; it or the next one takes this slot
+                if self._busy:  # a leader is writing; it or the next one takes this slot
                     cond.wait()
                     continue
                 self._busy, self._leader = True, threading.get_ident()
-                batch, self._queue = self._queue[:self._max], self._queue[self._max:]
+                batch, self._queue = self._queue[: self._max], self._queue[self._max :]
                 cond.release()
                 try:
                     self._write(batch)
@@ -69,7 +70,7 @@ class GroupCommit(Generic[Item, Result]):
                     cond.notify_all()
         if slot.error is not None:
             raise slot.error
-        return slot.result
+        return cast(Result, slot.result)
 
     def _write(self, batch: list[_Slot]) -> None:
         """Runs outside the lock; every slot of the batch is done when it returns."""

@@ -8,6 +8,7 @@ every event (`handlers.router`), keep the names it brings, follow announcements,
 check-ins, answer (commands, hints, check-in replies) and post. Every effect is keyed by the message
 id, so a retried, replayed or reclaimed entry changes nothing twice.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,14 +41,14 @@ from workers.group_commit import GroupCommit, PerProcess
 
 log = logging.getLogger(__name__)
 
-LINKS_KEPT = 3          # note links kept per member and day (the digest lists them)
-LINK_MAX = 512          # characters of one kept link
+LINKS_KEPT = 3  # note links kept per member and day (the digest lists them)
+LINK_MAX = 512  # characters of one kept link
 
 
 def accept(r: redis.Redis, event: dict, count_as: str = "") -> bool:
     """Durably queue one event, at most once per msgid; False for a duplicate."""
     added, must_wake = _INBOX_WRITERS.get(r).submit((streams.encode(event), keys.seen(event["msgid"]), count_as))
-    if must_wake:      # after the shared write: a drain run inline (tests) may accept again
+    if must_wake:  # after the shared write: a drain run inline (tests) may accept again
         streams.wake_drain(streams.INBOX)
     return added
 
@@ -64,7 +65,8 @@ class _InboxWrite:
 
 
 _INBOX_WRITERS: PerProcess[redis.Redis, tuple[str, str | None, str], tuple[bool, bool]] = PerProcess(
-    lambda r: GroupCommit(_InboxWrite(r)))
+    lambda r: GroupCommit(_InboxWrite(r))
+)
 
 
 def drain_inbox() -> int:
@@ -91,10 +93,11 @@ def process_batch(r: redis.Redis, entries: list[tuple[str, dict]]) -> list[str]:
 @dataclass
 class _Batch:
     """What one inbox batch decided, step by step."""
-    planned: list[tuple[str, dict, list]] = field(default_factory=list)   # (entry id, event, actions)
+
+    planned: list[tuple[str, dict, list]] = field(default_factory=list)  # (entry id, event, actions)
     learnt: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))  # group -> uid -> name
     posts: list[tuple[str, str, float, str, str]] = field(default_factory=list)  # answers to announcements
-    done: list[str] = field(default_factory=list)                         # entry ids finished
+    done: list[str] = field(default_factory=list)  # entry ids finished
 
 
 def _route(settings: Settings, members: _MemberCache, entries: list[tuple[str, dict]]) -> _Batch:
@@ -121,8 +124,15 @@ def _note_post(batch: _Batch, members: _MemberCache, ctx: Context, event: dict) 
     """What a post tells the batch besides its actions: an answer to announcements (workers.announce)
     and its author's display name."""
     if event.get("msgtype") != "event" and event.get("userid") and (ctx.group_key or not event.get("chat_id")):
-        batch.posts.append((ctx.group_key or "", event["userid"], float(event.get("ts") or 0),
-                            event.get("text") or "", str(event["msgid"])))
+        batch.posts.append(
+            (
+                ctx.group_key or "",
+                event["userid"],
+                float(event.get("ts") or 0),
+                event.get("text") or "",
+                str(event["msgid"]),
+            )
+        )
     if ctx.group_key and event.get("name") and event.get("msgtype") != "event":
         batch.learnt[ctx.group_key][event["userid"]] = event["name"]
         # later messages of this batch see the name, as they would in a batch of their own:
@@ -151,20 +161,22 @@ def _store_names(r: redis.Redis, settings: Settings, learnt: dict[str, dict[str,
         p.execute()
 
 
-def _count_checkins(r: redis.Redis, settings: Settings, planned: list[tuple[str, dict, list]]
-                    ) -> list[tuple[dict, Checkin, dict]]:
+def _count_checkins(
+    r: redis.Redis, settings: Settings, planned: list[tuple[str, dict, list]]
+) -> list[tuple[dict, Checkin, dict]]:
     """Count every check-in of the batch (checkin.lua): (event, check-in, result), in order. A 「是」
     first becomes the check-in of the post it confirms (workers.prompts)."""
     confirmed = prompts.resolve_confirms(r, planned)
     checkins = [(event, a) for _, event, actions in planned for a in actions if isinstance(a, Checkin)]
     results = _apply_checkins(r, settings, [(e["msgid"], a) for e, a in checkins]) if checkins else []
-    if confirmed:      # only once counted: a crash before this line replays the confirmation whole
+    if confirmed:  # only once counted: a crash before this line replays the confirmation whole
         r.delete(*confirmed)
     return [(event, a, res) for (event, a), res in zip(checkins, results, strict=True)]
 
 
-def _respond(r: redis.Redis, settings: Settings, batch: _Batch, counted: list[tuple[dict, Checkin, dict]]
-             ) -> list[dict]:
+def _respond(
+    r: redis.Redis, settings: Settings, batch: _Batch, counted: list[tuple[dict, Checkin, dict]]
+) -> list[dict]:
     """Every message the batch sends: commands' and hints' answers and the check-in replies with
     their praise (workers.replies). Marks each event whose effects are done as finished."""
     by_message: dict[str, list] = defaultdict(list)
@@ -172,7 +184,7 @@ def _respond(r: redis.Redis, settings: Settings, batch: _Batch, counted: list[tu
         by_message[event["msgid"]].append((action, result))
     answered = _already_answered(r, by_message)
     book = replies.PraiseBook(r, settings, [(a.group, a.userid) for _, a, res in counted if res["status"] == 1])
-    to_route: list[tuple[dict, str, str, str, str]] = []   # group replies, routed in one round trip below
+    to_route: list[tuple[dict, str, str, str, str]] = []  # group replies, routed in one round trip below
     hints: list[Hint] = []
     outgoing: list[dict] = []
     for entry_id, event, actions in batch.planned:
@@ -204,8 +216,11 @@ def _already_answered(r: redis.Redis, by_message: dict[str, list]) -> set[str]:
     Their reply is not worded again: the wording reads the member's state *now* (a 补卡 or a later
     check-in changes the milestone) and records the praise chosen (keys.praise_last), so wording it
     again would change state, while the outbox would drop the reply anyway (same id)."""
-    replayed = [(msgid, results) for msgid, results in by_message.items()
-                if results and all(res["replayed"] for _, res in results)]
+    replayed = [
+        (msgid, results)
+        for msgid, results in by_message.items()
+        if results and all(res["replayed"] for _, res in results)
+    ]
     if not replayed:
         return set()
     with r.pipeline(transaction=False) as p:
@@ -301,9 +316,18 @@ def _context(settings: Settings, members: _MemberCache, event: dict) -> Context:
     userid = event.get("userid", "")
     if group is not None:
         known, shared = members.lookup(group)
-        return Context(event=event, group_key=group.key, group_name=group.display, chat_known=True,
-                       members=known, shared_names=shared, is_leader=settings.leads(userid, group),
-                       day=day_of(event["ts"], group.tz), keywords=group.keywords, link_hosts=group.link_hosts)
+        return Context(
+            event=event,
+            group_key=group.key,
+            group_name=group.display,
+            chat_known=True,
+            members=known,
+            shared_names=shared,
+            is_leader=settings.leads(userid, group),
+            day=day_of(event["ts"], group.tz),
+            keywords=group.keywords,
+            link_hosts=group.link_hosts,
+        )
     if chat_id:
         return Context(event=event, chat_known=False)
     groups = members.groups_of(userid)
@@ -311,9 +335,14 @@ def _context(settings: Settings, members: _MemberCache, event: dict) -> Context:
         tz = groups[0].tz
     else:
         tz = settings.groups[next(iter(settings.groups))].tz if settings.groups else ZoneInfo(settings.timezone)
-    return Context(event=event, chat_known=True, is_leader=bool(settings.groups_led_by(userid)),
-                   members={userid: userid}, member_groups=tuple((g.key, g.display) for g in groups),
-                   day=day_of(event["ts"], tz))
+    return Context(
+        event=event,
+        chat_known=True,
+        is_leader=bool(settings.groups_led_by(userid)),
+        members={userid: userid},
+        member_groups=tuple((g.key, g.display) for g in groups),
+        day=day_of(event["ts"], tz),
+    )
 
 
 def _apply_checkins(r: redis.Redis, settings: Settings, actions: list[tuple[str, Checkin]]) -> list[dict]:
@@ -322,11 +351,28 @@ def _apply_checkins(r: redis.Redis, settings: Settings, actions: list[tuple[str,
         for msgid, a in actions:
             group = settings.groups[a.group]
             default_base = first_base(group.camp_start, a.day)
-            checkin(keys=[keys.effect(msgid, a.group, a.userid), keys.days(a.group, a.userid),
-                          keys.base(a.group), keys.names(a.group), keys.off(a.group, a.userid),
-                          keys.links(a.group, a.day), keys.goals(a.group, a.userid), keys.METRICS],
-                    args=[a.day, default_base, a.userid, a.name if a.name != a.userid else "",
-                          " ".join(_kept_links(a.links)), keys.EFFECT_TTL, LINKS_KEPT], client=p)
+            checkin(
+                keys=[
+                    keys.effect(msgid, a.group, a.userid),
+                    keys.days(a.group, a.userid),
+                    keys.base(a.group),
+                    keys.names(a.group),
+                    keys.off(a.group, a.userid),
+                    keys.links(a.group, a.day),
+                    keys.goals(a.group, a.userid),
+                    keys.METRICS,
+                ],
+                args=[
+                    a.day,
+                    default_base,
+                    a.userid,
+                    a.name if a.name != a.userid else "",
+                    " ".join(_kept_links(a.links)),
+                    keys.EFFECT_TTL,
+                    LINKS_KEPT,
+                ],
+                client=p,
+            )
         raw = p.execute()
     out = []
     for (_, a), (status, replayed, days, off, base, goals) in zip(actions, raw, strict=True):
@@ -334,8 +380,9 @@ def _apply_checkins(r: redis.Redis, settings: Settings, actions: list[tuple[str,
         days, off = DayBits(days, base), DayBits(off, base)
         rec = record(days, off, a.day)
         goal = goal_for_week(parse_goals(goals), week_start(a.day), settings.groups[a.group].weekly_goal)
-        out.append({"status": int(status), "replayed": bool(replayed), "record": rec, "goal": goal,
-                    "days": days, "off": off})
+        out.append(
+            {"status": int(status), "replayed": bool(replayed), "record": rec, "goal": goal, "days": days, "off": off}
+        )
     return out
 
 
@@ -370,8 +417,11 @@ def _other_effects(r: redis.Redis, settings: Settings, event: dict, actions: lis
         elif isinstance(a, ReportUnknownChat):
             if r.sadd(keys.UNKNOWN_CHATS, a.chat_id) and settings.admins:
                 log.warning("message from an unconfigured chat; reported to the admins")
-                out.append(private(f"unknown:{a.chat_id}", list(settings.admins),
-                                   texts.unknown_chat_report(a.chat_id, a.name)).msg)
+                out.append(
+                    private(
+                        f"unknown:{a.chat_id}", list(settings.admins), texts.unknown_chat_report(a.chat_id, a.name)
+                    ).msg
+                )
         elif isinstance(a, Command):
             out += commands.execute(r, settings, event, a.text)
     return out

@@ -4,6 +4,7 @@ Every enqueue in the service goes through `enqueue()`. With `set_inline(True)` (
 jobs run at once in the calling process through RQ's own synchronous mode, so the same code path
 is exercised without a worker. Job arguments are plain ids and names only: RQ logs them.
 """
+
 from __future__ import annotations
 
 from rq import Queue, Retry
@@ -39,5 +40,6 @@ def enqueue(queue_name: str, func: str, *args, job_id: str | None = None, timeou
     retries left, so a SIGKILLed batch is done again instead of lost."""
     q = queue(queue_name)
     retry = None if not q.is_async or q.name in _deferred and _inline else Retry(max=3, interval=[5, 30, 120])
-    return q.enqueue(func, *args, job_id=job_id, job_timeout=timeout, retry=retry,
-                     result_ttl=0, failure_ttl=7 * 24 * 3600)
+    return q.enqueue(
+        func, *args, job_id=job_id, job_timeout=timeout, retry=retry, result_ttl=0, failure_ttl=7 * 24 * 3600
+    )

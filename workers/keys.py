@@ -4,24 +4,23 @@ message archive (`wb:archive:*`), with the fixed lifetimes (TTLs) of those keys.
 take their keys and TTLs from here and spell none of their own. The `Stream` objects of the inbox and
 outbox live in workers/streams.py, on the keys defined here."""
 
+EFFECT_TTL = 8 * 24 * 3600  # how long per-message effect keys live: longer than any replay comes back
 
-EFFECT_TTL = 8 * 24 * 3600          # how long per-message effect keys live: longer than any replay comes back
+ALL = "wb:*"  # every key of the service (what a backup takes)
 
-ALL = "wb:*"                        # every key of the service (what a backup takes)
-
-SEEN_PREFIX = "wb:seen:"            # inbox dedupe per msgid (a cache: left out of backups)
-TOKEN_PREFIX = "wb:token:"          # the app's access_token (a credential: never in a backup)
-RATE_PREFIX = "wb:out:rate:"        # the outbox's rate-limit windows (a cache)
+SEEN_PREFIX = "wb:seen:"  # inbox dedupe per msgid (a cache: left out of backups)
+TOKEN_PREFIX = "wb:token:"  # the app's access_token (a credential: never in a backup)
+RATE_PREFIX = "wb:out:rate:"  # the outbox's rate-limit windows (a cache)
 
 
-SEEN_TTL = 24 * 3600                # a msgid seen in the last day is a duplicate (callbacks and archive posts alike)
+SEEN_TTL = 24 * 3600  # a msgid seen in the last day is a duplicate (callbacks and archive posts alike)
 
 
 def seen(msgid: str) -> str:
     return f"{SEEN_PREFIX}{msgid}"
 
 
-ASK_TTL = 24 * 3600                 # a 「是」 counts the asked-about post for this long
+ASK_TTL = 24 * 3600  # a 「是」 counts the asked-about post for this long
 
 
 def ask(group: str, userid: str) -> str:
@@ -78,7 +77,7 @@ def prefs(group: str) -> str:
     return f"wb:g:{group}:prefs"
 
 
-SLOT_CLAIM_TTL = 8 * 24 * 3600      # longer than a week: weekly slots and `tick --at` replays stay claimed
+SLOT_CLAIM_TTL = 8 * 24 * 3600  # longer than a week: weekly slots and `tick --at` replays stay claimed
 
 
 def slot(group: str, slot_name: str, local_day: str) -> str:
@@ -86,7 +85,7 @@ def slot(group: str, slot_name: str, local_day: str) -> str:
     return f"wb:slot:{group}:{slot_name}:{local_day}"
 
 
-METRICS = "wb:metrics"              # the service's counters (a hash), shown by /metrics
+METRICS = "wb:metrics"  # the service's counters (a hash), shown by /metrics
 UNKNOWN_CHATS = "wb:unknown_chats"
 
 
@@ -111,14 +110,14 @@ def audit(group: str) -> str:
 
 
 # --- the schedule (workers/schedule.py) -------------------------------------------------------------
-LAST_TICK = "wb:tick:last"          # the latest instant ticked
-FORCE_COUNTER = "wb:slot:force"     # INCR per forced re-send (`tick --force`)
-SLOTS_PENDING = "wb:slot:pending"   # won claims whose posts have not reached the outbox yet (zset, score = when)
+LAST_TICK = "wb:tick:last"  # the latest instant ticked
+FORCE_COUNTER = "wb:slot:force"  # INCR per forced re-send (`tick --force`)
+SLOTS_PENDING = "wb:slot:pending"  # won claims whose posts have not reached the outbox yet (zset, score = when)
 
 
 # --- the weekly cycle (workers/weekly.py) and the check-in replies (workers/replies.py) -------------
-NOTICES = "wb:notices"              # private notices waiting for the next tick (and the end of quiet hours)
-REPLY_GROUPS = "wb:reply:groups"    # groups with gathered check-in replies waiting to be posted
+NOTICES = "wb:notices"  # private notices waiting for the next tick (and the end of quiet hours)
+REPLY_GROUPS = "wb:reply:groups"  # groups with gathered check-in replies waiting to be posted
 
 
 def proposals(group: str) -> str:
@@ -126,8 +125,8 @@ def proposals(group: str) -> str:
     return f"wb:g:{group}:proposals"
 
 
-SUGGESTION_TTL = 21 * 24 * 3600     # read back by the next week's overview ("were they applied?")
-REPLY_ROUTE_TTL = 8 * 24 * 3600     # how long a check-in reply's route is kept (a replay goes the same way)
+SUGGESTION_TTL = 21 * 24 * 3600  # read back by the next week's overview ("were they applied?")
+REPLY_ROUTE_TTL = 8 * 24 * 3600  # how long a check-in reply's route is kept (a replay goes the same way)
 
 
 def suggestions(group: str, week_iso: str) -> str:
@@ -162,7 +161,7 @@ def reply_flushing(group: str) -> str:
 
 
 # --- announcements (#通知) ---------------------------------------------------------------------------
-ANN_DUE = "wb:ann:due"              # "<group>|<msgid>" scored by when to tell the announcer who is silent
+ANN_DUE = "wb:ann:due"  # "<group>|<msgid>" scored by when to tell the announcer who is silent
 
 
 def ann(group: str) -> str:
@@ -185,7 +184,7 @@ def confirmed(group: str) -> str:
     return f"wb:g:{group}:confirmed"
 
 
-CMD_GUARD_TTL = 8 * 24 * 3600       # a command's guard outlives any replay of its message
+CMD_GUARD_TTL = 8 * 24 * 3600  # a command's guard outlives any replay of its message
 
 
 def cmd_guard(msgid: str) -> str:
@@ -194,11 +193,11 @@ def cmd_guard(msgid: str) -> str:
 
 
 # --- the inbox and outbox streams (their Stream objects: workers/streams.py) -----------------------
-INBOX = "wb:inbox"                  # callbacks and archive posts waiting for ingest
-OUTBOX = "wb:outbox"                # messages waiting to be sent (workers/outbound.py)
+INBOX = "wb:inbox"  # callbacks and archive posts waiting for ingest
+OUTBOX = "wb:outbox"  # messages waiting to be sent (workers/outbound.py)
 
 
-STREAM_WAKE_TTL = 30                # a wake flag whose drain job never started is set again after this
+STREAM_WAKE_TTL = 30  # a wake flag whose drain job never started is set again after this
 
 
 def stream_wake(stream_key: str) -> str:
@@ -212,13 +211,13 @@ def stream_dead(stream_key: str) -> str:
 
 
 # --- the outbox (workers/outbound.py) --------------------------------------------------------------
-OUT_DELAYED = "wb:out:delayed"      # messages waiting for their time: zset of "<seq>:<payload>", score = due
-OUT_FAILED = "wb:out:failed"        # the failed registry: hash id -> JSON (`wecom-bot failed`)
-OUT_SEQ = "wb:out:seq"              # orders delayed messages due at the same time
-OUT_RESENDS = "wb:out:resends"      # resends of a failed message so far: hash origin id -> n
+OUT_DELAYED = "wb:out:delayed"  # messages waiting for their time: zset of "<seq>:<payload>", score = due
+OUT_FAILED = "wb:out:failed"  # the failed registry: hash id -> JSON (`wecom-bot failed`)
+OUT_SEQ = "wb:out:seq"  # orders delayed messages due at the same time
+OUT_RESENDS = "wb:out:resends"  # resends of a failed message so far: hash origin id -> n
 OUT_STATE_PREFIX = "wb:out:state:"  # per message: queued / sending / retry / sent / failed (out_state)
-OUT_STATE_TTL = 7 * 24 * 3600       # how long a message's state stays readable after its last change
-OUT_SEEN_TTL = 7 * 24 * 3600        # how long a second post of the same message id is a no-op
+OUT_STATE_TTL = 7 * 24 * 3600  # how long a message's state stays readable after its last change
+OUT_SEEN_TTL = 7 * 24 * 3600  # how long a second post of the same message id is a no-op
 
 
 def out_state(msg_id: str) -> str:
@@ -262,7 +261,7 @@ def token(corp_id: str, agent_id) -> str:
     return f"{TOKEN_PREFIX}{corp_id}:{agent_id}"
 
 
-TOKEN_LOCK_MS = 10_000              # the token fetch lock: a fetch that dies lets the next one in after this
+TOKEN_LOCK_MS = 10_000  # the token fetch lock: a fetch that dies lets the next one in after this
 
 
 def token_lock(corp_id: str, agent_id) -> str:
@@ -271,16 +270,16 @@ def token_lock(corp_id: str, agent_id) -> str:
 
 
 # --- the message archive (workers/archive/) ----------------------------------------------------------
-ARCHIVE_SEQ = "wb:archive:seq"          # the cursor: the last seq whose record is done
-ARCHIVE_LOCK = "wb:archive:lock"        # the pull lock: a random token with a TTL (ARCHIVE_LOCK_TTL_MS)
-ARCHIVE_AGAIN = "wb:archive:again"      # set by a puller that found the lock taken: the holder pulls once more
-ARCHIVE_QUEUED = "wb:archive:queued"    # a pull job is queued and has not started yet (tick, msgaudit_notify)
-ARCHIVE_PARKED = "wb:archive:parked"    # hash seq -> JSON {seq, msgid, publickey_ver, error, at}
+ARCHIVE_SEQ = "wb:archive:seq"  # the cursor: the last seq whose record is done
+ARCHIVE_LOCK = "wb:archive:lock"  # the pull lock: a random token with a TTL (ARCHIVE_LOCK_TTL_MS)
+ARCHIVE_AGAIN = "wb:archive:again"  # set by a puller that found the lock taken: the holder pulls once more
+ARCHIVE_QUEUED = "wb:archive:queued"  # a pull job is queued and has not started yet (tick, msgaudit_notify)
+ARCHIVE_PARKED = "wb:archive:parked"  # hash seq -> JSON {seq, msgid, publickey_ver, error, at}
 
-ARCHIVE_LOCK_TTL_MS = 60_000            # the pull lock (and the "pull again" flag), renewed per batch
-ARCHIVE_QUEUED_TTL = 120                # a queued pull that never starts (workers down) is queued again after this
-ARCHIVE_MARK_TTL = 26 * 3600            # a recall counts only on the same local day: a day and some slack
-ARCHIVE_RECALLED_TTL = 8 * 24 * 3600    # how long a recall is remembered for a parked post fetched again
+ARCHIVE_LOCK_TTL_MS = 60_000  # the pull lock (and the "pull again" flag), renewed per batch
+ARCHIVE_QUEUED_TTL = 120  # a queued pull that never starts (workers down) is queued again after this
+ARCHIVE_MARK_TTL = 26 * 3600  # a recall counts only on the same local day: a day and some slack
+ARCHIVE_RECALLED_TTL = 8 * 24 * 3600  # how long a recall is remembered for a parked post fetched again
 
 
 def archive_posted(msgid: str) -> str:

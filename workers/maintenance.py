@@ -1,5 +1,6 @@
 """Self-healing, run by every minute tick: entries a dead worker left pending are reclaimed, and a
 stream with undelivered entries but no drain job in sight gets one."""
+
 from __future__ import annotations
 
 import logging

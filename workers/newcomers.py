@@ -6,6 +6,7 @@ colleague who dropped by can be taken off with one `移除`. The message is post
 the group and the people in it before they are marked as confirmed: a batch processed again finds
 them confirmed, or finds its message already in the outbox.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -58,5 +59,7 @@ def confirm(r: redis.Redis, settings: Settings, learnt: dict[str, dict[str, str]
 def text(group_name: str, people: list[tuple[str, str]], gkey: str) -> str:
     who = "、".join(f"{name}（{uid}）" if name and name != uid else uid for uid, name in people)
     first = people[0][0]
-    return (f"🆕「{group_name}」来了新伙伴：{who}，已加进名单，打卡会照常记录。\n"
-            f"不是本组学员的话，回我「移除 {first} {gkey}」就好～")
+    return (
+        f"🆕「{group_name}」来了新伙伴：{who}，已加进名单，打卡会照常记录。\n"
+        f"不是本组学员的话，回我「移除 {first} {gkey}」就好～"
+    )

@@ -38,6 +38,7 @@ Time: every function that looks at the clock takes an optional `now`, so tests a
 run the outbox forward without sleeping. In inline mode (workers.jobs.set_inline) drain_outbox
 never sleeps; call pump_delayed()/process_outbox() to move delayed messages along.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -68,19 +69,19 @@ from workers.sender import (
 
 log = logging.getLogger(__name__)
 
-FAILED_MAX = 10_000        # the failed registry keeps the newest; older entries are dropped and counted
+FAILED_MAX = 10_000  # the failed registry keeps the newest; older entries are dropped and counted
 
 BACKOFF = (2, 8, 30, 120)
 MAX_ATTEMPTS = 5
 ROBOT_PER_MINUTE = 20
 CHAT_PER_MINUTE = 20
 USER_PER_MINUTE = 30
-WINDOW = 61.0              # one minute plus a second of safety against clock skew
-RESERVATION_GRACE = 5.0    # a reservation used later than this is given up and taken again
+WINDOW = 61.0  # one minute plus a second of safety against clock skew
+RESERVATION_GRACE = 5.0  # a reservation used later than this is given up and taken again
 THREADS = 32
 SLEEP_HORIZON = 15.0
 MAX_JOB_SECONDS = 600.0
-STALE_SENDING = 45.0       # longer than any one attempt, shorter than streams.RECLAIM_IDLE_MS
+STALE_SENDING = 45.0  # longer than any one attempt, shorter than streams.RECLAIM_IDLE_MS
 FAILURE_RUN = 10
 PUMP_BATCH = 1000
 
@@ -216,8 +217,7 @@ def _post(r: redis.Redis, msg: dict, wake: bool, remove_failed: str = "", now: f
     return bool(added)
 
 
-def _post_call(r: redis.Redis, msg: dict, wake: bool, remove_failed: str = "", now: float | None = None,
-               client=None):
+def _post_call(r: redis.Redis, msg: dict, wake: bool, remove_failed: str = "", now: float | None = None, client=None):
     """Run the out_post script for one message (on `client`, a pipeline, when given)."""
     _validate(msg)
     now = time.time() if now is None else now
@@ -228,17 +228,30 @@ def _post_call(r: redis.Redis, msg: dict, wake: bool, remove_failed: str = "", n
         msg["users"] = list(dict.fromkeys(u for u in msg["users"] if u))
     parts = parts_of(msg)
     not_before = float(msg.get("not_before") or 0)
-    args: list[str | int] = [keys.OUT_SEEN_TTL, keys.STREAM_WAKE_TTL if wake else 0, keys.OUT_STATE_TTL, repr(now),
-                             remove_failed, len(parts)]
+    args: list[str | int] = [
+        keys.OUT_SEEN_TTL,
+        keys.STREAM_WAKE_TTL if wake else 0,
+        keys.OUT_STATE_TTL,
+        repr(now),
+        remove_failed,
+        len(parts),
+    ]
     for part in parts:
         args += [repr(not_before) if not_before > now else "", _dumps(part)]
     log.debug("queueing outbound %s (%d part%s)", msg["id"], len(parts), "" if len(parts) == 1 else "s")
     return scripts.script("out_post", r)(
-        keys=[streams.OUTBOX.key, streams.OUTBOX.wake_key, keys.out_seen(msg["id"]),
-              keys.OUT_DELAYED, keys.OUT_FAILED, keys.OUT_SEQ]
+        keys=[
+            streams.OUTBOX.key,
+            streams.OUTBOX.wake_key,
+            keys.out_seen(msg["id"]),
+            keys.OUT_DELAYED,
+            keys.OUT_FAILED,
+            keys.OUT_SEQ,
+        ]
         + [keys.out_state(p["id"]) for p in parts],
         args=args,
-        client=client)
+        client=client,
+    )
 
 
 def _member(r: redis.Redis, msg: dict) -> str:
@@ -254,8 +267,8 @@ def _delay(r: redis.Redis, msg: dict, due: float) -> None:
 # -- channels and rate limits ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Channel:
-    name: str                  # groups a batch: one thread, in order
-    alert: str                 # what an admin alert calls it (no secrets)
+    name: str  # groups a batch: one thread, in order
+    alert: str  # what an admin alert calls it (no secrets)
     rate_keys: tuple[str, ...]
     limit: int
 
@@ -263,8 +276,7 @@ class Channel:
 def channel_of(msg: dict, settings: Settings) -> Channel:
     if msg.get("to") == "user":
         users = sorted(set(msg.get("users") or []))
-        return Channel("app:" + ",".join(users), "app", tuple(keys.rate_user(u) for u in users),
-                       USER_PER_MINUTE)
+        return Channel("app:" + ",".join(users), "app", tuple(keys.rate_user(u) for u in users), USER_PER_MINUTE)
     group = (msg.get("group") or "").lower()
     route, target = group_route(settings, group)
     if route == "robot":
@@ -289,8 +301,8 @@ def robot_capacity(r: redis.Redis | None, group: str, now: float | None = None) 
 def _acquire(r: redis.Redis, ch: Channel, msg: dict, now: float) -> tuple[bool, float, str]:
     member = f"{msg['id']}|{uuid.uuid4().hex[:8]}"
     allowed, due, member = scripts.script("out_rate", r)(
-        keys=list(ch.rate_keys),
-        args=[repr(now), WINDOW, ch.limit, msg.get("_rsv") or "", member, RESERVATION_GRACE])
+        keys=list(ch.rate_keys), args=[repr(now), WINDOW, ch.limit, msg.get("_rsv") or "", member, RESERVATION_GRACE]
+    )
     return bool(int(allowed)), float(_s(due) or now), _s(member)
 
 
@@ -342,8 +354,13 @@ def _handle_one(r, settings: Settings, sender: Sender, msg: dict, clock) -> floa
     """Send one message (or delay it). Returns a due time when it waits for a retry."""
     mid = msg.get("id")
     if msg.get("_corrupt") or not isinstance(mid, str) or not mid:
-        _register_failed(r, {"id": f"corrupt:{uuid.uuid4().hex[:12]}", "raw": msg},
-                         Outcome("fatal", error="corrupt outbox entry"), 0, clock())
+        _register_failed(
+            r,
+            {"id": f"corrupt:{uuid.uuid4().hex[:12]}", "raw": msg},
+            Outcome("fatal", error="corrupt outbox entry"),
+            0,
+            clock(),
+        )
         return None
     if _done(r, msg):
         log.debug("outbound %s already done; skipped", mid)
@@ -363,7 +380,8 @@ def _handle_one(r, settings: Settings, sender: Sender, msg: dict, clock) -> floa
             log.info("outbound %s: %s is at its limit; delayed %.0f s", mid, ch.alert, due - now)
             return None
     verdict, attempts, unknown = scripts.script("out_claim", r)(
-        keys=[keys.out_state(mid)], args=[repr(now), STALE_SENDING, keys.OUT_STATE_TTL])
+        keys=[keys.out_state(mid)], args=[repr(now), STALE_SENDING, keys.OUT_STATE_TTL]
+    )
     verdict, attempts, unknown = _s(verdict), int(attempts), int(unknown)
     if verdict in ("sent", "failed", "busy"):
         return None
@@ -374,15 +392,18 @@ def _handle_one(r, settings: Settings, sender: Sender, msg: dict, clock) -> floa
     return _record(r, settings, msg, ch, outcome, attempts, unknown, clock())
 
 
-def _record(r, settings: Settings, msg: dict, ch: Channel, outcome: Outcome, attempts: int, unknown: int,
-            now: float) -> float | None:
+def _record(
+    r, settings: Settings, msg: dict, ch: Channel, outcome: Outcome, attempts: int, unknown: int, now: float
+) -> float | None:
     mid = msg["id"]
     key = keys.out_state(mid)
     msg = {k: v for k, v in msg.items() if k != "_rsv"}
     if outcome.kind == "ok":
         with r.pipeline() as p:
-            p.hset(key, mapping={"status": "sent", "updated": repr(now), "sent_at": repr(now),
-                                 "dry_run": int(outcome.dry_run)})
+            p.hset(
+                key,
+                mapping={"status": "sent", "updated": repr(now), "sent_at": repr(now), "dry_run": int(outcome.dry_run)},
+            )
             p.expire(key, keys.OUT_STATE_TTL)
             p.hincrby(keys.METRICS, "sends_dry_run" if outcome.dry_run else "sends_ok", 1)
             p.delete(keys.out_streak(ch.alert))
@@ -393,9 +414,16 @@ def _record(r, settings: Settings, msg: dict, ch: Channel, outcome: Outcome, att
 
     _failure_streak(r, settings, msg, ch, now)
     if outcome.errcode in CONFIG_ERRCODES:
-        _alert(r, settings, msg, ch, f"{outcome.errcode}:{ch.alert}",
-               f"{ch.alert}: {CONFIG_ERRCODES[outcome.errcode]} (errcode {outcome.errcode}); "
-               f"messages to it go to the failed list (wecom-bot failed --resend once fixed)", now)
+        _alert(
+            r,
+            settings,
+            msg,
+            ch,
+            f"{outcome.errcode}:{ch.alert}",
+            f"{ch.alert}: {CONFIG_ERRCODES[outcome.errcode]} (errcode {outcome.errcode}); "
+            f"messages to it go to the failed list (wecom-bot failed --resend once fixed)",
+            now,
+        )
 
     if outcome.kind == "retry":
         r.hincrby(keys.METRICS, "sends_retry", 1)
@@ -423,8 +451,15 @@ def _record(r, settings: Settings, msg: dict, ch: Channel, outcome: Outcome, att
 def _retry_later(r, key: str, msg: dict, outcome: Outcome, due: float, now: float) -> None:
     member = _member(r, msg)
     with r.pipeline() as p:
-        p.hset(key, mapping={"status": "retry", "updated": repr(now), "last_error": outcome.error[:300],
-                             "errcode": "" if outcome.errcode is None else outcome.errcode})
+        p.hset(
+            key,
+            mapping={
+                "status": "retry",
+                "updated": repr(now),
+                "last_error": outcome.error[:300],
+                "errcode": "" if outcome.errcode is None else outcome.errcode,
+            },
+        )
         p.expire(key, keys.OUT_STATE_TTL)
         p.zadd(keys.OUT_DELAYED, {member: due})
         p.execute()
@@ -433,19 +468,34 @@ def _retry_later(r, key: str, msg: dict, outcome: Outcome, due: float, now: floa
 def _fail(r, msg: dict, outcome: Outcome, attempts: int, now: float, exhausted: bool = False) -> None:
     _register_failed(r, msg, outcome, attempts, now)
     with r.pipeline() as p:
-        p.hset(keys.out_state(msg["id"]), mapping={"status": "failed", "updated": repr(now),
-                                              "last_error": outcome.error[:300]})
+        p.hset(
+            keys.out_state(msg["id"]),
+            mapping={"status": "failed", "updated": repr(now), "last_error": outcome.error[:300]},
+        )
         p.expire(keys.out_state(msg["id"]), keys.OUT_STATE_TTL)
         p.execute()
-    log.error("outbound %s failed after %d attempt%s%s: %s", msg["id"], attempts, "" if attempts == 1 else "s",
-              " (retries exhausted)" if exhausted else "", outcome.error)
+    log.error(
+        "outbound %s failed after %d attempt%s%s: %s",
+        msg["id"],
+        attempts,
+        "" if attempts == 1 else "s",
+        " (retries exhausted)" if exhausted else "",
+        outcome.error,
+    )
     return None
 
 
 def _register_failed(r, msg: dict, outcome: Outcome, attempts: int, now: float) -> None:
-    entry = {"id": msg["id"], "msg": msg, "kind": outcome.kind, "errcode": outcome.errcode,
-             "http_status": outcome.http_status, "error": scrub(outcome.error)[:500],
-             "attempts": attempts, "time": now}
+    entry = {
+        "id": msg["id"],
+        "msg": msg,
+        "kind": outcome.kind,
+        "errcode": outcome.errcode,
+        "http_status": outcome.http_status,
+        "error": scrub(outcome.error)[:500],
+        "attempts": attempts,
+        "time": now,
+    }
     with r.pipeline() as p:
         p.hset(keys.OUT_FAILED, msg["id"], _dumps(entry))
         p.hincrby(keys.METRICS, "sends_failed", 1)
@@ -473,12 +523,21 @@ def _failure_streak(r, settings, msg, ch: Channel, now: float) -> None:
         p.expire(key, 24 * 3600)
         run, _ = p.execute()
     if run >= FAILURE_RUN:
-        _alert(r, settings, msg, ch, f"run:{ch.alert}",
-               f"{ch.alert}: {run} sends failed in a row; see `wecom-bot failed`", now, generic=True)
+        _alert(
+            r,
+            settings,
+            msg,
+            ch,
+            f"run:{ch.alert}",
+            f"{ch.alert}: {run} sends failed in a row; see `wecom-bot failed`",
+            now,
+            generic=True,
+        )
 
 
-def _alert(r, settings: Settings, msg: dict, ch: Channel, problem: str, text: str, now: float,
-           generic: bool = False) -> None:
+def _alert(
+    r, settings: Settings, msg: dict, ch: Channel, problem: str, text: str, now: float, generic: bool = False
+) -> None:
     """Tell the admins once per problem per day, by private app message through the outbox.
     A generic alert (a run of failures) is left out when the channel had a specific one today."""
     day = datetime.fromtimestamp(now, ZoneInfo(settings.timezone)).strftime("%Y-%m-%d")
@@ -491,8 +550,14 @@ def _alert(r, settings: Settings, msg: dict, ch: Channel, problem: str, text: st
     if not settings.admins:
         log.error("outbound problem (no BOT_ADMINS to tell): %s", text)
         return
-    alert = {"id": f"alert:{problem}:{day}", "to": "user", "users": list(settings.admins), "msgtype": "text",
-             "content": f"【wecom-bot 发送告警】{text}", "created": now}
+    alert = {
+        "id": f"alert:{problem}:{day}",
+        "to": "user",
+        "users": list(settings.admins),
+        "msgtype": "text",
+        "content": f"【wecom-bot 发送告警】{text}",
+        "created": now,
+    }
     # No wake: we are inside a drain, whose loop picks the alert up.
     with r.pipeline() as p:
         p.sadd(alerted, ch.alert)
@@ -516,7 +581,8 @@ def _pump(r: redis.Redis, now: float | None, wake: bool) -> int:
     while True:
         moved, must_wake = scripts.script("out_pump", r)(
             keys=[keys.OUT_DELAYED, streams.OUTBOX.key, streams.OUTBOX.wake_key],
-            args=[repr(now), PUMP_BATCH, keys.STREAM_WAKE_TTL if wake else 0])
+            args=[repr(now), PUMP_BATCH, keys.STREAM_WAKE_TTL if wake else 0],
+        )
         total += int(moved)
         if int(must_wake) and wake:
             streams.wake_drain(streams.OUTBOX)

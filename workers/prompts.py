@@ -3,6 +3,7 @@ the "how to check in" hint, and the question "这条算今天的打卡吗？" wh
 「是」 that answers it. Kept apart from workers/ingest.py because both are about holding back: a hint
 must never cost capacity that check-in replies need, and a question must count its post exactly once.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,8 @@ from config.settings import Settings
 from handlers.router import AskIfCheckin, Checkin, ConfirmCheckin, Hint
 from workers import keys, outbound, replies, scripts
 
-HINT_EVERY = 600        # seconds: at most one "how to check in" hint per member in this time
-HINT_HEADROOM = 5       # a hint goes out only while the robot keeps this many sends beyond the reserve
+HINT_EVERY = 600  # seconds: at most one "how to check in" hint per member in this time
+HINT_HEADROOM = 5  # a hint goes out only while the robot keeps this many sends beyond the reserve
 
 
 def remember_question(r: redis.Redis, ask: AskIfCheckin) -> None:
@@ -36,10 +37,16 @@ def allowed_hints(r: redis.Redis, settings: Settings, hints: list[Hint]) -> list
     with r.pipeline(transaction=False) as p:
         for h in hints:
             ch = outbound.channel_of({"to": "group", "group": h.group}, settings)
-            decide(keys=[keys.hint_decision(h.msg["id"]), keys.hint_gate(h.group, h.userid), keys.hint_budget(h.group),
-                         *ch.rate_keys],
-                   args=[repr(now), outbound.WINDOW, ch.limit, keep, h.msg["id"], HINT_EVERY, keys.EFFECT_TTL],
-                   client=p)
+            decide(
+                keys=[
+                    keys.hint_decision(h.msg["id"]),
+                    keys.hint_gate(h.group, h.userid),
+                    keys.hint_budget(h.group),
+                    *ch.rate_keys,
+                ],
+                args=[repr(now), outbound.WINDOW, ch.limit, keep, h.msg["id"], HINT_EVERY, keys.EFFECT_TTL],
+                client=p,
+            )
         allowed = p.execute()
     return [h.msg for h, ok in zip(hints, allowed, strict=True) if int(ok)]
 
@@ -58,9 +65,10 @@ def resolve_confirms(r: redis.Redis, planned: list[tuple[str, dict, list]]) -> l
         stored = iter(p.execute())
     # `stored` is one iterator over every answer, each ConfirmCheckin taking as many as it has groups
     waiting: dict[tuple[str, str], AskIfCheckin | bytes | None] = {
-        (g, a.userid): raw for _, a in wanted for g, raw in zip(a.groups, stored, strict=False)}
+        (g, a.userid): raw for _, a in wanted for g, raw in zip(a.groups, stored, strict=False)
+    }
     used: list[str] = []
-    answered: set[int] = set()       # questions of this batch already answered: neither asked nor kept
+    answered: set[int] = set()  # questions of this batch already answered: neither asked nor kept
     for index, (entry_id, event, actions) in enumerate(planned):
         out = []
         for a in actions:

@@ -1,6 +1,7 @@
 """Masking secrets in text, for every process: the log filter of wecom_bot/logs.py and the WeCom
 client's error texts (workers/sender.py) both use `SecretMasker`. Plain text in, text out: no
 logging, no Flask, no settings, so that a worker never loads the web face to mask a log line."""
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,7 @@ class SecretMasker:
     def __init__(self, secrets: Iterable[str]):
         self.secrets = frozenset(s for s in secrets if s and len(s) >= 6)
         self.lengths = sorted({len(s) for s in self.secrets}, reverse=True)
-        self._odd = [s for s in self.secrets if not _RUN.fullmatch(s)]   # outside the run alphabet
+        self._odd = [s for s in self.secrets if not _RUN.fullmatch(s)]  # outside the run alphabet
 
     def mask(self, text: str) -> str:
         if not self.secrets or not text:
@@ -38,7 +39,7 @@ class SecretMasker:
         out, i, n = [], 0, len(run)
         while i < n:
             for length in self.lengths:
-                if length <= n - i and run[i:i + length] in self.secrets:
+                if length <= n - i and run[i : i + length] in self.secrets:
                     out.append("***")
                     i += length
                     break

@@ -1,4 +1,5 @@
 """The group register: every member's record on a date, read from Redis in one round trip."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -14,8 +15,10 @@ from workers.connection import as_text
 
 def camp_days(group: Group) -> tuple[int | None, int | None]:
     """The group's camp as (first day, last day), each None when open."""
-    return (day_index(group.camp_start) if group.camp_start else None,
-            day_index(group.camp_end) if group.camp_end else None)
+    return (
+        day_index(group.camp_start) if group.camp_start else None,
+        day_index(group.camp_end) if group.camp_end else None,
+    )
 
 
 def prefs(r: redis.Redis, group: str) -> dict[str, str]:
@@ -44,7 +47,7 @@ class MemberRow:
     week_count: int
     week_goal: int
     checked_in: bool
-    last_day: int | None = None       # last check-in day up to the date (for silence), not in --json
+    last_day: int | None = None  # last check-in day up to the date (for silence), not in --json
 
     def as_json(self) -> dict:
         data = asdict(self)
@@ -55,6 +58,7 @@ class MemberRow:
 @dataclass
 class MemberState:
     """What Redis holds for one member, enough to compute any day's record."""
+
     userid: str
     name: str
     days: DayBits
@@ -64,9 +68,17 @@ class MemberState:
     def row(self, day: int, default_goal: int) -> MemberRow:
         rec: Record = record(self.days, self.off, day)
         checked = [d for d in self.days.days() if d <= day]
-        return MemberRow(self.userid, self.name, rec.streak, rec.longest_streak, rec.total, rec.week_count,
-                         goal_for_week(self.goals, week_start(day), default_goal), rec.checked_in,
-                         checked[-1] if checked else None)
+        return MemberRow(
+            self.userid,
+            self.name,
+            rec.streak,
+            rec.longest_streak,
+            rec.total,
+            rec.week_count,
+            goal_for_week(self.goals, week_start(day), default_goal),
+            rec.checked_in,
+            checked[-1] if checked else None,
+        )
 
 
 def member_ids(r: redis.Redis, group: Group) -> dict[str, str]:
@@ -96,7 +108,7 @@ def load_members(r: redis.Redis, group: Group) -> list[MemberState]:
     base = int(raw[0]) if raw[0] is not None else 0
     out = []
     for i, (uid, name) in enumerate(people.items()):
-        days, off, goals = raw[1 + 3 * i: 4 + 3 * i]
+        days, off, goals = raw[1 + 3 * i : 4 + 3 * i]
         out.append(MemberState(uid, name, DayBits(days, base), DayBits(off, base), parse_goals(goals)))
     return out
 
@@ -106,5 +118,8 @@ def rows(r: redis.Redis, group: Group, day: int) -> list[MemberRow]:
 
 
 def stats_json(r: redis.Redis, group: Group, day: int) -> dict:
-    return {"group": group.key, "date": day_date(day).isoformat(),
-            "members": [row.as_json() for row in rows(r, group, day)]}
+    return {
+        "group": group.key,
+        "date": day_date(day).isoformat(),
+        "members": [row.as_json() for row in rows(r, group, day)],
+    }

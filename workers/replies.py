@@ -8,6 +8,7 @@
   (keys.reply_buffer) into one message that the next tick posts (`flush_all_replies`). The choice is
   kept per message (keys.reply_route), so a message processed again goes the same way.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,7 +29,7 @@ from workers.connection import as_text
 
 log = logging.getLogger(__name__)
 
-WINDOW = 61.0                  # the robot's minute, as workers.outbound counts it
+WINDOW = 61.0  # the robot's minute, as workers.outbound counts it
 
 
 def reserve(settings: Settings) -> int:
@@ -37,6 +38,7 @@ def reserve(settings: Settings) -> int:
 
 
 # --- wording -----------------------------------------------------------------------------------------
+
 
 class PraiseBook:
     """The praise of one inbox batch: every member's last template (keys.praise_last) read in one
@@ -65,8 +67,15 @@ class PraiseBook:
             return texts.already_reply(action.name, rec.streak, rec.week_count, res["goal"]), praise.already_short()
         m = self._milestone(action, res)
         idx = self._choice(action, m.kind, msgid)
-        text = texts.checkin_reply(action.name, rec.streak, rec.week_count, m.goal, msgid, praise.sentence(m, idx),
-                                   mark_goal=m.kind != praise.GOAL)
+        text = texts.checkin_reply(
+            action.name,
+            rec.streak,
+            rec.week_count,
+            m.goal,
+            msgid,
+            praise.sentence(m, idx),
+            mark_goal=m.kind != praise.GOAL,
+        )
         return text, praise.short(m, rec.week_count, m.goal)
 
     def _milestone(self, action: Checkin, res: dict) -> praise.Milestone:
@@ -76,13 +85,14 @@ class PraiseBook:
         group = self.settings.groups.get(action.group)
         camp = register.camp_days(group) if group else (None, None)
         days, off = res.get("days"), res.get("off") or DayBits(None, action.day)
-        if days is not None and action.day not in days:      # not what checkin.lua left: nothing special
+        if days is not None and action.day not in days:  # not what checkin.lua left: nothing special
             days = None
         goal = leave_goal(res["goal"], len(unavailable_days(off, week_start(action.day), camp)))
         if days is None:
             return praise.Milestone(praise.DAILY, rec.streak, goal=goal)
-        return praise.milestone(days, off, action.day, rec.streak, rec.total, rec.week_count, goal,
-                                self.settings.praise_streaks)
+        return praise.milestone(
+            days, off, action.day, rec.streak, rec.total, rec.week_count, goal, self.settings.praise_streaks
+        )
 
     def _choice(self, action: Checkin, kind: str, msgid: str) -> int:
         """The template of `kind` for this message: the same one again for the same message, else
@@ -91,7 +101,7 @@ class PraiseBook:
         last_msgid, _, last_choice = self.last.get(key, "").rpartition("|")
         if last_msgid == msgid and last_choice.startswith(kind + ":"):
             try:
-                return int(last_choice.split(":", 1)[1])       # the same message again: the same words
+                return int(last_choice.split(":", 1)[1])  # the same message again: the same words
             except ValueError:
                 pass
         idx = praise.choose(kind, msgid, last_choice or None)
@@ -125,6 +135,7 @@ def checkin_reply(r: redis.Redis, settings: Settings, action: Checkin, res: dict
 
 # --- routing: on its own, or gathered -----------------------------------------------------------------
 
+
 def route_replies(r: redis.Redis, settings: Settings, items: list[tuple[dict, str, str, str, str]]) -> list[dict]:
     """Group replies to post now, or gathered while the group's robot is near its limit; `items`:
     (msg, msgid, name, words, userid) in the batch's order ("" userid: a leader's chain naming several),
@@ -134,7 +145,7 @@ def route_replies(r: redis.Redis, settings: Settings, items: list[tuple[dict, st
         return []
     route = scripts.script("reply_route", r)
     now = time.time()
-    routed: list[bool] = []          # per item: does its fate hang on the script (else: post it)
+    routed: list[bool] = []  # per item: does its fate hang on the script (else: post it)
     with r.pipeline(transaction=False) as p:
         for msg, msgid, name, words, uid in items:
             group = msg["group"]
@@ -143,11 +154,22 @@ def route_replies(r: redis.Redis, settings: Settings, items: list[tuple[dict, st
             if not ch.rate_keys:
                 continue
             limit = max(ch.limit - reserve(settings), 1)
-            entry = json.dumps({"id": msg["id"], "name": name, "uid": uid, "words": words, "at": round(now, 3)},
-                               ensure_ascii=False, separators=(",", ":"))
-            route(keys=[keys.reply_route(group, msgid), keys.replies_recent(group), keys.reply_buffer(group),
-                        keys.REPLY_GROUPS, *ch.rate_keys],
-                  args=[repr(now), WINDOW, limit, msg["id"], entry, keys.REPLY_ROUTE_TTL, group], client=p)
+            entry = json.dumps(
+                {"id": msg["id"], "name": name, "uid": uid, "words": words, "at": round(now, 3)},
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
+            route(
+                keys=[
+                    keys.reply_route(group, msgid),
+                    keys.replies_recent(group),
+                    keys.reply_buffer(group),
+                    keys.REPLY_GROUPS,
+                    *ch.rate_keys,
+                ],
+                args=[repr(now), WINDOW, limit, msg["id"], entry, keys.REPLY_ROUTE_TTL, group],
+                client=p,
+            )
         answers = iter(p.execute() if any(routed) else [])
     out = []
     for (msg, *_), via_script in zip(items, routed, strict=True):
@@ -178,8 +200,9 @@ def flush_replies(r: redis.Redis, settings: Settings, group: str) -> int:
     if items and settings.group(group) is not None:
         hidden = register.hidden(r, group)
         # a member who chose 不公开 is not named in a list the group reads, even one answering her own post
-        text = praise.gathered([(ANONYMOUS if i.get("uid") in hidden else i.get("name", ""), i.get("words", ""))
-                                for i in items])
+        text = praise.gathered(
+            [(ANONYMOUS if i.get("uid") in hidden else i.get("name", ""), i.get("words", "")) for i in items]
+        )
         outbound.post_many(r, [messages.to_group(gathered_id(group, items), group, text)])
     scripts.script("reply_done", r)(keys=[batch_key, buf_key, keys.REPLY_GROUPS], args=[raw, group], client=r)
     return len(items)

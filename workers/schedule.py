@@ -27,6 +27,7 @@ running then, there is nothing to apologise for.
 `force=SLOT` re-sends one slot for every group now, with ids suffixed `:force<N>` so the outbound
 dedupe does not swallow them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,19 +51,20 @@ from workers.register import MemberRow, MemberState, load_members
 
 log = logging.getLogger(__name__)
 
-BATCH = 250                        # groups per run_slot_batch job
-CLAIM_CHUNK = 2000                 # claims per Lua call
-NOTES_SHOWN = 3                    # latest profile notes per member in a digest
+BATCH = 250  # groups per run_slot_batch job
+CLAIM_CHUNK = 2000  # claims per Lua call
+NOTES_SHOWN = 3  # latest profile notes per member in a digest
 
 
 # --- what is due -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Due:
     group: str
     slot: str
-    day: date          # the slot's own local date: a slot caught up after midnight speaks of it
-    at: float          # the slot instant (epoch seconds)
+    day: date  # the slot's own local date: a slot caught up after midnight speaks of it
+    at: float  # the slot instant (epoch seconds)
 
     @property
     def key(self) -> str:
@@ -98,8 +100,9 @@ def due_slots(settings: Settings, ts: float, since: float | None) -> list[Due]:
             if hits is None:
                 today = today_by_tz.get(tzname)
                 if today is None:
-                    today = today_by_tz[tzname] = datetime.fromtimestamp(ts, tz=timezone.utc).astimezone(
-                        ZoneInfo(tzname)).date()
+                    today = today_by_tz[tzname] = (
+                        datetime.fromtimestamp(ts, tz=timezone.utc).astimezone(ZoneInfo(tzname)).date()
+                    )
                 hits = []
                 for d in (today - timedelta(days=1), today):
                     if slot.weekday is not None and d.weekday() != slot.weekday:
@@ -116,9 +119,10 @@ def due_slots(settings: Settings, ts: float, since: float | None) -> list[Due]:
 
 class Claim(IntEnum):
     """What workers/lua/slot_claim.lua answers for each slot it is asked to claim."""
-    TAKEN = 0          # claimed before (an earlier tick, another cron process): nothing to do
-    WON = 1            # claimed now with its value: `sent:<ts>` (post it) or `skip:<ts>` (too late)
-    PAUSED = 2         # claimed now as paused: the group is paused, nothing is sent
+
+    TAKEN = 0  # claimed before (an earlier tick, another cron process): nothing to do
+    WON = 1  # claimed now with its value: `sent:<ts>` (post it) or `skip:<ts>` (too late)
+    PAUSED = 2  # claimed now as paused: the group is paused, nothing is sent
 
 
 def _claim(r: redis.Redis, due: list[Due], values: list[str], ts: float) -> list[Claim]:
@@ -126,10 +130,10 @@ def _claim(r: redis.Redis, due: list[Due], values: list[str], ts: float) -> list
     script = scripts.script("slot_claim", r)
     out: list[Claim] = []
     for i in range(0, len(due), CLAIM_CHUNK):
-        part = due[i:i + CLAIM_CHUNK]
+        part = due[i : i + CLAIM_CHUNK]
         ks: list[str] = []
         args: list[str | int] = [keys.SLOT_CLAIM_TTL, repr(float(ts))]
-        for d, value in zip(part, values[i:i + CLAIM_CHUNK], strict=True):
+        for d, value in zip(part, values[i : i + CLAIM_CHUNK], strict=True):
             ks += [d.key, keys.paused(d.group), keys.SLOTS_PENDING]
             args += [value, pending_member(d.slot, d.day.isoformat(), d.group, ts)]
         out += [Claim(int(x)) for x in script(keys=ks, args=args, client=r)]
@@ -138,7 +142,7 @@ def _claim(r: redis.Redis, due: list[Due], values: list[str], ts: float) -> list
 
 # --- claims won but not yet posted ------------------------------------------------------------------
 
-PENDING_AFTER = 10 * 60     # seconds a won claim may wait for its batch before a tick enqueues it again
+PENDING_AFTER = 10 * 60  # seconds a won claim may wait for its batch before a tick enqueues it again
 
 
 def pending_member(slot: str, date_iso: str, group: str, ts: float) -> str:
@@ -170,23 +174,27 @@ def recover_pending(r: redis.Redis, settings: Settings, ts: float, result: dict)
         else:
             batches[(slot, date_iso, float(claimed_at))].append(group)
     if given_up:
-        log.error("%d slot post(s) never reached the outbox within the catch-up window; given up: %s",
-                  len(given_up), ", ".join(given_up[:10]))
+        log.error(
+            "%d slot post(s) never reached the outbox within the catch-up window; given up: %s",
+            len(given_up),
+            ", ".join(given_up[:10]),
+        )
         r.zrem(keys.SLOTS_PENDING, *given_up)
-    with r.pipeline(transaction=False) as p:       # not again before another PENDING_AFTER
+    with r.pipeline(transaction=False) as p:  # not again before another PENDING_AFTER
         for (slot, date_iso, at), groups in batches.items():
             p.zadd(keys.SLOTS_PENDING, {pending_member(slot, date_iso, g, at): ts for g in groups}, xx=True)
         p.execute()
     n = 0
     for (slot, date_iso, at), groups in sorted(batches.items()):
         for i in range(0, len(groups), BATCH):
-            if _enqueue(result, "run_slot_batch", slot, date_iso, groups[i:i + BATCH], at):
-                n += len(groups[i:i + BATCH])
+            if _enqueue(result, "run_slot_batch", slot, date_iso, groups[i : i + BATCH], at):
+                n += len(groups[i : i + BATCH])
         result["lines"].append(f"{slot} {date_iso}: enqueued again for {_names(groups)} (its batch never posted)")
     return n
 
 
 # --- the tick --------------------------------------------------------------------------------------
+
 
 def tick_now() -> dict:
     """The cron entry (workers/cron_config.py)."""
@@ -260,11 +268,13 @@ def _follow_up_announcements(r: redis.Redis, settings: Settings, ts: float, resu
 
 # --- the scheduled slots of a tick ------------------------------------------------------------------
 
+
 @dataclass
 class _Claimed:
     """The claims a tick won, by what becomes of them."""
-    send: dict[tuple[str, date], list[Due]] = field(default_factory=lambda: defaultdict(list))   # (slot, day)
-    skipped: dict[str, list[Due]] = field(default_factory=lambda: defaultdict(list))            # group
+
+    send: dict[tuple[str, date], list[Due]] = field(default_factory=lambda: defaultdict(list))  # (slot, day)
+    skipped: dict[str, list[Due]] = field(default_factory=lambda: defaultdict(list))  # group
     paused: dict[tuple[str, date], list[str]] = field(default_factory=lambda: defaultdict(list))  # (slot, day)
 
 
@@ -288,7 +298,7 @@ def _due_now(settings: Settings, ts: float, prev: float | None) -> tuple[list[Du
     """The slots due at `ts` since the last tick `prev` and the value each is claimed with: `sent:<ts>`
     within the catch-up grace, `skip:<ts>` past it. The camp's final reports come last, never skipped
     as late (within their week). Without a recent last tick, every slot of today and yesterday."""
-    grace = settings.catchup_grace_minutes * 60 + 59   # the slot's own minute always counts
+    grace = settings.catchup_grace_minutes * 60 + 59  # the slot's own minute always counts
     lookback = prev is None or ts - prev > grace
     due = due_slots(settings, ts, None if lookback else ts - grace)
     values = [f"sent:{ts:.0f}" if ts - d.at <= grace else f"skip:{ts:.0f}" for d in due]
@@ -314,7 +324,7 @@ def _enqueue_sends(r: redis.Redis, ts: float, send: dict[tuple[str, date], list[
     for (slot, d), items in sorted(send.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         groups = [x.group for x in items]
         for i in range(0, len(groups), BATCH):
-            batch = groups[i:i + BATCH]
+            batch = groups[i : i + BATCH]
             if not _enqueue(result, "run_slot_batch", slot, d.isoformat(), batch, ts):
                 # Whatever this batch did post carries the same outbound ids, which the outbox drops
                 # the second time.
@@ -333,16 +343,21 @@ def _report_skipped(settings: Settings, skipped: dict[str, list[Due]], first: bo
         return
     result["skipped"] = sum(len(v) for v in skipped.values())
     if not first:
-        items = [[g, [[x.slot, x.day.isoformat(), _hhmm(settings, x)] for x in sorted(v, key=lambda x: x.at)]]
-                 for g, v in skipped.items()]
+        items = [
+            [g, [[x.slot, x.day.isoformat(), _hhmm(settings, x)] for x in sorted(v, key=lambda x: x.at)]]
+            for g, v in skipped.items()
+        ]
         for i in range(0, len(items), BATCH):
-            _enqueue(result, "notify_skipped_batch", items[i:i + BATCH])
+            _enqueue(result, "notify_skipped_batch", items[i : i + BATCH])
     by_slot: dict[tuple[str, date], list[str]] = defaultdict(list)
     for g, v in skipped.items():
         for x in v:
             by_slot[(x.slot, x.day)].append(g)
-    why = ("before the first tick" if first else
-           f"older than the {settings.catchup_grace_minutes} min catch-up window; leaders told")
+    why = (
+        "before the first tick"
+        if first
+        else f"older than the {settings.catchup_grace_minutes} min catch-up window; leaders told"
+    )
     for (slot, d), groups in sorted(by_slot.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         result["lines"].append(f"{slot} {d.isoformat()}: skipped for {_names(groups)} ({why})")
 
@@ -395,7 +410,7 @@ def _force(r: redis.Redis, settings: Settings, ts: float, slot: str, result: dic
             by_day[d].append(g.key)
     for d, keys_ in sorted(by_day.items()):
         for i in range(0, len(keys_), BATCH):
-            _enqueue(result, "run_slot_batch", slot, d.isoformat(), keys_[i:i + BATCH], ts, suffix)
+            _enqueue(result, "run_slot_batch", slot, d.isoformat(), keys_[i : i + BATCH], ts, suffix)
         result["queued"] += len(keys_)
         result["lines"].append(f"{slot} {d.isoformat()}: re-sent ({suffix}) for {_names(keys_)}")
     if not result["lines"]:
@@ -435,13 +450,13 @@ def _hhmm(settings: Settings, due: Due) -> str:
 
 # --- batches (RQ jobs on "default") --------------------------------------------------------------
 
+
 def slot_id(group_key: str, slot: str, day: date | str) -> str:
     """The outbound id of a slot's post, derived from its claim key."""
     return f"slot:{group_key}:{slot}:{day if isinstance(day, str) else day.isoformat()}"
 
 
-def run_slot_batch(slot: str, date_iso: str, group_keys: list[str], ts: float | None = None,
-                   suffix: str = "") -> int:
+def run_slot_batch(slot: str, date_iso: str, group_keys: list[str], ts: float | None = None, suffix: str = "") -> int:
     """Build and post one slot's messages for a batch of groups whose claims this tick won.
     Idempotent: a retry posts the same ids, which workers.outbound drops. A group whose posts could
     not be built gets its claim back (the next tick retries it) and the job fails, visibly."""
@@ -465,11 +480,11 @@ def run_slot_batch(slot: str, date_iso: str, group_keys: list[str], ts: float | 
         if suffix:
             base = slot_id(group.key, slot, date_iso)
             for m in built:
-                m["id"] = base + ":" + suffix + m["id"][len(base):]
+                m["id"] = base + ":" + suffix + m["id"][len(base) :]
         msgs += built
     post(r, msgs)
     if not suffix and ts is not None:
-        _done_pending(r, slot, date_iso, group_keys, ts)   # posted (or given back just below)
+        _done_pending(r, slot, date_iso, group_keys, ts)  # posted (or given back just below)
     if failed:
         if not suffix:
             # Give these claims back: the next tick within the catch-up window tries them again.
@@ -503,6 +518,7 @@ def post(r: redis.Redis, msgs: list[dict]) -> None:
 
 
 # --- what each slot says ---------------------------------------------------------------------------
+
 
 def build_slot(r: redis.Redis, settings: Settings, group: Group, slot: str, day: int, now: float) -> list[dict]:
     if slot == "chain":
@@ -553,8 +569,13 @@ def daily_remind(r: redis.Redis, group: Group, day: int, now: float) -> list[dic
     prefs = register.prefs(r, group.key)
     local = datetime.fromtimestamp(now, tz=timezone.utc).astimezone(group.tz)
     quiet = in_quiet_hours(local.hour, local.minute, settings.quiet_hours)
-    rem = daily.remind(rows, muted=register.flagged(prefs, "mute"), on_leave=on_leave, quiet=quiet,
-                       hidden=register.flagged(prefs, "private"))
+    rem = daily.remind(
+        rows,
+        muted=register.flagged(prefs, "mute"),
+        on_leave=on_leave,
+        quiet=quiet,
+        hidden=register.flagged(prefs, "private"),
+    )
     if rem is None:
         return []
     base = slot_id(group.key, "remind", day_date(day))
@@ -596,5 +617,18 @@ def weekly_final(r: redis.Redis, group: Group, day: int) -> list[dict]:
     return weekly.final(r, get_settings(), group, day, slot_id(group.key, "final", day_date(day)))
 
 
-__all__ = ["tick", "tick_now", "run_slot_batch", "notify_skipped_batch", "due_slots", "slot_instant", "slot_id",
-           "daily_chain", "daily_remind", "daily_digest", "weekly_midweek", "weekly_summary", "weekly_final"]
+__all__ = [
+    "tick",
+    "tick_now",
+    "run_slot_batch",
+    "notify_skipped_batch",
+    "due_slots",
+    "slot_instant",
+    "slot_id",
+    "daily_chain",
+    "daily_remind",
+    "daily_digest",
+    "weekly_midweek",
+    "weekly_summary",
+    "weekly_final",
+]

@@ -1,4 +1,5 @@
 """The one loader of the Lua scripts in workers/lua/: `script(name, r)`, registered once per client."""
+
 from __future__ import annotations
 
 from pathlib import Path

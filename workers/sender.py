@@ -20,6 +20,7 @@ Outcome: URLs are logged with their query values redacted, exception texts are s
 filter on urllib3's logger scrubs its debug lines too. BOT_DRY_RUN sends nothing and logs what
 would have gone out.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -47,16 +48,16 @@ from workers.scripts import script
 log = logging.getLogger(__name__)
 
 POOL_SIZE = 64
-DEFAULT_TIMEOUT = 10.0          # read timeout of one call; BOT_HTTP_TIMEOUT overrides
+DEFAULT_TIMEOUT = 10.0  # read timeout of one call; BOT_HTTP_TIMEOUT overrides
 CONNECT_TIMEOUT = 3.05
 TOKEN_MARGIN = 300
 TOKEN_WAIT = 10.0
 
 TEXT_LIMIT = 2048
-MARKDOWN_LIMIT = 4096            # robot markdown
-APP_MARKDOWN_LIMIT = 2048        # message/send and appchat markdown
+MARKDOWN_LIMIT = 4096  # robot markdown
+APP_MARKDOWN_LIMIT = 2048  # message/send and appchat markdown
 
-RETRY_ERRCODES = {-1, 45009, 45033}   # busy, frequency limit, too many concurrent calls
+RETRY_ERRCODES = {-1, 45009, 45033}  # busy, frequency limit, too many concurrent calls
 TOKEN_ERRCODES = {40014, 42001}
 CONFIG_ERRCODES = {
     93000: "the robot's webhook key is invalid (robot removed from the group, or a wrong GROUP_<KEY>_WEBHOOK_KEY)",
@@ -136,7 +137,7 @@ for _logger_name in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.co
 
 @dataclass
 class Outcome:
-    kind: str                       # ok | retry | unknown | fatal
+    kind: str  # ok | retry | unknown | fatal
     errcode: int | None = None
     error: str = ""
     http_status: int | None = None
@@ -220,21 +221,23 @@ def _uid(m) -> str:
 
 def _name(m) -> str:
     if isinstance(m, (list, tuple)):
-        return (m[1] if len(m) > 1 and m[1] else m[0])
+        return m[1] if len(m) > 1 and m[1] else m[0]
     return str(m)
 
 
 class Sender:
     """One per process is enough (`default_sender()`); thread-safe."""
 
-    def __init__(self, settings: Settings | None = None, r: redis.Redis | None = None,
-                 pool_size: int = POOL_SIZE):
+    def __init__(self, settings: Settings | None = None, r: redis.Redis | None = None, pool_size: int = POOL_SIZE):
         self.settings = settings or get_settings()
         self._r = r
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, pool_block=False,
-                              max_retries=Retry(total=1, connect=1, read=0, status=0, redirect=0, other=0,
-                                                raise_on_status=False))
+        adapter = HTTPAdapter(
+            pool_connections=4,
+            pool_maxsize=pool_size,
+            pool_block=False,
+            max_retries=Retry(total=1, connect=1, read=0, status=0, redirect=0, other=0, raise_on_status=False),
+        )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = "wecom-checkin-bot"
@@ -255,11 +258,9 @@ class Sender:
         url = self.url(path)
         started = time.monotonic()
         try:
-            resp = self.session.request(method, url, params=params,
-                                        timeout=(CONNECT_TIMEOUT, http_timeout()), **kwargs)
+            resp = self.session.request(method, url, params=params, timeout=(CONNECT_TIMEOUT, http_timeout()), **kwargs)
         finally:
-            log.debug("%s %s%s (%.0f ms)", method, redact_url(url), _qs(params),
-                      (time.monotonic() - started) * 1000)
+            log.debug("%s %s%s (%.0f ms)", method, redact_url(url), _qs(params), (time.monotonic() - started) * 1000)
         return resp
 
     # -- access token --------------------------------------------------------------------------
@@ -302,16 +303,21 @@ class Sender:
         except requests.RequestException as exc:
             raise SendError(Outcome("retry", error=f"gettoken failed: {_exc_text(exc)}")) from None
         if resp.status_code >= 500 or resp.status_code == 429:
-            raise SendError(Outcome("retry", http_status=resp.status_code,
-                                    error=f"gettoken: HTTP {resp.status_code}"))
+            raise SendError(Outcome("retry", http_status=resp.status_code, error=f"gettoken: HTTP {resp.status_code}"))
         data = _json(resp)
         if data is None:
             raise SendError(Outcome("retry", http_status=resp.status_code, error="gettoken: not JSON"))
         code = _errcode(data)
         if code != 0 or not data.get("access_token"):
             kind = "retry" if code in RETRY_ERRCODES else "fatal"
-            raise SendError(Outcome(kind, errcode=code, http_status=resp.status_code,
-                                    error=f"gettoken: errcode {code} {scrub(str(data.get('errmsg', '')))[:200]}"))
+            raise SendError(
+                Outcome(
+                    kind,
+                    errcode=code,
+                    http_status=resp.status_code,
+                    error=f"gettoken: errcode {code} {scrub(str(data.get('errmsg', '')))[:200]}",
+                )
+            )
         token = str(data["access_token"])
         _remember_token(token)
         ttl = max(60, int(data.get("expires_in") or 7200) - TOKEN_MARGIN)
@@ -352,8 +358,13 @@ class Sender:
             raw = content.encode()
             if len(raw) > limit:
                 # post() splits to fit; this only happens when the route changed in between.
-                log.warning("outbound %s: %d bytes over the %d-byte limit of %s; truncated",
-                            msg.get("id"), len(raw), limit, route)
+                log.warning(
+                    "outbound %s: %d bytes over the %d-byte limit of %s; truncated",
+                    msg.get("id"),
+                    len(raw),
+                    limit,
+                    route,
+                )
                 content = raw[:limit].decode(errors="ignore")
         where = _describe(route, msg)
         if s.dry_run:
@@ -366,8 +377,14 @@ class Sender:
         if route == "appchat":
             body = {"chatid": target, "msgtype": msgtype, "safe": 0}
             return self._app_call("appchat/send", body, msg, msgtype, content, where)
-        body = {"touser": target, "msgtype": msgtype, "agentid": _agentid(s.agent_id),
-                "enable_duplicate_check": 1, "duplicate_check_interval": 1800, "safe": 0}
+        body = {
+            "touser": target,
+            "msgtype": msgtype,
+            "agentid": _agentid(s.agent_id),
+            "enable_duplicate_check": 1,
+            "duplicate_check_interval": 1800,
+            "safe": 0,
+        }
         return self._app_call("message/send", body, msg, msgtype, content, where)
 
     def _robot(self, msg, msgtype, key, content, mentions) -> Outcome:
@@ -429,8 +446,14 @@ class Sender:
         code = _errcode(data)
         if code != 0 or not data.get("media_id"):
             kind = "retry" if code in RETRY_ERRCODES else "fatal"
-            raise SendError(Outcome(kind, errcode=code, http_status=resp.status_code,
-                                    error=f"upload: errcode {code} {scrub(str(data.get('errmsg', '')))[:200]}"))
+            raise SendError(
+                Outcome(
+                    kind,
+                    errcode=code,
+                    http_status=resp.status_code,
+                    error=f"upload: errcode {code} {scrub(str(data.get('errmsg', '')))[:200]}",
+                )
+            )
         return str(data["media_id"])
 
     def _call(self, path: str, params: dict, body: dict, where: str) -> Outcome:
@@ -473,8 +496,9 @@ def _describe(route: str, msg: dict) -> str:
 def _qs(params: dict) -> str:
     if not params:
         return ""
-    return "?" + "&".join(f"{k}={'***' if k in ('access_token', 'corpsecret', 'key', 'secret') else v}"
-                          for k, v in params.items())
+    return "?" + "&".join(
+        f"{k}={'***' if k in ('access_token', 'corpsecret', 'key', 'secret') else v}" for k, v in params.items()
+    )
 
 
 def _json(resp: requests.Response) -> dict | None:

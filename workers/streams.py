@@ -8,6 +8,7 @@ every drain and by the minute tick) takes entries idle for longer than `RECLAIM_
 hands them to a live consumer. Handlers must therefore be idempotent, and they are: every effect
 is keyed by the entry's own id (msgid, outbound id).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 RECLAIM_IDLE_MS = 60_000
 MAX_DELIVERIES = 5
-DEAD_MAX = 10_000          # entries kept in a stream's dead list (the newest); `wecom-bot dead` shows them
+DEAD_MAX = 10_000  # entries kept in a stream's dead list (the newest); `wecom-bot dead` shows them
 GROUP = "workers"
 
 
@@ -89,7 +90,7 @@ class StreamWriter:
         for payload, key, count_as in items:
             if dedupe and not key:
                 raise ValueError("add_many: either every item has a dedupe key or none has")
-            keys_.append(key or self.stream.key)      # unused without dedupe
+            keys_.append(key or self.stream.key)  # unused without dedupe
             vals += (payload, count_as)
         must_wake, *added = self._call(len(keys_), keys_ + vals)
         return [bool(a) for a in added], bool(must_wake)
@@ -107,7 +108,7 @@ class StreamWriter:
                 if reloaded:
                     raise
                 reloaded = True
-                self._script.sha = self.r.script_load(self._script.script)   # Redis restarted empty
+                self._script.sha = self.r.script_load(self._script.script)  # Redis restarted empty
             except redis.ConnectionError:
                 # A connection that broke while idle (Redis restarted): the pool would have found
                 # that out at checkout; here one fresh try does. Should the first try have run
@@ -116,7 +117,7 @@ class StreamWriter:
                 if reconnected:
                     raise
                 reconnected = True
-            except BaseException:    # a timeout, a script error: never reuse a connection in doubt
+            except BaseException:  # a timeout, a script error: never reuse a connection in doubt
                 conn.disconnect()
                 raise
 
@@ -125,8 +126,13 @@ def wake_drain(stream: Stream) -> None:
     jobs.enqueue(stream.queue, stream.drain_func, timeout=3600)
 
 
-def drain(r: redis.Redis, stream: Stream, handle: Callable[[list[tuple[str, dict]]], Iterable[str]],
-          batch: int = 500, max_batches: int | None = None) -> int:
+def drain(
+    r: redis.Redis,
+    stream: Stream,
+    handle: Callable[[list[tuple[str, dict]]], Iterable[str]],
+    batch: int = 500,
+    max_batches: int | None = None,
+) -> int:
     """Process entries until the stream is empty. `handle` gets [(entry_id, payload)] and returns
     the ids it finished; the others stay pending and come back through `reclaim()`."""
     ensure_group(r, stream)
@@ -144,8 +150,9 @@ def drain(r: redis.Redis, stream: Stream, handle: Callable[[list[tuple[str, dict
     return done
 
 
-def reclaim(r: redis.Redis, stream: Stream, handle, consumer: str | None = None,
-            min_idle_ms: int = RECLAIM_IDLE_MS) -> int:
+def reclaim(
+    r: redis.Redis, stream: Stream, handle, consumer: str | None = None, min_idle_ms: int = RECLAIM_IDLE_MS
+) -> int:
     """Hand entries that a dead consumer left pending to this one; park poison entries."""
     ensure_group(r, stream)
     consumer = consumer or consumer_name()
@@ -169,8 +176,13 @@ def _park_poison(r: redis.Redis, stream: Stream, entries):
     keep = []
     for entry_id, payload in entries:
         if counts.get(entry_id, 0) > MAX_DELIVERIES:
-            log.error("stream %s entry %s failed %d times; moved to %s", stream.key, entry_id,
-                      counts[entry_id], stream.dead_key)
+            log.error(
+                "stream %s entry %s failed %d times; moved to %s",
+                stream.key,
+                entry_id,
+                counts[entry_id],
+                stream.dead_key,
+            )
             with r.pipeline() as p:
                 p.rpush(stream.dead_key, json.dumps(payload, ensure_ascii=False))
                 p.ltrim(stream.dead_key, -DEAD_MAX, -1)
@@ -257,8 +269,12 @@ def depth(r: redis.Redis, stream: Stream) -> dict:
         ensure_group(r, stream)
         info = {_s(g["name"]): g for g in r.xinfo_groups(stream.key)}
         g = info.get(GROUP, {})
-        return {"length": r.xlen(stream.key), "pending": int(g.get("pending") or 0),
-                "lag": int(g.get("lag") or 0), "dead": r.llen(stream.dead_key)}
+        return {
+            "length": r.xlen(stream.key),
+            "pending": int(g.get("pending") or 0),
+            "lag": int(g.get("lag") or 0),
+            "dead": r.llen(stream.dead_key),
+        }
     except redis.ResponseError:
         return {"length": 0, "pending": 0, "lag": 0, "dead": 0}
 

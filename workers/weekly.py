@@ -15,6 +15,7 @@
 
 The instant check-in replies and their praise are workers/replies.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,9 @@ from handlers.streaks import (
     OFF,
     OPEN,
     DayBits,
+    beaten_run,
     goal_for_week,
+    missed_run,
     record,
     unavailable_days,
     week_result,
@@ -62,6 +65,7 @@ def _post(r: redis.Redis, msgs: list[dict]) -> None:
 
 # --- reading a group's weeks -----------------------------------------------------------------------
 
+
 def first_week(r: redis.Redis, group: Group, day: int) -> int:
     """The first week whose results count (for runs of missed or beaten weeks): the camp's first
     week, else the week of the group's first check-in."""
@@ -73,20 +77,34 @@ def first_week(r: redis.Redis, group: Group, day: int) -> int:
     return min(week_start(int(raw) + BACKFILL_DAYS), week_start(day))
 
 
-def member_week(state: MemberState, group: Group, day: int, first: int, prefs: dict[str, str],
-                notes: list | None = None) -> hw.MemberWeek:
+def member_week(
+    state: MemberState, group: Group, day: int, first: int, prefs: dict[str, str], notes: list | None = None
+) -> hw.MemberWeek:
     camp = camp_days(group)
     week = week_start(day)
     gone = unavailable_days(state.off, week, camp)
-    history = [week_result(state.days, state.off, state.goals, w, group.weekly_goal, day, camp)
-               for w in range(min(first, week), week + 1, 7)]
+    history = [
+        week_result(state.days, state.off, state.goals, w, group.weekly_goal, day, camp)
+        for w in range(min(first, week), week + 1, 7)
+    ]
     rec = record(state.days, state.off, day)
     return hw.MemberWeek(
-        state.userid, state.name, history[-1], history, rec.streak, rec.longest_streak, rec.total, rec.checked_in,
+        state.userid,
+        state.name,
+        history[-1],
+        history,
+        rec.streak,
+        rec.longest_streak,
+        rec.total,
+        rec.checked_in,
         goal_for_week(state.goals, week + 7, group.weekly_goal),
-        private=prefs.get(f"{state.userid}:private") == "1", muted=prefs.get(f"{state.userid}:mute") == "1",
-        off_today=day in state.off, notes=notes or [],
-        gone=frozenset(gone), leave=len(gone - unavailable_days(DayBits(None, 0), week, camp)))
+        private=prefs.get(f"{state.userid}:private") == "1",
+        muted=prefs.get(f"{state.userid}:mute") == "1",
+        off_today=day in state.off,
+        notes=notes or [],
+        gone=frozenset(gone),
+        leave=len(gone - unavailable_days(DayBits(None, 0), week, camp)),
+    )
 
 
 def group_weeks(r: redis.Redis, group: Group, day: int, with_notes: bool = False) -> list[hw.MemberWeek]:
@@ -105,6 +123,7 @@ def group_weeks(r: redis.Redis, group: Group, day: int, with_notes: bool = False
 
 # --- the mid-week pace check -------------------------------------------------------------------------
 
+
 def midweek(r: redis.Redis, settings: Settings, group: Group, day: int, now: float, base_id: str) -> list[dict]:
     """Each leader privately: who is behind the pace, with numbers and notes. Each member behind:
     an encouraging private nudge (not to 免打扰, not on a day off; in quiet hours it waits as a
@@ -118,8 +137,9 @@ def midweek(r: redis.Redis, settings: Settings, group: Group, day: int, now: flo
                 continue
             text = hw.midweek_nudge(m, day, f"{base_id}:{m.userid}")
             nudges.append(messages.to_user(f"{base_id}:nudge:{m.userid}", m.userid, text))
-    text = hw.midweek_leader(group.display, day, members, group.camp_start, NOTES_SHOWN,
-                             nudged=[m["users"][0] for m in nudges])
+    text = hw.midweek_leader(
+        group.display, day, members, group.camp_start, NOTES_SHOWN, nudged=[m["users"][0] for m in nudges]
+    )
     out = [messages.to_user(f"{base_id}:{uid}", uid, text) for uid in settings.leaders_of(group)]
     if nudges and quiet_at(settings, group, now):
         defer(r, group.key, nudges)
@@ -129,6 +149,7 @@ def midweek(r: redis.Redis, settings: Settings, group: Group, day: int, now: flo
 
 # --- the weekend review ------------------------------------------------------------------------------
 
+
 def summary(r: redis.Redis, settings: Settings, group: Group, day: int, base_id: str) -> list[dict]:
     """The group's review post, and each leader's weekly register with suggestions (recorded for
     the admins' overview)."""
@@ -136,8 +157,9 @@ def summary(r: redis.Redis, settings: Settings, group: Group, day: int, base_id:
     closing = group.camp_end is not None and week_start(day) + 6 >= day_index(group.camp_end)
     post = hw.review(day, members, group.camp_start, seed=base_id, closing=closing, top=settings.top_performers)
     tips = [] if closing else hw.suggest(members, settings.downgrade_after_weeks, settings.upgrade_after_weeks)
-    report = hw.leader_report(group.display, day, members, tips, group.camp_start, NOTES_SHOWN,
-                              top=settings.top_performers)
+    report = hw.leader_report(
+        group.display, day, members, tips, group.camp_start, NOTES_SHOWN, top=settings.top_performers
+    )
     record_suggestions(r, group, week_start(day), tips)
     out = [messages.to_group(base_id, group.key, post)]
     out += [messages.to_user(f"{base_id}:{uid}", uid, report) for uid in settings.leaders_of(group)]
@@ -162,7 +184,7 @@ def suggestions_of(r: redis.Redis, group: Group, week: int) -> dict[str, dict]:
     for k, v in raw.items():
         text = as_text(v)
         try:
-            if text.startswith("{"):                    # written by an earlier version
+            if text.startswith("{"):  # written by an earlier version
                 out[as_text(k)] = json.loads(text)
                 continue
             kind, n, current, name = text.split("|", 3)
@@ -172,8 +194,9 @@ def suggestions_of(r: redis.Redis, group: Group, week: int) -> dict[str, dict]:
     return out
 
 
-def followed(r: redis.Redis, group: Group, week: int, states: dict[str, MemberState],
-             settings: Settings) -> list[tuple[str, bool | None]]:
+def followed(
+    r: redis.Redis, group: Group, week: int, states: dict[str, MemberState], settings: Settings
+) -> list[tuple[str, bool | None]]:
     """Last week's suggestions (made for week `week - 7`) and whether the goals now say the leader
     acted on them: a 退阶 applied means a lower goal from next week on, a higher goal a higher one.
     None for one not applied that no longer stands: a 补卡 has since changed the weeks behind it."""
@@ -190,9 +213,11 @@ def followed(r: redis.Redis, group: Group, week: int, states: dict[str, MemberSt
         ok: bool | None = goal < was if down else goal > was
         if not ok:
             first = first_week(r, group, last) if first is None else first
-            history = [week_result(st.days, st.off, st.goals, w, group.weekly_goal, last + 6, camp_days(group))
-                       for w in range(min(first, last), last + 1, 7)]
-            run = hw.missed_run(history) if down else hw.beaten_run(history)
+            history = [
+                week_result(st.days, st.off, st.goals, w, group.weekly_goal, last + 6, camp_days(group))
+                for w in range(min(first, last), last + 1, 7)
+            ]
+            run = missed_run(history) if down else beaten_run(history)
             if len(run) < (settings.downgrade_after_weeks if down else settings.upgrade_after_weeks):
                 ok = None
         verb = "退阶" if down else "目标"
@@ -201,6 +226,7 @@ def followed(r: redis.Redis, group: Group, week: int, states: dict[str, MemberSt
 
 
 # --- the admins' camp-wide overview ------------------------------------------------------------------
+
 
 def camp_overview(week_iso: str, ts: float | None = None) -> int:
     """The RQ job: one overview of every group in camp that week, to each admin (claimed once a week
@@ -224,11 +250,20 @@ def camp_overview(week_iso: str, ts: float | None = None) -> int:
         counted = [m for m in members if m.week.status != OFF]
         met = [m for m in counted if m.week.status == "met"]
         names = hw.display_names(members)
-        risk = [(names[m.userid], len(hw.missed_run(m.history)), hw.fraction(m))
-                for m in counted if m.week.status == "missed"]
-        rows.append(hw.GroupWeek(group.key, group.display, hw.week_name(week, group.camp_start), len(met),
-                                 len(counted), risk,
-                                 followed(r, group, week, {s.userid: s for s in states}, settings)))
+        risk = [
+            (names[m.userid], len(missed_run(m.history)), hw.fraction(m)) for m in counted if m.week.status == "missed"
+        ]
+        rows.append(
+            hw.GroupWeek(
+                group.key,
+                group.display,
+                hw.week_name(week, group.camp_start),
+                len(met),
+                len(counted),
+                risk,
+                followed(r, group, week, {s.userid: s for s in states}, settings),
+            )
+        )
     text = hw.overview(week, rows)
     base = f"slot:_camp:overview:{week_iso}"
     _post(r, [messages.to_user(f"{base}:{uid}", uid, text) for uid in settings.admins])
@@ -237,6 +272,7 @@ def camp_overview(week_iso: str, ts: float | None = None) -> int:
 
 # --- the end of the camp -----------------------------------------------------------------------------
 
+
 def final(r: redis.Redis, settings: Settings, group: Group, day: int, base_id: str) -> list[dict]:
     """Each leader privately, the day after the camp: every member's whole-camp record and the camp's
     top performers. `day` is the camp's last day."""
@@ -244,8 +280,10 @@ def final(r: redis.Redis, settings: Settings, group: Group, day: int, base_id: s
     start = camp[0] if camp[0] is not None else first_week(r, group, day)
     records = []
     for st in load_members(r, group):
-        weeks = [week_result(st.days, st.off, st.goals, w, group.weekly_goal, day, camp)
-                 for w in range(week_start(start), week_start(day) + 1, 7)]
+        weeks = [
+            week_result(st.days, st.off, st.goals, w, group.weekly_goal, day, camp)
+            for w in range(week_start(start), week_start(day) + 1, 7)
+        ]
         counted = [w for w in weeks if w.status != OFF]
         total = st.days.count(start, day)
         best = run = 0
@@ -255,11 +293,13 @@ def final(r: redis.Redis, settings: Settings, group: Group, day: int, base_id: s
                 best = max(best, run)
             elif d not in st.off:
                 run = 0
-        records.append(hw.CampRecord(st.userid, st.name, sum(1 for w in counted if w.status == "met"),
-                                     len(counted), total, best))
+        records.append(
+            hw.CampRecord(st.userid, st.name, sum(1 for w in counted if w.status == "met"), len(counted), total, best)
+        )
     text = hw.final_report(group.display, group.camp_start, day_date(day), records, settings.top_performers)
     return closing_week(r, settings, group, day, base_id) + [
-        messages.to_user(f"{base_id}:{uid}", uid, text) for uid in settings.leaders_of(group)]
+        messages.to_user(f"{base_id}:{uid}", uid, text) for uid in settings.leaders_of(group)
+    ]
 
 
 def closing_week(r: redis.Redis, settings: Settings, group: Group, day: int, base_id: str) -> list[dict]:
@@ -271,10 +311,12 @@ def closing_week(r: redis.Redis, settings: Settings, group: Group, day: int, bas
         return []
     members = [closed(m) for m in group_weeks(r, group, day, with_notes=True)]
     post = hw.review(day, members, group.camp_start, seed=base_id, closing=True, top=settings.top_performers)
-    report = hw.leader_report(group.display, day, members, [], group.camp_start, NOTES_SHOWN,
-                              top=settings.top_performers)
+    report = hw.leader_report(
+        group.display, day, members, [], group.camp_start, NOTES_SHOWN, top=settings.top_performers
+    )
     return [messages.to_group(f"{base_id}:review", group.key, post)] + [
-        messages.to_user(f"{base_id}:week:{uid}", uid, report) for uid in settings.leaders_of(group)]
+        messages.to_user(f"{base_id}:week:{uid}", uid, report) for uid in settings.leaders_of(group)
+    ]
 
 
 def closed(m: hw.MemberWeek) -> hw.MemberWeek:
@@ -306,10 +348,15 @@ def final_due(settings: Settings, ts: float) -> list[tuple[str, date, float]]:
 
 # --- notices that may wait ---------------------------------------------------------------------------
 
+
 def notice(msg_id: str, group: str, userid: str, text: str) -> str:
     """A notice as stored in keys.NOTICES (fixed once written, so that an undo can remove it)."""
-    return json.dumps({"id": msg_id, "group": group, "user": userid, "text": text},
-                      ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return json.dumps(
+        {"id": msg_id, "group": group, "user": userid, "text": text},
+        ensure_ascii=False,
+        separators=(",", ":"),
+        sort_keys=True,
+    )
 
 
 def defer(r: redis.Redis, group: str, msgs: list[dict]) -> None:
@@ -339,6 +386,6 @@ def flush_notices(r: redis.Redis, settings: Settings, ts: float) -> int:
     if done:
         with r.pipeline(transaction=False) as p:
             for value in done:
-                p.lrem(keys.NOTICES, 1, value)   # type: ignore[arg-type]  # the bytes as read: redis-py sends them as is
+                p.lrem(keys.NOTICES, 1, value)  # type: ignore[arg-type]  # the bytes as read: redis-py sends them as is
             p.execute()
     return len(msgs)

@@ -15,6 +15,7 @@ encrypted with AES-256-GCM under a key derived from the random key: not WeCom's 
 real cipher that only the right random key opens (a wrong one makes decrypt_data fail, as the SDK does).
 Thread-safe; records get increasing seqs in the order they are posted.
 """
+
 from __future__ import annotations
 
 import base64
@@ -38,7 +39,7 @@ from workers.archive import ArchiveSdkError
 # error codes of the SDK (会话内容存档 → 错误码)
 ERR_PARAM = 10000
 ERR_NETWORK = 10001
-ERR_DECRYPT = 10006   # the message could not be decrypted with the key given
+ERR_DECRYPT = 10006  # the message could not be decrypted with the key given
 
 
 def generate_private_key(bits: int = 2048) -> rsa.RSAPrivateKey:
@@ -47,8 +48,9 @@ def generate_private_key(bits: int = 2048) -> rsa.RSAPrivateKey:
 
 def pem_of(key: rsa.RSAPrivateKey) -> str:
     """PKCS#1 PEM ("BEGIN RSA PRIVATE KEY"), the form WeCom's docs generate with openssl genrsa."""
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    ).decode()
 
 
 def _aes_key(random_key: str) -> bytes:
@@ -65,40 +67,51 @@ class ArchiveSimulator:
         self.records: list[dict[str, Any]] = []
         self.decrypted: Counter[str] = Counter()  # msgid -> how many times decrypt_data opened it
         self.get_calls: list[tuple[int, int]] = []
-        self._faults: list[int] = []              # errcodes the next get_chat_data calls answer
-        self._by_cipher: dict[str, str] = {}      # encrypt_chat_msg -> msgid (for `decrypted`)
-        self.on_get: Callable[[int, int], object] | None = None   # called as on_get(seq, limit) before answering
-        self.delay = 0.0                          # seconds each get_chat_data takes
+        self._faults: list[int] = []  # errcodes the next get_chat_data calls answer
+        self._by_cipher: dict[str, str] = {}  # encrypt_chat_msg -> msgid (for `decrypted`)
+        self.on_get: Callable[[int, int], object] | None = None  # called as on_get(seq, limit) before answering
+        self.delay = 0.0  # seconds each get_chat_data takes
 
     @property
     def private_key_pem(self) -> str:
         return pem_of(self.private_key)
 
     # -- posting ------------------------------------------------------------------------------------
-    def post(self, message: dict[str, Any], public_key: rsa.RSAPublicKey | None = None,
-             publickey_ver: int | None = None) -> str:
+    def post(
+        self, message: dict[str, Any], public_key: rsa.RSAPublicKey | None = None, publickey_ver: int | None = None
+    ) -> str:
         """Store one message (the decrypted JSON dict) as an encrypted record; returns its msgid."""
         message = dict(message)
         message.setdefault("msgid", f"{secrets.randbelow(10**19):019d}_{int(time.time() * 1000)}")
-        random_key = secrets.token_urlsafe(24)                    # 32 printable characters
+        random_key = secrets.token_urlsafe(24)  # 32 printable characters
         nonce = os.urandom(12)
         plain = json.dumps(message, ensure_ascii=False).encode("utf-8")
         cipher = base64.b64encode(nonce + AESGCM(_aes_key(random_key)).encrypt(nonce, plain, None)).decode()
         public = public_key or self.private_key.public_key()
         enc_key = base64.b64encode(public.encrypt(random_key.encode(), padding.PKCS1v15())).decode()
         with self.lock:
-            record = {"seq": len(self.records) + 1, "msgid": message["msgid"],
-                      "publickey_ver": publickey_ver or self.publickey_ver,
-                      "encrypt_random_key": enc_key, "encrypt_chat_msg": cipher}
+            record = {
+                "seq": len(self.records) + 1,
+                "msgid": message["msgid"],
+                "publickey_ver": publickey_ver or self.publickey_ver,
+                "encrypt_random_key": enc_key,
+                "encrypt_chat_msg": cipher,
+            }
             self.records.append(record)
             self._by_cipher[cipher] = message["msgid"]
         return message["msgid"]
 
     @staticmethod
-    def _base(roomid: str, sender: str, ts: float, msgid: str | None, tolist: list[str] | None = None,
-              action: str = "send") -> dict[str, Any]:
-        msg: dict[str, Any] = {"action": action, "from": sender, "tolist": list(tolist or []), "roomid": roomid,
-               "msgtime": int(round(ts * 1000))}
+    def _base(
+        roomid: str, sender: str, ts: float, msgid: str | None, tolist: list[str] | None = None, action: str = "send"
+    ) -> dict[str, Any]:
+        msg: dict[str, Any] = {
+            "action": action,
+            "from": sender,
+            "tolist": list(tolist or []),
+            "roomid": roomid,
+            "msgtime": int(round(ts * 1000)),
+        }
         if msgid:
             msg["msgid"] = msgid
         return msg
@@ -110,17 +123,33 @@ class ArchiveSimulator:
 
     def image(self, roomid: str, sender: str, ts: float, msgid: str | None = None, **kw: Any) -> str:
         msg = self._base(roomid, sender, ts, msgid, kw.pop("tolist", None))
-        msg.update(msgtype="image", image={"md5sum": secrets.token_hex(16), "filesize": 48213,
-                                           "sdkfileid": base64.b64encode(os.urandom(48)).decode()})
+        msg.update(
+            msgtype="image",
+            image={
+                "md5sum": secrets.token_hex(16),
+                "filesize": 48213,
+                "sdkfileid": base64.b64encode(os.urandom(48)).decode(),
+            },
+        )
         return self.post(msg, **kw)
 
-    def mixed(self, roomid: str, sender: str, content: str, ts: float, image: bool = True,
-              msgid: str | None = None, **kw: Any) -> str:
+    def mixed(
+        self, roomid: str, sender: str, content: str, ts: float, image: bool = True, msgid: str | None = None, **kw: Any
+    ) -> str:
         items = [{"type": "text", "content": json.dumps({"content": content}, ensure_ascii=False)}]
         if image:
-            items.append({"type": "image", "content": json.dumps(
-                {"md5sum": secrets.token_hex(16), "filesize": 30211,
-                 "sdkfileid": base64.b64encode(os.urandom(48)).decode()})})
+            items.append(
+                {
+                    "type": "image",
+                    "content": json.dumps(
+                        {
+                            "md5sum": secrets.token_hex(16),
+                            "filesize": 30211,
+                            "sdkfileid": base64.b64encode(os.urandom(48)).decode(),
+                        }
+                    ),
+                }
+            )
         msg = self._base(roomid, sender, ts, msgid, kw.pop("tolist", None))
         msg.update(msgtype="mixed", mixed={"item": items})
         return self.post(msg, **kw)
@@ -137,8 +166,9 @@ class ArchiveSimulator:
         msg.update(msgtype=kind, **{kind: {"userid": external_userid, f"{kind}_time": int(ts * 1000)}})
         return self.post(msg)
 
-    def other(self, roomid: str, sender: str, msgtype: str, body: dict[str, Any], ts: float,
-              msgid: str | None = None) -> str:
+    def other(
+        self, roomid: str, sender: str, msgtype: str, body: dict[str, Any], ts: float, msgid: str | None = None
+    ) -> str:
         """Any other type (voice, file, link, emotion ...): `body` goes under the msgtype's name."""
         msg = self._base(roomid, sender, ts, msgid)
         msg.update(msgtype=msgtype, **{msgtype: body})

@@ -4,6 +4,7 @@ sends as the group and the leader would see it.
 
 It runs on its own throwaway Redis and simulator, so it never touches a configured deployment.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,19 +29,33 @@ TZ = ZoneInfo("Asia/Shanghai")
 KEY = "demo-robot-key-0001"
 CHAT = "wrkDemoChat0001"
 LEADER = ("tingting", "婷婷")
-MEMBERS = [("xiaolu", "小鹿"), ("aqing", "阿青"), ("momo", "Momo"), ("dabai", "大白"), ("xiaoyu", "小雨"),
-           ("anan", "安安"), ("lele", "乐乐"), ("guoguo", "果果"), ("sisi", "思思"), ("yiyi", "一一")]
+MEMBERS = [
+    ("xiaolu", "小鹿"),
+    ("aqing", "阿青"),
+    ("momo", "Momo"),
+    ("dabai", "大白"),
+    ("xiaoyu", "小雨"),
+    ("anan", "安安"),
+    ("lele", "乐乐"),
+    ("guoguo", "果果"),
+    ("sisi", "思思"),
+    ("yiyi", "一一"),
+]
 TOKEN, AES = "demotoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
-Event = tuple[int, str, str | None, str]   # (day, "HH:MM", userid or None for a tick, text or slot)
+Event = tuple[int, str, str | None, str]  # (day, "HH:MM", userid or None for a tick, text or slot)
 
 SCRIPT: list[Event] = [
     (0, "09:05", "xiaolu", "@打卡助手 打卡 今天写了一篇探店笔记"),
     (0, "09:30", "aqing", "@打卡助手 已更 http://xhslink.com/a/Qw12Er"),
     (0, "10:10", "momo", "@打卡助手 怎么打卡呀？"),
     (0, "10:12", "momo", "@打卡助手 打卡"),
-    (0, "12:00", "dabai",
-     "@打卡助手 #接龙\n11月16日 更文打卡\n例 名字 已更/未更 笔记链接\n\n1. 小鹿 已更\n2. 大白 已更 第1天"),
+    (
+        0,
+        "12:00",
+        "dabai",
+        "@打卡助手 #接龙\n11月16日 更文打卡\n例 名字 已更/未更 笔记链接\n\n1. 小鹿 已更\n2. 大白 已更 第1天",
+    ),
     (0, "19:40", "xiaoyu", "@打卡助手 日更完成 http://xhslink.com/a/Ab3dE9"),
     (1, "08:40", "xiaolu", "@打卡助手 Day 2 打卡✅"),
     (1, "09:00", "anan", "@打卡助手 今天太忙了还没打卡，晚上补"),
@@ -64,7 +79,7 @@ SCRIPT: list[Event] = [
     (6, "16:00", "tingting", "@打卡助手 本周"),
 ]
 SLOTS = [("08:00", "chain"), ("21:00", "remind"), ("22:00", "digest")]
-WEEKLY = [(2, "20:00", "midweek"), (6, "21:00", "summary")]     # BOT_MIDWEEK_AT, BOT_SUMMARY_AT
+WEEKLY = [(2, "20:00", "midweek"), (6, "21:00", "summary")]  # BOT_MIDWEEK_AT, BOT_SUMMARY_AT
 
 
 def run(days: int = 7, start: str = "2026-11-16") -> int:
@@ -87,16 +102,28 @@ def _run(workdir: str, days: int, monday: datetime) -> int:
     server = SimulatorServer(state)
     for name in [n for n in os.environ if n.startswith(("WECOM_", "BOT_", "GROUP_"))]:
         del os.environ[name]
-    os.environ.update({
-        "REDIS_URL": ensure_embedded(workdir), "BOT_ENV_FILE": os.path.join(workdir, "none.env"),
-        "WECOM_API_BASE_URL": server.base_url, "WECOM_CORP_ID": "wwdemocorp", "WECOM_AGENT_ID": "1000002",
-        "WECOM_SECRET": "demo-secret", "WECOM_ROBOT_TOKEN": TOKEN, "WECOM_ROBOT_ENCODING_AES_KEY": AES,
-        "BOT_TIMEZONE": "Asia/Shanghai", "BOT_ADMINS": "admin", "BOT_GROUPS": "demo",
-        "GROUP_DEMO_CHAT_ID": CHAT, "GROUP_DEMO_NAME": "小红书写作营·1组", "GROUP_DEMO_LEADERS": LEADER[0],
-        "GROUP_DEMO_MEMBERS": ",".join(f"{uid}:{name}" for uid, name in MEMBERS), "GROUP_DEMO_WEBHOOK_KEY": KEY,
-        "BOT_QUIET_HOURS": "23:00-08:00",
-        "BOT_CALLBACK_MAX_AGE": "0",     # the demo's callbacks are signed on its own clock (a past week)
-    })
+    os.environ.update(
+        {
+            "REDIS_URL": ensure_embedded(workdir),
+            "BOT_ENV_FILE": os.path.join(workdir, "none.env"),
+            "WECOM_API_BASE_URL": server.base_url,
+            "WECOM_CORP_ID": "wwdemocorp",
+            "WECOM_AGENT_ID": "1000002",
+            "WECOM_SECRET": "demo-secret",
+            "WECOM_ROBOT_TOKEN": TOKEN,
+            "WECOM_ROBOT_ENCODING_AES_KEY": AES,
+            "BOT_TIMEZONE": "Asia/Shanghai",
+            "BOT_ADMINS": "admin",
+            "BOT_GROUPS": "demo",
+            "GROUP_DEMO_CHAT_ID": CHAT,
+            "GROUP_DEMO_NAME": "小红书写作营·1组",
+            "GROUP_DEMO_LEADERS": LEADER[0],
+            "GROUP_DEMO_MEMBERS": ",".join(f"{uid}:{name}" for uid, name in MEMBERS),
+            "GROUP_DEMO_WEBHOOK_KEY": KEY,
+            "BOT_QUIET_HOURS": "23:00-08:00",
+            "BOT_CALLBACK_MAX_AGE": "0",  # the demo's callbacks are signed on its own clock (a past week)
+        }
+    )
     settings_mod.reset()
     reset_clients()
     jobs.set_inline(True, defer=("outbox",))
@@ -160,8 +187,10 @@ def _run(workdir: str, days: int, monday: datetime) -> int:
     group = settings_mod.get_settings().groups["demo"]
     last = monday + timedelta(days=days - 1, hours=23)
     for row in rows(r, group, day_of(last.timestamp(), TZ)):
-        print(f"  {row.name:<6} 连续 {row.streak} 天  最长 {row.longest_streak}  累计 {row.total}  "
-              f"本周 {row.week_count}/{row.week_goal}")
+        print(
+            f"  {row.name:<6} 连续 {row.streak} 天  最长 {row.longest_streak}  累计 {row.total}  "
+            f"本周 {row.week_count}/{row.week_goal}"
+        )
     server.stop()
     jobs.set_inline(False)
     return 0

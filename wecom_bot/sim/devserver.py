@@ -4,6 +4,7 @@ With nothing configured (no WECOM_CORP_ID, no BOT_GROUPS, no env file) it loads
 config/demo.env: one demo group, talking to the simulator that the web process serves at
 /_sim/cgi-bin/, so a newcomer sees the whole service run without any WeCom account.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,7 @@ from honcho.printer import Printer
 import config.settings as settings_mod
 from workers.connection import redis_url, stop_embedded
 
-ROOT = Path(__file__).resolve().parents[2]     # the checkout: Procfile, config/demo.env
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: Procfile, config/demo.env
 
 
 def _procfile() -> list[tuple[str, str]]:
@@ -31,8 +32,9 @@ def _procfile() -> list[tuple[str, str]]:
 def run(port: int | None = None) -> int:
     """The Procfile's processes under honcho until they end; with nothing configured, the demo group."""
     env = dict(os.environ)
-    nothing_configured = not any(env.get(k) for k in ("WECOM_CORP_ID", "BOT_GROUPS", "BOT_ENV_FILE")) \
-        and not Path(".env").is_file()
+    nothing_configured = (
+        not any(env.get(k) for k in ("WECOM_CORP_ID", "BOT_GROUPS", "BOT_ENV_FILE")) and not Path(".env").is_file()
+    )
     if nothing_configured:
         env["BOT_ENV_FILE"] = str(ROOT / "config" / "demo.env")
         os.environ["BOT_ENV_FILE"] = env["BOT_ENV_FILE"]
@@ -49,13 +51,14 @@ def run(port: int | None = None) -> int:
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     base = f"http://127.0.0.1:{env['PORT']}"
     bind = env.get("BOT_BIND") or ("127.0.0.1" if settings.simulated else "0.0.0.0")
-    print(f"wecom-bot: web on {base}, listening on {bind}"
-          f"  (callbacks: {base}/wecom/robot and {base}/wecom/callback)")
+    print(f"wecom-bot: web on {base}, listening on {bind}  (callbacks: {base}/wecom/robot and {base}/wecom/callback)")
     where = env["REDIS_URL"] if settings.redis_url else "embedded, " + settings.data_dir + "/redis"
     print(f"wecom-bot: Redis at {where}")
     if settings.simulated:
-        print(f"wecom-bot: no WeCom account configured: using the built-in simulator. Post as a member and "
-              f"see what the bot sends at {base}/_sim/")
+        print(
+            f"wecom-bot: no WeCom account configured: using the built-in simulator. Post as a member and "
+            f"see what the bot sends at {base}/_sim/"
+        )
         print("wecom-bot: try `wecom-bot demo` in another terminal for a scripted camp week")
     if settings.simulated:
         env.setdefault("WEB_CONCURRENCY", "1")  # the simulator keeps what it received in memory

@@ -3,6 +3,7 @@
 Type a message as a group member; the page encrypts it as WeCom's robot callback does, posts it to
 this service's own /wecom/robot over HTTP, and lists what the bot sent to the simulator.
 """
+
 from __future__ import annotations
 
 import time
@@ -41,8 +42,12 @@ def panel() -> ResponseReturnValue:
         if group is None:
             return "unknown group", 400
         crypto = CallbackCrypto(settings.robot_token, settings.robot_aes_key, "")
-        xml = robot_xml(group.chat_id, request.form.get("userid", "member"), request.form.get("name", ""),
-                        request.form.get("text", ""))
+        xml = robot_xml(
+            group.chat_id,
+            request.form.get("userid", "member"),
+            request.form.get("name", ""),
+            request.form.get("text", ""),
+        )
         signed = sign(crypto, "/wecom/robot", xml, int(time.time()))
         # to this server's own address (never the Host header's: a forged Host would make this page post
         # signed callbacks anywhere)
@@ -57,5 +62,6 @@ def panel() -> ResponseReturnValue:
     sent = "".join(
         f"<p><b>{escape(m.get('channel', ''))}</b> {escape(str(m.get('touser') or m.get('mentioned_list') or ''))}"
         f"<pre>{escape(str(m.get('content', '')))}</pre></p>"
-        for m in reversed(get_state().sent_messages()[-50:]))
+        for m in reversed(get_state().sent_messages()[-50:])
+    )
     return PAGE.format(groups=groups, status=status, sent=sent or "<p>nothing yet</p>")

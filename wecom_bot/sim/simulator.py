@@ -22,6 +22,7 @@ under `_control/` (JSON): GET sent, GET calls, POST reset, POST faults, POST exp
 The blueprint `bp` mounts at any prefix; its state is `current_app.extensions["wecom_sim"]` when
 the app sets one (create_simulator_app does), else the module-level `DEFAULT_STATE`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -52,9 +53,16 @@ class SimState:
     latency: seconds slept on every API call. timeout_seconds: how long a `timeout` fault sleeps.
     """
 
-    def __init__(self, corp_id: str | None = None, secret: str | None = None, agent_id: str | None = None,
-                 valid_keys: set[str] | None = None, latency: float = 0.0, timeout_seconds: float = 15.0,
-                 rate_limits: bool = True) -> None:
+    def __init__(
+        self,
+        corp_id: str | None = None,
+        secret: str | None = None,
+        agent_id: str | None = None,
+        valid_keys: set[str] | None = None,
+        latency: float = 0.0,
+        timeout_seconds: float = 15.0,
+        rate_limits: bool = True,
+    ) -> None:
         self.lock = threading.RLock()
         self.corp_id = corp_id
         self.secret = secret
@@ -318,9 +326,16 @@ def message_send() -> ResponseReturnValue:
     elif len(content.encode()) > TEXT_LIMIT:
         content = content.encode()[:TEXT_LIMIT].decode(errors="ignore")
         truncated = True
-    entry = {"path": path, "channel": "app", "touser": touser, "msgtype": msgtype, "content": content,
-             "mentioned_list": [], "truncated": truncated,
-             "duplicate_check": bool(body.get("enable_duplicate_check"))}
+    entry = {
+        "path": path,
+        "channel": "app",
+        "touser": touser,
+        "msgtype": msgtype,
+        "content": content,
+        "mentioned_list": [],
+        "truncated": truncated,
+        "duplicate_check": bool(body.get("enable_duplicate_check")),
+    }
     if fault:
         return _finish_timeout(state, path, fault, entry)
     if not state.rate_ok([f"user:{u}" for u in touser], USER_PER_MINUTE):
@@ -356,8 +371,15 @@ def appchat_send() -> ResponseReturnValue:
     elif len(content.encode()) > (TEXT_LIMIT if msgtype == "text" else APP_MARKDOWN_LIMIT):
         content = content.encode()[:TEXT_LIMIT].decode(errors="ignore")
         truncated = True
-    entry = {"path": path, "channel": "appchat", "chatid": chatid, "msgtype": msgtype, "content": content,
-             "mentioned_list": [], "truncated": truncated}
+    entry = {
+        "path": path,
+        "channel": "appchat",
+        "chatid": chatid,
+        "msgtype": msgtype,
+        "content": content,
+        "mentioned_list": [],
+        "truncated": truncated,
+    }
     if fault:
         return _finish_timeout(state, path, fault, entry)
     state.record(entry)
@@ -390,8 +412,14 @@ def webhook_send() -> ResponseReturnValue:
     elif len(content.encode()) > limit:
         return _err(state, path, 40058, f"{msgtype}.content exceed max length {limit}")
     mentioned = part.get("mentioned_list") or [] if msgtype == "text" else []
-    entry = {"path": path, "channel": "robot", "key": key, "msgtype": msgtype, "content": content,
-             "mentioned_list": list(mentioned)}
+    entry = {
+        "path": path,
+        "channel": "robot",
+        "key": key,
+        "msgtype": msgtype,
+        "content": content,
+        "mentioned_list": list(mentioned),
+    }
     if fault:
         return _finish_timeout(state, path, fault, entry)
     if not state.rate_ok([f"key:{key}"], ROBOT_PER_MINUTE):
@@ -501,10 +529,10 @@ def create_simulator_app(state: SimState | None = None) -> Flask:
 class SimulatorServer:
     """The simulator on 127.0.0.1, a free port, in a background thread.
 
-        with SimulatorServer() as sim:
-            os.environ["WECOM_API_BASE_URL"] = sim.base_url   # http://127.0.0.1:PORT/cgi-bin/
-            ...
-            sim.state.sent_messages()
+    with SimulatorServer() as sim:
+        os.environ["WECOM_API_BASE_URL"] = sim.base_url   # http://127.0.0.1:PORT/cgi-bin/
+        ...
+        sim.state.sent_messages()
     """
 
     def __init__(self, state: SimState | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -531,7 +559,8 @@ class SimulatorServer:
         self.host, self.port = host, self._server.server_port
         self.base_url = f"http://{host}:{self.port}/cgi-bin/"
         self._thread: threading.Thread | None = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="wecom-simulator", daemon=True)
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="wecom-simulator", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:

@@ -17,6 +17,7 @@ Its Redis keys and their TTLs are in workers/keys.py (`wb:archive:*`). The names
 package's public face: callers and RQ job names (`workers.archive.pull_job`,
 `workers.archive.wake_job`) use them from here.
 """
+
 from workers.archive.crypto import RecordError, load_private_keys, open_record
 from workers.archive.puller import Puller, parked, pull, retry_parked
 from workers.archive.recalls import recall, unrecord
@@ -31,6 +32,26 @@ from workers.archive.sdk import (
 )
 from workers.archive.triggers import pull_if_configured, pull_job, schedule_pull, wake, wake_job
 
-__all__ = ["ArchiveSdk", "ArchiveSdkError", "NativeSdk", "Puller", "RecordError", "get_sdk", "install_sdk",
-           "is_configured", "load_private_keys", "open_record", "parked", "pull", "pull_if_configured", "pull_job",
-           "recall", "retry_parked", "schedule_pull", "sources_line", "unrecord", "wake", "wake_job"]
+__all__ = [
+    "ArchiveSdk",
+    "ArchiveSdkError",
+    "NativeSdk",
+    "Puller",
+    "RecordError",
+    "get_sdk",
+    "install_sdk",
+    "is_configured",
+    "load_private_keys",
+    "open_record",
+    "parked",
+    "pull",
+    "pull_if_configured",
+    "pull_job",
+    "recall",
+    "retry_parked",
+    "schedule_pull",
+    "sources_line",
+    "unrecord",
+    "wake",
+    "wake_job",
+]

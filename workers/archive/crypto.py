@@ -2,6 +2,7 @@
 (PKCS#1 v1.5, WECOM_ARCHIVE_PRIVATE_KEY, several keys tried in turn), then the message decrypted
 by the SDK and read as JSON. A record that cannot be opened raises `RecordError`, whose text names
 the kind of failure and never any content or key."""
+
 from __future__ import annotations
 
 import base64
@@ -34,8 +35,10 @@ def open_record(sdk: ArchiveSdk, private_keys: list, record: dict) -> dict:
         raise RecordError("the record has no readable encrypt_random_key / encrypt_chat_msg") from None
     candidates = _random_keys(private_keys, blob)
     if not candidates:
-        raise RecordError(f"the random key does not decrypt with WECOM_ARCHIVE_PRIVATE_KEY "
-                          f"(publickey_ver {record.get('publickey_ver')!r}: is that key configured?)")
+        raise RecordError(
+            f"the random key does not decrypt with WECOM_ARCHIVE_PRIVATE_KEY "
+            f"(publickey_ver {record.get('publickey_ver')!r}: is that key configured?)"
+        )
     return _decrypt_message(sdk, candidates, cipher, record.get("publickey_ver"))
 
 
@@ -75,11 +78,10 @@ def _decrypt_message(sdk: ArchiveSdk, candidates: list[str], cipher: str, key_ve
         except Exception:
             continue
         try:
-            msg = json.loads(text, strict=False)    # the SDK may leave control characters (line breaks) raw
+            msg = json.loads(text, strict=False)  # the SDK may leave control characters (line breaks) raw
         except (TypeError, ValueError):
             raise RecordError("the decrypted message is not JSON") from None
         if not isinstance(msg, dict):
             raise RecordError("the decrypted message is not a JSON object")
         return msg
-    raise RecordError(f"{failure} (does WECOM_ARCHIVE_PRIVATE_KEY hold the key of publickey_ver "
-                      f"{key_version!r}?)")
+    raise RecordError(f"{failure} (does WECOM_ARCHIVE_PRIVATE_KEY hold the key of publickey_ver {key_version!r}?)")

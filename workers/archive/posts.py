@@ -1,6 +1,7 @@
 """What one decrypted archive message says, read without I/O: its header (`read_head`), whether
 its sender is a robot, its body as the inbox knows bodies, whether it looks like a check-in, and
 the inbox event it becomes."""
+
 from __future__ import annotations
 
 import json
@@ -22,10 +23,11 @@ _ROBOT_ID = re.compile(r"^wb[A-Za-z0-9_\-]{8,}$")
 @dataclass(frozen=True)
 class Head:
     """The fields of a message that decide what becomes of it."""
+
     action: str
     msgtype: str
     sender: str
-    ts: int             # epoch seconds
+    ts: int  # epoch seconds
     msgid: str
 
     @property
@@ -40,7 +42,7 @@ class Head:
 
 @dataclass(frozen=True)
 class Body:
-    kind: str           # the msgtype for the inbox: text, image, mixed, or the archive's own
+    kind: str  # the msgtype for the inbox: text, image, mixed, or the archive's own
     text: str
     has_image: bool
 
@@ -48,9 +50,13 @@ class Body:
 def read_head(msg: dict, group: Group) -> Head | None:
     """The message's header; None (logged, without content) when it is unreadable."""
     try:
-        head = Head(action=str(msg.get("action") or "send").lower(), msgtype=str(msg.get("msgtype") or "").lower(),
-                    sender=str(msg.get("from") or ""), ts=int(msg.get("msgtime") or 0) // 1000,
-                    msgid=str(msg.get("msgid") or ""))
+        head = Head(
+            action=str(msg.get("action") or "send").lower(),
+            msgtype=str(msg.get("msgtype") or "").lower(),
+            sender=str(msg.get("from") or ""),
+            ts=int(msg.get("msgtime") or 0) // 1000,
+            msgid=str(msg.get("msgid") or ""),
+        )
     except (TypeError, ValueError):
         log.error("message archive: a message of group %s has unreadable fields; skipped", group.key)
         return None
@@ -62,8 +68,12 @@ def read_head(msg: dict, group: Group) -> Head | None:
 
 def is_robot(sender: str, group: Group, names: dict[str, str]) -> bool:
     """A robot's post (the bot itself included), unless the group knows the sender as a person."""
-    return bool(_ROBOT_ID.match(sender)) and sender not in names and sender not in group.members \
+    return (
+        bool(_ROBOT_ID.match(sender))
+        and sender not in names
+        and sender not in group.members
         and sender not in group.leaders
+    )
 
 
 def body(msg: dict) -> Body:
@@ -78,7 +88,7 @@ def body(msg: dict) -> Body:
     if msgtype == "mixed":
         text, has_image = _mixed(part if isinstance(part, dict) else {})
         return Body("mixed", text[:MAX_TEXT], has_image)
-    return Body(msgtype or "unknown", "", False)   # voice, file, link, emotion ...: seen, nothing to read
+    return Body(msgtype or "unknown", "", False)  # voice, file, link, emotion ...: seen, nothing to read
 
 
 def _mixed(mixed: dict) -> tuple[str, bool]:
@@ -104,8 +114,12 @@ def _mixed(mixed: dict) -> tuple[str, bool]:
 def checks_in(group: Group, sender: str, post: Body) -> bool:
     """Whether the post looks like a check-in of its sender (handlers.checkin, no I/O)."""
     try:
-        found = detect(post.text, post.kind if post.kind != "mixed" or post.has_image else "text",
-                       sender_userid=sender, sender_is_leader=sender in group.leaders)
+        found = detect(
+            post.text,
+            post.kind if post.kind != "mixed" or post.has_image else "text",
+            sender_userid=sender,
+            sender_is_leader=sender in group.leaders,
+        )
     except Exception:  # a detection fault must not stop the pull; the worker decides anyway
         return False
     return found.kind != "none"
@@ -113,6 +127,17 @@ def checks_in(group: Group, sender: str, post: Body) -> bool:
 
 def inbox_event(roomid: str, head: Head, post: Body, name: str) -> dict:
     """The inbox event of a post (source "archive"); `name` is the sender's display name, if known."""
-    return {"source": "archive", "msgid": head.msgid, "chat_id": roomid, "chat_type": "group",
-            "userid": head.sender, "name": "" if name == head.sender else name, "alias": "",
-            "msgtype": post.kind, "text": post.text, "has_image": post.has_image, "event": "", "ts": head.ts}
+    return {
+        "source": "archive",
+        "msgid": head.msgid,
+        "chat_id": roomid,
+        "chat_type": "group",
+        "userid": head.sender,
+        "name": "" if name == head.sender else name,
+        "alias": "",
+        "msgtype": post.kind,
+        "text": post.text,
+        "has_image": post.has_image,
+        "event": "",
+        "ts": head.ts,
+    }

@@ -20,6 +20,7 @@ the kind of error, never any content) and the cursor moves on; `retry_parked()` 
 records again, e.g. after the key was fixed. A failing GetChatData (network, secret) moves nothing:
 the next pull starts from the same cursor.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,14 +42,20 @@ from workers.connection import as_text
 log = logging.getLogger(__name__)
 
 MAX_PARKED = 10_000
-SDK_MAX_LIMIT = 1000                  # GetChatData's own maximum
+SDK_MAX_LIMIT = 1000  # GetChatData's own maximum
 
 
 class Puller:
     """One pulling process's view; everything that must survive a restart lives in Redis."""
 
-    def __init__(self, r: redis.Redis, sdk: ArchiveSdk, settings: Settings | None = None,
-                 private_keys: list | None = None, lock_ttl_ms: int = keys.ARCHIVE_LOCK_TTL_MS):
+    def __init__(
+        self,
+        r: redis.Redis,
+        sdk: ArchiveSdk,
+        settings: Settings | None = None,
+        private_keys: list | None = None,
+        lock_ttl_ms: int = keys.ARCHIVE_LOCK_TTL_MS,
+    ):
         self.r, self.sdk = r, sdk
         self.settings = settings or get_settings()
         self.keys = private_keys if private_keys is not None else load_private_keys(self.settings.archive_private_key)
@@ -104,24 +111,24 @@ class Puller:
             log.error("message archive: GetChatData after seq %d failed (code %s); will retry", cursor, exc.code)
             return None
         except (OSError, ValueError) as exc:
-            log.error("message archive: GetChatData after seq %d failed (%s); will retry",
-                      cursor, type(exc).__name__)
+            log.error("message archive: GetChatData after seq %d failed (%s); will retry", cursor, type(exc).__name__)
             return None
         if not isinstance(reply, dict) or reply.get("errcode", 0) != 0:
             code = reply.get("errcode") if isinstance(reply, dict) else None
             msg = str(reply.get("errmsg", ""))[:80] if isinstance(reply, dict) else ""
-            log.error("message archive: GetChatData after seq %d answered errcode %s %s; will retry",
-                      cursor, code, msg)
+            log.error("message archive: GetChatData after seq %d answered errcode %s %s; will retry", cursor, code, msg)
             return None
         return _after(reply.get("chatdata"), cursor)
 
     def _advance(self, token: str, records: list[dict]) -> bool:
         """Move the cursor past `records` if the lock is still ours; False (logged) when it is not."""
         last = max(int(rec["seq"]) for rec in records)
-        if not scripts.script("archive_advance", self.r)(keys=[keys.ARCHIVE_LOCK, keys.ARCHIVE_SEQ],
-                                                       args=[token, str(last), self.lock_ttl_ms]):
-            log.warning("message archive: lost the pull lock (a pull took over %d s); stopping",
-                        self.lock_ttl_ms // 1000)
+        if not scripts.script("archive_advance", self.r)(
+            keys=[keys.ARCHIVE_LOCK, keys.ARCHIVE_SEQ], args=[token, str(last), self.lock_ttl_ms]
+        ):
+            log.warning(
+                "message archive: lost the pull lock (a pull took over %d s); stopping", self.lock_ttl_ms // 1000
+            )
             return False
         self.r.hincrby(keys.METRICS, "archive:records", len(records))
         return True
@@ -144,10 +151,10 @@ class Puller:
         unread (0). `late`: a parked record fetched again, possibly after its recall was read."""
         roomid = msg.get("roomid")
         if not roomid or not isinstance(roomid, str):
-            return 0                         # a private conversation: never ours to read
+            return 0  # a private conversation: never ours to read
         group = self.settings.group_by_chat(roomid)
         if group is None:
-            return 0                         # a conversation that is not a configured group: dropped unread
+            return 0  # a conversation that is not a configured group: dropped unread
         head = posts.read_head(msg, group)
         if head is None:
             return 0
@@ -158,10 +165,10 @@ class Puller:
             return 0
         names = self._group_names(group)
         if posts.is_robot(head.sender, group, names):
-            return 0                         # a robot, the bot itself included
+            return 0  # a robot, the bot itself included
         day = day_of(head.ts, group.tz)
         if late and recalls.recalled_on(self.r, group, head.msgid, day):
-            return 0                         # recalled the same day while it was parked: never counts
+            return 0  # recalled the same day while it was parked: never counts
         post = posts.body(msg)
         self._file(group, head, post, day, names)
         event = posts.inbox_event(roomid, head, post, names.get(head.sender, ""))
@@ -221,19 +228,30 @@ def pull(r: redis.Redis, sdk: ArchiveSdk, limit: int = 1000, **options) -> int:
 
 # --- parked records --------------------------------------------------------------------------------
 
+
 def park(r: redis.Redis, rec: dict, error: str) -> None:
     """Keep a record that cannot be opened (never its content), the newest MAX_PARKED."""
     seq = int(rec["seq"])
-    entry = {"seq": seq, "msgid": str(rec.get("msgid") or "")[:128], "publickey_ver": rec.get("publickey_ver"),
-             "error": error, "at": int(time.time())}
-    log.error("message archive: record seq %d (msgid %s, publickey_ver %s) parked: %s",
-              seq, entry["msgid"], entry["publickey_ver"], error)
+    entry = {
+        "seq": seq,
+        "msgid": str(rec.get("msgid") or "")[:128],
+        "publickey_ver": rec.get("publickey_ver"),
+        "error": error,
+        "at": int(time.time()),
+    }
+    log.error(
+        "message archive: record seq %d (msgid %s, publickey_ver %s) parked: %s",
+        seq,
+        entry["msgid"],
+        entry["publickey_ver"],
+        error,
+    )
     with r.pipeline(transaction=False) as p:
         p.hset(keys.ARCHIVE_PARKED, str(seq), json.dumps(entry, ensure_ascii=False))
         p.hincrby(keys.METRICS, "archive:parked", 1)
         p.execute()
-    if r.hlen(keys.ARCHIVE_PARKED) > MAX_PARKED:   # never grow without bound: drop the oldest
-        oldest = sorted(int(s) for s in r.hkeys(keys.ARCHIVE_PARKED))[: -MAX_PARKED]
+    if r.hlen(keys.ARCHIVE_PARKED) > MAX_PARKED:  # never grow without bound: drop the oldest
+        oldest = sorted(int(s) for s in r.hkeys(keys.ARCHIVE_PARKED))[:-MAX_PARKED]
         if oldest:
             r.hdel(keys.ARCHIVE_PARKED, *[str(s) for s in oldest])
 
@@ -256,7 +274,7 @@ def retry_parked(r: redis.Redis, sdk: ArchiveSdk, settings: Settings | None = No
             continue
         found = [rec for rec in (reply.get("chatdata") or []) if str(rec.get("seq")) == str(seq)]
         if not found:
-            continue                         # no longer kept by WeCom: stays parked for the record
+            continue  # no longer kept by WeCom: stays parked for the record
         try:
             msg = open_record(sdk, puller.keys, found[0])
         except RecordError:

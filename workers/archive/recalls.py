@@ -4,6 +4,7 @@ that member's day (their own, or a 接龙) still carries it (workers/lua/archive
 
 The puller files every post it reads (`remember_post`) so that a recall within a day can find
 what the post did; `recall` applies one recall, `unrecord` takes back one member's day."""
+
 from __future__ import annotations
 
 import time
@@ -33,8 +34,9 @@ def recalled_on(r: redis.Redis, group: Group, msgid: str, day: int) -> bool:
     return gone is not None and day_of(int(gone), group.tz) == day
 
 
-def recall(r: redis.Redis, group: str, msgid: str, now: float | None = None,
-           settings: Settings | None = None) -> dict[str, int]:
+def recall(
+    r: redis.Redis, group: str, msgid: str, now: float | None = None, settings: Settings | None = None
+) -> dict[str, int]:
     """A post of `group` was recalled (撤回) at `now`: take back every check-in it made that day, its
     author's and, for a leader's 接龙, each member it credited; a post the worker has not handled yet
     will count nothing. Idempotent. Returns userid -> unrecord's code, for the members it touched."""
@@ -50,7 +52,7 @@ def recall(r: redis.Redis, group: str, msgid: str, now: float | None = None,
         return {}
     author, day = found
     if day_of(now, g.tz) != day:
-        return {}                            # recalled on a later day: the day stays counted
+        return {}  # recalled on a later day: the day stays counted
     people = sorted({author, *g.members, *(as_text(k) for k in r.hkeys(keys.names(g.key)))})
     effects = r.mget([keys.effect(msgid, g.key, uid) for uid in people])
     credited = [uid for uid, fx in zip(people, effects, strict=True) if fx is not None]
@@ -58,8 +60,9 @@ def recall(r: redis.Redis, group: str, msgid: str, now: float | None = None,
     return {uid: _unrecord_one(r, g, uid, msgid, day) for uid in (credited or people)}
 
 
-def unrecord(r: redis.Redis, group: str, userid: str, msgid: str, now: float | None = None,
-             settings: Settings | None = None) -> int:
+def unrecord(
+    r: redis.Redis, group: str, userid: str, msgid: str, now: float | None = None, settings: Settings | None = None
+) -> int:
     """Take back the check-in that archive post `msgid` counted for `userid` (its author, or a member
     its 接龙 credited) in `group`, if it counted the day (its effect key holds 1) and `now` (default:
     the current time; the puller passes the recall's time) is still that day in the group's timezone.
@@ -77,7 +80,7 @@ def unrecord(r: redis.Redis, group: str, userid: str, msgid: str, now: float | N
         return 0
     day = found[1]
     if day_of(time.time() if now is None else now, g.tz) != day:
-        return 0                             # recalled on a later day: the day stays counted
+        return 0  # recalled on a later day: the day stays counted
     return _unrecord_one(r, g, userid, msgid, day)
 
 
@@ -85,7 +88,7 @@ def _mark(r: redis.Redis, g: Group, msgid: str) -> tuple[str, int] | None:
     """(author, local day) of an archive post of group `g` seen in the last ARCHIVE_MARK_TTL, else None."""
     mark = r.get(keys.archive_posted(msgid))
     if mark is None:
-        return None                          # not an archive post we know of (or older than a day)
+        return None  # not an archive post we know of (or older than a day)
     parts = as_text(mark).split(" ")
     if len(parts) != 3 or parts[0] != g.key:
         return None
@@ -98,11 +101,20 @@ def _unrecord_one(r: redis.Redis, g: Group, userid: str, msgid: str, day: int) -
     others |= {as_text(m) for m in r.smembers(keys.archive_day_chains(g.key, day))}
     others.discard(msgid)
     carriers = sorted(others)
-    if carriers:   # a recalled post, filed again by a crash re-read, never carries a day
+    if carriers:  # a recalled post, filed again by a crash re-read, never carries a day
         gone = r.mget([keys.archive_recalled(m) for m in carriers])
         carriers = [m for m, x in zip(carriers, gone, strict=True) if x is None]
     candidates = [keys.effect(m, g.key, userid) for m in carriers]
-    return int(scripts.script("archive_recall", r)(
-        keys=[keys.effect(msgid, g.key, userid), keys.days(g.key, userid), keys.base(g.key),
-              keys.links(g.key, day), keys.archive_member_day(g.key, userid, day), *candidates],
-        args=[day, keys.EFFECT_TTL, userid, msgid]))
+    return int(
+        scripts.script("archive_recall", r)(
+            keys=[
+                keys.effect(msgid, g.key, userid),
+                keys.days(g.key, userid),
+                keys.base(g.key),
+                keys.links(g.key, day),
+                keys.archive_member_day(g.key, userid, day),
+                *candidates,
+            ],
+            args=[day, keys.EFFECT_TTL, userid, msgid],
+        )
+    )

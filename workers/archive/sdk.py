@@ -2,6 +2,7 @@
 (`NativeSdk`, through ctypes, loaded only when WECOM_ARCHIVE_SDK_PATH is set), the SDK a process
 uses (`get_sdk`; the tests install `wecom_bot.sim.archive.ArchiveSimulator` with `install_sdk`), and
 whether the archive is configured at all (`is_configured`)."""
+
 from __future__ import annotations
 
 import ctypes
@@ -45,8 +46,9 @@ class NativeSdk:
     The tests run it against a stand-in library compiled from C when a C compiler is present (the
     real library is not redistributable); keep it this small."""
 
-    def __init__(self, path: str, corp_id: str, secret: str, proxy: str = "", proxy_password: str = "",
-                 timeout: int = 10):
+    def __init__(
+        self, path: str, corp_id: str, secret: str, proxy: str = "", proxy_password: str = "", timeout: int = 10
+    ):
         lib = _bind(ctypes.CDLL(path))
         self._lib, self._lock = lib, threading.Lock()
         self._proxy, self._passwd, self._timeout = proxy.encode(), proxy_password.encode(), int(timeout)
@@ -75,14 +77,20 @@ class NativeSdk:
 
     def get_chat_data(self, seq: int, limit: int) -> dict:
         with self._lock:
-            text = self._call("GetChatData", lambda out: self._lib.GetChatData(
-                self._sdk, int(seq), int(limit), self._proxy, self._passwd, self._timeout, out))
+            text = self._call(
+                "GetChatData",
+                lambda out: self._lib.GetChatData(
+                    self._sdk, int(seq), int(limit), self._proxy, self._passwd, self._timeout, out
+                ),
+            )
         return json.loads(text)
 
     def decrypt_data(self, random_key: str, encrypt_chat_msg: str) -> str:
         with self._lock:
-            return self._call("DecryptData", lambda out: self._lib.DecryptData(
-                random_key.encode("latin-1"), encrypt_chat_msg.encode(), out))
+            return self._call(
+                "DecryptData",
+                lambda out: self._lib.DecryptData(random_key.encode("latin-1"), encrypt_chat_msg.encode(), out),
+            )
 
     def close(self) -> None:
         if self._sdk:
@@ -123,13 +131,27 @@ def get_sdk(settings: Settings) -> ArchiveSdk:
     global _native
     if _installed is not None:
         return _installed
-    ident = (settings.archive_sdk_path, settings.corp_id, settings.archive_secret, settings.archive_proxy,
-             settings.archive_proxy_password, settings.archive_timeout)
+    ident = (
+        settings.archive_sdk_path,
+        settings.corp_id,
+        settings.archive_secret,
+        settings.archive_proxy,
+        settings.archive_proxy_password,
+        settings.archive_timeout,
+    )
     with _native_lock:
         if _native is None or _native[0] != ident:
-            _native = (ident, NativeSdk(settings.archive_sdk_path, settings.corp_id, settings.archive_secret,
-                                        settings.archive_proxy, settings.archive_proxy_password,
-                                        settings.archive_timeout))
+            _native = (
+                ident,
+                NativeSdk(
+                    settings.archive_sdk_path,
+                    settings.corp_id,
+                    settings.archive_secret,
+                    settings.archive_proxy,
+                    settings.archive_proxy_password,
+                    settings.archive_timeout,
+                ),
+            )
         return _native[1]
 
 

@@ -3,6 +3,7 @@ workers.jobs.enqueue by every minute tick (`schedule_pull`, from workers.schedul
 `msgaudit_notify` event on the app callback (`wake_job`, queued by workers.ingest), at most one
 waiting at a time. Without the archive configured (`is_configured`) all of these do nothing and
 nothing is stored."""
+
 from __future__ import annotations
 
 import logging
@@ -17,7 +18,7 @@ from workers.connection import get_redis
 
 log = logging.getLogger(__name__)
 
-PULL_BUDGET = 40.0                    # seconds one pull_if_configured() may spend (the tick runs every minute)
+PULL_BUDGET = 40.0  # seconds one pull_if_configured() may spend (the tick runs every minute)
 
 
 def pull_if_configured(max_seconds: float = PULL_BUDGET) -> int:
@@ -29,15 +30,17 @@ def pull_if_configured(max_seconds: float = PULL_BUDGET) -> int:
     try:
         sdk = get_sdk(settings)
     except (ArchiveSdkError, OSError) as exc:
-        log.error("message archive: the SDK could not be loaded (%s)", exc if isinstance(exc, ArchiveSdkError)
-                  else type(exc).__name__)
+        log.error(
+            "message archive: the SDK could not be loaded (%s)",
+            exc if isinstance(exc, ArchiveSdkError) else type(exc).__name__,
+        )
         return 0
     return Puller(get_redis(), sdk, settings).pull(settings.archive_batch, max_seconds=max_seconds)
 
 
 def pull_job() -> int:
     """The RQ job function (queue "default"): one pull."""
-    get_redis().delete(keys.ARCHIVE_QUEUED)       # from now on a tick or a notify queues the next pull
+    get_redis().delete(keys.ARCHIVE_QUEUED)  # from now on a tick or a notify queues the next pull
     return pull_if_configured()
 
 

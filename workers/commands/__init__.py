@@ -11,6 +11,7 @@ Every change runs in one optimistic transaction (WATCH ... MULTI/EXEC, core.comm
 - an audit entry (workers.audit) with what it takes to undo the change.
 Replies carry the id `cmd:<msgid>`, so the outbox sends each of them once.
 """
+
 from __future__ import annotations
 
 import time
@@ -75,12 +76,23 @@ def execute(r: redis.Redis, settings: Settings, event: dict, text: str) -> list[
             return notice.track_from_archive(r, settings, event, chat_group)
         return []
     if chat_id and chat_group is None:
-        return []                    # an unknown chat: the router reports it to the admins
+        return []  # an unknown chat: the router reports it to the admins
     args, key = split_group_key(parsed.args, settings.groups)
     if spec.names_group is not None:
         key = spec.names_group(event.get("text") or "", settings.groups, chat_group is not None)
-    ctx = Ctx(r, settings, event, parsed, args, key, uid, event.get("name") or uid,
-              str(event.get("msgid") or ""), float(event.get("ts") or time.time()), chat_group)
+    ctx = Ctx(
+        r,
+        settings,
+        event,
+        parsed,
+        args,
+        key,
+        uid,
+        event.get("name") or uid,
+        str(event.get("msgid") or ""),
+        float(event.get("ts") or time.time()),
+        chat_group,
+    )
     try:
         role = spec.roles[0] if spec.decide is None else spec.decide(args, ctx)
         if role is None:

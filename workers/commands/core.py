@@ -3,6 +3,7 @@
 back to the sender, the optimistic transaction `commit` (WATCH ... MULTI/EXEC with the audit entry
 and the exactly-once guard `wb:cmd:<msgid>`), and the small Redis readers several commands share.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from workers.weekly import notice
 
 GUARD_TTL = keys.CMD_GUARD_TTL
 
-Answer = str | list[Message]      # a text answered to the sender where they asked, or the messages themselves
+Answer = str | list[Message]  # a text answered to the sender where they asked, or the messages themselves
 
 
 def guard_key(msgid: str) -> str:
@@ -48,13 +49,13 @@ class Ctx:
     settings: Settings
     event: dict
     parsed: Parsed
-    args: tuple[str, ...]          # the arguments, group key taken off
-    key: str | None                # the group key the command names, if any
+    args: tuple[str, ...]  # the arguments, group key taken off
+    key: str | None  # the group key the command names, if any
     uid: str
     name: str
     msgid: str
     ts: float
-    chat_group: Group | None       # the group chat it came from; None in private
+    chat_group: Group | None  # the group chat it came from; None in private
 
     @property
     def word(self) -> str:
@@ -117,6 +118,7 @@ def reply(ctx: Ctx, text: str, suffix: str = "") -> Message:
 
 # --- members -------------------------------------------------------------------------------------
 
+
 def everyone(r: redis.Redis, group: Group) -> tuple[dict[str, str], set[str]]:
     """userid -> display name of everyone the group knows (removed ones too), and the removed set."""
     active = member_ids(r, group)
@@ -141,6 +143,7 @@ def target(ctx: Ctx, group: Group, query: str, allow_removed: bool = False) -> R
 
 # --- the transaction -----------------------------------------------------------------------------
 
+
 def commit(ctx: Ctx, group: Group, watch: list[str], plan: Callable[[redis.client.Pipeline], Change]) -> str:
     """Run `plan` against a consistent view (it reads through the watching pipeline and may raise
     Refuse), then apply its change, its audit entry and the exactly-once guard in one MULTI/EXEC."""
@@ -155,8 +158,18 @@ def commit(ctx: Ctx, group: Group, watch: list[str], plan: Callable[[redis.clien
                 change = plan(p)
                 p.multi()
                 audit.apply(p, change.ops)
-                audit.record(p, group.key, ctx.uid, change.what, ctx.parsed.text, change.undo, at=ctx.ts,
-                             id=ctx.msgid, target=change.target, undoes=change.undoes)
+                audit.record(
+                    p,
+                    group.key,
+                    ctx.uid,
+                    change.what,
+                    ctx.parsed.text,
+                    change.undo,
+                    at=ctx.ts,
+                    id=ctx.msgid,
+                    target=change.target,
+                    undoes=change.undoes,
+                )
                 p.set(guard, change.reply, ex=GUARD_TTL)
                 p.execute()
                 return change.reply
@@ -165,6 +178,7 @@ def commit(ctx: Ctx, group: Group, watch: list[str], plan: Callable[[redis.clien
 
 
 # --- shared readers ------------------------------------------------------------------------------
+
 
 def base(p, group: Group, today: int, ops: list[Op]) -> int:
     """The group's base day; when it has none yet, the one its first check-in would set (queued in ops)."""
@@ -193,5 +207,7 @@ def notice_ops(ctx: Ctx, group: Group, userid: str, text: str) -> tuple[list[Op]
     if userid == ctx.uid:
         return [], []
     value = notice(f"cmd:{ctx.msgid}:member", group.key, userid, text)
-    return ([{"op": "rpush", "key": keys.NOTICES, "value": value}],
-            [{"op": "lrem", "key": keys.NOTICES, "value": value}])
+    return (
+        [{"op": "rpush", "key": keys.NOTICES, "value": value}],
+        [{"op": "lrem", "key": keys.NOTICES, "value": value}],
+    )

@@ -4,6 +4,7 @@ goal is lowered in proportion, handlers.command_plans.plan_leave) and a member's
 check-in (`撤销` / `撤销 打卡`). Kept together because they all set bits in the day bitmaps (`days`,
 `off`) relative to the group's base day.
 """
+
 from __future__ import annotations
 
 from config.settings import Group
@@ -44,10 +45,10 @@ def credit(ctx: Ctx, group: Group) -> str:
         undo: list[Op] = [{"op": "setbit", "key": dkey, "offset": idx - first, "value": 0, "expect": 1}]
         week = week_start(idx)
         count = DayBits(p.get(dkey), first).count(week, week + 6) + 1
-        goal = week_goal(parse_goals(p.hgetall(gkey)), DayBits(p.get(okey), first), week, group.weekly_goal,
-                         camp_days(group))
-        return Change("credit", who.userid, ops, undo,
-                      t.credit_done(who.name, d, count, goal, closed=week + 6 < today))
+        goal = week_goal(
+            parse_goals(p.hgetall(gkey)), DayBits(p.get(okey), first), week, group.weekly_goal, camp_days(group)
+        )
+        return Change("credit", who.userid, ops, undo, t.credit_done(who.name, d, count, goal, closed=week + 6 < today))
 
     return commit(ctx, group, [dkey, gkey, okey, keys.base(group.key)], plan)
 
@@ -73,15 +74,25 @@ def _leave(ctx: Ctx, group: Group, uid: str, name: str | None) -> str:
     def plan(p) -> Change:
         ops: list[Op] = []
         first = base(p, group, today, ops)
-        leave = plan_leave(today, n, first, DayBits(p.get(okey), first), parse_goals(p.hgetall(gkey)),
-                           group.weekly_goal, camp_days(group), group.camp_start)
+        leave = plan_leave(
+            today,
+            n,
+            first,
+            DayBits(p.get(okey), first),
+            parse_goals(p.hgetall(gkey)),
+            group.weekly_goal,
+            camp_days(group),
+            group.camp_start,
+        )
         if not leave.days:
             raise Refuse(t.leave_nothing(name))
         ops += [{"op": "setbit", "key": okey, "offset": day - first, "value": 1} for day in leave.days]
-        undo: list[Op] = [{"op": "setbit", "key": okey, "offset": day - first, "value": 0, "expect": 1}
-                          for day in leave.days]
-        return Change("leave", uid, ops, undo,
-                      t.leave_done(name, day_date(today), day_date(today + n - 1), n, leave.goals))
+        undo: list[Op] = [
+            {"op": "setbit", "key": okey, "offset": day - first, "value": 0, "expect": 1} for day in leave.days
+        ]
+        return Change(
+            "leave", uid, ops, undo, t.leave_done(name, day_date(today), day_date(today + n - 1), n, leave.goals)
+        )
 
     return commit(ctx, group, [okey, gkey, keys.base(group.key)], plan)
 

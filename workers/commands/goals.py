@@ -3,6 +3,7 @@ next week on), and a member's own proposal (`目标 <N>`, also `我的 目标 <N
 privately with the exact command to confirm it. A leader's change also writes the member a private
 notice. Kept together because they all read and rewrite the same per-member goal history.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,8 +60,12 @@ def propose(ctx: Ctx, group: Group) -> list[Message]:
         raise Refuse(t.goal_bad(n))
     today = ctx.today(group)
     uid = ctx.uid
-    gkey, dkey, bkey, pkey = (keys.goals(group.key, uid), keys.days(group.key, uid), keys.base(group.key),
-                              keys.proposals(group.key))
+    gkey, dkey, bkey, pkey = (
+        keys.goals(group.key, uid),
+        keys.days(group.key, uid),
+        keys.base(group.key),
+        keys.proposals(group.key),
+    )
     people = member_ids(ctx.r, group)
     name = people.get(uid) or ctx.name or uid
     if name == uid and ctx.name:
@@ -81,11 +86,12 @@ def propose(ctx: Ctx, group: Group) -> list[Message]:
             raise Refuse(t.proposal_same(n))
         facts.update(now)
         value = json.dumps({"n": n, "at": int(ctx.ts), "msgid": ctx.msgid}, separators=(",", ":"))
-        return Change("propose", uid, [{"op": "hset", "key": pkey, "field": uid, "value": value}], [],
-                      t.proposal_sent(n, current))
+        return Change(
+            "propose", uid, [{"op": "hset", "key": pkey, "field": uid, "value": value}], [], t.proposal_sent(n, current)
+        )
 
     answer = commit(ctx, group, [gkey, dkey, bkey, pkey], plan)
-    if not facts:                       # the same message again: rebuild what the leaders were told
+    if not facts:  # the same message again: rebuild what the leaders were told
         facts.update(read(ctx.r))
     out = [reply(ctx, answer)]
     for leader in dict.fromkeys(ctx.settings.leaders_of(group)):
@@ -119,13 +125,13 @@ def downgrade(ctx: Ctx, group: Group) -> str:
         current_raw = goals(p, gkey)
         history = parse_goals(current_raw)
         current = goal_for_week(history, week_start(today), group.weekly_goal)
-        refusal = downgrade_refusal(who.name, n, current, goal_for_week(history, nxt, group.weekly_goal),
-                                    day_date(nxt))
+        refusal = downgrade_refusal(who.name, n, current, goal_for_week(history, nxt, group.weekly_goal), day_date(nxt))
         if refusal is not None:
             raise Refuse(refusal)
         ops, undo = set_goal_from(gkey, nxt, n, current_raw)
         more, less = notice_ops(ctx, group, who.userid, t.downgrade_notice(who.name, n, day_date(nxt)))
-        return Change("downgrade", who.userid, ops + more, undo + less,
-                      t.downgrade_set(who.name, current, n, day_date(nxt)))
+        return Change(
+            "downgrade", who.userid, ops + more, undo + less, t.downgrade_set(who.name, current, n, day_date(nxt))
+        )
 
     return commit(ctx, group, [gkey], plan)

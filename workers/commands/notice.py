@@ -5,6 +5,7 @@ tracked without a post. Registering one goes through the command transaction (ex
 audited, undone by `撤销`, which stops the follow-up). The answers and the follow-up to the leader
 are workers.announce.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,10 @@ def announce(ctx: Ctx, group: Group) -> list[Message]:
     posted = ctx.chat_group is None
     answer = _register(ctx, group, body, posted)
     text = a.group_post(body) if posted else a.group_ack_request()
-    return [messages.to_group(f"notice:{ctx.msgid}", group.key, text),
-            messages.to_user(f"cmd:{ctx.msgid}", ctx.uid, answer)]
+    return [
+        messages.to_group(f"notice:{ctx.msgid}", group.key, text),
+        messages.to_user(f"cmd:{ctx.msgid}", ctx.uid, answer),
+    ]
 
 
 def track_from_archive(r: redis.Redis, settings: Settings, event: dict, group: Group) -> list[Message]:
@@ -43,9 +46,20 @@ def track_from_archive(r: redis.Redis, settings: Settings, event: dict, group: G
         return []
     uid = event.get("userid", "")
     parsed = parse("通知 " + body[:50]) or Parsed("通知", (), "通知")
-    ctx = Ctx(r, settings, event, parsed, (), None, uid, event.get("name") or uid,
-              str(event["msgid"]), float(event.get("ts") or 0), group)
-    answer = _register(ctx, group, body[:a.MAX_TEXT], posted=False)
+    ctx = Ctx(
+        r,
+        settings,
+        event,
+        parsed,
+        (),
+        None,
+        uid,
+        event.get("name") or uid,
+        str(event["msgid"]),
+        float(event.get("ts") or 0),
+        group,
+    )
+    answer = _register(ctx, group, body[: a.MAX_TEXT], posted=False)
     return [messages.to_user(f"cmd:{ctx.msgid}", uid, answer)]
 
 
@@ -56,9 +70,11 @@ def _register(ctx: Ctx, group: Group, body: str, posted: bool) -> str:
     open_key = keys.ann_open(group.key)
 
     def plan(p) -> Change:
-        ops: list[Op] = [{"op": "hset", "key": keys.ann(group.key), "field": ctx.msgid, "value": record},
-                         {"op": "sadd", "key": open_key, "member": ctx.msgid},
-                         {"op": "zadd", "key": keys.ANN_DUE, "member": f"{group.key}|{ctx.msgid}", "score": due}]
+        ops: list[Op] = [
+            {"op": "hset", "key": keys.ann(group.key), "field": ctx.msgid, "value": record},
+            {"op": "sadd", "key": open_key, "member": ctx.msgid},
+            {"op": "zadd", "key": keys.ANN_DUE, "member": f"{group.key}|{ctx.msgid}", "score": due},
+        ]
         undo: list[Op] = [{"op": "srem", "key": open_key, "member": ctx.msgid, "expect": True}]
         return Change("notice", a.preview(body), ops, undo, a.leader_confirm(group.display, hours, posted))
 

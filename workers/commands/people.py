@@ -3,6 +3,7 @@ the group's reminders (`暂停`, `恢复`), and a member's own preferences (`免
 together because each one changes a fact about who is in the group or how they are treated, never
 the check-in calendar.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,17 +27,23 @@ def note(ctx: Ctx, group: Group) -> Answer:
     if not rest:
         raise Refuse(t.note_empty())
     text = note_text(ctx.parsed.rest, name_part, ctx.key)
-    value = json.dumps({"text": text, "by": ctx.uid, "by_name": ctx.name, "at": int(ctx.ts)},
-                       ensure_ascii=False, separators=(",", ":"))
+    value = json.dumps(
+        {"text": text, "by": ctx.uid, "by_name": ctx.name, "at": int(ctx.ts)}, ensure_ascii=False, separators=(",", ":")
+    )
     nkey = keys.notes(group.key, who.userid)
 
     def plan(p) -> Change:
         count = p.llen(nkey)
-        return Change("note", who.userid, [{"op": "rpush", "key": nkey, "value": value}],
-                      [{"op": "lrem", "key": nkey, "value": value}], t.note_added(who.name, count + 1))
+        return Change(
+            "note",
+            who.userid,
+            [{"op": "rpush", "key": nkey, "value": value}],
+            [{"op": "lrem", "key": nkey, "value": value}],
+            t.note_added(who.name, count + 1),
+        )
 
     answer = commit(ctx, group, [nkey], plan)
-    if ctx.chat_group is not None:   # profiles are for leaders' eyes: answer privately, never in the group
+    if ctx.chat_group is not None:  # profiles are for leaders' eyes: answer privately, never in the group
         return private_reply(ctx, answer + "\n" + t.note_in_group_hint())
     return answer
 
@@ -52,15 +59,19 @@ def delete_notes(ctx: Ctx, group: Group) -> Answer:
         values = [v.decode() for v in p.lrange(nkey, 0, -1)]
         if not values:
             raise Refuse(t.notes_none(who.name))
-        return Change("delnote", who.userid, [{"op": "del", "key": nkey}],
-                      [{"op": "lpush_all", "key": nkey, "values": values}],
-                      t.notes_deleted(who.name, len(values)))
+        return Change(
+            "delnote",
+            who.userid,
+            [{"op": "del", "key": nkey}],
+            [{"op": "lpush_all", "key": nkey, "values": values}],
+            t.notes_deleted(who.name, len(values)),
+        )
 
     try:
         answer = commit(ctx, group, [nkey], plan)
     except Refuse as exc:
         answer = exc.text
-    if ctx.chat_group is not None:   # about a profile: answered privately, never in the group
+    if ctx.chat_group is not None:  # about a profile: answered privately, never in the group
         return private_reply(ctx, answer + "\n" + t.note_in_group_hint())
     return answer
 
@@ -101,9 +112,13 @@ def remove(ctx: Ctx, group: Group) -> str:
     def plan(p) -> Change:
         if p.sismember(rkey, who.userid):
             raise Refuse(t.roster_already_out(who.name))
-        return Change("remove", who.userid, [{"op": "sadd", "key": rkey, "member": who.userid}],
-                      [{"op": "srem", "key": rkey, "member": who.userid, "expect": True}],
-                      t.roster_removed(who.name))
+        return Change(
+            "remove",
+            who.userid,
+            [{"op": "sadd", "key": rkey, "member": who.userid}],
+            [{"op": "srem", "key": rkey, "member": who.userid, "expect": True}],
+            t.roster_removed(who.name),
+        )
 
     return commit(ctx, group, [rkey], plan)
 
@@ -115,8 +130,13 @@ def pause(ctx: Ctx, group: Group) -> str:
     def plan(p) -> Change:
         if p.exists(pkey):
             raise Refuse(t.already_paused(group.display))
-        return Change("pause", "", [{"op": "set", "key": pkey, "value": "1"}],
-                      [{"op": "del", "key": pkey, "expect": True}], t.paused_text(group.display))
+        return Change(
+            "pause",
+            "",
+            [{"op": "set", "key": pkey, "value": "1"}],
+            [{"op": "del", "key": pkey, "expect": True}],
+            t.paused_text(group.display),
+        )
 
     return commit(ctx, group, [pkey], plan)
 
@@ -128,9 +148,13 @@ def resume(ctx: Ctx, group: Group) -> str:
         value = p.get(pkey)
         if value is None:
             raise Refuse(t.not_paused(group.display))
-        return Change("resume", "", [{"op": "del", "key": pkey}],
-                      [{"op": "set", "key": pkey, "value": value.decode(), "expect": False}],
-                      t.resumed_text(group.display))
+        return Change(
+            "resume",
+            "",
+            [{"op": "del", "key": pkey}],
+            [{"op": "set", "key": pkey, "value": value.decode(), "expect": False}],
+            t.resumed_text(group.display),
+        )
 
     return commit(ctx, group, [pkey], plan)
 

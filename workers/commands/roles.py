@@ -5,6 +5,7 @@ command's handler, and hands the handler what it returns; no handler checks a ro
 In a group chat the group is the chat's own (naming another one is refused); in private chat it is
 the group named by its key as the last word, else the sender's only one, else they are asked which.
 """
+
 from __future__ import annotations
 
 from config.settings import Group
@@ -29,7 +30,7 @@ def resolve(ctx: Ctx, role: Role) -> Group | list[Group] | None:
 
 def _named(ctx: Ctx, key: str) -> Group:
     group = ctx.settings.group(key)
-    if group is None:                # keys come from settings.groups: only a programming error lands here
+    if group is None:  # keys come from settings.groups: only a programming error lands here
         raise Refuse(t.unknown_group(key))
     return group
 

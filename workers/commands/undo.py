@@ -4,6 +4,7 @@ own WATCH ... MULTI/EXEC with the same exactly-once guard as core.commit. (A mem
 back today's check-in: workers.commands.days.undo_checkin.) Kept apart because it works on the
 audit log of every other command rather than on one kind of state.
 """
+
 from __future__ import annotations
 
 import redis
@@ -25,7 +26,7 @@ def undo_last(ctx: Ctx, groups: list[Group]) -> Answer:
         answer = exc.text
     if answer.startswith(PRIVATE_MARK):
         # an undo of a profile change is about the profile: the group never reads it
-        return private_reply(ctx, answer[len(PRIVATE_MARK):])
+        return private_reply(ctx, answer[len(PRIVATE_MARK) :])
     return answer
 
 
@@ -66,8 +67,18 @@ def _undo_last(ctx: Ctx, groups: list[Group]) -> str:
                 answer = mark + t.undo_done(label)
                 p.multi()
                 audit.apply(p, ops)
-                audit.record(p, entry["group"], ctx.uid, "undo", ctx.parsed.text, [], at=ctx.ts, id=ctx.msgid,
-                             target=entry.get("target", ""), undoes=entry.get("id", ""))
+                audit.record(
+                    p,
+                    entry["group"],
+                    ctx.uid,
+                    "undo",
+                    ctx.parsed.text,
+                    [],
+                    at=ctx.ts,
+                    id=ctx.msgid,
+                    target=entry.get("target", ""),
+                    undoes=entry.get("id", ""),
+                )
                 p.set(guard, answer, ex=GUARD_TTL)
                 p.execute()
                 return answer

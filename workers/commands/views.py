@@ -2,6 +2,7 @@
 register) and `导出` (the register as an Excel file sent privately, with the clean-up of old
 exports), and `帮助`. Kept apart because none of them changes state or needs the transaction.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,11 +39,22 @@ def me(ctx: Ctx, groups: list[Group]) -> Answer:
         rec = record(state.days, state.off, today)
         prefs = ctx.r.hmget(keys.prefs(g.key), f"{ctx.uid}:mute", f"{ctx.uid}:private")
         week = week_start(today)
-        items.append(t.MyGroup(g.display, state.name, rec.week_count,
-                               week_goal(state.goals, state.off, week, g.weekly_goal, camp_days(g)),
-                               goal_for_week(state.goals, week + 7, g.weekly_goal), rec.streak, rec.longest_streak,
-                               rec.total, days_left(today, today_open=not rec.checked_in), bool(prefs[0]),
-                               bool(prefs[1]), off_until(state.off, today)))
+        items.append(
+            t.MyGroup(
+                g.display,
+                state.name,
+                rec.week_count,
+                week_goal(state.goals, state.off, week, g.weekly_goal, camp_days(g)),
+                goal_for_week(state.goals, week + 7, g.weekly_goal),
+                rec.streak,
+                rec.longest_streak,
+                rec.total,
+                days_left(today, today_open=not rec.checked_in),
+                bool(prefs[0]),
+                bool(prefs[1]),
+                off_until(state.off, today),
+            )
+        )
     return t.my_text(items)
 
 
@@ -54,13 +66,26 @@ def week(ctx: Ctx, group: Group) -> str:
     lines = []
     for m in load_members(ctx.r, group):
         rec = record(m.days, m.off, today)
-        lines.append(t.WeekLine(m.userid, m.name, rec.week_count,
-                                week_goal(m.goals, m.off, week_start(today), group.weekly_goal, camp_days(group)),
-                                rec.streak, days_left(today, today_open=not rec.checked_in), today in m.off,
-                                hidden=m.userid in hidden))
+        lines.append(
+            t.WeekLine(
+                m.userid,
+                m.name,
+                rec.week_count,
+                week_goal(m.goals, m.off, week_start(today), group.weekly_goal, camp_days(group)),
+                rec.streak,
+                days_left(today, today_open=not rec.checked_in),
+                today in m.off,
+                hidden=m.userid in hidden,
+            )
+        )
     n = camp_week(today, group.camp_start)
-    return t.week_register(group.display, today, lines, paused=bool(ctx.r.exists(keys.paused(group.key))),
-                           week_label=f"第{n}周" if n else "本周")
+    return t.week_register(
+        group.display,
+        today,
+        lines,
+        paused=bool(ctx.r.exists(keys.paused(group.key))),
+        week_label=f"第{n}周" if n else "本周",
+    )
 
 
 def export_path(settings: Settings, group: Group, msgid: str, fmt: str = "xlsx") -> Path:

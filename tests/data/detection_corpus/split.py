@@ -7,6 +7,7 @@ never depends on file order, and with a few hundred posts per writer every write
 lands in both parts (checked by the tests). Rules are tuned on the development part only; the
 held-out part is for reporting.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,7 +15,7 @@ import json
 from pathlib import Path
 
 CORPUS_DIR = Path(__file__).resolve().parent
-HANDS = tuple(sorted(p.stem[len("hand_"):] for p in CORPUS_DIR.glob("hand_*.jsonl")))
+HANDS = tuple(sorted(p.stem[len("hand_") :] for p in CORPUS_DIR.glob("hand_*.jsonl")))
 PARTS = ("dev", "heldout", "all")
 
 
