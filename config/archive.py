@@ -16,6 +16,11 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from config.env import Env
 from config.model import Settings
 
+# The puller holds a 60 s lock (workers/keys.py ARCHIVE_LOCK_TTL_MS), renewed after each batch: one
+# GetChatData call must end well inside it, leaving room for a token fetch inside the call and for the
+# batch's decryption and inbox writes. A larger WECOM_ARCHIVE_TIMEOUT is capped here (with a note).
+TIMEOUT_CAP = 25
+
 _PEM_BLOCK = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.+?-----END [A-Z ]*PRIVATE KEY-----", re.S)
 
 
@@ -25,6 +30,12 @@ def load_archive(env: Env, s: Settings) -> None:
     s.archive_proxy = env.get("WECOM_ARCHIVE_PROXY")
     s.archive_proxy_password = env.get("WECOM_ARCHIVE_PROXY_PASSWORD")
     s.archive_timeout = env.integer("WECOM_ARCHIVE_TIMEOUT", 10, 1, 300)
+    if s.archive_timeout > TIMEOUT_CAP:
+        s.notes.append(
+            f"WECOM_ARCHIVE_TIMEOUT={s.archive_timeout}: capped at {TIMEOUT_CAP} s, so that a GetChatData call "
+            "ends inside the puller's 60 s lock"
+        )
+        s.archive_timeout = TIMEOUT_CAP
     s.archive_batch = env.integer("WECOM_ARCHIVE_BATCH", 1000, 1, 1000)
     raw_key = env.get("WECOM_ARCHIVE_PRIVATE_KEY")
     pem = _pem_text(env, raw_key)

@@ -31,6 +31,8 @@ SECRET_VARS = (
     "WECOM_ENCODING_AES_KEY",
     "WECOM_ROBOT_TOKEN",
     "WECOM_ROBOT_ENCODING_AES_KEY",
+    "WECOM_AIBOT_TOKEN",
+    "WECOM_AIBOT_ENCODING_AES_KEY",
     "WECOM_ARCHIVE_SECRET",
     "WECOM_ARCHIVE_PRIVATE_KEY",
 )
@@ -54,6 +56,7 @@ class Slot:
 class Group:
     key: str
     chat_id: str = ""
+    room_id: str = ""  # GROUP_<KEY>_ROOM_ID: its roomid in the message archive (the loader defaults it to chat_id)
     name: str = ""
     leaders: tuple[str, ...] = ()
     members: tuple[str, ...] = ()
@@ -83,7 +86,7 @@ class Group:
 
 @dataclass
 class Settings:
-    # the self-built app and the group robots (WECOM_*)
+    # the self-built app, the group robots and the AI bot (WECOM_*)
     corp_id: str = ""
     agent_id: str = ""
     secret: str = field(default="", repr=False)
@@ -91,6 +94,8 @@ class Settings:
     aes_key: str = field(default="", repr=False)
     robot_token: str = field(default="", repr=False)
     robot_aes_key: str = field(default="", repr=False)
+    aibot_token: str = field(default="", repr=False)  # WECOM_AIBOT_TOKEN: the 智能机器人's callback
+    aibot_aes_key: str = field(default="", repr=False)  # WECOM_AIBOT_ENCODING_AES_KEY
     api_base_url: str = DEFAULT_API_BASE_URL
     simulated: bool = False
     # the service
@@ -160,6 +165,8 @@ class Settings:
             self.aes_key,
             self.robot_token,
             self.robot_aes_key,
+            self.aibot_token,
+            self.aibot_aes_key,
             self.archive_secret,
             self.archive_proxy_password,
         ]

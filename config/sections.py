@@ -31,7 +31,7 @@ from config.model import (
 
 _TRUE = ("1", "true", "yes", "on")
 _GROUP_VAR = re.compile(
-    r"^GROUP_([A-Za-z0-9_]+?)_(CHAT_ID|NAME|LEADERS|MEMBERS|WEBHOOK_KEY|WEEKLY_GOAL|TIMEZONE"
+    r"^GROUP_([A-Za-z0-9_]+?)_(CHAT_ID|ROOM_ID|NAME|LEADERS|MEMBERS|WEBHOOK_KEY|WEEKLY_GOAL|TIMEZONE"
     r"|CHECKIN_KEYWORDS|LINK_HOSTS|CHAIN_TEMPLATE|CAMP_START|CAMP_END)$"
 )
 _AES_KEY = re.compile(r"^[A-Za-z0-9+/]{43}$")
@@ -62,13 +62,13 @@ def load_service(env: Env, s: Settings) -> None:
     s.callback_max_age = env.integer("BOT_CALLBACK_MAX_AGE", 3600, 0, 366 * 86400)
 
 
-# --- the WeCom app and the group robots ---------------------------------------------------------------
+# --- the WeCom app, the group robots and the AI bot ---------------------------------------------------
 
 
 def load_wecom(env: Env, s: Settings) -> None:
     """The self-built app (WECOM_CORP_ID, _AGENT_ID, _SECRET, WECOM_API_BASE_URL), its callback
-    (WECOM_TOKEN, WECOM_ENCODING_AES_KEY) and the robots' (WECOM_ROBOT_*). Nothing configured: the
-    built-in simulator, with the public dev secrets."""
+    (WECOM_TOKEN, WECOM_ENCODING_AES_KEY), the robots' (WECOM_ROBOT_*) and the AI bot's (WECOM_AIBOT_*).
+    Nothing configured: the built-in simulator, with the public dev secrets."""
     s.corp_id = env.get("WECOM_CORP_ID")
     s.agent_id = env.get("WECOM_AGENT_ID")
     s.secret = env.get("WECOM_SECRET")
@@ -76,6 +76,8 @@ def load_wecom(env: Env, s: Settings) -> None:
     s.aes_key = env.get("WECOM_ENCODING_AES_KEY")
     s.robot_token = env.get("WECOM_ROBOT_TOKEN")
     s.robot_aes_key = env.get("WECOM_ROBOT_ENCODING_AES_KEY")
+    s.aibot_token = env.get("WECOM_AIBOT_TOKEN")
+    s.aibot_aes_key = env.get("WECOM_AIBOT_ENCODING_AES_KEY")
     base = env.get("WECOM_API_BASE_URL")
     s.simulated = not s.corp_id and not base
     if s.simulated:
@@ -91,6 +93,7 @@ def _use_simulator(env: Env, s: Settings) -> None:
     s.corp_id, s.agent_id, s.secret = DEV_CORP_ID, s.agent_id or "1000002", s.secret or "simsecret"
     s.token, s.aes_key = s.token or DEV_TOKEN, s.aes_key or DEV_AES_KEY
     s.robot_token, s.robot_aes_key = s.robot_token or DEV_TOKEN, s.robot_aes_key or DEV_AES_KEY
+    s.aibot_token, s.aibot_aes_key = s.aibot_token or DEV_TOKEN, s.aibot_aes_key or DEV_AES_KEY
     s.notes.append("no WECOM_CORP_ID: running against the built-in WeCom simulator")
 
 
@@ -105,22 +108,32 @@ def _use_wecom_api(env: Env, s: Settings, base: str) -> None:
             env.problem(f"{name} is missing: the app needs WECOM_CORP_ID, WECOM_AGENT_ID and WECOM_SECRET")
     if s.agent_id and not s.agent_id.isdigit():
         env.problem(f"WECOM_AGENT_ID={s.agent_id!r}: expected the app's numeric AgentId")
-    if not (s.token and s.aes_key) and not (s.robot_token and s.robot_aes_key):
+    callbacks = ((s.token, s.aes_key), (s.robot_token, s.robot_aes_key), (s.aibot_token, s.aibot_aes_key))
+    if not any(token and key for token, key in callbacks):
         env.problem(
-            "WECOM_TOKEN/WECOM_ENCODING_AES_KEY or WECOM_ROBOT_TOKEN/WECOM_ROBOT_ENCODING_AES_KEY: "
-            "set at least one callback (the app's or the robots')"
+            "WECOM_TOKEN/WECOM_ENCODING_AES_KEY, WECOM_ROBOT_TOKEN/WECOM_ROBOT_ENCODING_AES_KEY or "
+            "WECOM_AIBOT_TOKEN/WECOM_AIBOT_ENCODING_AES_KEY: set at least one callback (the app's, the robots' "
+            "or the AI bot's)"
         )
 
 
 def _check_callback_keys(env: Env, s: Settings) -> None:
     """Each EncodingAESKey as WeCom shows it, each token with its key. A problem never quotes a secret."""
-    keys = (("WECOM_ENCODING_AES_KEY", s.aes_key), ("WECOM_ROBOT_ENCODING_AES_KEY", s.robot_aes_key))
+    keys = (
+        ("WECOM_ENCODING_AES_KEY", s.aes_key),
+        ("WECOM_ROBOT_ENCODING_AES_KEY", s.robot_aes_key),
+        ("WECOM_AIBOT_ENCODING_AES_KEY", s.aibot_aes_key),
+    )
     for name, value in keys:
         if value and (len(value) != 43 or not _AES_KEY.match(value)):
             env.problem(
                 f"{name}: must be exactly 43 letters and digits as WeCom shows it (got {len(value)} characters)"
             )
-    pairs = (("WECOM_TOKEN", s.token, s.aes_key), ("WECOM_ROBOT_TOKEN", s.robot_token, s.robot_aes_key))
+    pairs = (
+        ("WECOM_TOKEN", s.token, s.aes_key),
+        ("WECOM_ROBOT_TOKEN", s.robot_token, s.robot_aes_key),
+        ("WECOM_AIBOT_TOKEN", s.aibot_token, s.aibot_aes_key),
+    )
     for name, token, key in pairs:
         if bool(token) != bool(key):
             other = name.replace("TOKEN", "ENCODING_AES_KEY")
@@ -187,6 +200,7 @@ def load_groups(env: Env, s: Settings, schedule: Schedule) -> None:
             env.problem(f"BOT_GROUPS: {raw_key!r} is listed twice (keys are case-insensitive)")
         else:
             s.groups[key] = _group(env, s, key, schedule, seen_chats)
+    _check_room_ids(env, s)
     _check_unlisted_groups(env, s)
 
 
@@ -203,6 +217,7 @@ def _group(env: Env, s: Settings, key: str, schedule: Schedule, seen_chats: dict
     if g.camp_start and g.camp_end and g.camp_end < g.camp_start:
         env.problem(f"{p}CAMP_END: {g.camp_end} is before the camp start {g.camp_start}")
     _check_chat_id(env, p, g, seen_chats)
+    g.room_id = env.get(p + "ROOM_ID") or g.chat_id  # the archive's roomid, when it differs from the ChatId
     _check_people(env, p, g, has_admins=bool(s.admins))
     if g.webhook_key and not _WEBHOOK_KEY.match(g.webhook_key):
         env.problem(f"{p}WEBHOOK_KEY: expected the key=... part of the robot's webhook URL")
@@ -219,6 +234,15 @@ def _check_chat_id(env: Env, p: str, g: Group, seen_chats: dict[str, str]) -> No
         env.problem(f"{p}CHAT_ID: the same chat id is already used by group {seen_chats[g.chat_id]!r}")
     else:
         seen_chats[g.chat_id] = g.key
+
+
+def _check_room_ids(env: Env, s: Settings) -> None:
+    """One group per archive room id (GROUP_<KEY>_ROOM_ID, else the chat id)."""
+    seen: dict[str, Group] = {}
+    for g in s.groups.values():
+        other = seen.setdefault(g.room_id, g) if g.room_id else g
+        if other is not g and (g.room_id != g.chat_id or other.room_id != other.chat_id):  # same chat id: said
+            env.problem(f"GROUP_{g.key.upper()}_ROOM_ID: group {other.key!r} has the same archive room {g.room_id!r}")
 
 
 def _check_people(env: Env, p: str, g: Group, has_admins: bool) -> None:

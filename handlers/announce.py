@@ -76,13 +76,20 @@ def preview(text: str) -> str:
 # --- wording -------------------------------------------------------------------------------------
 
 
-def group_post(text: str) -> str:
-    return f"📢 群通知\n{text.strip()}\n\n看到的伙伴回个「收到」🙏"
+# How members answer. With the message archive the bot sees every post in the group; without it only
+# posts that @ the robot reach it, so then the prompt asks for an @.
+def _answer(archive: bool) -> str:
+    return "回个「收到」" if archive else " @我 回个「收到」"
 
 
-def group_ack_request() -> str:
+def group_post(text: str, archive: bool = True) -> str:
+    """The announcement the bot posts for a leader; `archive`: the message archive is configured."""
+    return f"📢 群通知\n{text.strip()}\n\n看到的伙伴{_answer(archive)}🙏"
+
+
+def group_ack_request(archive: bool = True) -> str:
     """In the group the leader's own post is the announcement: the bot only asks for answers."""
-    return "📢 这是一条群通知，看到的伙伴回个「收到」就好🙏"
+    return f"📢 这是一条群通知，看到的伙伴{_answer(archive)}就好🙏"
 
 
 def leader_confirm(group_name: str, hours: int, posted: bool) -> str:

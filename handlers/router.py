@@ -200,6 +200,9 @@ def _detection(ctx: Context) -> Detection:
     )
 
 
+AT_ONLY = ("robot", "aibot")  # the sources that see a group post only when it @-s them (robot, AI bot)
+
+
 def _group_post(ctx: Context) -> bool:
     return ctx.group_key is not None and bool(ctx.event.get("chat_id"))
 
@@ -225,9 +228,9 @@ def _group_checkin(ctx: Context) -> list[Action]:
             return actions
     if found.kind == "none" and found.unsure:  # may be one: ask rather than guess either way
         return [_ask(ctx, group, private_reply=False)]
-    # Robot callbacks only arrive when the robot was @-ed: an unrecognised post deserves a hint,
+    # Robot and AI-bot callbacks only arrive when the bot was @-ed: an unrecognised post deserves a hint,
     # except a 收到 / +1 answering an announcement (workers.announce counts it).
-    if ev.get("source") == "robot" and found.kind == "none" and not is_ack(strip_mentions(ev.get("text", ""))):
+    if ev.get("source") in AT_ONLY and found.kind == "none" and not is_ack(strip_mentions(ev.get("text", ""))):
         hint = group_post(
             f"hint:{ev['msgid']}", group, texts.pick(texts.HINTS, ev["msgid"]), [[ev["userid"], ev.get("name", "")]]
         )
@@ -243,7 +246,7 @@ def _name_of(ctx: Context, uid: str, fallback: str | None) -> str:
 
 
 def _private_message(ctx: Context) -> bool:
-    return not ctx.event.get("chat_id") and ctx.event.get("source") == "app"
+    return not ctx.event.get("chat_id") and ctx.event.get("source") in ("app", "aibot")
 
 
 def _private_checkin(ctx: Context) -> list[Action]:

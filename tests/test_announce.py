@@ -140,6 +140,39 @@ def test_in_the_group_the_bot_asks_for_answers_without_reposting(r, s):
     assert r.sismember(keys.ann_open("xhs01"), "n2")
 
 
+def _with_archive(env, tmp_path):
+    from wecom_bot.sim.archive import generate_private_key, pem_of
+
+    sdk = tmp_path / "libWeWorkFinanceSdk_C.so"
+    sdk.write_bytes(b"")
+    return env(
+        WECOM_ARCHIVE_SDK_PATH=str(sdk),
+        WECOM_ARCHIVE_SECRET="archive-secret-0123456789",
+        WECOM_ARCHIVE_PRIVATE_KEY=pem_of(generate_private_key(1024)),
+    )
+
+
+@pytest.mark.parametrize("archive", [False, True], ids=["robot only", "with the message archive"])
+def test_the_prompt_asks_for_an_at_unless_the_archive_sees_every_post(r, s, env, tmp_path, archive):
+    """Without the message archive only posts that @ the robot reach the bot: the prompt says so."""
+    if archive:
+        s = _with_archive(env, tmp_path)
+    out = commands.execute(r, s, ev("通知 明晚 8 点直播", "leader1", msgid="p1"), "通知 明晚 8 点直播")
+    posted = next(m for m in out if m["to"] == "group")["content"]
+    text = "@打卡助手 #通知 周六线下见面会"
+    out = commands.execute(r, s, ev(text, "leader1", chat="wrchat01", msgid="p2"), "#通知 周六线下见面会")
+    asked = next(m for m in out if m["to"] == "group")["content"]
+    if archive:  # every plain post is seen: the wording of before
+        assert (
+            posted.endswith("看到的伙伴回个「收到」🙏") and asked == "📢 这是一条群通知，看到的伙伴回个「收到」就好🙏"
+        )
+    else:
+        assert posted.endswith("看到的伙伴 @我 回个「收到」🙏") and "明晚 8 点直播" in posted
+        assert asked == "📢 这是一条群通知，看到的伙伴 @我 回个「收到」就好🙏"
+    for content in (posted, asked):
+        assert len(content) < 60
+
+
 def test_a_leader_of_several_groups_names_the_group(r, s, env):
     s = env(BOT_ADMINS="boss")
     out = commands.execute(r, s, ev("通知 明晚直播", "boss", msgid="n3"), "通知 明晚直播")

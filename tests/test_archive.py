@@ -20,6 +20,7 @@ from wecom_bot.crypto import CallbackCrypto
 from wecom_bot.sim.archive import ArchiveSimulator, generate_private_key, pem_of
 from wecom_bot.sim.builders import robot_xml, sign
 from workers import archive, ingest, jobs, keys, register
+from workers.archive import puller as puller_module
 
 TZ = ZoneInfo("Asia/Shanghai")
 TOKEN, AES = "robotToken123", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
@@ -40,24 +41,30 @@ def day(text: str) -> int:
     return day_index(datetime.fromisoformat(text).date())
 
 
+# The archive is first read on this morning: a missing cursor skips what is older than the day before
+# (workers/archive/puller.py), and the tests' week (2026-11-23 to 30) lies after it, whatever today is.
+FIRST_READ = "2026-11-23 00:00:00"
+
+
 @pytest.fixture
-def setup(sim, env, tmp_path):
+def setup(sim, env, tmp_path, monkeypatch):
     """The sim camp (xhs01 in chat wrchat01 with a robot, xhs02 in wrchat02) plus the archive."""
+    monkeypatch.setattr(puller_module, "wall_clock", lambda: float(at(FIRST_READ)))
     sdk_file = tmp_path / "libWeWorkFinanceSdk_C.so"
     sdk_file.write_bytes(b"")  # only has to exist: the simulator is installed in its place
     asim = ArchiveSimulator(private_key=_KEY)
 
     def configure(private_key_pem: str = asim.private_key_pem, **more):
-        s = env(
-            WECOM_ROBOT_TOKEN=TOKEN,
-            WECOM_ROBOT_ENCODING_AES_KEY=AES,
-            GROUP_XHS01_MEMBERS="xiaolu,aqing,momo",
-            GROUP_XHS01_WEEKLY_GOAL="3",
-            WECOM_ARCHIVE_SDK_PATH=str(sdk_file),
-            WECOM_ARCHIVE_SECRET=ARCHIVE_SECRET,
-            WECOM_ARCHIVE_PRIVATE_KEY=private_key_pem,
-            **more,
-        )
+        values = {
+            "WECOM_ROBOT_TOKEN": TOKEN,
+            "WECOM_ROBOT_ENCODING_AES_KEY": AES,
+            "GROUP_XHS01_MEMBERS": "xiaolu,aqing,momo",
+            "GROUP_XHS01_WEEKLY_GOAL": "3",
+            "WECOM_ARCHIVE_SDK_PATH": str(sdk_file),
+            "WECOM_ARCHIVE_SECRET": ARCHIVE_SECRET,
+            "WECOM_ARCHIVE_PRIVATE_KEY": private_key_pem,
+        }
+        s = env(**{**values, **more})
         return s
 
     configure()
@@ -461,9 +468,11 @@ def test_a_recall_before_the_worker_saw_the_post_counts_nothing(setup, r):
 # --- privacy ----------------------------------------------------------------------------------------------
 
 
-def _dump(r) -> str:
+def _dump(r, leave_out: tuple[str, ...] = ()) -> str:
     out = []
     for key in r.scan_iter(count=1000):
+        if key.decode() in leave_out:
+            continue
         kind = r.type(key).decode()
         out.append(key.decode("utf-8", "replace"))
         if kind == "string":
@@ -483,6 +492,8 @@ def _dump(r) -> str:
 
 
 def test_unconfigured_conversations_are_never_stored(setup, r, caplog):
+    """Nothing of another conversation is kept, except, for a room where configured members posted,
+    its id with a count and a time (`wecom-bot archive --rooms`, to map a room id that differs)."""
     settings = setup.configure()
     jobs.set_inline(True, defer=("inbox",))  # keep the inbox entries, to look into them too
     secret_ids = [
@@ -495,18 +506,27 @@ def test_unconfigured_conversations_are_never_stored(setup, r, caplog):
         setup.agree("xiaolu", "wmExternal0123456789", at("2026-11-23 09:04:00")),
     ]
     secret_ids.append(setup.recall("wrOTHERROOM", "xiaolu", secret_ids[0], at("2026-11-23 09:05:00")))
+    secret_ids.append(setup.text("wrSTRANGERS", "outsider", "SECRET-strangers", at("2026-11-23 09:05:30")))
     ours = setup.text(ROOM, "aqing", "打卡", at("2026-11-23 09:06:00"))
+    tally = (keys.ARCHIVE_ROOMS, keys.ARCHIVE_ROOMS_LAST)
     with caplog.at_level(logging.DEBUG):
         assert pull(r, setup) == 1
-        dump_with_inbox = _dump(r)
+        dump_with_inbox = _dump(r, leave_out=tally)
         ingest.drain_inbox()
     jobs.set_inline(True)
-    dump = dump_with_inbox + _dump(r)
+    dump = dump_with_inbox + _dump(r, leave_out=tally)
     assert ours in dump_with_inbox  # the configured group's post is there
-    for needle in ["SECRET", "wrOTHERROOM", "Secret1", "wmExternal0123456789", *secret_ids]:
+    for needle in ["SECRET", "wrOTHERROOM", "wrSTRANGERS", "Secret1", "wmExternal0123456789", *secret_ids]:
         assert needle not in dump, needle
         assert needle not in caplog.text, needle
-    assert r.hlen(keys.ARCHIVE_PARKED) == 0 and int(r.get(keys.ARCHIVE_SEQ)) == 7
+    # the tally: room ids with the number of configured members' posts and the latest one's time, no more
+    assert r.hgetall(keys.ARCHIVE_ROOMS) == {b"wrOTHERROOM": b"3", ROOM.encode(): b"1"}
+    assert r.hgetall(keys.ARCHIVE_ROOMS_LAST) == {
+        b"wrOTHERROOM": str(at("2026-11-23 09:02:00")).encode(),
+        ROOM.encode(): str(at("2026-11-23 09:06:00")).encode(),
+    }
+    assert 0 < r.ttl(keys.ARCHIVE_ROOMS) <= keys.ARCHIVE_ROOMS_TTL
+    assert r.hlen(keys.ARCHIVE_PARKED) == 0 and int(r.get(keys.ARCHIVE_SEQ)) == 8
     assert {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}["xiaolu"]["total"] == 0
     assert not r.smembers(keys.UNKNOWN_CHATS)
 
@@ -615,11 +635,15 @@ FAKE_SDK_C = r"""
 #include <string.h>
 typedef struct { int ready; } WeWorkFinanceSdk_t;
 typedef struct Slice_t { char* buf; int len; } Slice_t;
+int live_sdks = 0; /* NewSdk minus DestroySdk: handles not destroyed */
 static void put(Slice_t* s, const char* text) {
     s->len = (int)strlen(text); s->buf = malloc(s->len + 1); memcpy(s->buf, text, s->len + 1);
 }
-WeWorkFinanceSdk_t* NewSdk() { return calloc(1, sizeof(WeWorkFinanceSdk_t)); }
+WeWorkFinanceSdk_t* NewSdk() { live_sdks++; return calloc(1, sizeof(WeWorkFinanceSdk_t)); }
 int Init(WeWorkFinanceSdk_t* sdk, const char* corpid, const char* secret) {
+    /* what the real SDK is reported to do: print its gettoken response to stdout */
+    printf("{\"errcode\":0,\"access_token\":\"LEAKED-ACCESS-TOKEN-1\",\"expires_in\":7200}\n");
+    fflush(stdout);
     if (strcmp(secret, "right-secret") != 0) return 10011;
     sdk->ready = 1; return 0;
 }
@@ -627,6 +651,7 @@ int GetChatData(WeWorkFinanceSdk_t* sdk, unsigned long long seq, unsigned int li
                 const char* passwd, int timeout, Slice_t* out) {
     char text[512];
     if (!sdk->ready) return 10003;
+    printf("gettoken {\"access_token\":\"LEAKED-ACCESS-TOKEN-2\"}\n"); /* left in C's stdio buffer */
     if (limit > 1000) return 10000;
     snprintf(text, sizeof text, "{\"errcode\":0,\"errmsg\":\"ok\",\"chatdata\":[{\"seq\":%llu,\"msgid\":\"m\","
              "\"publickey_ver\":%d,\"encrypt_random_key\":\"%s\",\"encrypt_chat_msg\":\"%s\"}]}",
@@ -643,20 +668,34 @@ Slice_t* NewSlice() { return calloc(1, sizeof(Slice_t)); }
 void FreeSlice(Slice_t* s) { if (s) { free(s->buf); free(s); } }
 char* GetContentFromSlice(Slice_t* s) { return s->buf; }
 int GetSliceLen(Slice_t* s) { return s->len; }
-void DestroySdk(WeWorkFinanceSdk_t* sdk) { free(sdk); }
+void DestroySdk(WeWorkFinanceSdk_t* sdk) { live_sdks--; free(sdk); }
+"""
+
+# a library that is not the SDK: two of its functions only
+PARTIAL_SDK_C = r"""
+void* NewSdk() { return 0; }
+int Init(void* sdk, const char* corpid, const char* secret) { return 0; }
 """
 
 
-def test_the_native_loader_follows_the_c_api(tmp_path):
+def _compile(tmp_path, source: str, name: str = "libWeWorkFinanceSdk_C.so"):
+    """The stand-in library built with the C compiler (skips the test without one)."""
     import shutil
     import subprocess
 
     gcc = shutil.which("gcc") or shutil.which("cc")
     if not gcc:
         pytest.skip("no C compiler to build the stand-in SDK")
-    src, lib = tmp_path / "fake.c", tmp_path / "libWeWorkFinanceSdk_C.so"
-    src.write_text(FAKE_SDK_C)
+    folder = tmp_path / f"lib{abs(hash(source)) % 10**8}"
+    folder.mkdir(exist_ok=True)
+    src, lib = folder / "sdk.c", folder / name
+    src.write_text(source)
     subprocess.run([gcc, "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
+    return lib
+
+
+def test_the_native_loader_follows_the_c_api(tmp_path):
+    lib = _compile(tmp_path, FAKE_SDK_C)
     with pytest.raises(archive.ArchiveSdkError) as err:
         archive.NativeSdk(str(lib), "wwcorp", "wrong-secret")
     assert err.value.code == 10011 and "wrong-secret" not in str(err.value)
@@ -994,3 +1033,321 @@ def test_acknowledgements_without_mentions_answer_an_announcement(setup, sim, r)
     assert len(follow) == 1 and follow[0].get("touser") == ["leader1"], follow
     assert "momo" in follow[0]["content"]  # the silent one, by name
     assert not any(n in follow[0]["content"] for n in ("小鹿", "阿青", "大伟"))
+
+
+# --- the archive's room id, mapped to a group ----------------------------------------------------------------
+
+
+def test_a_room_id_that_differs_from_the_chat_id_is_found_and_mapped(setup, r, capsys):
+    settings = setup.configure()
+    assert settings.groups["xhs01"].room_id == ROOM  # by default the robot callback's ChatId
+    setup.text("wrARCHIVEROOM1", "xiaolu", "SECRET-TEXT 打卡", at("2026-11-23 09:00:00"))
+    setup.image("wrARCHIVEROOM1", "aqing", at("2026-11-23 09:05:00"))
+    setup.text("wrARCHIVEROOM1", "outsider", "SECRET-hello", at("2026-11-23 09:06:00"))  # not configured
+    setup.text("wrCOMPANYROOM", "leader1", "SECRET-周会改到三点", at("2026-11-23 10:00:00"))
+    setup.text("", "xiaolu", "SECRET-private", at("2026-11-23 10:01:00"), tolist=["aqing"])  # no room
+    assert pull(r, setup) == 0  # the archive's room id is not the ChatId: nothing maps, nothing counts
+
+    capsys.readouterr()
+    assert cli(["archive", "--rooms"]) == 0
+    out = capsys.readouterr().out
+    assert "  wrARCHIVEROOM1  2 post(s), latest 2026-11-23 09:05  unmapped\n" in out
+    assert "  wrCOMPANYROOM  1 post(s), latest 2026-11-23 10:00  unmapped\n" in out
+    assert out.index("wrARCHIVEROOM1") < out.index("wrCOMPANYROOM")  # most posts first
+    for needle in ("SECRET", "周会", "打卡", "xiaolu", "aqing", "leader1", "outsider"):
+        assert needle not in out, needle
+    assert cli(["archive"]) == 0
+    assert "rooms: 0 mapped, 2 unmapped (`wecom-bot archive --rooms` lists them)" in capsys.readouterr().out
+
+    settings = setup.configure(GROUP_XHS01_ROOM_ID="wrARCHIVEROOM1")  # the admin maps it
+    assert settings.groups["xhs01"].room_id == "wrARCHIVEROOM1" and settings.groups["xhs02"].room_id == "wrchat02"
+    assert not [p for p in settings.problems if "ROOM_ID" in p]
+    setup.text("wrARCHIVEROOM1", "xiaolu", "打卡", at("2026-11-24 09:00:00"))
+    setup.text(ROOM, "aqing", "打卡", at("2026-11-24 09:01:00"))  # the ChatId is no longer the room
+    assert pull(r, setup) == 1
+    rows = {m["userid"]: m for m in register_rows(r, settings, "2026-11-24")}
+    assert rows["xiaolu"]["checked_in"] and not rows["aqing"]["checked_in"]
+    assert cli(["archive", "--rooms"]) == 0
+    out = capsys.readouterr().out
+    assert "  wrARCHIVEROOM1  3 post(s), latest 2026-11-24 09:00  group xhs01 (小红书01)\n" in out
+    assert f"  {ROOM}  1 post(s), latest 2026-11-24 09:01  unmapped\n" in out
+
+
+def test_room_id_settings_are_checked(setup):
+    s = setup.configure(GROUP_XHS02_ROOM_ID=ROOM)  # xhs01's room by default
+    assert any(p.startswith("GROUP_XHS02_ROOM_ID: group 'xhs01' has the same archive room") for p in s.problems)
+    s = setup.configure(GROUP_XHS02_ROOM_ID="", GROUP_XHS09_ROOM_ID="wrX")
+    assert any(p.startswith("GROUP_XHS09_ROOM_ID: group 'xhs09' is not listed") for p in s.problems)
+
+
+def test_archive_rooms_without_any_yet(setup, r, capsys):
+    capsys.readouterr()
+    assert cli(["archive", "--rooms"]) == 0
+    assert "rooms: none seen yet" in capsys.readouterr().out
+
+
+# --- a library that is not the SDK --------------------------------------------------------------------------
+
+
+def test_a_library_without_the_sdk_functions_is_one_clear_error(setup, tmp_path, caplog, capsys, monkeypatch):
+    from workers.archive import triggers
+
+    lib = _compile(tmp_path, PARTIAL_SDK_C)
+    setup.configure(WECOM_ARCHIVE_SDK_PATH=str(lib))
+    archive.install_sdk(None)  # the native loader, as in production
+    monkeypatch.setattr(triggers, "_reported", set())
+    with pytest.raises(archive.SdkLoadError) as err:
+        archive.NativeSdk(str(lib), "wwcorp", "right-secret")
+    assert isinstance(err.value, archive.ArchiveSdkError)
+    assert "WECOM_ARCHIVE_SDK_PATH=" in str(err.value) and "GetChatData, DecryptData" in str(err.value)
+
+    with caplog.at_level(logging.DEBUG, logger="workers.archive"):
+        for _ in range(3):  # the minute job, minute after minute: no crash, one error
+            assert archive.pull_job() == 0
+    errors = [rec.getMessage() for rec in caplog.records if rec.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "lacks" in errors[0] and "GetChatData" in errors[0], errors
+
+    capsys.readouterr()
+    assert cli(["check-config"]) == 1
+    printed = capsys.readouterr().err
+    assert "error: WECOM_ARCHIVE_SDK_PATH=" in printed and "lacks" in printed and "GetChatData" in printed
+
+    not_a_library = tmp_path / "notes.so"
+    not_a_library.write_text("not an ELF file")
+    setup.configure(WECOM_ARCHIVE_SDK_PATH=str(not_a_library))
+    assert cli(["check-config"]) == 1
+    assert "cannot be loaded" in capsys.readouterr().err
+    assert archive.pull_job() == 0
+
+
+def test_check_config_loads_the_real_sdk_without_complaint(setup, tmp_path, capsys):
+    lib = _compile(tmp_path, FAKE_SDK_C)
+    setup.configure(WECOM_ARCHIVE_SDK_PATH=str(lib))
+    archive.install_sdk(None)
+    capsys.readouterr()
+    cli(["check-config"])
+    assert "WECOM_ARCHIVE_SDK_PATH" not in capsys.readouterr().err
+
+
+# --- the native handle: destroyed on a settings change; the timeout within the pull lock ------------------------
+
+
+def _live_handles(lib) -> int:
+    import ctypes
+
+    return ctypes.c_int.in_dll(ctypes.CDLL(str(lib)), "live_sdks").value
+
+
+def test_a_settings_change_destroys_the_previous_handle(tmp_path):
+    import dataclasses
+
+    from config.settings import Settings
+
+    lib = _compile(tmp_path, FAKE_SDK_C)
+    archive.install_sdk(None)
+    base = Settings(
+        archive_sdk_path=str(lib),
+        corp_id="wwcorp",
+        archive_secret="right-secret",
+        archive_private_key="-",
+        archive_timeout=7,
+    )
+    try:
+        first = archive.get_sdk(base)
+        assert archive.get_sdk(base) is first and _live_handles(lib) == 1
+        second = archive.get_sdk(dataclasses.replace(base, archive_timeout=9))  # the settings changed
+        assert second is not first and _live_handles(lib) == 1  # DestroySdk on the old one
+        with pytest.raises(archive.ArchiveSdkError):
+            first.get_chat_data(0, 1)  # a destroyed handle is never used again
+        assert second.get_chat_data(0, 1)["chatdata"][0]["publickey_ver"] == 9
+        with pytest.raises(archive.ArchiveSdkError):  # Init refuses: the old one is destroyed all the same
+            archive.get_sdk(dataclasses.replace(base, archive_secret="wrong-secret"))
+        assert _live_handles(lib) == 0
+        archive.get_sdk(base)
+    finally:
+        archive.close_sdk()
+    assert _live_handles(lib) == 0
+
+
+def test_the_timeout_is_capped_below_the_pull_lock(setup, tmp_path):
+    from config.archive import TIMEOUT_CAP
+
+    # one GetChatData (perhaps with a token fetch inside) and the batch's processing fit in the lock
+    assert 2 * TIMEOUT_CAP * 1000 < keys.ARCHIVE_LOCK_TTL_MS
+    s = setup.configure(WECOM_ARCHIVE_TIMEOUT="120")
+    assert s.archive_timeout == TIMEOUT_CAP
+    assert any(n.startswith(f"WECOM_ARCHIVE_TIMEOUT=120: capped at {TIMEOUT_CAP} s") for n in s.notes)
+    assert not [p for p in s.problems if "TIMEOUT" in p]
+    assert setup.configure(WECOM_ARCHIVE_TIMEOUT="20").archive_timeout == 20
+
+    lib = _compile(tmp_path, FAKE_SDK_C)  # the stand-in echoes its timeout as publickey_ver
+    s = setup.configure(
+        WECOM_ARCHIVE_SDK_PATH=str(lib), WECOM_ARCHIVE_SECRET="right-secret", WECOM_ARCHIVE_TIMEOUT="300"
+    )
+    archive.install_sdk(None)
+    try:
+        assert archive.get_sdk(s).get_chat_data(0, 1)["chatdata"][0]["publickey_ver"] == TIMEOUT_CAP
+    finally:
+        archive.close_sdk()
+
+
+# --- the C library's stdout -----------------------------------------------------------------------------------
+
+
+def test_the_sdks_own_stdout_stays_out_of_the_logs(tmp_path, capfd):
+    import ctypes
+    import os
+
+    lib = _compile(tmp_path, FAKE_SDK_C)
+    sdks = [archive.NativeSdk(str(lib), "wwcorp", "right-secret") for _ in range(2)]
+    errors: list[BaseException] = []
+
+    def work(sdk):
+        try:
+            for _ in range(30):
+                assert sdk.get_chat_data(1, 1)["chatdata"]
+                assert sdk.decrypt_data("k", "m")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(sdks[i % 2],)) for i in range(4)]  # redirects overlap
+    [t.start() for t in threads]
+    [t.join(30) for t in threads]
+    for sdk in sdks:
+        sdk.close()
+    assert not errors
+    os.write(1, b"fd 1 is back\n")  # the process's stdout is where it was
+    ctypes.CDLL(None).fflush(None)  # anything the library left in C's buffers would come out now
+    out = capfd.readouterr().out
+    assert "LEAKED-ACCESS-TOKEN" not in out and out == "fd 1 is back\n", out
+
+
+# --- a wrong private key, named as such ------------------------------------------------------------------------
+
+WRONG_KEY = "the private key does not decrypt this record (check WECOM_ARCHIVE_PRIVATE_KEY / its version)"
+
+
+class _ImplicitRejection:
+    """A wrong RSA key under PKCS#1 v1.5 implicit rejection (OpenSSL 3.2+): no error, pseudo-random bytes."""
+
+    def __init__(self):
+        import random
+
+        self.rng = random.Random(14)
+
+    def decrypt(self, blob, pad):
+        return bytes(self.rng.randrange(1, 256) for _ in range(self.rng.randrange(17, 240)))
+
+
+class _Refusing:
+    """A wrong RSA key where decryption raises (older OpenSSL)."""
+
+    def decrypt(self, blob, pad):
+        raise ValueError("Decryption failed")
+
+
+@pytest.mark.parametrize("wrong", ["implicit rejection", "raises", "another real key"])
+def test_a_wrong_private_key_is_reported_as_such(setup, r, caplog, wrong):
+    chatter(setup, 2)
+    private_keys = {
+        "implicit rejection": [_ImplicitRejection()],
+        "raises": [_Refusing()],
+        "another real key": archive.load_private_keys(pem_of(_OTHER_KEY)),
+    }[wrong]
+    with caplog.at_level(logging.ERROR, logger="workers.archive"):
+        assert archive.Puller(r, setup, private_keys=private_keys).pull() == 0
+    errors = [p["error"] for p in archive.parked(r)]
+    assert len(errors) == 2 and all(e.startswith(WRONG_KEY) and "publickey_ver is 1" in e for e in errors), errors
+    assert caplog.text.count(WRONG_KEY) == 2
+    assert not setup.decrypted
+
+
+# --- retrying parked records: an errcode is a failure, not "gone" -----------------------------------------------
+
+
+def test_retry_parked_stops_on_an_errcode_and_keeps_the_records(setup, r, caplog, capsys):
+    from wecom_bot.sim.archive import ERR_IP_NOT_ALLOWED
+
+    settings = setup.configure()
+    foreign = _OTHER_KEY.public_key()
+    for i, uid in enumerate(["xiaolu", "aqing"]):
+        setup.text(ROOM, uid, "打卡", at("2026-11-23 09:00:00") + i, public_key=foreign, publickey_ver=2)
+    assert pull(r, setup) == 0 and len(archive.parked(r)) == 2
+    setup.configure(private_key_pem=setup.private_key_pem + pem_of(_OTHER_KEY))  # the key is fixed
+
+    setup.fail_next(ERR_IP_NOT_ALLOWED)  # but the server's IP is not (or no longer) trusted
+    calls = len(setup.get_calls)
+    with caplog.at_level(logging.ERROR, logger="workers.archive"):
+        assert archive.retry_parked(r, setup) == 0
+    assert len(setup.get_calls) == calls + 1  # stopped at the first failure
+    assert [p["seq"] for p in archive.parked(r)] == [1, 2]  # nothing taken for "gone"
+    assert f"errcode {ERR_IP_NOT_ALLOWED}" in caplog.text
+
+    setup.fail_next(ERR_IP_NOT_ALLOWED)
+    capsys.readouterr()
+    assert cli(["archive", "--retry-parked"]) == 1
+    out = capsys.readouterr().out
+    assert f"retry stopped: fetching seq 1 again: GetChatData answered errcode {ERR_IP_NOT_ALLOWED}" in out
+    assert "retried: 0 record(s)" in out and len(archive.parked(r)) == 2
+
+    assert cli(["archive", "--retry-parked"]) == 0  # the IP trusted again: both open
+    assert "retried: 2 record(s) fetched again, 2 post(s) queued" in capsys.readouterr().out
+    assert archive.parked(r) == []
+    rows = {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}
+    assert rows["xiaolu"]["checked_in"] and rows["aqing"]["checked_in"]
+
+
+def test_retry_parked_says_which_records_are_gone_or_still_closed(setup, r):
+    foreign = _OTHER_KEY.public_key()
+    for i in range(3):
+        setup.text(ROOM, "xiaolu", "打卡", at("2026-11-23 09:00:00") + i, public_key=foreign, publickey_ver=2)
+    assert pull(r, setup) == 0
+    del setup.records[0]  # WeCom no longer keeps the first
+    report = archive.retry_parked_report(r, setup)
+    assert report.gone == [1] and [seq for seq, _ in report.closed] == [2, 3] and not report.failed
+    assert all(error.startswith(WRONG_KEY) for _, error in report.closed)
+    assert [p["seq"] for p in archive.parked(r)] == [1, 2, 3]
+
+
+# --- a missing cursor: from the camp's start, or the last 24 hours ----------------------------------------------
+
+
+def test_the_first_pull_skips_what_is_older_than_the_last_24_hours(setup, r, monkeypatch, caplog):
+    settings = setup.configure()
+    monkeypatch.setattr(puller_module, "wall_clock", lambda: float(at("2026-11-25 12:00:00")))
+    setup.text(ROOM, "xiaolu", "打卡", at("2026-11-23 09:00:00"))  # kept by WeCom, but days ago
+    setup.text(ROOM, "aqing", "打卡", at("2026-11-24 11:59:00"))  # just over 24 hours ago
+    setup.text(ROOM, "momo", "打卡", at("2026-11-24 12:00:01"))
+    setup.text(ROOM, "xiaolu", "打卡", at("2026-11-25 11:00:00"))
+    with caplog.at_level(logging.INFO, logger="workers.archive"):
+        assert archive.Puller(r, setup).pull(limit=2, max_batches=1) == 0  # the cursor moves past the old
+        assert int(r.get(keys.ARCHIVE_SEQ)) == 2 and r.get(keys.ARCHIVE_FROM) is not None
+        assert archive.Puller(r, setup).pull(limit=2) == 2
+    assert int(r.get(keys.ARCHIVE_SEQ)) == 4 and r.get(keys.ARCHIVE_FROM) is None  # caught up
+    assert "no cursor" in caplog.text and "2 record(s) from before the start skipped" in caplog.text
+    assert not {m["userid"]: m for m in register_rows(r, settings, "2026-11-23")}["xiaolu"]["checked_in"]
+    assert not {m["userid"]: m for m in register_rows(r, settings, "2026-11-24")}["aqing"]["checked_in"]
+    assert {m["userid"]: m for m in register_rows(r, settings, "2026-11-24")}["momo"]["checked_in"]
+    assert {m["userid"]: m for m in register_rows(r, settings, "2026-11-25")}["xiaolu"]["checked_in"]
+
+    setup.text(ROOM, "aqing", "打卡", at("2026-11-20 09:00:00"))  # an old post with a new seq, caught up:
+    assert pull(r, setup) == 1  # counts as any other (the catch-up is over)
+
+
+def test_a_lost_cursor_starts_again_from_the_camps_start(setup, r, monkeypatch):
+    settings = setup.configure(GROUP_XHS01_CAMP_START="2026-11-24")
+    monkeypatch.setattr(puller_module, "wall_clock", lambda: float(at("2026-11-27 12:00:00")))
+    setup.text(ROOM, "xiaolu", "打卡", at("2026-11-23 23:59:59"))  # before the camp
+    setup.text(ROOM, "aqing", "打卡", at("2026-11-24 00:00:01"))  # its first day, three days ago
+    setup.text("wrchat02", "leader2", "打卡", at("2026-11-25 09:00:00"))  # xhs02: no camp dates, > 24 h
+    setup.text(ROOM, "momo", "打卡", at("2026-11-27 09:00:00"))
+    assert pull(r, setup) == 2
+    rows = {m["userid"]: m for m in register_rows(r, settings, "2026-11-24")}
+    assert rows["aqing"]["checked_in"] and rows["aqing"]["total"] == 1
+    assert rows["xiaolu"]["total"] == 0
+
+    r.delete(keys.ARCHIVE_SEQ)  # the cursor lost (say a restore): read again from the camp's start
+    assert pull(r, setup) == 0  # the same posts, counted once
+    assert r.get(keys.ARCHIVE_FROM) is None and int(r.get(keys.ARCHIVE_SEQ)) == 4
+    rows = {m["userid"]: m for m in register_rows(r, settings, "2026-11-27")}
+    assert rows["aqing"]["total"] == 1 and rows["momo"]["total"] == 1 and rows["xiaolu"]["total"] == 0

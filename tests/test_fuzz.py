@@ -1,6 +1,6 @@
-"""Hostile input: a hypothesis fuzz suite over both callback endpoints, /wecom/robot and
-/wecom/callback, GET (URL verification) and POST, through the real Flask app and a real Redis; the
-raw-HTTP cases (chunked bodies, bytes that are not UTF-8 in the request line) through gunicorn with
+"""Hostile input: a hypothesis fuzz suite over the callback endpoints, /wecom/robot and /wecom/callback
+(XML) and /wecom/aibot (JSON), GET (URL verification) and POST, through the real Flask app and a real
+Redis; the raw-HTTP cases (chunked bodies, bytes that are not UTF-8 in the request line) through gunicorn with
 the Procfile's flags.
 
 The contract (docs/DESIGN.md): 403 bad signature or corp id; 400 anything malformed; 413 a body over
@@ -42,7 +42,7 @@ from hypothesis import strategies as st
 
 from wecom_bot import create_app
 from wecom_bot.crypto import CallbackCrypto
-from wecom_bot.sim.builders import app_xml, robot_xml, sign
+from wecom_bot.sim.builders import aibot_json, app_xml, robot_xml, sign, sign_aibot
 from workers import ingest, jobs, keys, streams
 
 from reliability_report import clean_environ, start_gunicorn
@@ -66,10 +66,12 @@ LIMIT = 256 * 1024
 CORP, AGENT, SECRET = "wwfuzzcorp01", "1000002", "fuzz-app-secret-0b9d7c5e3a1f"
 ROBOT_TOKEN, ROBOT_AES = "fzRobotTok3nA1", "FzRobotAesKey0123456789abcdefghijklmnopqrst"
 APP_TOKEN, APP_AES = "fzAppTok3nB2", "FzAppAesKey0123456789abcdefghijklmnopqrstuv"
+AIBOT_TOKEN, AIBOT_AES = "fzAiBotTok3nC3", "FzAiBotAesKey0123456789abcdefghijklmnopqrst"
 CHAT, MEMBERS = "fzchat01", ["fzu1", "fzu2", "fzu3"]
 WEBHOOK_KEY = "fz-hook-7d1c0b2a-secret"
 ROBOT = CallbackCrypto(ROBOT_TOKEN, ROBOT_AES, "")
 APP = CallbackCrypto(APP_TOKEN, APP_AES, CORP)
+AIBOT = CallbackCrypto(AIBOT_TOKEN, AIBOT_AES, "")
 ENDPOINTS = {"robot": ("/wecom/robot", ROBOT), "app": ("/wecom/callback", APP)}
 TS = 1_773_630_000  # 2026-03-16 11:00 Asia/Shanghai
 
@@ -87,6 +89,8 @@ SERVICE = {
     "WECOM_ROBOT_ENCODING_AES_KEY": ROBOT_AES,
     "WECOM_TOKEN": APP_TOKEN,
     "WECOM_ENCODING_AES_KEY": APP_AES,
+    "WECOM_AIBOT_TOKEN": AIBOT_TOKEN,
+    "WECOM_AIBOT_ENCODING_AES_KEY": AIBOT_AES,
     "BOT_GROUPS": "fz01",
     "GROUP_FZ01_CHAT_ID": CHAT,
     "GROUP_FZ01_NAME": "模糊测试组",
@@ -1036,3 +1040,94 @@ def test_raw_http_through_gunicorn(own_redis, procs, report):
         + (f"; problems: {problems[:3]}" if problems else ""),
     )
     assert problems == [] and healthy == 200
+
+
+# =====================================================================================================
+# 9. The AI bot (/wecom/aibot): hostile JSON in the envelope and in the signed message, forged
+#    arguments, wrong credentials; what it accepts is processed cleanly
+# =====================================================================================================
+JSON_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**80), 2**80) | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=16,
+)
+HOSTILE_JSON = st.one_of(
+    JSON_VALUE.map(lambda v: json.dumps(v, ensure_ascii=False)),
+    st.integers(1, 4000).map(lambda n: "[" * n + "]" * n),  # deep nesting
+    st.integers(1, 4000).map(lambda n: '{"a":' * n + "1" + "}" * n),
+    st.just('{"encrypt": NaN}'),
+    st.just('{"encrypt": "x", "encrypt": "y"}'),
+    st.just("1" * 5000),  # a number longer than int() takes
+    st.text(max_size=200),
+)
+AIBOT_FIELDS = ("msgid", "aibotid", "chatid", "chattype", "from", "response_url", "msgtype", "text", "create_time")
+
+
+@FUZZ
+@given(
+    case=st.sampled_from(["envelope", "message", "message", "fields", "fields", "forged", "credentials"]),
+    hostile=HOSTILE_JSON,
+    data=st.data(),
+)
+def _aibot(svc, tally, case, hostile, data):
+    svc.reset()
+    msgid = f"fz-ai-{uuid.uuid4().hex[:12]}"
+    userid = data.draw(st.sampled_from(MEMBERS + ["stranger", "fzlead"]), label="userid")
+    text = data.draw(st.sampled_from(["@打卡助手 打卡", "@打卡助手 我的", "@打卡助手 帮助", "", "🎉", "@打卡助手 ]]>"]))
+    genuine = aibot_json(CHAT, userid, text, msgid=msgid, create_time=TS)
+    s = sign_aibot(AIBOT, genuine, TS, nonce="n0")
+    path, query = s.path.split("?", 1)
+    body, allowed, stored = s.body, {200}, msgid
+    if case == "envelope":  # the body is not the AI bot's envelope, whatever the signature says
+        body, allowed, stored = hostile.encode("utf-8", "surrogatepass"), {400, 403}, None
+    elif case == "message":  # genuinely signed, the message is anything at all
+        s = sign_aibot(AIBOT, hostile, TS, nonce="n0")
+        path, query = s.path.split("?", 1)
+        body, allowed, stored = s.body, {200, 400}, None
+    elif case == "fields":  # genuinely signed, some fields dropped or replaced by any JSON value
+        message = json.loads(genuine)
+        for name in data.draw(st.sets(st.sampled_from(AIBOT_FIELDS), min_size=1, max_size=3), label="fields"):
+            replaced = data.draw(st.none() | JSON_VALUE, label=name)
+            if replaced is None:
+                message.pop(name, None)
+            else:
+                message[name] = replaced
+        s = sign_aibot(AIBOT, json.dumps(message, ensure_ascii=False), TS, nonce="n0")
+        path, query = s.path.split("?", 1)
+        body, allowed, stored = s.body, {200, 400}, None
+    elif case == "forged":
+        args = dict(q.split("=", 1) for q in query.split("&"))
+        which = data.draw(st.sampled_from(["msg_signature", "timestamp", "nonce"]), label="which")
+        how = data.draw(ARG_MUTATION.filter(lambda m: m[0] != "keep"), label="how")
+        sent = mutate_arg(args[which], how)
+        if sent == [args[which]] or (which == "msg_signature" and sent == [args[which].upper()]):
+            assume(False)
+        pairs = [(k, v) for k, v in args.items() if k != which] + [(which, v) for v in sent or []]
+        query, allowed, stored = urlencode(pairs), {400, 403}, None
+    elif case == "credentials":
+        token = data.draw(st.sampled_from([AIBOT_TOKEN, "someoneElse9"]), label="token")
+        aes = data.draw(st.sampled_from([AIBOT_AES, APP_AES, ROBOT_AES]), label="aes")
+        rid = data.draw(st.sampled_from(["", CORP, "x"]), label="rid")
+        assume((token, aes, rid) != (AIBOT_TOKEN, AIBOT_AES, ""))
+        s = sign_aibot(CallbackCrypto(token, aes, rid), genuine, TS, nonce="n0")
+        path, query = s.path.split("?", 1)
+        body, allowed, stored = s.body, {400, 403} if token == AIBOT_TOKEN else {403}, None
+    status, _ = svc.request("POST", path, query, body)
+    judge(tally, svc, status, allowed, f"aibot {case}", genuine_msgid=stored)
+    if status == 200:
+        n, errors = svc.process()
+        if errors or n != 1:
+            tally.lost += 1
+            raise AssertionError(f"an accepted AI-bot message ({case}) was not processed cleanly: {n}, {errors[:2]}")
+
+
+def test_fuzz_aibot_json_endpoint(svc, report):
+    tally = Tally()
+    run_strategy(
+        report,
+        "the AI bot's JSON: hostile envelopes and messages (deep nesting, huge numbers, duplicate keys, any value "
+        "in any field), forged arguments, wrong token, key or receive id; accepted ones processed",
+        tally,
+        lambda: _aibot(svc, tally),
+    )
+    assert tally.statuses[200] > 0 and tally.statuses[400] > 0 and tally.statuses[403] > 0

@@ -1,5 +1,6 @@
-"""The two WeCom callback endpoints. Verify, decrypt, parse, dedupe, persist, answer: nothing else
-happens here, so WeCom gets its answer in milliseconds and the work is done by the workers.
+"""The WeCom callback endpoints: /wecom/robot (group robots, XML), /wecom/callback (the self-built app,
+XML) and /wecom/aibot (the 智能机器人 in API mode, JSON). Verify, decrypt, parse, dedupe, persist, answer:
+nothing else happens here, so WeCom gets its answer in milliseconds and the work is done by the workers.
 
 Status codes (docs/DESIGN.md): 200 once the message is in Redis, 403 bad signature or receive id,
 400 malformed input, 413 too large, 503 Redis unreachable. Never 500.
@@ -16,12 +17,13 @@ import time
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
 import redis
 
 from config.settings import Settings, get_settings
+from wecom_bot.aibot import parse_aibot, parse_json_envelope
 from wecom_bot.crypto import BadSignature, CallbackCrypto, CallbackError, Malformed
 from wecom_bot.xmlparse import parse_app, parse_envelope, parse_robot
 from workers import ingest, keys
@@ -29,8 +31,21 @@ from workers.connection import get_redis
 
 log = logging.getLogger(__name__)
 
-Parser = Callable[[str, int], dict[str, Any]]  # parse_robot / parse_app: (xml, timestamp) -> event
-PATHS: dict[str, tuple[str, Parser]] = {"/wecom/robot": ("robot", parse_robot), "/wecom/callback": ("app", parse_app)}
+Envelope = Callable[[bytes], str]  # parse_envelope / parse_json_envelope: the POST body -> its encrypt text
+Parser = Callable[[str, int], dict[str, Any]]  # parse_robot / parse_app / parse_aibot: (plaintext, timestamp) -> event
+
+
+class Route(NamedTuple):
+    kind: str  # robot | app | aibot: the event's source, the metrics' endpoint label
+    envelope: Envelope
+    parse: Parser
+
+
+PATHS: dict[str, Route] = {
+    "/wecom/robot": Route("robot", parse_envelope, parse_robot),
+    "/wecom/callback": Route("app", parse_envelope, parse_app),
+    "/wecom/aibot": Route("aibot", parse_json_envelope, parse_aibot),
+}
 
 
 class TooLarge(CallbackError):
@@ -39,6 +54,10 @@ class TooLarge(CallbackError):
 
 class NotAllowed(CallbackError):
     status = 405
+
+
+class NotConfigured(BadSignature):
+    """This endpoint's token and key are not set (or the key is not one): nothing can be verified."""
 
 
 class Stale(CallbackError):
@@ -52,14 +71,33 @@ def _crypto(token: str, aes_key: str, receive_id: str) -> CallbackCrypto:
     return CallbackCrypto(token, aes_key, receive_id)
 
 
-def _endpoint_crypto(kind: str, s: Settings) -> CallbackCrypto | None:
-    if kind == "robot":
-        return _crypto(s.robot_token, s.robot_aes_key, "") if s.robot_token and s.robot_aes_key else None
-    return _crypto(s.token, s.aes_key, s.corp_id) if s.token and s.aes_key else None
+# each endpoint's (token, EncodingAESKey, receive id) and the variables that set them
+_SECRETS: dict[str, Callable[[Settings], tuple[str, str, str]]] = {
+    "robot": lambda s: (s.robot_token, s.robot_aes_key, ""),
+    "app": lambda s: (s.token, s.aes_key, s.corp_id),
+    "aibot": lambda s: (s.aibot_token, s.aibot_aes_key, ""),
+}
+_VARIABLES = {
+    "robot": "WECOM_ROBOT_TOKEN and WECOM_ROBOT_ENCODING_AES_KEY",
+    "app": "WECOM_TOKEN and WECOM_ENCODING_AES_KEY",
+    "aibot": "WECOM_AIBOT_TOKEN and WECOM_AIBOT_ENCODING_AES_KEY",
+}
+
+
+def _endpoint_crypto(kind: str, s: Settings) -> CallbackCrypto:
+    """The endpoint's crypto; 403 when it is not configured, or configured with a key that cannot be one
+    (nothing it receives could be verified: `wecom-bot check-config` names the variable)."""
+    token, aes_key, receive_id = _SECRETS[kind](s)
+    if not token or not aes_key:
+        raise NotConfigured(f"the {kind} callback is not configured ({_VARIABLES[kind]})")
+    try:
+        return _crypto(token, aes_key, receive_id)
+    except ValueError:
+        raise NotConfigured(f"the {kind} callback's EncodingAESKey is invalid ({_VARIABLES[kind]})") from None
 
 
 class CallbackApp:
-    """WSGI middleware: answers /wecom/robot and /wecom/callback itself, passes the rest to `app`."""
+    """WSGI middleware: answers the callback PATHS itself, passes the rest to `app`."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]], max_body: int) -> None:
         self.app, self.max_body = app, max_body
@@ -68,7 +106,7 @@ class CallbackApp:
         route = PATHS.get(environ.get("PATH_INFO", ""))
         if route is None:
             return self.app(environ, start_response)
-        status, body = handle(route[0], route[1], environ, self.max_body)
+        status, body = handle(route, environ, self.max_body)
         data = body.encode("utf-8")
         start_response(
             f"{status} {HTTPStatus(status).phrase}",
@@ -77,11 +115,12 @@ class CallbackApp:
         return [data]
 
 
-def handle(kind: str, parse: Parser, environ: dict[str, Any], max_body: int) -> tuple[int, str]:
+def handle(route: Route, environ: dict[str, Any], max_body: int) -> tuple[int, str]:
     """(status, body) for one callback request; every failure maps to its status, never a 500."""
+    kind = route.kind
     status = 500
     try:
-        status, body = _process(kind, parse, environ, max_body)
+        status, body = _process(route, environ, max_body)
         return (200 if status == 0 else status), body
     except CallbackError as exc:
         status = exc.status
@@ -99,14 +138,13 @@ def handle(kind: str, parse: Parser, environ: dict[str, Any], max_body: int) -> 
         _count(kind, status)
 
 
-def _process(kind: str, parse: Parser, environ: dict[str, Any], max_body: int) -> tuple[int, str]:
+def _process(route: Route, environ: dict[str, Any], max_body: int) -> tuple[int, str]:
+    kind = route.kind
     method = environ.get("REQUEST_METHOD", "GET")
     if method not in ("GET", "POST"):
         raise NotAllowed(f"{method} is not allowed here: WeCom uses GET to verify the URL and POST to deliver")
     settings = get_settings()
     crypto = _endpoint_crypto(kind, settings)
-    if crypto is None:
-        raise BadSignature(f"the {kind} callback is not configured")
     args = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     signature, timestamp, nonce = (args.get(name, [""])[0] for name in ("msg_signature", "timestamp", "nonce"))
     if not signature or not timestamp or not nonce:
@@ -119,8 +157,9 @@ def _process(kind: str, parse: Parser, environ: dict[str, Any], max_body: int) -
         if not echostr:
             raise Malformed("missing echostr")
         return 200, crypto.verify_url(signature, timestamp, nonce, echostr)
-    encrypt = parse_envelope(_read_body(environ, max_body))
-    event = parse(crypto.decrypt(signature, timestamp, nonce, encrypt), int(timestamp))
+    encrypt = route.envelope(_read_body(environ, max_body))
+    # the event may carry a capability (the AI bot's response_url): it goes to the inbox, never to a log
+    event = route.parse(crypto.decrypt(signature, timestamp, nonce, encrypt), int(timestamp))
     if ingest.accept(get_redis(), event, count_as=f"callbacks:{kind}:200"):
         log.debug("%s message %s accepted", kind, event["msgid"])
     else:

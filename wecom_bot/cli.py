@@ -204,9 +204,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from workers import archive
 
     settings = load()
+    settings.problems.extend(archive.library_problems(settings))  # the SDK loads and has its functions
     for note in settings.notes:
         print(f"note: {note}")
-    print(f"sources: {archive.sources_line(settings)}")
+    sources = archive.sources_line(settings)
+    if settings.aibot_token and settings.aibot_aes_key:  # the 智能机器人 (/wecom/aibot)
+        sources = "AI bot callback" if sources == "none" else f"{sources}, AI bot callback"
+    print(f"sources: {sources}")
     if settings.problems:
         for problem in settings.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -218,23 +222,61 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_archive(args: argparse.Namespace) -> int:
     """The message archive: which source is active, the cursor, and the records parked because they
-    did not decrypt (fetched again with --retry-parked once the key is fixed)."""
+    did not decrypt (fetched again with --retry-parked once the key is fixed); --rooms: the room ids
+    where configured members posted, with counts (never content), to map with GROUP_<KEY>_ROOM_ID."""
     from workers import archive, keys
 
     settings, r = get_settings(), get_redis()
     print(f"sources: {archive.sources_line(settings)}")
     if not archive.is_configured(settings):
         return 0
+    if args.rooms:
+        return _archive_rooms(settings, r)
     print(f"cursor: seq {int(r.get(keys.ARCHIVE_SEQ) or 0)}")
+    seen = archive.rooms(r, settings)
+    if seen:
+        unmapped = sum(1 for room in seen if not room["group"])
+        print(f"rooms: {len(seen) - unmapped} mapped, {unmapped} unmapped (`wecom-bot archive --rooms` lists them)")
     parked = archive.parked(r)
     for p in parked:
         print(
             f"parked: seq {p.get('seq')} msgid {p.get('msgid')} key version {p.get('publickey_ver')}: {p.get('error')}"
         )
     if args.retry_parked and parked:
-        print(f"retried: {archive.retry_parked(r, archive.get_sdk(settings), settings)} record(s) fetched again")
-    elif not parked:
+        try:
+            sdk = archive.get_sdk(settings)
+        except archive.ArchiveSdkError as exc:  # a library that is not the SDK, or Init refused
+            print(f"retry not possible: {exc}", file=sys.stderr)
+            return 1
+        report = archive.retry_parked_report(r, sdk, settings)
+        for seq, error in report.closed[:20]:
+            print(f"still parked: seq {seq}: {error}")
+        if len(report.closed) > 20:
+            print(f"still parked: {len(report.closed) - 20} more")
+        if report.gone:
+            print(f"no longer kept by WeCom (stay parked): seq {', '.join(map(str, report.gone))}")
+        if report.failed:
+            print(f"retry stopped: {report.failed}; the records stay parked, run this again later")
+        print(f"retried: {len(report.opened)} record(s) fetched again, {report.added} post(s) queued")
+        return 1 if report.failed else 0
+    if not parked:
         print("parked: none")
+    return 0
+
+
+def _archive_rooms(settings: Settings, r) -> int:
+    from workers import archive
+
+    seen = archive.rooms(r, settings)
+    if not seen:
+        print("rooms: none seen yet (the puller counts them as it reads records)")
+        return 0
+    print("rooms where configured members posted (set GROUP_<KEY>_ROOM_ID to map one to a group):")
+    for room in seen:
+        group = settings.groups.get(room["group"])
+        where = f"group {group.key} ({group.display})" if group else "unmapped"
+        last = datetime.fromtimestamp(room["last"], ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M")
+        print(f"  {room['room']}  {room['posts']} post(s), latest {last}  {where}")
     return 0
 
 
@@ -306,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("archive", help="the message archive: cursor and parked records")
     p.add_argument("--retry-parked", action="store_true", help="fetch the parked records again")
+    p.add_argument("--rooms", action="store_true", help="room ids where configured members posted, with counts")
     p.set_defaults(func=cmd_archive)
 
     p = sub.add_parser("check-config", help="validate the environment")

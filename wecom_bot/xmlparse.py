@@ -11,8 +11,9 @@ The event dict (the inbox format) is plain JSON::
      "userid": str, "name": str, "alias": str, "msgtype": str, "text": str, "has_image": bool,
      "event": str, "ts": int}
 
-The robot's WebhookUrl carries the robot's secret key and GetChatInfoUrl a one-time code: neither is
-ever copied into the dict.
+(The AI bot's JSON gives the same dict with source "aibot", plus "aibotid" and "response_url":
+wecom_bot/aibot.py.) The robot's WebhookUrl carries the robot's secret key and GetChatInfoUrl a
+one-time code: neither is ever copied into the dict.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 `accept()` is all the callback does after decrypting: dedupe on msgid and append to the inbox in
 one Lua call, so a 200 always means the message is in Redis. Callbacks of one process that arrive
 together share that call (workers/group_commit.py); each still waits for its own outcome.
-`drain_inbox()` (an RQ job) reads batches and `process_batch` handles each in named steps: route
-every event (`handlers.router`), keep the names it brings, follow announcements, count the
-check-ins, answer (commands, hints, check-in replies) and post. Every effect is keyed by the message
+`drain_inbox()` (an RQ job) reads batches and `process_batch` handles each in named steps: prepare
+the AI bot's posts (workers/aibot.py: their response_urls kept apart, open userids converted, senders
+named), route every event (`handlers.router`), keep the names it brings, follow announcements, count
+the check-ins, answer (commands, hints, check-in replies) and post. Every effect is keyed by the message
 id, so a retried, replayed or reclaimed entry changes nothing twice.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -35,7 +37,20 @@ from handlers.router import (
 )
 from handlers.sanitize import clean_name, clean_text
 from handlers.streaks import DayBits, first_base, goal_for_week, parse_goals, record
-from workers import announce, commands, jobs, keys, newcomers, outbound, prompts, replies, scripts, streams
+from workers import (
+    aibot,
+    announce,
+    commands,
+    directory,
+    jobs,
+    keys,
+    newcomers,
+    outbound,
+    prompts,
+    replies,
+    scripts,
+    streams,
+)
 from workers.connection import get_redis
 from workers.group_commit import GroupCommit, PerProcess
 
@@ -77,7 +92,9 @@ def drain_inbox() -> int:
 def process_batch(r: redis.Redis, entries: list[tuple[str, dict]]) -> list[str]:
     """Handle a batch; returns the entry ids that are finished (the rest stay pending)."""
     settings = get_settings()
-    batch = _route(settings, _MemberCache(r, settings), entries)
+    members = _MemberCache(r, settings)
+    aibot.prepare(r, settings, members, entries)
+    batch = _route(settings, members, entries)
     if any(event.get("event") == "msgaudit_notify" for _, event in entries):
         _wake_archive()
     _store_names(r, settings, batch.learnt)
@@ -133,11 +150,17 @@ def _note_post(batch: _Batch, members: _MemberCache, ctx: Context, event: dict) 
                 str(event["msgid"]),
             )
         )
-    if ctx.group_key and event.get("name") and event.get("msgtype") != "event":
+    if ctx.group_key and event.get("name") and event.get("msgtype") != "event" and not _roster_named(event):
         batch.learnt[ctx.group_key][event["userid"]] = event["name"]
         # later messages of this batch see the name, as they would in a batch of their own:
         # the outcome must not depend on where batches start (a replay sees the name stored)
         members.learn(ctx.group_key, event["userid"], event["name"])
+
+
+def _roster_named(event: dict) -> bool:
+    """The event's name was given by the worker from the roster (an AI-bot post brings none): not a
+    name learnt from a post, so never stored as one."""
+    return bool(event.get(aibot.NAME_FROM_ROSTER))
 
 
 def _wake_archive() -> None:
@@ -168,7 +191,9 @@ def _count_checkins(
     first becomes the check-in of the post it confirms (workers.prompts)."""
     confirmed = prompts.resolve_confirms(r, planned)
     checkins = [(event, a) for _, event, actions in planned for a in actions if isinstance(a, Checkin)]
-    results = _apply_checkins(r, settings, [(e["msgid"], a) for e, a in checkins]) if checkins else []
+    unnamed = {e["msgid"] for e, _ in checkins if _roster_named(e)}  # no name of their own to keep
+    todo = [(e["msgid"], a) for e, a in checkins]
+    results = _apply_checkins(r, settings, todo, unnamed) if checkins else []
     if confirmed:  # only once counted: a crash before this line replays the confirmation whole
         r.delete(*confirmed)
     return [(event, a, res) for (event, a), res in zip(checkins, results, strict=True)]
@@ -189,9 +214,12 @@ def _respond(
     outgoing: list[dict] = []
     for entry_id, event, actions in batch.planned:
         try:
+            marks = (len(outgoing), len(hints), len(to_route))
             outgoing += _other_effects(r, settings, event, actions, hints)
             if event["msgid"] not in answered:
                 outgoing += _checkin_replies(event, by_message.get(event["msgid"], []), book, to_route)
+            if aibot.is_aibot(event):
+                outgoing += _answer_aibot(settings, event, outgoing, hints, to_route, marks)
         except Exception:
             log.exception("could not finish message %s", event.get("msgid"))
             continue
@@ -200,6 +228,29 @@ def _respond(
     outgoing += replies.route_replies(r, settings, to_route)
     book.flush()
     return outgoing
+
+
+def _answer_aibot(
+    settings: Settings,
+    event: dict,
+    outgoing: list[dict],
+    hints: list[Hint],
+    to_route: list,
+    marks: tuple[int, int, int],
+) -> list[dict]:
+    """The group messages answering an AI-bot post (those added since `marks`) carry its msgid, so
+    that they go through its response_url when the group has no robot. Such a check-in reply is
+    not gathered with others (it has a URL of its own): it is returned, to be posted at once."""
+    chat_id = event.get("chat_id")
+    group = settings.group_by_chat(chat_id) if isinstance(chat_id, str) and chat_id else None
+    if group is None:
+        return []
+    out, hint_at, route_at = marks
+    aibot.tag(event, group.key, outgoing[out:] + [h.msg for h in hints[hint_at:]] + [i[0] for i in to_route[route_at:]])
+    own = [i for i in to_route[route_at:] if outbound.message_route(settings, i[0])[0] == "aibot"]
+    if own:
+        to_route[route_at:] = [i for i in to_route[route_at:] if i not in own]
+    return [i[0] for i in own]
 
 
 def _clean(event: dict) -> None:
@@ -243,9 +294,9 @@ class _MemberCache:
         self._lookups: dict[str, tuple[dict[str, str], dict[str, tuple[str, ...]]]] = {}
 
     def names(self, group: Group) -> dict[str, str]:
-        """userid -> display name."""
+        """userid -> display name (directory.pick_name: learnt from posts, configured, the directory's)."""
         if group.key not in self._names:
-            self._store(group, self.r.hgetall(keys.names(group.key)))
+            self.prefetch([group])
         return self._names[group.key]
 
     def prefetch(self, groups) -> None:
@@ -258,16 +309,19 @@ class _MemberCache:
         if not todo:
             return
         with self.r.pipeline(transaction=False) as p:
-            for key in todo:
+            for key, g in todo.items():
                 p.hgetall(keys.names(key))
+                p.hmget(keys.DIR_NAMES, list(g.members) or [""])
             raws = p.execute()
-        for g, raw in zip(todo.values(), raws, strict=True):
-            self._store(g, raw)
+        for i, g in enumerate(todo.values()):
+            self._store(g, raws[2 * i], raws[2 * i + 1])
 
-    def _store(self, group: Group, raw: dict) -> None:
+    def _store(self, group: Group, raw: dict, dir_raw: list) -> None:
         learnt = {k.decode(): v.decode() for k, v in raw.items()}
+        found = dict(zip(group.members, directory.read(dir_raw), strict=False))
         for uid in group.members:
-            learnt.setdefault(uid, group.display_names.get(uid, uid))
+            if not learnt.get(uid):
+                learnt[uid] = directory.pick_name(uid, learnt, group.display_names, found)
         self._names[group.key] = learnt
 
     def learn(self, group_key: str, userid: str, name: str) -> None:
@@ -345,7 +399,11 @@ def _context(settings: Settings, members: _MemberCache, event: dict) -> Context:
     )
 
 
-def _apply_checkins(r: redis.Redis, settings: Settings, actions: list[tuple[str, Checkin]]) -> list[dict]:
+def _apply_checkins(
+    r: redis.Redis, settings: Settings, actions: list[tuple[str, Checkin]], unnamed: AbstractSet[str] = frozenset()
+) -> list[dict]:
+    """Count each check-in (checkin.lua); the name it carries is kept as learnt, except for the
+    messages in `unnamed` (their name came from the roster)."""
     checkin = scripts.script("checkin", r)
     with r.pipeline(transaction=False) as p:
         for msgid, a in actions:
@@ -366,7 +424,7 @@ def _apply_checkins(r: redis.Redis, settings: Settings, actions: list[tuple[str,
                     a.day,
                     default_base,
                     a.userid,
-                    a.name if a.name != a.userid else "",
+                    a.name if a.name != a.userid and msgid not in unnamed else "",
                     " ".join(_kept_links(a.links)),
                     keys.EFFECT_TTL,
                     LINKS_KEPT,
@@ -446,7 +504,7 @@ def _checkin_replies(event: dict, results: list, book: replies.PraiseBook, to_ro
             to_route.append((msg, msgid, "、".join(names), praise.chain_short(), ""))
         return []
     action, res = results[0]
-    if res["status"] == 0 and event.get("source") != "robot":
+    if res["status"] == 0 and event.get("source") not in ("robot", aibot.SOURCE):
         return []  # the archive sees every re-post of a chain: only the first one deserves an answer
     text, words = book.reply(action, res, msgid)
     msg = group_post(f"reply:{msgid}", action.group, text).msg

@@ -1,6 +1,7 @@
 """Every Redis key of the service (prefix `wb:`): the check-in state, the schedule, commands and
-announcements, the inbox and outbox streams, the outbox (`wb:out:*`), the WeCom API client and the
-message archive (`wb:archive:*`), with the fixed lifetimes (TTLs) of those keys. The other modules
+announcements, the inbox and outbox streams, the outbox (`wb:out:*`), the WeCom API client, names
+from the directory (`wb:dir:*`), the AI bot's open userids and response_urls, and the message archive
+(`wb:archive:*`), with the fixed lifetimes (TTLs) of those keys. The other modules
 take their keys and TTLs from here and spell none of their own. The `Stream` objects of the inbox and
 outbox live in workers/streams.py, on the keys defined here."""
 
@@ -269,17 +270,53 @@ def token_lock(corp_id: str, agent_id) -> str:
     return token(corp_id, agent_id) + ":lock"
 
 
+# --- names from the directory (workers/directory.py) ----------------------------------------------
+DIR_NAMES = "wb:dir:names"  # userid -> display name from user/get (corp-wide: one name per userid)
+DIR_CHECKED = "wb:dir:checked"  # userid -> when user/get last answered for it (a name or "no such user")
+DIR_MISSES = "wb:dir:misses"  # group key -> when a miss last fetched its names (zset, score = unix time)
+DIR_MISS_EVERY = 60.0  # seconds: a group's names are fetched on a miss at most this often
+
+
+def dir_daily(local_day: str) -> str:
+    """The claim of the daily directory refresh of a local day (YYYY-MM-DD), kept SLOT_CLAIM_TTL."""
+    return f"wb:dir:daily:{local_day}"
+
+
+# --- the AI bot (智能机器人, workers/aibot.py) --------------------------------------------------------
+AIBOT_URL_TTL = 3600  # WeCom's response_url is usable once, within an hour of the post
+
+
+def aibot_url(msgid: str) -> str:
+    """The response_url of one AI-bot post: a hash {url, spent, tried} (a capability URL: under
+    TOKEN_PREFIX, so a credential left out of backups), marked spent once it answered, expiring with
+    the hour WeCom gives it."""
+    return f"{TOKEN_PREFIX}aibot:{msgid}"
+
+
+OPENID_TTL = 30 * 24 * 3600  # an open userid's userid: stable for the corp and app
+OPENID_MISS_TTL = 3600  # an open userid WeCom would not convert: asked again after this
+
+
+def openid(open_userid: str) -> str:
+    """The userid an encrypted open userid converts to ("" when WeCom would not convert it)."""
+    return f"wb:openid:{open_userid}"
+
+
 # --- the message archive (workers/archive/) ----------------------------------------------------------
 ARCHIVE_SEQ = "wb:archive:seq"  # the cursor: the last seq whose record is done
 ARCHIVE_LOCK = "wb:archive:lock"  # the pull lock: a random token with a TTL (ARCHIVE_LOCK_TTL_MS)
 ARCHIVE_AGAIN = "wb:archive:again"  # set by a puller that found the lock taken: the holder pulls once more
 ARCHIVE_QUEUED = "wb:archive:queued"  # a pull job is queued and has not started yet (tick, msgaudit_notify)
 ARCHIVE_PARKED = "wb:archive:parked"  # hash seq -> JSON {seq, msgid, publickey_ver, error, at}
+ARCHIVE_FROM = "wb:archive:from"  # ms when the cursor was found missing: the catch-up skips older posts
+ARCHIVE_ROOMS = "wb:archive:rooms"  # hash roomid -> posts of configured people seen there (no content)
+ARCHIVE_ROOMS_LAST = "wb:archive:rooms:last"  # hash roomid -> epoch seconds of the latest such post
 
 ARCHIVE_LOCK_TTL_MS = 60_000  # the pull lock (and the "pull again" flag), renewed per batch
 ARCHIVE_QUEUED_TTL = 120  # a queued pull that never starts (workers down) is queued again after this
 ARCHIVE_MARK_TTL = 26 * 3600  # a recall counts only on the same local day: a day and some slack
 ARCHIVE_RECALLED_TTL = 8 * 24 * 3600  # how long a recall is remembered for a parked post fetched again
+ARCHIVE_ROOMS_TTL = 30 * 24 * 3600  # the room tally (`wecom-bot archive --rooms`), renewed as posts come
 
 
 def archive_posted(msgid: str) -> str:

@@ -10,13 +10,17 @@ An outbound message is a JSON dict:
      "content": "...",
      "mentions": [["zhangsan", "张三"], ...],  group posts: who to @
      "file": {"path": "...", "name": "..."},  msgtype file
+     "aibot": "<msgid>",                       answers that AI-bot post (optional)
      "not_before": unix ts (optional), "created": unix ts}
 
 `post(r, msg)` enqueues it once per id (a second post of the same id is a no-op for 7 days).
 Content over WeCom's byte limit is split on line boundaries into parts `<id>#1`, `<id>#2`, ...
 (mentions on the first). Routing is decided at send time from the settings: a group goes to its
 robot's webhook if it has a key, else to appchat/send; a user list to the app's message/send. The
-webhook key is never written to Redis or to a job argument.
+webhook key is never written to Redis or to a job argument. A group post answering an AI-bot post
+carries `"aibot": <that post's msgid>`: without a robot it goes through the post's response_url
+(workers/aibot.py keeps the URL in Redis apart from the message; its channel `aibot:<group>` has no
+rate window, each URL answering once), with one through the robot as any group post.
 
 `drain_outbox()` (the RQ job the stream wakes) moves due delayed messages back into the stream and
 sends a batch concurrently (one thread per channel, so sends to one robot keep their order).
@@ -62,8 +66,8 @@ from workers.sender import (
     Sender,
     byte_limit,
     default_sender,
-    group_route,
     mention_prefix,
+    message_route,
     scrub,
 )
 
@@ -155,7 +159,7 @@ def parts_of(msg: dict, settings: Settings | None = None) -> list[dict]:
     if msg.get("to") == "user":
         limit, reserve = byte_limit("app", msgtype), 0
     else:
-        route, _ = group_route(settings, msg.get("group", ""))
+        route, _ = message_route(settings, msg)
         limit = byte_limit(route if route != "none" else "appchat", msgtype)
         reserve = max(len(mention_prefix(rt, msgtype, msg.get("mentions")).encode()) for rt in ("robot", "appchat"))
     if len(content.encode()) + reserve <= limit:
@@ -278,7 +282,9 @@ def channel_of(msg: dict, settings: Settings) -> Channel:
         users = sorted(set(msg.get("users") or []))
         return Channel("app:" + ",".join(users), "app", tuple(keys.rate_user(u) for u in users), USER_PER_MINUTE)
     group = (msg.get("group") or "").lower()
-    route, target = group_route(settings, group)
+    route, target = message_route(settings, msg)
+    if route == "aibot":  # each response_url answers once: no shared window to keep
+        return Channel(f"aibot:{group}", f"aibot:{group}", (), 0)
     if route == "robot":
         h = hashlib.sha256(target.encode()).hexdigest()[:16]
         return Channel(f"robot:{h}", f"robot:{group}", (keys.rate_robot(h),), ROBOT_PER_MINUTE)

@@ -9,7 +9,7 @@ import redis
 from config.settings import Group
 from handlers.calendar import day_date, day_index, week_start
 from handlers.streaks import DayBits, Record, goal_for_week, parse_goals, record
-from workers import keys
+from workers import directory, keys
 from workers.connection import as_text
 
 
@@ -83,16 +83,25 @@ class MemberState:
 
 def member_ids(r: redis.Redis, group: Group) -> dict[str, str]:
     """userid -> display name: configured members first, then those learnt from posts.
-    Leaders count only when they are members too (configured, or they checked in)."""
-    learnt = {as_text(k): as_text(v) for k, v in r.hgetall(keys.names(group.key)).items()}
-    out = {uid: learnt.get(uid) or group.display_names.get(uid, uid) for uid in group.members}
+    Leaders count only when they are members too (configured, or they checked in). A name is the
+    one learnt from posts, else the configured one, else the directory's (directory.pick_name)."""
+    members = list(group.members)
+    with r.pipeline(transaction=False) as p:
+        p.hgetall(keys.names(group.key))
+        p.smembers(keys.removed(group.key))
+        if members:
+            p.hmget(keys.DIR_NAMES, members)
+        raw = p.execute()
+    learnt = {as_text(k): as_text(v) for k, v in raw[0].items()}
+    found = dict(zip(members, directory.read(raw[2]), strict=True)) if members else {}
+    out = {uid: directory.pick_name(uid, learnt, group.display_names, found) for uid in members}
     for uid, name in learnt.items():
         if uid in out:
             continue
         if uid in group.leaders and not r.exists(keys.days(group.key, uid)):
             continue
         out[uid] = name or uid
-    removed = {as_text(m) for m in r.smembers(keys.removed(group.key))}
+    removed = {as_text(m) for m in raw[1]}
     return {uid: name for uid, name in out.items() if uid not in removed}
 
 

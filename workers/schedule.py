@@ -45,7 +45,19 @@ from config.settings import SLOTS, Group, Settings, Slot, get_settings
 from handlers import daily, messages
 from handlers.calendar import day_date, day_index, in_quiet_hours
 from handlers.streaks import DayBits
-from workers import announce, archive, jobs, keys, maintenance, outbound, register, replies, scripts, weekly
+from workers import (
+    announce,
+    archive,
+    directory,
+    jobs,
+    keys,
+    maintenance,
+    outbound,
+    register,
+    replies,
+    scripts,
+    weekly,
+)
 from workers.connection import as_text, get_redis
 from workers.register import MemberRow, MemberState, load_members
 
@@ -217,6 +229,8 @@ def tick(ts: float, force: str | None = None) -> dict:
         _recover(r, settings, ts, result)
     _flush_waiting(r, settings, ts, result)
     _follow_up_announcements(r, settings, ts, result)
+    if not force:
+        _refresh_directory(r, settings, ts, result)
     result["seconds"] = round(time.perf_counter() - started, 4)
     return result
 
@@ -264,6 +278,15 @@ def _follow_up_announcements(r: redis.Redis, settings: Settings, ts: float, resu
             result["lines"].append(f"announcements: {followed} follow-up(s) sent to the leaders")
     except Exception:  # tried again next minute: a follow-up leaves the due index only once posted
         log.exception("could not follow up announcements")
+
+
+def _refresh_directory(r: redis.Redis, settings: Settings, ts: float, result: dict) -> None:
+    """Once a day (workers.directory.DAILY_AT): queue the refresh of members' names from the directory."""
+    try:
+        if directory.schedule_daily(r, settings, ts):
+            result["directory"] = "names refresh queued"
+    except Exception:  # the next tick of the hour tries again
+        log.exception("could not queue the daily refresh of names from the directory")
 
 
 # --- the scheduled slots of a tick ------------------------------------------------------------------

@@ -40,6 +40,7 @@ from workers.archive import ArchiveSdkError
 ERR_PARAM = 10000
 ERR_NETWORK = 10001
 ERR_DECRYPT = 10006  # the message could not be decrypted with the key given
+ERR_IP_NOT_ALLOWED = 60020  # WeCom's "not allow to access from your ip": the server is not a trusted IP
 
 
 def generate_private_key(bits: int = 2048) -> rsa.RSAPrivateKey:

@@ -1,4 +1,4 @@
-"""Build WeCom callbacks the way WeCom sends them: robot and app XML, encrypted and signed.
+"""Build WeCom callbacks the way WeCom sends them: robot and app XML, the AI bot's JSON, encrypted and signed.
 
 Used by the tests, the demo and the benchmarks, so that every one of them goes through the real
 decryption and parsing code instead of pasting XML around.
@@ -7,6 +7,7 @@ decryption and parsing code instead of pasting XML around.
 from __future__ import annotations
 
 import itertools
+import json
 import secrets
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -94,3 +95,70 @@ def sign(crypto: CallbackCrypto, endpoint: str, xml: str, timestamp: int, nonce:
     nonce = nonce or secrets.token_hex(6)
     body, query = crypto.encrypt_body(xml, nonce, str(timestamp))
     return Signed(f"{endpoint}?{urlencode(query)}", body)
+
+
+def aibot_json(
+    chat_id: str,
+    userid: str,
+    text: str = "",
+    msgid: str | None = None,
+    msgtype: str = "text",
+    chat_type: str = "group",
+    event: str = "",
+    aibotid: str = "aibot-sim",
+    response_url: str | None = None,
+    create_time: int | None = None,
+    api_base: str = "https://example.invalid/cgi-bin/",
+) -> str:
+    """The 智能机器人's message as WeCom's docs show it (path 100719; events path 101027): a group post
+    carries its `@机器人` in `text.content`, as WeCom delivers it. `response_url`: by default a fresh
+    one-time URL like WeCom's (`<api_base>aibot/response?response_code=...`); `api_base` defaults to a host
+    that never resolves, so that a test cannot answer the real WeCom (the simulator: its base URL)."""
+    msgid = msgid or f"ai{next(_counter)}-{secrets.token_hex(6)}"
+    if response_url is None:
+        response_url = f"{api_base}aibot/response?response_code={secrets.token_urlsafe(24)}"
+    msg: dict = {"msgid": msgid, "aibotid": aibotid}
+    if chat_type == "group":
+        msg["chatid"] = chat_id
+    msg["chattype"] = chat_type
+    msg["from"] = {"userid": userid}
+    if msgtype != "event":
+        msg["response_url"] = response_url
+    msg["msgtype"] = msgtype
+    if msgtype == "text":
+        msg["text"] = {"content": text}
+    elif msgtype == "image":
+        msg["image"] = {"url": "https://example.invalid/img.png"}
+    elif msgtype == "mixed":
+        msg["mixed"] = {
+            "msg_item": [
+                {"msgtype": "text", "text": {"content": text}},
+                {"msgtype": "image", "image": {"url": "https://example.invalid/img.png"}},
+            ]
+        }
+    elif msgtype == "stream":
+        msg["stream"] = {"id": secrets.token_hex(8)}
+    elif msgtype == "event":
+        msg["event"] = {"eventtype": event}
+    if create_time is not None:
+        msg["create_time"] = create_time
+    return json.dumps(msg, ensure_ascii=False)
+
+
+def sign_aibot(
+    crypto: CallbackCrypto, message: str, timestamp: int, nonce: str | None = None, endpoint: str = "/wecom/aibot"
+) -> Signed:
+    """The AI bot's POST: `{"encrypt": ...}` (JSON), signed in the query like every callback. `crypto`
+    has the AI bot's token and key and receive id ""."""
+    nonce = nonce or secrets.token_hex(6)
+    encrypt, sig = crypto.encrypt(message, nonce, str(timestamp))
+    query = {"msg_signature": sig, "timestamp": str(timestamp), "nonce": nonce}
+    return Signed(f"{endpoint}?{urlencode(query)}", json.dumps({"encrypt": encrypt}).encode())
+
+
+def url_check(crypto: CallbackCrypto, endpoint: str, echo: str, timestamp: int, nonce: str | None = None) -> str:
+    """The signed GET with which WeCom checks a callback URL; the endpoint must answer `echo`."""
+    nonce = nonce or secrets.token_hex(6)
+    encrypt, sig = crypto.encrypt(echo, nonce, str(timestamp))
+    query = {"msg_signature": sig, "timestamp": str(timestamp), "nonce": nonce, "echostr": encrypt}
+    return f"{endpoint}?{urlencode(query)}"

@@ -1,7 +1,8 @@
 """/_sim/: a page for trying the service without a WeCom account (simulator mode only).
 
-Type a message as a group member; the page encrypts it as WeCom's robot callback does, posts it to
-this service's own /wecom/robot over HTTP, and lists what the bot sent to the simulator.
+Type a message as a group member; the page encrypts it as WeCom's group robot (XML, to /wecom/robot) or
+智能机器人 (JSON, to /wecom/aibot) callback does, posts it to this service over HTTP, and lists what
+the bot sent to the simulator.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from config.settings import SIM_PATH, get_settings
 from wecom_bot.crypto import CallbackCrypto
-from wecom_bot.sim.builders import robot_xml, sign
+from wecom_bot.sim.builders import Signed, aibot_json, robot_xml, sign, sign_aibot
 from wecom_bot.sim.simulator import get_state
 
 bp = Blueprint("simpanel", __name__)
@@ -26,6 +27,7 @@ pre{{background:#f5f5f5;padding:.6em;white-space:pre-wrap}}input,select{{font:in
 <h1>打卡助手 · WeCom simulator</h1>
 <form method="post">
  <select name="group">{groups}</select>
+ <select name="via"><option value="robot">@群机器人</option><option value="aibot">@智能机器人</option></select>
  userid <input name="userid" value="xiaolu" size="8"> 名字 <input name="name" value="小鹿" size="6">
  <br><input name="text" value="@打卡助手 打卡" size="60"> <button>发送到群</button>
 </form>
@@ -41,14 +43,7 @@ def panel() -> ResponseReturnValue:
         group = settings.group(request.form.get("group", ""))
         if group is None:
             return "unknown group", 400
-        crypto = CallbackCrypto(settings.robot_token, settings.robot_aes_key, "")
-        xml = robot_xml(
-            group.chat_id,
-            request.form.get("userid", "member"),
-            request.form.get("name", ""),
-            request.form.get("text", ""),
-        )
-        signed = sign(crypto, "/wecom/robot", xml, int(time.time()))
+        signed = _callback(request.form.get("via", "robot"), group.chat_id)
         # to this server's own address (never the Host header's: a forged Host would make this page post
         # signed callbacks anywhere)
         own = settings.api_base_url[: -len(SIM_PATH)] if settings.api_base_url.endswith(SIM_PATH) else ""
@@ -65,3 +60,17 @@ def panel() -> ResponseReturnValue:
         for m in reversed(get_state().sent_messages()[-50:])
     )
     return PAGE.format(groups=groups, status=status, sent=sent or "<p>nothing yet</p>")
+
+
+def _callback(via: str, chat_id: str) -> Signed:
+    """The form's post as the group robot's callback, or as the AI bot's (which carries no display name)."""
+    settings = get_settings()
+    userid, text = request.form.get("userid", "member"), request.form.get("text", "")
+    if via == "aibot":
+        crypto = CallbackCrypto(settings.aibot_token, settings.aibot_aes_key, "")
+        message = aibot_json(chat_id, userid, text, api_base=settings.api_base_url)
+        return sign_aibot(crypto, message, int(time.time()))
+    crypto = CallbackCrypto(settings.robot_token, settings.robot_aes_key, "")
+    return sign(
+        crypto, "/wecom/robot", robot_xml(chat_id, userid, request.form.get("name", ""), text), int(time.time())
+    )

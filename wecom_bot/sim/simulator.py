@@ -10,14 +10,23 @@ under https://qyapi.weixin.qq.com/cgi-bin/:
     POST webhook/send?key=                        group robots (text + mentioned_list, markdown, file)
     POST media/upload?access_token=&type=file     multipart upload, gives a media_id
     POST webhook/upload_media?key=&type=file      the robot's upload, gives a media_id
+    GET  user/get?access_token=&userid=           the directory: {userid, name, ...}; 60111 unknown userid
+    POST batch/openuserid_to_userid?access_token= {userid_list: [{open_userid, userid}], invalid_open_userid_list}
+    POST aibot/response?response_code=            the AI bot's response_url: markdown, once, within an hour
 
 Token errors: 40014 unknown token, 42001 expired token. Robots: 93000 unknown key, 45009 over 20
 messages a minute per key, 40058 content over 2048 bytes (text) / 4096 bytes (markdown). App
 messages: 45009 over 30 a minute per user; text over 2048 bytes is truncated as WeCom does.
+The directory and the open userids are what the tests put in `SimState.directory` (userid -> name)
+and `SimState.open_userids` (open userid -> userid). A response_url (`SimulatorServer.response_url()`,
+or any response_code seen for the first time) answers once within its hour; a used or expired one is
+refused with errcode RESPONSE_URL_REFUSED (WeCom documents no code for it: the bot treats any refusal
+alike). Its posts are recorded in `sent` with channel "aibot".
 
 All state lives in a thread-safe `SimState`: the accepted messages, issued tokens, uploaded media,
-injected faults (a FIFO), latency, the valid robot keys, a clock offset. Control endpoints
-under `_control/` (JSON): GET sent, GET calls, POST reset, POST faults, POST expire_tokens, POST config.
+injected faults (a FIFO), latency, the valid robot keys, a clock offset, the directory, the open
+userids and the response codes. Control endpoints under `_control/` (JSON): GET sent, GET calls, POST
+reset, POST faults, POST expire_tokens, POST config, POST directory, POST open_userids.
 
 The blueprint `bp` mounts at any prefix; its state is `current_app.extensions["wecom_sim"]` when
 the app sets one (create_simulator_app does), else the module-level `DEFAULT_STATE`.
@@ -43,7 +52,11 @@ USER_PER_MINUTE = 30
 TEXT_LIMIT = 2048
 MARKDOWN_LIMIT = 4096
 APP_MARKDOWN_LIMIT = 2048
+AIBOT_MARKDOWN_LIMIT = 20480
 TOKEN_LIFETIME = 7200
+RESPONSE_URL_LIFETIME = 3600
+RESPONSE_URL_REFUSED = 600101  # the simulator's errcode for a used or expired response_url
+OPENUSERID_BATCH = 1000
 
 
 class SimState:
@@ -71,6 +84,8 @@ class SimState:
         self.latency = latency
         self.timeout_seconds = timeout_seconds
         self.rate_limits = rate_limits
+        self.directory: dict[str, str] = {}  # userid -> name (user/get)
+        self.open_userids: dict[str, str] = {}  # open userid -> userid (batch/openuserid_to_userid)
         self._reset_dynamic()
 
     def _reset_dynamic(self) -> None:
@@ -82,6 +97,8 @@ class SimState:
         self.token_fetches = 0
         self.offset = 0.0
         self._windows: dict[str, deque[float]] = {}
+        self.response_codes: dict[str, float] = {}  # response_code -> when it expires
+        self.used_codes: set[str] = set()
 
     # -- control -------------------------------------------------------------------------------
     def now(self) -> float:
@@ -93,8 +110,8 @@ class SimState:
             self.offset += seconds
 
     def reset(self) -> None:
-        """Forget messages, calls, faults, tokens, media, rate windows and the clock offset.
-        Credentials, valid keys and latency stay."""
+        """Forget messages, calls, faults, tokens, media, rate windows, response codes and the clock
+        offset. Credentials, valid keys, latency, the directory and the open userids stay."""
         with self.lock:
             self._reset_dynamic()
 
@@ -114,6 +131,29 @@ class SimState:
         with self.lock:
             for token in self.tokens:
                 self.tokens[token] = 0.0
+
+    def new_response_code(self, lifetime: float = RESPONSE_URL_LIFETIME) -> str:
+        """A fresh response_code, valid once within `lifetime` seconds (SimulatorServer.response_url)."""
+        with self.lock:
+            code = secrets.token_urlsafe(24)
+            self.response_codes[code] = self.now() + lifetime
+            return code
+
+    def expire_response_codes(self) -> None:
+        with self.lock:
+            for code in self.response_codes:
+                self.response_codes[code] = 0.0
+
+    def take_response_code(self, code: str) -> bool:
+        """Use a response_code: True the first time within its hour (an unseen code is new)."""
+        with self.lock:
+            if not code or code in self.used_codes:
+                return False
+            expires = self.response_codes.setdefault(code, self.now() + RESPONSE_URL_LIFETIME)
+            if expires <= self.now():
+                return False
+            self.used_codes.add(code)
+            return True
 
     def revoke_key(self, key: str) -> None:
         with self.lock:
@@ -466,7 +506,103 @@ def webhook_upload_media() -> ResponseReturnValue:
     return _upload(state, path)
 
 
+@bp.get("/user/get")
+def user_get() -> ResponseReturnValue:
+    state = get_state()
+    path = "user/get"
+    fault = _begin(state, path)
+    _token_check(state, path)
+    if fault:
+        return _finish_timeout(state, path, fault, None)
+    userid = request.args.get("userid", "")
+    with state.lock:
+        name = state.directory.get(userid)
+    if not userid or name is None:
+        return _err(state, path, 60111, "userid not found")
+    # since WeCom's 2022 privacy change an app gets no avatar, mobile or email: only these
+    return _ok(state, path, userid=userid, name=name, department=[1], status=1)
+
+
+@bp.post("/batch/openuserid_to_userid")
+def openuserid_to_userid() -> ResponseReturnValue:
+    state = get_state()
+    path = "batch/openuserid_to_userid"
+    fault = _begin(state, path)
+    _token_check(state, path)
+    if fault:
+        return _finish_timeout(state, path, fault, None)
+    body = _json_body()
+    ids = body.get("open_userid_list") if body is not None else None
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        return _err(state, path, 40058, "invalid open_userid_list")
+    if len(ids) > OPENUSERID_BATCH:
+        return _err(state, path, 40058, f"open_userid_list exceeds {OPENUSERID_BATCH}")
+    with state.lock:
+        found = [{"open_userid": i, "userid": state.open_userids[i]} for i in ids if i in state.open_userids]
+    invalid = [i for i in ids if i not in state.open_userids]
+    return _ok(state, path, userid_list=found, invalid_open_userid_list=invalid)
+
+
+@bp.post("/aibot/response")
+def aibot_response() -> ResponseReturnValue:
+    state = get_state()
+    path = "aibot/response"
+    fault = _begin(state, path)
+    code = request.args.get("response_code", "")
+    body = _json_body()
+    if body is None:
+        return _err(state, path, 40035, "invalid json")
+    msgtype = body.get("msgtype")
+    if msgtype not in ("markdown", "template_card"):
+        return _err(state, path, 40008, "invalid message type")
+    content, _part = _content_of(body, msgtype) if msgtype == "markdown" else ("", {})
+    if msgtype == "markdown" and not content:
+        return _err(state, path, 44004, "empty content")
+    if content and len(content.encode()) > AIBOT_MARKDOWN_LIMIT:
+        return _err(state, path, 40058, f"markdown.content exceed max length {AIBOT_MARKDOWN_LIMIT}")
+    entry = {
+        "path": path,
+        "channel": "aibot",
+        "code": code,
+        "msgtype": msgtype,
+        "content": content or "",
+        "mentioned_list": [],
+    }
+    if fault:
+        if fault.get("delivered", False):
+            state.take_response_code(code)
+        return _finish_timeout(state, path, fault, entry)
+    if not state.take_response_code(code):
+        return _err(state, path, RESPONSE_URL_REFUSED, "response_url expired or already used")
+    state.record(entry)
+    return _ok(state, path)
+
+
 # -- control ---------------------------------------------------------------------------------------
+@bp.post("/_control/directory")
+def control_directory() -> ResponseReturnValue:
+    """{"userid": "name", ...} added to the directory (a null name removes the userid)."""
+    body = json.loads(request.get_data(as_text=True) or "{}")
+    state = get_state()
+    with state.lock:
+        for userid, name in (body or {}).items():
+            if name is None:
+                state.directory.pop(str(userid), None)
+            else:
+                state.directory[str(userid)] = str(name)
+    return jsonify({"ok": True, "size": len(state.directory)})
+
+
+@bp.post("/_control/open_userids")
+def control_open_userids() -> ResponseReturnValue:
+    """{"open userid": "userid", ...} the conversions batch/openuserid_to_userid knows."""
+    body = json.loads(request.get_data(as_text=True) or "{}")
+    state = get_state()
+    with state.lock:
+        state.open_userids.update({str(k): str(v) for k, v in (body or {}).items()})
+    return jsonify({"ok": True, "size": len(state.open_userids)})
+
+
 @bp.get("/_control/sent")
 def control_sent() -> ResponseReturnValue:
     return jsonify(get_state().sent_messages(request.args.get("path")))
@@ -562,6 +698,10 @@ class SimulatorServer:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="wecom-simulator", daemon=True
         )
         self._thread.start()
+
+    def response_url(self, lifetime: float = RESPONSE_URL_LIFETIME) -> str:
+        """A fresh AI-bot response_url on this simulator, as WeCom puts one in each callback."""
+        return f"{self.base_url}aibot/response?response_code={self.state.new_response_code(lifetime)}"
 
     def stop(self) -> None:
         if self._thread is not None:

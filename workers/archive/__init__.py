@@ -9,7 +9,8 @@ company's RSA public key. One module per part:
   whether the archive is configured (`is_configured`, `sources_line`);
 - crypto.py: opening a record (`open_record`: RSA for the random key, the SDK for the message);
 - posts.py: what a decrypted message says and the inbox event it becomes (no I/O);
-- puller.py: `Puller.pull()`, the cursor, the lock, parked records (`parked`, `retry_parked`);
+- puller.py: `Puller.pull()`, the cursor, the lock, parked records (`parked`, `retry_parked`), the
+  room ids seen (`rooms`);
 - recalls.py: a recalled post un-counts the check-ins it made that day (`recall`, `unrecord`);
 - triggers.py: the pull job and who queues it (`pull_job`, `schedule_pull`, `wake`, `wake_job`).
 
@@ -19,15 +20,18 @@ package's public face: callers and RQ job names (`workers.archive.pull_job`,
 """
 
 from workers.archive.crypto import RecordError, load_private_keys, open_record
-from workers.archive.puller import Puller, parked, pull, retry_parked
+from workers.archive.puller import Puller, RetryReport, parked, pull, retry_parked, retry_parked_report, rooms
 from workers.archive.recalls import recall, unrecord
 from workers.archive.sdk import (
     ArchiveSdk,
     ArchiveSdkError,
     NativeSdk,
+    SdkLoadError,
+    close_sdk,
     get_sdk,
     install_sdk,
     is_configured,
+    library_problems,
     sources_line,
 )
 from workers.archive.triggers import pull_if_configured, pull_job, schedule_pull, wake, wake_job
@@ -38,9 +42,13 @@ __all__ = [
     "NativeSdk",
     "Puller",
     "RecordError",
+    "RetryReport",
+    "SdkLoadError",
+    "close_sdk",
     "get_sdk",
     "install_sdk",
     "is_configured",
+    "library_problems",
     "load_private_keys",
     "open_record",
     "parked",
@@ -49,6 +57,8 @@ __all__ = [
     "pull_job",
     "recall",
     "retry_parked",
+    "retry_parked_report",
+    "rooms",
     "schedule_pull",
     "sources_line",
     "unrecord",

@@ -35,11 +35,15 @@ def open_record(sdk: ArchiveSdk, private_keys: list, record: dict) -> dict:
         raise RecordError("the record has no readable encrypt_random_key / encrypt_chat_msg") from None
     candidates = _random_keys(private_keys, blob)
     if not candidates:
-        raise RecordError(
-            f"the random key does not decrypt with WECOM_ARCHIVE_PRIVATE_KEY "
-            f"(publickey_ver {record.get('publickey_ver')!r}: is that key configured?)"
-        )
+        raise RecordError(wrong_key(record.get("publickey_ver")))
     return _decrypt_message(sdk, candidates, cipher, record.get("publickey_ver"))
+
+
+def wrong_key(key_version: object) -> str:
+    return (
+        "the private key does not decrypt this record (check WECOM_ARCHIVE_PRIVATE_KEY / its version); "
+        f"the record's publickey_ver is {key_version!r}"
+    )
 
 
 def _random_keys(private_keys: list, blob: bytes) -> list[str]:
@@ -53,8 +57,14 @@ def _random_keys(private_keys: list, blob: bytes) -> list[str]:
         text = _usable_key(raw)
         if text is not None and text not in candidates:
             candidates.append(text)
-    candidates.sort(key=lambda k: not (k.isascii() and k.isprintable()))
+    candidates.sort(key=lambda k: not _plausible(k))
     return candidates
+
+
+def _plausible(random_key: str) -> bool:
+    """WeCom's random keys are short printable ASCII. What a wrong private key yields under PKCS#1
+    v1.5 implicit rejection (OpenSSL 3.2 and later: no error, pseudo-random bytes) is not."""
+    return random_key.isascii() and random_key.isprintable()
 
 
 def _usable_key(raw: bytes) -> str | None:
@@ -67,15 +77,19 @@ def _usable_key(raw: bytes) -> str | None:
 
 
 def _decrypt_message(sdk: ArchiveSdk, candidates: list[str], cipher: str, key_version: object) -> dict:
-    """The message under the first random key the SDK accepts, read as a JSON object."""
-    failure = "DecryptData failed"
+    """The message under the first random key the SDK accepts, read as a JSON object. When every
+    candidate fails and none looked like a random key, the private key is what is wrong."""
+    failure = ""
     for random_key in candidates:
         try:
             text = sdk.decrypt_data(random_key, cipher)
         except ArchiveSdkError as exc:
-            failure = f"DecryptData failed with code {exc.code}"
+            if _plausible(random_key) and not failure:
+                failure = f"DecryptData failed with code {exc.code}"
             continue
         except Exception:
+            if _plausible(random_key) and not failure:
+                failure = "DecryptData failed"
             continue
         try:
             msg = json.loads(text, strict=False)  # the SDK may leave control characters (line breaks) raw
@@ -84,4 +98,6 @@ def _decrypt_message(sdk: ArchiveSdk, candidates: list[str], cipher: str, key_ve
         if not isinstance(msg, dict):
             raise RecordError("the decrypted message is not a JSON object")
         return msg
-    raise RecordError(f"{failure} (does WECOM_ARCHIVE_PRIVATE_KEY hold the key of publickey_ver {key_version!r}?)")
+    if not failure:
+        raise RecordError(wrong_key(key_version))
+    raise RecordError(f"{failure}: the SDK refused the message under the random key that the private key gave")

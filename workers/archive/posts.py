@@ -27,8 +27,13 @@ class Head:
     action: str
     msgtype: str
     sender: str
-    ts: int  # epoch seconds
+    ms: int  # msgtime: epoch milliseconds
     msgid: str
+
+    @property
+    def ts(self) -> int:
+        """Epoch seconds."""
+        return self.ms // 1000
 
     @property
     def is_recall(self) -> bool:
@@ -54,7 +59,7 @@ def read_head(msg: dict, group: Group) -> Head | None:
             action=str(msg.get("action") or "send").lower(),
             msgtype=str(msg.get("msgtype") or "").lower(),
             sender=str(msg.get("from") or ""),
-            ts=int(msg.get("msgtime") or 0) // 1000,
+            ms=int(msg.get("msgtime") or 0),
             msgid=str(msg.get("msgid") or ""),
         )
     except (TypeError, ValueError):
@@ -125,12 +130,13 @@ def checks_in(group: Group, sender: str, post: Body) -> bool:
     return found.kind != "none"
 
 
-def inbox_event(roomid: str, head: Head, post: Body, name: str) -> dict:
-    """The inbox event of a post (source "archive"); `name` is the sender's display name, if known."""
+def inbox_event(chat_id: str, head: Head, post: Body, name: str) -> dict:
+    """The inbox event of a post (source "archive") of the group whose chat id (as the robot callback
+    reports it, which the inbox knows groups by) is `chat_id`; `name`: the sender's display name, if known."""
     return {
         "source": "archive",
         "msgid": head.msgid,
-        "chat_id": roomid,
+        "chat_id": chat_id,
         "chat_type": "group",
         "userid": head.sender,
         "name": "" if name == head.sender else name,

@@ -1,17 +1,44 @@
 """The archive SDK's boundary: the two calls of `ArchiveSdk`, WeCom's C library behind them
 (`NativeSdk`, through ctypes, loaded only when WECOM_ARCHIVE_SDK_PATH is set), the SDK a process
 uses (`get_sdk`; the tests install `wecom_bot.sim.archive.ArchiveSimulator` with `install_sdk`), and
-whether the archive is configured at all (`is_configured`)."""
+whether the archive is configured at all (`is_configured`).
+
+The C library's stdout. WeCom's SDK is reported to print its own gettoken response (an access
+token) to stdout, which a process manager would put into the logs. Every call into the library
+(NewSdk, Init, GetChatData, DecryptData, DestroySdk) therefore runs with the process's fd 1 pointed
+at /dev/null (`_quiet_stdout`): Python's stdout is flushed first, C's stdio buffers (fflush(NULL))
+before fd 1 is restored, so nothing the library buffered comes out later. The redirect is
+process-wide, so it is taken under one process-wide lock (two overlapping redirects would restore
+each other's /dev/null for good), and it is short: one SDK call. While it lasts, what another thread
+writes to fd 1 is discarded too; the service logs to stderr and a worker runs one job at a time, so
+only the SDK's own output is lost."""
 
 from __future__ import annotations
 
 import ctypes
 import json
+import os
+import sys
 import threading
-from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Protocol, TypeVar, runtime_checkable
 
 from config.settings import Settings, get_settings
+
+T = TypeVar("T")
+
+# the functions of WeWorkFinanceSdk_C.h the binding needs (GetSliceLen is optional: older SDKs lack it)
+REQUIRED_SYMBOLS = (
+    "NewSdk",
+    "Init",
+    "GetChatData",
+    "DecryptData",
+    "NewSlice",
+    "FreeSlice",
+    "GetContentFromSlice",
+    "DestroySdk",
+)
 
 
 class ArchiveSdkError(Exception):
@@ -22,6 +49,15 @@ class ArchiveSdkError(Exception):
         self.code = code
 
 
+class SdkLoadError(ArchiveSdkError):
+    """WECOM_ARCHIVE_SDK_PATH does not load as WeCom's archive SDK (not a library for this machine,
+    or a library without the SDK's functions). The text says which and names the variable."""
+
+    def __init__(self, text: str):
+        Exception.__init__(self, text)
+        self.code = None
+
+
 @runtime_checkable
 class ArchiveSdk(Protocol):
     def get_chat_data(self, seq: int, limit: int) -> dict:
@@ -30,6 +66,57 @@ class ArchiveSdk(Protocol):
 
     def decrypt_data(self, random_key: str, encrypt_chat_msg: str) -> str:
         """The message's JSON, given the random key already decrypted with the RSA private key."""
+
+
+# --- the C library's stdout ------------------------------------------------------------------------
+
+_stdout_lock = threading.Lock()  # process-wide: fd 1 is redirected by one SDK call at a time
+_libc: ctypes.CDLL | None = None
+
+
+def _flush_c_stdio() -> None:
+    """fflush(NULL): whatever C's stdio buffered goes out now, to the fd 1 of this moment."""
+    global _libc
+    try:
+        if _libc is None:
+            libc = ctypes.CDLL(None)
+            libc.fflush.argtypes, libc.fflush.restype = [ctypes.c_void_p], ctypes.c_int
+            _libc = libc
+        _libc.fflush(None)
+    except (OSError, AttributeError):  # no C library to flush (not Linux/glibc): nothing buffered by us
+        pass
+
+
+@contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Point fd 1 at /dev/null while the block (one SDK call) runs; see the module docstring."""
+    with _stdout_lock:
+        try:
+            sys.stdout.flush()  # Python's own pending output still goes where it belongs
+        except (AttributeError, OSError, ValueError):
+            pass
+        try:
+            saved = os.dup(1)
+        except OSError:  # no fd 1 at all: nothing can reach the logs through it
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            yield
+        finally:
+            _flush_c_stdio()  # into /dev/null, not into the restored stdout later
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(devnull)
+
+
+def _quiet(fn: Callable[[], T]) -> T:
+    with _quiet_stdout():
+        return fn()
+
+
+# --- the native SDK --------------------------------------------------------------------------------
 
 
 class NativeSdk:
@@ -43,19 +130,21 @@ class NativeSdk:
         Slice_t* NewSlice();  char* GetContentFromSlice(Slice_t*);  int GetSliceLen(Slice_t*);
         void FreeSlice(Slice_t*);  void DestroySdk(WeWorkFinanceSdk_t*);
 
+    Each call runs with the library's stdout kept out of the logs (`_quiet_stdout`). `close()`
+    destroys the handle (DestroySdk) once no call is running; a closed handle refuses further calls.
     The tests run it against a stand-in library compiled from C when a C compiler is present (the
     real library is not redistributable); keep it this small."""
 
     def __init__(
         self, path: str, corp_id: str, secret: str, proxy: str = "", proxy_password: str = "", timeout: int = 10
     ):
-        lib = _bind(ctypes.CDLL(path))
+        lib = load_library(path)
         self._lib, self._lock = lib, threading.Lock()
         self._proxy, self._passwd, self._timeout = proxy.encode(), proxy_password.encode(), int(timeout)
-        self._sdk = lib.NewSdk()
-        code = lib.Init(self._sdk, corp_id.encode(), secret.encode())
+        self._sdk = _quiet(lib.NewSdk)
+        code = _quiet(lambda: lib.Init(self._sdk, corp_id.encode(), secret.encode()))
         if code != 0:
-            lib.DestroySdk(self._sdk)
+            _quiet(lambda: lib.DestroySdk(self._sdk))
             self._sdk = None
             raise ArchiveSdkError("Init", code)
 
@@ -63,7 +152,7 @@ class NativeSdk:
         lib = self._lib
         out = lib.NewSlice()
         try:
-            code = fn(out)
+            code = _quiet(lambda: fn(out))
             if code != 0:
                 raise ArchiveSdkError(what, code)
             ptr = lib.GetContentFromSlice(out)
@@ -77,6 +166,8 @@ class NativeSdk:
 
     def get_chat_data(self, seq: int, limit: int) -> dict:
         with self._lock:
+            if not self._sdk:
+                raise ArchiveSdkError("GetChatData (the SDK handle was closed)")
             text = self._call(
                 "GetChatData",
                 lambda out: self._lib.GetChatData(
@@ -93,9 +184,30 @@ class NativeSdk:
             )
 
     def close(self) -> None:
-        if self._sdk:
-            self._lib.DestroySdk(self._sdk)
-            self._sdk = None
+        """DestroySdk, after the call that may be running (idempotent)."""
+        with self._lock:
+            if self._sdk:
+                sdk, self._sdk = self._sdk, None
+                _quiet(lambda: self._lib.DestroySdk(sdk))
+
+
+def load_library(path: str) -> ctypes.CDLL:
+    """The library at `path`, its C signatures declared; SdkLoadError (a clear text naming
+    WECOM_ARCHIVE_SDK_PATH) when it does not load or lacks the SDK's functions."""
+    try:
+        lib = _quiet(lambda: ctypes.CDLL(path))
+    except OSError as exc:
+        raise SdkLoadError(
+            f"WECOM_ARCHIVE_SDK_PATH={path!r} cannot be loaded ({exc}); it must be WeCom's "
+            "libWeWorkFinanceSdk_C.so for this machine (Linux x86_64)"
+        ) from None
+    missing = [name for name in REQUIRED_SYMBOLS if not hasattr(lib, name)]
+    if missing:
+        raise SdkLoadError(
+            f"WECOM_ARCHIVE_SDK_PATH={path!r} is not WeCom's archive SDK: it lacks {', '.join(missing)} "
+            "(use libWeWorkFinanceSdk_C.so from the 会话内容存档 documentation)"
+        )
+    return _bind(lib)
 
 
 def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
@@ -115,6 +227,24 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     return lib
 
 
+def library_problems(settings: Settings) -> list[str]:
+    """For `wecom-bot check-config`: WECOM_ARCHIVE_SDK_PATH loads and has the SDK's functions (the
+    library is loaded, Init is not called: nothing goes over the network). [] when the archive is
+    not configured or the path is already reported as missing."""
+    path = settings.archive_sdk_path
+    if not (path and settings.archive_secret and settings.archive_private_key) or not os.path.isfile(
+        os.path.expanduser(path)
+    ):
+        return []
+    try:
+        load_library(os.path.expanduser(path))
+    except SdkLoadError as exc:
+        return [str(exc)]
+    return []
+
+
+# --- the SDK a process uses --------------------------------------------------------------------------
+
 _installed: ArchiveSdk | None = None
 _native: tuple[tuple, NativeSdk] | None = None
 _native_lock = threading.Lock()
@@ -127,7 +257,8 @@ def install_sdk(sdk: ArchiveSdk | None) -> None:
 
 
 def get_sdk(settings: Settings) -> ArchiveSdk:
-    """The installed SDK, else the native one, loaded once per process and configuration."""
+    """The installed SDK, else the native one, loaded once per process and configuration; when the
+    configuration changes, the previous handle is destroyed (DestroySdk) once its call is done."""
     global _native
     if _installed is not None:
         return _installed
@@ -141,10 +272,13 @@ def get_sdk(settings: Settings) -> ArchiveSdk:
     )
     with _native_lock:
         if _native is None or _native[0] != ident:
+            old, _native = _native, None
+            if old is not None:
+                old[1].close()
             _native = (
                 ident,
                 NativeSdk(
-                    settings.archive_sdk_path,
+                    os.path.expanduser(settings.archive_sdk_path),
                     settings.corp_id,
                     settings.archive_secret,
                     settings.archive_proxy,
@@ -153,6 +287,15 @@ def get_sdk(settings: Settings) -> ArchiveSdk:
                 ),
             )
         return _native[1]
+
+
+def close_sdk() -> None:
+    """Destroy the native handle this process holds, if any (shutdown, tests)."""
+    global _native
+    with _native_lock:
+        old, _native = _native, None
+    if old is not None:
+        old[1].close()
 
 
 def is_configured(settings: Settings | None = None) -> bool:

@@ -29,13 +29,28 @@ def pull_if_configured(max_seconds: float = PULL_BUDGET) -> int:
         return 0
     try:
         sdk = get_sdk(settings)
-    except (ArchiveSdkError, OSError) as exc:
-        log.error(
-            "message archive: the SDK could not be loaded (%s)",
-            exc if isinstance(exc, ArchiveSdkError) else type(exc).__name__,
-        )
+    except (ArchiveSdkError, OSError, AttributeError) as exc:
+        _report_once(str(exc) if isinstance(exc, ArchiveSdkError) else type(exc).__name__)
         return 0
+    _reported.clear()  # loaded: a later failure is news again
     return Puller(get_redis(), sdk, settings).pull(settings.archive_batch, max_seconds=max_seconds)
+
+
+_reported: set[str] = set()  # SDK failures this process has logged as errors already
+
+
+def _report_once(what: str) -> None:
+    """An SDK that cannot be loaded fails the same way every minute: said once as an error (with
+    `wecom-bot check-config` naming it too), then only at debug level until it loads."""
+    if what in _reported:
+        log.debug("message archive: the SDK still cannot be loaded (%s)", what)
+        return
+    _reported.add(what)
+    log.error(
+        "message archive: the SDK could not be loaded (%s); no pull until that is fixed "
+        "(said once; restart the worker after replacing the library)",
+        what,
+    )
 
 
 def pull_job() -> int:

@@ -30,7 +30,7 @@ from workers.commands.core import GUARD_TTL, Answer, Ctx, Refuse, guard_key, rep
 
 __all__ = ["COMMANDS", "GUARD_TTL", "SOURCES", "execute", "guard_key"]
 
-SOURCES = ("robot", "app")  # the channels for commands (the archive also sees group posts: not a command)
+SOURCES = ("robot", "app", "aibot")  # the channels for commands (the archive also sees group posts: not a command)
 
 # A handler is given what its role resolves to (handlers.command_table): a Group for LEADER and
 # MEMBER, a list of Groups for LEADER_ALL and MEMBER_ALL, None for ANYONE.

@@ -20,7 +20,7 @@ from handlers.command_table import Parsed
 from handlers.commands import Resolved, Unclear, resolve
 from handlers.messages import Message
 from handlers.streaks import first_base
-from workers import audit, keys
+from workers import audit, directory, keys
 from workers.connection import as_text
 from workers.register import member_ids
 from workers.weekly import notice
@@ -120,20 +120,33 @@ def reply(ctx: Ctx, text: str, suffix: str = "") -> Message:
 
 
 def everyone(r: redis.Redis, group: Group) -> tuple[dict[str, str], set[str]]:
-    """userid -> display name of everyone the group knows (removed ones too), and the removed set."""
+    """userid -> display name of everyone the group knows (removed ones too), and the removed set.
+    Names as workers.directory.pick_name gives them (posts, configuration, the directory)."""
     active = member_ids(r, group)
     removed = {as_text(m) for m in r.smembers(keys.removed(group.key))}
-    learnt = {as_text(k): as_text(v) for k, v in r.hgetall(keys.names(group.key)).items()}
     known = dict(active)
-    for uid in sorted(removed):
-        known.setdefault(uid, learnt.get(uid) or uid)
+    gone = sorted(uid for uid in removed if uid not in known)
+    if gone:
+        with r.pipeline(transaction=False) as p:
+            p.hmget(keys.names(group.key), gone)
+            p.hmget(keys.DIR_NAMES, gone)
+            learnt_raw, dir_raw = p.execute()
+        learnt = dict(zip(gone, directory.read(learnt_raw), strict=True))
+        found = dict(zip(gone, directory.read(dir_raw), strict=True))
+        for uid in gone:
+            known[uid] = directory.pick_name(uid, learnt, group.display_names, found)
     return known, removed
 
 
 def target(ctx: Ctx, group: Group, query: str, allow_removed: bool = False) -> Resolved:
-    """The member a command names; a question when that is not exactly one of the group's."""
+    """The member a command names; a question when that is not exactly one of the group's. A name
+    nobody in the group has fetches the group's names from the directory first (at most once a
+    minute per group: workers.directory.refresh_on_miss), then resolves once more."""
     known, removed = everyone(ctx.r, group)
     res = resolve(query, known)
+    if isinstance(res, Unclear) and not res.ambiguous and directory.refresh_on_miss(ctx.r, ctx.settings, group):
+        known, removed = everyone(ctx.r, group)
+        res = resolve(query, known)
     if isinstance(res, Unclear):
         raise Refuse(t.ask_who(res))
     if res.userid in removed and not allow_removed:

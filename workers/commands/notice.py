@@ -32,7 +32,8 @@ def announce(ctx: Ctx, group: Group) -> list[Message]:
         raise Refuse(a.too_long())
     posted = ctx.chat_group is None
     answer = _register(ctx, group, body, posted)
-    text = a.group_post(body) if posted else a.group_ack_request()
+    sees_all = _archive_configured(ctx.settings)
+    text = a.group_post(body, sees_all) if posted else a.group_ack_request(sees_all)
     return [
         messages.to_group(f"notice:{ctx.msgid}", group.key, text),
         messages.to_user(f"cmd:{ctx.msgid}", ctx.uid, answer),
@@ -61,6 +62,12 @@ def track_from_archive(r: redis.Redis, settings: Settings, event: dict, group: G
     )
     answer = _register(ctx, group, body[: a.MAX_TEXT], posted=False)
     return [messages.to_user(f"cmd:{ctx.msgid}", uid, answer)]
+
+
+def _archive_configured(settings: Settings) -> bool:
+    """The message archive sees every group post (else only posts that @ the robot reach the bot).
+    Read from the settings: workers.archive imports the inbox, which imports the commands."""
+    return bool(settings.archive_sdk_path and settings.archive_secret and settings.archive_private_key)
 
 
 def _register(ctx: Ctx, group: Group, body: str, posted: bool) -> str:
