@@ -27,7 +27,7 @@ import json
 from typing import Any
 
 from .crypto import Malformed
-from .xmlparse import _clip, _fallback_msgid, _ts
+from .xmlparse import body_text, clip_text, event_ts, fallback_msgid
 
 __all__ = ["parse_aibot", "parse_json_envelope"]
 
@@ -76,12 +76,7 @@ def _loads_object(text: str, what: str) -> dict[str, Any]:
 
 def parse_json_envelope(body: bytes) -> str:
     """The outer POST body ``{"encrypt": "..."}`` -> the encrypt text."""
-    if not isinstance(body, (bytes, bytearray)):
-        raise Malformed("body is not bytes")
-    try:
-        text = bytes(body).decode("utf-8")
-    except UnicodeDecodeError:
-        raise Malformed("body is not UTF-8") from None
+    text = body_text(body)
     encrypt = _loads_object(text.lstrip("\ufeff"), "body").get("encrypt")
     if not isinstance(encrypt, str) or not encrypt.strip():
         raise Malformed("missing encrypt")
@@ -141,7 +136,7 @@ def _mixed(obj: dict[str, Any]) -> tuple[str, bool]:
 def parse_aibot(json_text: str, timestamp: int) -> dict:
     """Decrypted AI-bot JSON -> event dict. ``ts`` is ``create_time`` where the message has one, else
     the callback's signed ``timestamp``."""
-    fallback_ts = _ts(timestamp)
+    fallback_ts = event_ts(timestamp)
     obj = _loads_object(json_text, "message")
 
     msgtype = _field(obj, "msgtype", required=True).lower()
@@ -173,7 +168,7 @@ def parse_aibot(json_text: str, timestamp: int) -> dict:
     ts = fallback_ts
     if raw_ts is not None:
         try:
-            ts = _ts(raw_ts)
+            ts = event_ts(raw_ts)
         except Malformed:
             raise Malformed("bad create_time") from None
         if ts >= 10**11:  # milliseconds
@@ -181,7 +176,7 @@ def parse_aibot(json_text: str, timestamp: int) -> dict:
         if not 0 < ts < 10**10:  # like the signed timestamp: unix seconds, at most 10 digits
             raise Malformed("bad create_time")
 
-    msgid = _field(obj, "msgid") or _fallback_msgid(msgtype, chat_id, event, ts, userid, text)
+    msgid = _field(obj, "msgid") or fallback_msgid(msgtype, chat_id, event, ts, userid, text)
     return {
         "source": "aibot",
         "msgid": msgid,
@@ -191,7 +186,7 @@ def parse_aibot(json_text: str, timestamp: int) -> dict:
         "name": "",
         "alias": "",
         "msgtype": msgtype,
-        "text": _clip(text),
+        "text": clip_text(text),
         "has_image": has_image,
         "event": event,
         "ts": ts,

@@ -71,7 +71,7 @@ def _text(root: ET.Element, path: str) -> str:
     return el.text.strip() if el.text else ""
 
 
-def _ts(value: object) -> int:
+def event_ts(value: object) -> int:
     if isinstance(value, bool):
         raise Malformed("bad timestamp")
     if isinstance(value, int):
@@ -87,24 +87,29 @@ def _derived_msgid(prefix: str, *parts: object) -> str:
     return prefix + hashlib.sha256(key).hexdigest()[:32]
 
 
-def _fallback_msgid(msgtype: str, chat_id: str, event: str, ts: int, userid: str, text: str) -> str:
+def fallback_msgid(msgtype: str, chat_id: str, event: str, ts: int, userid: str, text: str) -> str:
     if msgtype == "event":
         return _derived_msgid("evt:", chat_id, event, ts, userid)
     return _derived_msgid("gen:", chat_id, msgtype, ts, userid, text)
 
 
-def _clip(text: str) -> str:
+def clip_text(text: str) -> str:
     return text[:MAX_TEXT] if len(text) > MAX_TEXT else text
+
+
+def body_text(body: bytes) -> str:
+    """A callback's POST body as text (XML or JSON alike): bytes of UTF-8, or Malformed."""
+    if not isinstance(body, (bytes, bytearray)):
+        raise Malformed("body is not bytes")
+    try:
+        return bytes(body).decode("utf-8")
+    except UnicodeDecodeError:
+        raise Malformed("body is not UTF-8") from None
 
 
 def parse_envelope(body: bytes) -> str:
     """The outer POST body ``<xml><Encrypt>..</Encrypt>..</xml>`` -> the Encrypt text."""
-    if not isinstance(body, (bytes, bytearray)):
-        raise Malformed("body is not bytes")
-    try:
-        text = bytes(body).decode("utf-8")
-    except UnicodeDecodeError:
-        raise Malformed("body is not UTF-8") from None
+    text = body_text(body)
     root = _fromstring(text)
     found = root.findall("Encrypt")
     if len(found) > 1:
@@ -117,7 +122,7 @@ def parse_envelope(body: bytes) -> str:
 
 def parse_robot(xml_text: str, timestamp: int) -> dict:
     """Decrypted group-robot XML -> event dict. Robots send no CreateTime: ``ts`` is ``timestamp``."""
-    ts = _ts(timestamp)
+    ts = event_ts(timestamp)
     root = _fromstring(xml_text)
 
     msgtype = _text(root, "MsgType").lower()
@@ -159,7 +164,7 @@ def parse_robot(xml_text: str, timestamp: int) -> dict:
                 has_image = True
         text = "\n".join(parts)
 
-    msgid = _text(root, "MsgId") or _fallback_msgid(msgtype, chat_id, event, ts, userid, text)
+    msgid = _text(root, "MsgId") or fallback_msgid(msgtype, chat_id, event, ts, userid, text)
 
     return {
         "source": "robot",
@@ -170,7 +175,7 @@ def parse_robot(xml_text: str, timestamp: int) -> dict:
         "name": _text(root, "From/Name"),
         "alias": _text(root, "From/Alias"),
         "msgtype": msgtype,
-        "text": _clip(text),
+        "text": clip_text(text),
         "has_image": has_image,
         "event": event,
         "ts": ts,
@@ -179,7 +184,7 @@ def parse_robot(xml_text: str, timestamp: int) -> dict:
 
 def parse_app(xml_text: str, timestamp: int) -> dict:
     """Decrypted self-built-app XML -> event dict (always a private chat with the app)."""
-    fallback_ts = _ts(timestamp)
+    fallback_ts = event_ts(timestamp)
     root = _fromstring(xml_text)
 
     msgtype = _text(root, "MsgType").lower()
@@ -199,7 +204,7 @@ def parse_app(xml_text: str, timestamp: int) -> dict:
     text = _text(root, "Content") if msgtype == "text" else ""
     has_image = msgtype == "image"
 
-    msgid = _text(root, "MsgId") or _fallback_msgid(msgtype, "", event, ts, userid, text)
+    msgid = _text(root, "MsgId") or fallback_msgid(msgtype, "", event, ts, userid, text)
 
     return {
         "source": "app",
@@ -210,7 +215,7 @@ def parse_app(xml_text: str, timestamp: int) -> dict:
         "name": "",
         "alias": "",
         "msgtype": msgtype,
-        "text": _clip(text),
+        "text": clip_text(text),
         "has_image": has_image,
         "event": event,
         "ts": ts,
