@@ -5,6 +5,10 @@ sender_name="小鹿")`); it counts as predicted-positive when the Detection is a
 "chain" that credits someone. A post marked `unsure` (kind "none", the bot would ask the member)
 counts as negative and is reported apart.
 
+detect() is the rules' sentence reading with a learned scorer as a second opinion (trained on the
+development part only: bench/train_detection_scorer.py); the report counts the posts where the scorer
+overruled the rules.
+
 Same-run baseline: the plain-keyword rule (any 打卡 / 已更 / ✅ keyword, or a 小红书 note link, is a
 check-in), so the gain of the sentence reading is visible.
 
@@ -78,7 +82,10 @@ def evaluate(rows: list[dict]) -> dict:
         c[2] += int(baseline(row["text"]) != bool(row["label"]))
     confusion = [(("FP" if pos else "FN"), row, d) for row, pos, d in results if pos != bool(row["label"])]
     unsure = [(row, d) for row, pos, d in results if getattr(d, "unsure", False)]
+    # posts where the learned scorer overruled the rules (handlers/checkin/scorer.py), and how many it got right
+    overruled = [(row, pos) for row, pos, d in results if d.reason.startswith("scorer")]
     return {
+        "overruled": (len(overruled), sum(1 for row, pos in overruled if pos == bool(row["label"]))),
         "det": det,
         "base": base,
         "per_class": per_class,
@@ -109,6 +116,7 @@ def report(name: str, ev: dict, quick: bool) -> None:
         f"  unsure     {len(ev['unsure'])} posts (counted as negative; "
         f"{sum(1 for r, _ in ev['unsure'] if r['label'])} of them labeled check-in)"
     )
+    print(f"  scorer     overruled the rules on {ev['overruled'][0]} posts ({ev['overruled'][1]} of them rightly)")
     print(f"  speed      {ev['rate']:,.0f} posts/s (detect only, this process)")
     print("  per class: posts / detection errors / baseline errors")
     for cls, (n, e, b) in sorted(ev["per_class"].items(), key=lambda kv: (-kv[1][1], kv[0])):

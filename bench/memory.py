@@ -73,7 +73,7 @@ KINDS = [
     ("goals", re.compile(rb"^wb:g:[^:]+:goal:")),
     ("base", re.compile(rb"^wb:g:[^:]+:base$")),
     ("weekly results", re.compile(rb"^wb:g:[^:]+:suggest:")),
-    ("praise read last", re.compile(rb"^wb:g:[^:]+:praise_last$")),
+    ("praise read last", re.compile(rb"^wb:g:[^:]+:praise_(last|group)$")),
     ("notes", re.compile(rb"^wb:g:[^:]+:notes:")),
     ("audit log", re.compile(rb"^wb:g:[^:]+:audit$")),
     ("note links", re.compile(rb"^wb:g:[^:]+:links:")),

@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
 from bench import common, profiling  # noqa: E402
 from bench.common import Result  # noqa: E402
 
-BENCHMARKS = ("ingest", "processing", "fanout", "memory", "detection")
+BENCHMARKS = ("ingest", "processing", "fanout", "memory", "detection", "pictures")
 
 
 def parse_args(argv=None):

@@ -23,7 +23,7 @@ SLOT_DEFAULTS = {
     "remind": "21:00",
     "digest": "22:00",
     "midweek": "wed 20:00",
-    "summary": "sun 21:00",
+    "summary": "sun 20:00",  # before the evening reminder (21:00), not in the same minute
 }
 SECRET_VARS = (
     "WECOM_SECRET",
@@ -35,6 +35,7 @@ SECRET_VARS = (
     "WECOM_AIBOT_ENCODING_AES_KEY",
     "WECOM_ARCHIVE_SECRET",
     "WECOM_ARCHIVE_PRIVATE_KEY",
+    "BOT_SECRET_KEY",
 )
 DEFAULT_PRAISE_STREAKS = (3, 7, 14, 21, 30)
 
@@ -72,6 +73,7 @@ class Group:
     keywords: tuple[str, ...] | None = None
     link_hosts: tuple[str, ...] | None = None
     chain_template: str = ""
+    notice_chase: bool | None = None  # GROUP_<KEY>_NOTICE_CHASE; None: BOT_NOTICE_CHASE
     # display names given in the config (`lulu:小鹿`); names learnt from posts take over later
     display_names: dict[str, str] = field(default_factory=dict)
 
@@ -101,9 +103,14 @@ class Settings:
     # the service
     redis_url: str = ""
     data_dir: str = "var"
+    font_path: str = ""  # BOT_FONT_PATH: a CJK font file for the pictures; "off": text only; unset: fontconfig
     dry_run: bool = False
     max_body: int = 256 * 1024
     callback_max_age: int = 3600  # BOT_CALLBACK_MAX_AGE: older signed callbacks are refused (0: no limit)
+    # the leader console (wecom_bot/console/)
+    public_url: str = ""  # BOT_PUBLIC_URL: https://host[/prefix] WeCom reaches, no trailing slash
+    secret_key: str = field(default="", repr=False)  # BOT_SECRET_KEY: signs console cookies (else kept in Redis)
+    ww_verify: tuple[str, str] | None = field(default=None, repr=False)  # BOT_WW_VERIFY_FILE: (name, content)
     # the camp and its groups
     timezone: str = "Asia/Shanghai"
     admins: tuple[str, ...] = ()
@@ -118,6 +125,7 @@ class Settings:
     upgrade_after_weeks: int = 2  # BOT_UPGRADE_AFTER_WEEKS
     top_performers: int = 3  # BOT_TOP_PERFORMERS
     midweek_nudge: bool = True  # BOT_MIDWEEK_NUDGE
+    notice_chase: bool = False  # BOT_NOTICE_CHASE: the bot asks the silent members of a #通知 privately
     praise_streaks: tuple[int, ...] = DEFAULT_PRAISE_STREAKS  # BOT_PRAISE_STREAKS
     reply_reserve: int = 3  # BOT_REPLY_RESERVE
     # the message archive (会话内容存档)
@@ -152,6 +160,14 @@ class Settings:
         """May `userid` act as a leader of `group` (its leaders and every admin may)."""
         return userid in self.admins or userid in group.leaders
 
+    def archive_configured(self) -> bool:
+        """The message archive sees every group post (else only posts that @ the robot reach the bot)."""
+        return bool(self.archive_sdk_path and self.archive_secret and self.archive_private_key)
+
+    def chases(self, group: Group) -> bool:
+        """Does the bot chase the members who have not answered `group`'s #通知 (夺命连环call)."""
+        return self.notice_chase if group.notice_chase is None else group.notice_chase
+
     def groups_led_by(self, userid: str) -> list[Group]:
         if userid in self.admins:
             return list(self.groups.values())
@@ -169,6 +185,7 @@ class Settings:
             self.aibot_aes_key,
             self.archive_secret,
             self.archive_proxy_password,
+            self.secret_key,
         ]
         values += [g.webhook_key for g in self.groups.values()]
         # a PEM key is masked by its body's lines (a log line holds at most one of them)

@@ -12,6 +12,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from config.env import GROUP_KEY, USERID, Env, csv, parse_quiet, parse_slot, people
 from config.model import (
@@ -32,7 +33,7 @@ from config.model import (
 _TRUE = ("1", "true", "yes", "on")
 _GROUP_VAR = re.compile(
     r"^GROUP_([A-Za-z0-9_]+?)_(CHAT_ID|ROOM_ID|NAME|LEADERS|MEMBERS|WEBHOOK_KEY|WEEKLY_GOAL|TIMEZONE"
-    r"|CHECKIN_KEYWORDS|LINK_HOSTS|CHAIN_TEMPLATE|CAMP_START|CAMP_END)$"
+    r"|CHECKIN_KEYWORDS|LINK_HOSTS|CHAIN_TEMPLATE|CAMP_START|CAMP_END|NOTICE_CHASE)$"
 )
 _AES_KEY = re.compile(r"^[A-Za-z0-9+/]{43}$")
 _WEBHOOK_KEY = re.compile(r"^[A-Za-z0-9\-]{8,64}$")
@@ -44,22 +45,73 @@ WEEKLY_VARS = (
     "BOT_MIDWEEK_NUDGE",
     "BOT_PRAISE_STREAKS",
     "BOT_REPLY_RESERVE",
+    "BOT_NOTICE_CHASE",
 )
-_WEEKLY_PREFIXES = ("BOT_DOWNGRADE", "BOT_UPGRADE", "BOT_TOP_PERFORM", "BOT_MIDWEEK_N", "BOT_PRAISE", "BOT_REPLY")
+_WEEKLY_PREFIXES = (
+    "BOT_DOWNGRADE",
+    "BOT_UPGRADE",
+    "BOT_TOP_PERFORM",
+    "BOT_MIDWEEK_N",
+    "BOT_PRAISE",
+    "BOT_REPLY",
+    "BOT_NOTICE_CH",
+)
 
 
 # --- the service ------------------------------------------------------------------------------------
 
 
 def load_service(env: Env, s: Settings) -> None:
-    """REDIS_URL, BOT_DATA_DIR, BOT_DRY_RUN, BOT_CALLBACK_MAX_AGE."""
+    """REDIS_URL, BOT_DATA_DIR, BOT_FONT_PATH, BOT_DRY_RUN, BOT_CALLBACK_MAX_AGE."""
     s.redis_url = env.get("REDIS_URL")
     s.data_dir = env.get("BOT_DATA_DIR", "var")
+    s.font_path = env.get("BOT_FONT_PATH")
     s.dry_run = env.get("BOT_DRY_RUN").lower() in _TRUE
     # WeCom signs each delivery with the time it sent it and retries within seconds: a callback signed
     # long ago is a replay (a recorded `移除 小鹿` must not run again). 0 turns the window off, for
     # replaying recorded callbacks in tests and the demo.
     s.callback_max_age = env.integer("BOT_CALLBACK_MAX_AGE", 3600, 0, 366 * 86400)
+    load_console(env, s)
+
+
+_PUBLIC_URL = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/[A-Za-z0-9._~\-/]*)?$")
+_WW_VERIFY_NAME = re.compile(r"^WW_verify_[A-Za-z0-9]{1,64}\.txt$")
+
+
+def load_console(env: Env, s: Settings) -> None:
+    """BOT_PUBLIC_URL, BOT_SECRET_KEY, BOT_WW_VERIFY_FILE (the leader console, wecom_bot/console/)."""
+    url = env.get("BOT_PUBLIC_URL").rstrip("/")
+    if url and not _PUBLIC_URL.match(url):
+        env.problem(
+            f"BOT_PUBLIC_URL={url!r}: expected the https:// address WeCom reaches, e.g. https://bot.example.com"
+        )
+    else:
+        s.public_url = url
+    s.secret_key = env.get("BOT_SECRET_KEY")
+    if s.secret_key and len(s.secret_key) < 32:
+        env.problem(f"BOT_SECRET_KEY: at least 32 random characters (got {len(s.secret_key)})")
+    raw = env.get("BOT_WW_VERIFY_FILE")
+    if raw:
+        s.ww_verify = _ww_verify(env, raw)
+
+
+def _ww_verify(env: Env, raw: str) -> tuple[str, str] | None:
+    """`WW_verify_<...>.txt:<content>` as WeCom shows them, or the path of the downloaded file."""
+    name, sep, content = raw.partition(":")
+    if sep and _WW_VERIFY_NAME.match(name.strip()):
+        if content.strip():
+            return name.strip(), content.strip()
+        env.problem("BOT_WW_VERIFY_FILE: the file's content is missing after the colon (WW_verify_<...>.txt:<content>)")
+        return None
+    path = Path(raw)
+    if not _WW_VERIFY_NAME.match(path.name):
+        env.problem("BOT_WW_VERIFY_FILE: expected WW_verify_<...>.txt:<content>, or the path of that file")
+        return None
+    try:
+        return path.name, path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        env.problem(f"BOT_WW_VERIFY_FILE: cannot read {raw!r} ({exc.strerror or type(exc).__name__})")
+        return None
 
 
 # --- the WeCom app, the group robots and the AI bot ---------------------------------------------------
@@ -222,6 +274,8 @@ def _group(env: Env, s: Settings, key: str, schedule: Schedule, seen_chats: dict
     if g.webhook_key and not _WEBHOOK_KEY.match(g.webhook_key):
         env.problem(f"{p}WEBHOOK_KEY: expected the key=... part of the robot's webhook URL")
     g.slots = {slot: _group_slot(env, p, slot, schedule.slots[slot]) for slot in SLOTS}
+    if env.get(p + "NOTICE_CHASE"):
+        g.notice_chase = _on_off(env, p + "NOTICE_CHASE", s.notice_chase)
     return g
 
 
@@ -285,16 +339,19 @@ def load_weekly(env: Env, s: Settings) -> None:
     s.upgrade_after_weeks = env.integer("BOT_UPGRADE_AFTER_WEEKS", 2, 1, 12)
     s.top_performers = env.integer("BOT_TOP_PERFORMERS", 3, 1, 10)
     s.reply_reserve = env.integer("BOT_REPLY_RESERVE", 3, 0, 19)
-    s.midweek_nudge = _midweek_nudge(env)
+    s.midweek_nudge = _on_off(env, "BOT_MIDWEEK_NUDGE", True)
+    s.notice_chase = _on_off(env, "BOT_NOTICE_CHASE", False)
     s.praise_streaks = _praise_streaks(env)
     _check_near_misses(env)
 
 
-def _midweek_nudge(env: Env) -> bool:
-    raw = env.get("BOT_MIDWEEK_NUDGE", "on").lower() or "on"
+def _on_off(env: Env, name: str, default: bool) -> bool:
+    raw = env.get(name).strip().lower()
+    if not raw:
+        return default
     if raw not in ("on", "off", "1", "0", "true", "false", "yes", "no"):
-        env.problem(f"BOT_MIDWEEK_NUDGE={env.get('BOT_MIDWEEK_NUDGE')!r}: expected on or off")
-        return True
+        env.problem(f"{name}={env.get(name)!r}: expected on or off")
+        return default
     return raw in _TRUE
 
 

@@ -16,7 +16,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from handlers.chain import strip_mentions
-from handlers.texts import note_line
+from handlers.texts import fill, note_line, them
 
 HEADERS = ("#通知", "＃通知")
 MAX_TEXT = 1500  # the group post stays under WeCom's 2048-byte text limit
@@ -82,26 +82,60 @@ def _answer(archive: bool) -> str:
     return "回个「收到」" if archive else " @我 回个「收到」"
 
 
-def group_post(text: str, archive: bool = True) -> str:
-    """The announcement the bot posts for a leader; `archive`: the message archive is configured."""
-    return f"📢 群通知\n{text.strip()}\n\n看到的伙伴{_answer(archive)}🙏"
+CHASE_LINE = "（{hours} 小时后还没回应的伙伴，我会私信提醒一下哦）"
 
 
-def group_ack_request(archive: bool = True) -> str:
+def group_post(text: str, archive: bool = True, chase_hours: int = 0) -> str:
+    """The announcement the bot posts for a leader; `archive`: the message archive is configured;
+    `chase_hours`: the silent members are chased privately after that many hours (0: no chase)."""
+    chase = CHASE_LINE.format(hours=chase_hours) if chase_hours else ""
+    return f"📢 群通知\n{text.strip()}\n\n看到的伙伴{_answer(archive)}🙏{chase}"
+
+
+def group_ack_request(archive: bool = True, chase_hours: int = 0) -> str:
     """In the group the leader's own post is the announcement: the bot only asks for answers."""
-    return f"📢 这是一条群通知，看到的伙伴{_answer(archive)}就好🙏"
+    chase = CHASE_LINE.format(hours=chase_hours) if chase_hours else ""
+    return f"📢 这是一条群通知，看到的伙伴{_answer(archive)}就好🙏{chase}"
 
 
-def leader_confirm(group_name: str, hours: int, posted: bool) -> str:
+def leader_confirm(group_name: str, hours: int, posted: bool, chase: bool = False) -> str:
     where = f"已发到「{group_name}」" if posted else f"已在「{group_name}」记下"
+    if chase:
+        return f"📢 通知{where}，{hours} 小时后我先私信提醒还没回应的伙伴，再告诉你还有谁没回～"
     return f"📢 通知{where}，{hours} 小时后告诉你还有谁没回应～"
 
 
+def chase(group_name: str, text: str, archive: bool = True) -> str:
+    """The private note to a member who has not answered a #通知 (夺命连环call, gently)."""
+    where = "在群里" + _answer(archive) + "，或者私聊回我「收到」也算"
+    return f"📢「{group_name}」有一条群通知，可能被消息淹没啦：\n{text.strip()}\n\n看到了{where}🙏"
+
+
+def since(seconds: float) -> str:
+    """How long ago, as a leader would say it: `40 分钟`, `4 小时`, `1 天`."""
+    minutes = max(int(seconds // 60), 1)
+    if minutes < 60:
+        return f"{minutes} 分钟"
+    hours = round(minutes / 60)
+    if hours < 24:
+        return f"{hours} 小时"
+    return f"{round(hours / 24)} 天"
+
+
 def follow_up(
-    group_name: str, text: str, hours: int, silent: Sequence[str], total: int, notes: dict[str, list[Any]] | None = None
+    group_name: str,
+    text: str,
+    elapsed: float,
+    silent: Sequence[str],
+    total: int,
+    notes: dict[str, list[Any]] | None = None,
+    chased: int = 0,
 ) -> str:
-    """`notes`: display name -> that member's latest profile notes, so the leader knows whom they ask."""
-    head = f"📢「{group_name}」的通知「{preview(text)}」发出 {hours} 小时了"
+    """`elapsed`: seconds since the announcement; `notes`: display name -> that member's latest profile
+    notes, so the leader knows whom they ask; `chased`: members the bot reminded privately."""
+    head = f"📢「{group_name}」的通知「{preview(text)}」发出 {since(elapsed)}了"
+    if chased:
+        head += f"（我已私信提醒过 {chased} 位）"
     if not silent:
         return f"{head}，{total} 位伙伴全都回应啦🎉"
     lines = [f"{head}，{total - len(silent)}/{total} 位已回应。", f"还没回应：{'、'.join(silent)}"]
@@ -110,7 +144,7 @@ def follow_up(
         for name in silent
         if (notes or {}).get(name)
     ]
-    lines.append("可以私聊问一句，确认 ta 看到了～")
+    lines.append(fill("可以私聊问一句，确认{who}看到了～", who=them(len(silent), one="ta")))
     return "\n".join(lines)
 
 

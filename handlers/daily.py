@@ -16,6 +16,7 @@ from typing import Protocol
 
 from handlers.calendar import cn_date, day_date, day_index, day_label
 from handlers.chain import render_chain
+from handlers.routine import Kind
 from handlers.texts import ANONYMOUS, Note, note_line
 
 CHAIN_TEMPLATE = "名字 已更 笔记链接"  # rendered `例 名字 已更 笔记链接`
@@ -94,7 +95,7 @@ def chain_text(
 class Reminder:
     content: str
     mentions: list[list[str]] = field(default_factory=list)  # [[userid, name], ...] to @
-    nudges: list[tuple[str, str]] = field(default_factory=list)  # (userid, private text)
+    nudges: list[tuple[str, str, Kind]] = field(default_factory=list)  # (userid, private text, its kind)
 
 
 def remind(
@@ -130,9 +131,9 @@ def remind(
     if not quiet:
         for row in reachable:
             if row.streak >= STREAK_AT_RISK:
-                nudges.append((row.userid, nudge_text(row.name, row.streak)))
+                nudges.append((row.userid, nudge_text(row.name, row.streak), Kind.STREAK))
             elif row.userid in hidden:
-                nudges.append((row.userid, quiet_nudge_text(row.name)))
+                nudges.append((row.userid, quiet_nudge_text(row.name), Kind.REMIND))
     return Reminder("\n".join(lines), [[row.userid, row.name] for row in to_mention], nudges)
 
 
@@ -147,16 +148,48 @@ def nudge_text(name: str, streak: int) -> str:
 # --- the leader digest ----------------------------------------------------------------------------
 
 
-def silent_for(row: RegisterRow, day: int, camp_start: date | None) -> int | None:
+def silent_for(row: RegisterRow, day: int, since: int | None) -> int | None:
     """Days without a check-in up to and including `day` (0 when checked in today); None when the
-    member never checked in and the camp start is unknown."""
+    member never checked in and the first day of the group's record (`since`) is unknown."""
     if row.checked_in:
         return 0
     if row.last_day is not None:
         return day - row.last_day
-    if camp_start is not None:
-        return max(day - day_index(camp_start) + 1, 0)
+    if since is not None:
+        return max(day - since + 1, 0)
     return None
+
+
+def _day_or_none(d: date | None) -> int | None:
+    return day_index(d) if d is not None else None
+
+
+def silent_members(
+    todo: Sequence[RegisterRow], day: int, since: int | None, silent_days: int
+) -> list[tuple[RegisterRow, int]]:
+    """(row, days silent) of the members silent for BOT_SILENT_DAYS or more, the longest first. One
+    who never checked in counts from `since`; unknown, they are not flagged (nobody knows for how long)."""
+    found = [(row, silent_for(row, day, since)) for row in todo]
+    out = [(row, n) for row, n in found if n is not None and n >= silent_days]
+    return sorted(out, key=lambda x: -x[1])
+
+
+def silent_lines(silent: Sequence[tuple[RegisterRow, int]], in_camp: bool) -> list[str]:
+    """The digest's lines on silence (💤; 🔕 is 免打扰): who checked in before, with their days, and who
+    never did, once each, then one suggestion."""
+    if not silent:
+        return []
+    lapsed = [f"{row.name}（{n} 天）" for row, n in silent if row.last_day is not None]
+    never = [row for row, _ in silent if row.last_day is None]
+    lines = []
+    if lapsed:
+        lines.append("💤 好几天没打卡：" + "、".join(lapsed))
+    if never:
+        n = max(x for row, x in silent if row.last_day is None)
+        since = f"开营 {n} 天" if in_camp else f"{n} 天来"
+        lines.append(f"💤 {since}还没打过卡：" + "、".join(row.name for row in never))
+    lines.append("   建议约时间私聊，了解一下近况")
+    return lines
 
 
 def digest(
@@ -168,8 +201,10 @@ def digest(
     silent_days: int = 3,
     on_leave: AbstractSet[str] = frozenset(),
     camp_start: date | None = None,
+    since: int | None = None,
 ) -> str:
-    """The leader's private end-of-day report."""
+    """The leader's private end-of-day report. `since`: the first day of the group's record (the
+    camp's start, else its first check-in), from which silence is counted."""
     notes = notes or {}
     done = [row for row in rows if row.checked_in]
     leave = [row for row in rows if not row.checked_in and row.userid in on_leave]
@@ -190,15 +225,8 @@ def digest(
     risk = [row for row in todo if row.streak >= STREAK_AT_RISK]
     if risk:
         lines.append("🔥 连续记录快断了：" + "、".join(f"{row.name}（已连续 {row.streak} 天）" for row in risk))
-    silent = []
-    for row in todo:
-        n = silent_for(row, day, camp_start)
-        if n is None:
-            silent.append((row, "还没打过卡"))
-        elif n >= silent_days:
-            silent.append((row, f"已 {n} 天没打卡" if row.last_day is not None else f"开营 {n} 天还没打卡"))
-    if silent:
-        lines.append("🔕 " + "；".join(f"{row.name} {why}" for row, why in silent) + "，建议约时间私聊，了解一下近况")
+    silent = silent_members(todo, day, since if since is not None else _day_or_none(camp_start), silent_days)
+    lines += silent_lines(silent, camp_start is not None)
     shown = [row for row in [*risk, *(row for row, _ in silent)] if notes.get(row.userid)]
     seen = set()
     for row in shown:

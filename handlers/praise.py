@@ -3,8 +3,9 @@
 Milestones, most special first: the first check-in ever, a new personal best (the longest streak
 beaten), a streak of 3/7/14/21/30 days, the weekly goal reached. An ordinary day gets a short cheer.
 The wording is chosen deterministically from the message id (a re-processed message says the same
-thing), and never repeats the sentence a member read last time: workers.replies keeps the last
-choice per member (`last`), and `choose` steps past it.
+thing), and never repeats the sentence a member read last time, nor the one the group read last
+(for another member): workers.replies keeps the last choice per member and per group, and `choose`
+steps past both.
 """
 
 from __future__ import annotations
@@ -102,11 +103,15 @@ def _index(seed: str, n: int) -> int:
     return int.from_bytes(hashlib.sha1(seed.encode()).digest()[:4], "big") % n
 
 
-def choose(kind: str, seed: str, last: str | None) -> int:
-    """The template index for `kind`: stable for a seed, never the member's `last` ("kind:index")."""
+def choose(kind: str, seed: str, last: str | None, group_last: str | None = None) -> int:
+    """The template index for `kind`: stable for a seed, never the member's `last` nor the group's
+    `group_last` (each "kind:index": the sentence this member, and the group, read last)."""
     n = len(TEMPLATES[kind])
     idx = _index(f"{kind}|{seed}", n)
-    if last == f"{kind}:{idx}":
+    avoid = {last, group_last}
+    for _ in range(n):
+        if f"{kind}:{idx}" not in avoid:
+            break
         idx = (idx + 1) % n
     return idx
 

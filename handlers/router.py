@@ -15,6 +15,7 @@ from handlers.announce import is_ack
 from handlers.checkin import Detection, detect, find_note_links, strip_mentions
 from handlers.command_table import command_of
 from handlers.messages import Mention, Message
+from handlers.routine import parse_goal_answer
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,17 @@ class ConfirmCheckin:
 
 
 @dataclass(frozen=True)
+class GoalAnswer:
+    """A member's private answer to the question about their weekly goal (`3`, `每周3次`, `三次`):
+    workers/goal_ask.py sets it in the groups where the question waits, else says how to propose one."""
+
+    groups: tuple[str, ...]
+    userid: str
+    name: str
+    days: int
+
+
+@dataclass(frozen=True)
 class ReportUnknownChat:
     chat_id: str
     name: str
@@ -92,7 +104,7 @@ class Command:
     text: str
 
 
-Action = Checkin | Send | Hint | AskIfCheckin | ConfirmCheckin | ReportUnknownChat | Command
+Action = Checkin | Send | Hint | AskIfCheckin | ConfirmCheckin | GoalAnswer | ReportUnknownChat | Command
 
 
 def group_post(msg_id: str, group: str, content: str, mentions: list[Mention] | None = None) -> Send:
@@ -170,6 +182,23 @@ def _confirm(ctx: Context) -> list[Action]:
         return [ConfirmCheckin((ctx.group_key,), ev["userid"], ev.get("name") or ev["userid"])]
     name = _name_of(ctx, ev["userid"], ev.get("name") or ev["userid"])
     return [ConfirmCheckin(tuple(k for k, _ in ctx.member_groups), ev["userid"], name, reply_to="user")]
+
+
+def _is_goal_answer(ctx: Context) -> bool:
+    ev = ctx.event
+    return (
+        _private_message(ctx)
+        and ev.get("msgtype") == "text"
+        and bool(ctx.member_groups)
+        and parse_goal_answer(strip_mentions(ev.get("text", ""))) is not None
+    )
+
+
+def _goal_answer(ctx: Context) -> list[Action]:
+    ev = ctx.event
+    days = parse_goal_answer(strip_mentions(ev.get("text", ""))) or 0
+    name = _name_of(ctx, ev["userid"], ev.get("name") or ev["userid"])
+    return [GoalAnswer(tuple(k for k, _ in ctx.member_groups), ev["userid"], name, days)]
 
 
 def _ask(ctx: Context, group: str, private_reply: bool) -> AskIfCheckin:
@@ -276,6 +305,7 @@ HANDLERS: list[tuple[Callable[[Context], bool], Callable[[Context], list[Action]
     (_other_event, _ignore),
     (_is_command, _command),
     (_is_confirm, _confirm),
+    (_is_goal_answer, _goal_answer),
     (_group_post, _group_checkin),
     (_private_message, _private_checkin),
 ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+import string
+from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from handlers.calendar import cn_date, day_date
@@ -31,6 +32,41 @@ ANONYMOUS = "一位同学"  # how a member who chose 不公开 appears in anythi
 Note = dict[str, Any] | str | bytes  # a profile note: JSON {text, by, at}, as stored or decoded
 
 CHECKIN_TAILS = ("🔥", "💪", "✨", "🌟", "👏")
+
+
+def _latin(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def _chinese(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+def spaced(left: str, right: str) -> str:
+    """`left + right`, with a space where a Latin letter or digit meets a Chinese character
+    (`Momo` + `鼓掌` -> `Momo 鼓掌`, `小鹿` + `鼓掌` -> `小鹿鼓掌`)."""
+    if left and right and ((_latin(left[-1]) and _chinese(right[0])) or (_chinese(left[-1]) and _latin(right[0]))):
+        return f"{left} {right}"
+    return left + right
+
+
+def fill(template: str, **values: object) -> str:
+    """`template.format(**values)` for templates that put names into Chinese text: each value is
+    joined to the text around it with `spaced` (`为达成目标的{names}鼓掌`, names `小鹿、Momo` ->
+    `为达成目标的小鹿、Momo 鼓掌`). The template's own text is left as written."""
+    out, after_value = "", False
+    for literal, field, spec, _conversion in string.Formatter().parse(template):
+        out = spaced(out, literal) if after_value else out + literal
+        after_value = False
+        if field is not None:
+            out = spaced(out, format(values[field], spec or ""))
+            after_value = True
+    return out
+
+
+def them(count: int, one: str = "TA") -> str:
+    """How a leader's text points back at the members it named: `TA` (or `ta`) for one, 他们 for more."""
+    return one if count == 1 else "他们"
 
 
 def pick(options: tuple[str, ...], seed: str) -> str:
@@ -94,32 +130,58 @@ def private_no_group() -> str:
     return "还没找到你所在的打卡群哦～请先在群里 @打卡助手 打一次卡，或请组长把你加入名单🙏"
 
 
-def note_line(note: Note) -> str:
-    """One profile note, `文字（11月20日 lily）`; notes are JSON {text, by, at}."""
-    data: object = note
-    if isinstance(note, (str, bytes)):
-        try:
-            data = json.loads(note)
-        except (TypeError, ValueError):
-            return note if isinstance(note, str) else note.decode(errors="replace")
+def note_line(note: Note, tz: tzinfo | None = None) -> str:
+    """One profile note, `文字（11月20日 lily）`; notes are JSON {text, by, at}. The date is the one the
+    group lived: in `tz` when given, else the offset `at` carries (`local_note` writes it), else UTC."""
+    data = _note_data(note)
     if not isinstance(data, dict):
-        return str(data)
+        return data if isinstance(data, str) else str(data)
     text = str(data.get("text", "")).strip()
-    meta = [m for m in (_short_date(data.get("at")), str(data.get("by") or "").strip()) if m]
+    meta = [m for m in (_short_date(data.get("at"), tz), str(data.get("by") or "").strip()) if m]
     return f"{text}（{' '.join(meta)}）" if meta else text
 
 
-def _short_date(at: object) -> str:
-    """A note's `at` (epoch seconds, as a number or digits, or ISO 8601) as `11月20日`; "" when unreadable."""
-    if at in (None, ""):
-        return ""
+def local_note(note: Note, tz: tzinfo) -> Note:
+    """A stored note with its `at` (epoch seconds) as an ISO 8601 time in the group's timezone `tz`,
+    so that every text that shows it (note_line) shows the group's date, whoever renders it."""
+    data = _note_data(note)
+    if not isinstance(data, dict):
+        return data if isinstance(data, str) else str(data)
+    when = _instant(data.get("at"))
+    if when is None or when.tzinfo is None:
+        return data
+    return {**data, "at": when.astimezone(tz).isoformat(timespec="seconds")}
+
+
+def _note_data(note: Note) -> object:
+    """A note as a dict when it is JSON, else its text."""
+    if isinstance(note, (str, bytes)):
+        try:
+            return json.loads(note)
+        except (TypeError, ValueError):
+            return note if isinstance(note, str) else note.decode(errors="replace")
+    return note
+
+
+def _instant(at: object) -> datetime | None:
+    """A note's `at` (epoch seconds, as a number or digits, or ISO 8601) as a datetime: aware, except
+    an ISO time written without an offset, which is already the group's wall clock. None when unreadable."""
+    if at in (None, "") or isinstance(at, bool):
+        return None
     try:
         if isinstance(at, (int, float)):
-            stamp = float(at)
-        elif str(at).replace(".", "", 1).isdigit():
-            stamp = float(str(at))
-        else:
-            return cn_date(datetime.fromisoformat(str(at).replace("Z", "+00:00")).date())
-        return cn_date(datetime.fromtimestamp(stamp, tz=timezone.utc).date())
+            return datetime.fromtimestamp(float(at), tz=timezone.utc)
+        raw = str(at).strip()
+        if raw.replace(".", "", 1).isdigit():
+            return datetime.fromtimestamp(float(raw), tz=timezone.utc)
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _short_date(at: object, tz: tzinfo | None = None) -> str:
+    """A note's `at` as `11月20日`, in `tz` (else in the offset it carries); "" when unreadable."""
+    when = _instant(at)
+    if when is None:
         return ""
+    return cn_date((when.astimezone(tz) if tz is not None and when.tzinfo is not None else when).date())

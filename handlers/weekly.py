@@ -23,7 +23,7 @@ from handlers.calendar import (
     week_start,
 )
 from handlers.streaks import MET, MISSED, OFF, OPEN, WeekResult, beaten_run, missed_run
-from handlers.texts import ANONYMOUS, Note, note_line
+from handlers.texts import ANONYMOUS, Note, fill, note_line, them
 
 TOP_LIMIT = 3
 CHEER_NAMES = 8  # a cheer names at most this many members, else counts them
@@ -150,9 +150,12 @@ def midweek_leader(
             lines.append("  📒 " + "；".join(note_line(n) for n in m.notes[-notes_shown:]))
     told = [names[m.userid] for m in late if m.userid in set(nudged)]
     if told:
-        lines.append(f"我已私信给 {'、'.join(told)} 打了打气；你也可以私聊关心一下，帮 TA 把目标完成💪")
+        lines.append(
+            f"我已私信给 {'、'.join(told)} 打了打气；你也可以私聊关心一下，"
+            + fill("帮{who}把目标完成💪", who=them(len(told)))
+        )
     else:
-        lines.append("可以私聊鼓励一下，帮 TA 把目标完成💪")
+        lines.append("可以私聊鼓励一下，" + fill("帮{who}把目标完成💪", who=them(len(late))))
     return "\n".join(lines)
 
 
@@ -258,7 +261,7 @@ def review(
             shown.append(f"{hidden} 位同学" if hidden > 1 else ANONYMOUS)
         if len(met) > CHEER_NAMES:  # the ✅ lines above name them all already
             shown = [f"这 {len(met)} 位伙伴"]
-        lines.append(_pick(CHEERS, seed or str(week)).format(names="、".join(shown)))
+        lines.append(fill(_pick(CHEERS, seed or str(week)), names="、".join(shown)))
         lines.append(
             f"本周 {len(met)}/{len(counted)} 人达成目标，辛苦大家！"
             + ("训练营圆满收官，感谢每一位的坚持🎓" if closing else "下周继续加油💪")
@@ -349,9 +352,11 @@ def leader_report(
     camp_start: date | None = None,
     notes_shown: int = 3,
     top: int = TOP_LIMIT,
+    congratulated: Sequence[str] = (),
 ) -> str:
     """The leader's private weekly register (学员目标/监督登记) with suggestions and exact commands, and
-    its top performers (at most `top`)."""
+    its top performers (at most `top`) to praise and invite to share; `congratulated`: the userids
+    the bot congratulated privately (开小灶)."""
     week = week_start(day)
     names = display_names(members)
     head = f"📋 {group_name} · {week_name(week, camp_start)}周报（{week_dates(week)}）"
@@ -376,11 +381,15 @@ def leader_report(
         lines.append("｜".join(parts))
     stars = top_performers(members, top)
     if stars:
+        who = "TA" if len(stars) == 1 else "他们"
         lines.append(
             "🏆 尖子生："
             + "、".join(f"{names[m.userid]}（{m.week.count} 天）" for m in stars)
-            + "，可以在群里点名表扬一下～"
+            + f"，可以在群里点名表扬，再请{who}分享一下心得（邀请分享）～"
         )
+        told = [names[m.userid] for m in stars if m.userid in set(congratulated)]
+        if told:
+            lines.append(f"🌟 我已私信为{'、'.join(told)}送上本周之星的祝贺")
     if suggestions:
         lines.append("💡 建议：")
         for s in suggestions:
@@ -388,7 +397,12 @@ def leader_report(
     noted = [
         m
         for m in members
-        if m.notes and (m.week.status in (MISSED, OPEN) or any(s.userid == m.userid for s in suggestions))
+        if m.notes
+        and (
+            m.week.status in (MISSED, OPEN)
+            or any(s.userid == m.userid for s in suggestions)
+            or any(x.userid == m.userid for x in stars)
+        )
     ]
     for m in noted:
         lines.append(f"📒 {names[m.userid]} 的档案：" + "；".join(note_line(n) for n in m.notes[-notes_shown:]))

@@ -109,6 +109,8 @@ BASE_ENV = {
     # the tests replay callbacks signed at fixed instants (2024, 2026...): no freshness window, except
     # in the tests of the window itself (tests/test_trust.py)
     "BOT_CALLBACK_MAX_AGE": "0",
+    # text only: the tests that count messages expect no pictures; tests/test_pictures*.py turn them on
+    "BOT_FONT_PATH": "off",
 }
 
 

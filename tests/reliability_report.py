@@ -406,6 +406,7 @@ def clean_environ() -> dict[str, str]:
     }
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["PYTHONUNBUFFERED"] = "1"
+    env["BOT_FONT_PATH"] = "off"  # text only, as in-process (tests/conftest.py BASE_ENV): no pictures to count
     return env
 
 

@@ -32,6 +32,12 @@ def name_members(r, group: str, names: dict[str, str] = NAMES) -> None:
     r.hset(keys.names(group), mapping=names)
 
 
+def goals_answered(r, group: str, userids) -> None:
+    """As if each member had answered the private goal question long ago (workers/routine.py asks
+    nothing more): for the tests of other parts of the rhythm."""
+    r.hset(keys.goal_ask(group), mapping={uid: "done:0" for uid in userids})
+
+
 def checkin(r, settings, group: str, userid: str, day: int | date, links: str = "", msgid: str | None = None) -> int:
     """Count one check-in exactly as workers.ingest does (the checkin.lua script). Returns its status."""
     if isinstance(day, date):

@@ -11,28 +11,18 @@ a higher goal for 小鹿; the leader applies the 退阶, which takes effect on M
 
 from __future__ import annotations
 
-import itertools
-import time
 import types
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import pytest
+from camp_driver import CALLBACK_ENV, Camp, local, with_text
 
 from config.settings import get_settings
 from handlers import praise
 from handlers.calendar import day_index
-from wecom_bot import cli, create_app
-from wecom_bot.crypto import CallbackCrypto
-from wecom_bot.sim.builders import app_xml, robot_xml, sign
-from workers import jobs, keys, outbound, replies
+from workers import jobs, keys, replies
 from workers.register import stats_json
 
-from conftest import SIM_CORP_ID, SIM_ROBOT_KEY
-
-TZ = ZoneInfo("Asia/Shanghai")
-ROBOT_TOKEN, ROBOT_AES = "robotToken123", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
-APP_TOKEN, APP_AES = "appToken456", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 START = date(2026, 11, 16)  # Monday of week 1; the camp runs four weeks
 END = date(2026, 12, 13)
 G1 = {
@@ -59,7 +49,6 @@ G1 = {
 }
 G2 = {"nana": "娜娜", "beibei": "贝贝"}
 ROBOT_CHAT, APPCHAT = "wrchat01", "wrchat02"
-_ids = itertools.count(1)
 
 
 def plan() -> dict[str, list[int]]:
@@ -78,81 +67,14 @@ def plan() -> dict[str, list[int]]:
     return out
 
 
-class Camp:
-    """The service under test, driven the way WeCom and cron drive it, on a simulated clock."""
-
-    def __init__(self, sim, r, capsys):
-        self.sim, self.r, self.capsys = sim, r, capsys
-        self.client = create_app().test_client()
-        self.robot = CallbackCrypto(ROBOT_TOKEN, ROBOT_AES, "")
-        self.app = CallbackCrypto(APP_TOKEN, APP_AES, SIM_CORP_ID)
-        self.now = 0.0
-        self.ticks: list[str] = []
-
-    def at(self, ts: float) -> None:
-        self.now = ts
-        self.sim.state.offset = ts - time.time()
-
-    def deliver(self) -> None:
-        outbound.process_outbox(self.r, now=self.now)
-
-    def post(self, uid: str, text: str, ts: float) -> None:
-        """A member @-ing the robot in their group."""
-        self.at(ts)
-        chat = APPCHAT if uid in G2 else ROBOT_CHAT
-        name = G1.get(uid) or G2[uid]
-        xml = robot_xml(chat, uid, name, text, msgid=f"camp{next(_ids)}", webhook_key=SIM_ROBOT_KEY)
-        signed = sign(self.robot, "/wecom/robot", xml, int(ts))
-        assert self.client.post(signed.path, data=signed.body).status_code == 200
-        self.deliver()
-
-    def private(self, uid: str, text: str, ts: float) -> None:
-        """A private message to the app (leaders' commands, a member's own request)."""
-        self.at(ts)
-        xml = app_xml(SIM_CORP_ID, uid, text, msgid=str(8_000_000_000 + next(_ids)), create_time=int(ts))
-        signed = sign(self.app, "/wecom/callback", xml, int(ts))
-        assert self.client.post(signed.path, data=signed.body).status_code == 200
-        self.deliver()
-
-    def tick(self, ts: float) -> None:
-        """`wecom-bot tick --at <local ISO time>`."""
-        self.at(ts)
-        when = datetime.fromtimestamp(ts, TZ).replace(tzinfo=None).isoformat(timespec="minutes")
-        self.capsys.readouterr()
-        assert cli.main(["tick", "--at", when]) == 0
-        self.ticks += [f"{when}  {line}" for line in self.capsys.readouterr().out.splitlines() if line != "nothing due"]
-        self.deliver()
-
-    # --- what arrived in WeCom ---------------------------------------------------------------------
-    def arrived(self) -> list[dict]:
-        return self.sim.state.sent_messages()
-
-    def robot_posts(self) -> list[dict]:
-        return [m for m in self.arrived() if m.get("channel") == "robot"]
-
-    def to(self, uid: str) -> list[dict]:
-        return [m for m in self.arrived() if m.get("channel") == "app" and uid in (m.get("touser") or [])]
-
-
-def local(d: date, hh: int = 0, mm: int = 0, ss: int = 0) -> float:
-    return datetime(d.year, d.month, d.day, hh, mm, ss, tzinfo=TZ).timestamp()
-
-
 def day(n: int) -> date:
     return START + timedelta(days=n)
-
-
-def with_text(msgs: list[dict], needle: str) -> list[str]:
-    return [m["content"] for m in msgs if needle in m.get("content", "")]
 
 
 @pytest.fixture
 def camp(sim, env, r, capsys, monkeypatch):
     env(
-        WECOM_ROBOT_TOKEN=ROBOT_TOKEN,
-        WECOM_ROBOT_ENCODING_AES_KEY=ROBOT_AES,
-        WECOM_TOKEN=APP_TOKEN,
-        WECOM_ENCODING_AES_KEY=APP_AES,
+        **CALLBACK_ENV,
         BOT_CAMP_START=START.isoformat(),
         BOT_CAMP_END=END.isoformat(),
         GROUP_XHS01_NAME="写作营·1组",
@@ -163,7 +85,7 @@ def camp(sim, env, r, capsys, monkeypatch):
         GROUP_XHS02_LEADERS="leader2",
     )
     jobs.set_inline(True, defer=("outbox",))  # the outbox runs on the simulated clock
-    c = Camp(sim, r, capsys)
+    c = Camp(sim, r, capsys, {**G1, **G2}, {uid: APPCHAT for uid in G2}, chat=ROBOT_CHAT)
     # the robot's minute as the reply router counts it: the simulated clock, like the outbox's
     monkeypatch.setattr(replies, "time", types.SimpleNamespace(time=lambda: c.now))
     return c

@@ -116,6 +116,46 @@ def test_never_the_same_sentence_twice_in_a_row_and_the_same_words_on_a_retry(r,
     assert ids.count(f"reply:{last['msgid']}") == 1
 
 
+def test_the_group_never_reads_the_same_praise_twice_in_a_row(r, group, sent):
+    """Different members checking in one after another (one batch, or one message each): each reply's
+    praise differs from the one just before it in the group, and a retry keeps its words."""
+    r.hset(keys.names("xhs01"), mapping={f"m{i}": f"成员{i}" for i in range(12)})
+    days = [MON + timedelta(days=n) for n in (0, 2, 4)]  # no streak milestones
+    events = []
+    for d in days:
+        for i in range(12):
+            events.append(ev(f"m{i}", d, msgid=f"g{d.day}-{i}"))
+    # half of them message by message, half in batches of four
+    texts = []
+    for e in events[:12]:
+        texts.append(reply_to(r, sent, e))
+        r.delete(keys.replies_recent("xhs01"))
+    for i in range(12, len(events), 4):
+        batch = events[i : i + 4]
+        ingest.process_batch(r, [(f"{i + j}-0", e) for j, e in enumerate(batch)])
+        for e in batch:
+            [msg] = [m for m in sent.msgs if m["id"] == f"reply:{e['msgid']}"]
+            texts.append(msg["content"])
+        r.delete(keys.replies_recent("xhs01"))
+    lines = [praise_line(t) for t in texts]
+    repeats = [(i, a) for i, (a, b) in enumerate(zip(lines, lines[1:], strict=False)) if a == b]
+    assert not repeats, repeats
+    assert r.ttl(keys.praise_group_last("xhs01")) > 0
+    again = reply_to(r, sent, dict(events[5]))  # an earlier message processed again: its own words
+    assert praise_line(again) == lines[5]
+
+
+def test_choose_steps_past_the_members_and_the_groups_last():
+    for kind in praise.TEMPLATES:
+        n = len(praise.TEMPLATES[kind])
+        for seed in (f"s{i}" for i in range(100)):
+            first = praise.choose(kind, seed, None)
+            second = (first + 1) % n
+            got = praise.choose(kind, seed, f"{kind}:{first}", f"{kind}:{second}")
+            assert got not in (first, second)
+            assert praise.choose(kind, seed, f"{kind}:{second}", f"{kind}:{first}") not in (first, second)
+
+
 def test_choose_never_repeats_the_last_template():
     for kind in praise.TEMPLATES:
         for seed in (f"m{i}" for i in range(200)):

@@ -210,8 +210,8 @@ def _run_scaleout(r, sim, procs, report, tmp_path, redis_url):
     sent = sim.state.sent_messages()
     members_all = {member(g, m) for g in range(GROUPS) for m in range(MEMBERS)}
     replies = Counter(u for msg in sent if msg["path"] == "message/send" for u in msg["touser"] if u in members_all)
-    nudges = {k.decode() for k in r.scan_iter(keys.OUT_STATE_PREFIX + "slot:*:nudge:*")}
-    nudged = Counter(k.rsplit(":", 1)[1] for k in nudges)
+    # the bot's own private notes (nudges, goal questions...): each is in its member's daily budget
+    nudged = Counter(k.decode().split(":")[2] for k in r.scan_iter(keys.initiative("*", "*")) for _ in range(r.hlen(k)))
     replies_lost = sum(max(0, n - (replies[u] - nudged[u])) for u, n in messages_of.items())
     replies_doubled = sum(max(0, replies[u] - nudged[u] - n) for u, n in messages_of.items())
     report.row(
@@ -251,10 +251,10 @@ def _run_scaleout(r, sim, procs, report, tmp_path, redis_url):
                 slot_problems.append(f"{gkey(g)} {d}: unclaimed {claims}")
         # every group post is one distinct outbound message: 接龙 and reminders (the check-in replies are
         # private here); a slot posted twice would be two posts for one id
-        states = [
+        states = [  # slot:<group>:<slot>:<date>, the group's own post (more parts: private messages)
             k
             for k in r.scan_iter(keys.OUT_STATE_PREFIX + f"slot:{gkey(g)}:*")
-            if b":digest:" not in k and b":nudge:" not in k
+            if b":digest:" not in k and k.decode()[len(keys.OUT_STATE_PREFIX) :].count(":") == 3
         ]
         sent_states = sum(1 for k in states if r.hget(k, "status") == b"sent")
         if len(contents) != sent_states:

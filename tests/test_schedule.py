@@ -20,10 +20,21 @@ from config.settings import SLOT_DEFAULTS, WEEKLY_SLOTS, Group, Settings, parse_
 from handlers import calendar, daily
 from handlers.calendar import day_index
 from handlers.chain import parse_chain
+from handlers.routine import Kind
 from workers import jobs, keys, schedule
 from workers.register import MemberRow
 
-from schedule_helpers import NAMES, capture_outbound, checkin, group_env, local_ts, minutes, name_members, outbox_ids
+from schedule_helpers import (
+    NAMES,
+    capture_outbound,
+    checkin,
+    goals_answered,
+    group_env,
+    local_ts,
+    minutes,
+    name_members,
+    outbox_ids,
+)
 
 SH = "Asia/Shanghai"
 CAMP = {"CAMP_START": "2026-11-16"}  # a Monday: 2026-11-24 is 第2周 周二
@@ -38,6 +49,7 @@ def sent(env, r, monkeypatch):
 def camp(env, r, **extra):
     s = env(**group_env(**{**CAMP, **extra}))
     name_members(r, "xhs01")
+    goals_answered(r, "xhs01", NAMES)
     return s
 
 
@@ -86,7 +98,7 @@ def test_remind_mentions_exactly_the_missing_and_nudges_long_streaks():
     rem = daily.remind(rows, muted={"d"}, on_leave={"e"})
     assert rem.mentions == [["b", "阿青"], ["c", "Momo"]]
     assert "小鹿" in rem.content and "@" not in rem.content.replace("@我", "")
-    assert [uid for uid, _ in rem.nudges] == ["b"]  # not the muted 婷婷, not 阿强 on leave
+    assert [(uid, kind) for uid, _, kind in rem.nudges] == [("b", Kind.STREAK)]  # not the muted 婷婷, not 阿强 on leave
     assert "连续打卡 4 天" in rem.nudges[0][1]
     assert daily.remind(rows, muted={"d"}, on_leave={"e"}, quiet=True).nudges == []
     done = daily.remind([row("a", "小鹿", 5, checked=True), row("b", "阿青", 1, checked=True)])
@@ -325,9 +337,29 @@ def test_digest_goes_to_each_leader(env, r, sent):
     assert "✅ 已打卡 2/5" in text and "小鹿（连续 1 天） http://xhslink.com/a/Qw12Er" in text
     assert "⏳ 未打卡 3：阿青、婷婷、阿强" in text
     assert "连续记录快断了：阿青（已连续 3 天）" in text
-    assert "婷婷 已 4 天没打卡" in text and "约时间私聊" in text
-    assert "阿强 开营 9 天还没打卡" in text
+    assert "💤 好几天没打卡：婷婷（4 天）" in text and "约时间私聊" in text
+    assert "💤 开营 9 天还没打过卡：阿强" in text and "🔕" not in text  # 🔕 is 免打扰
     assert "婷婷 的档案：最近加班多，周末才有空（11月20日 lily）" in text
+
+
+def test_the_digest_names_silence_once_and_waits_for_bot_silent_days():
+    """Silence is flagged from BOT_SILENT_DAYS on, counted from the first day of the group's record
+    (the camp's start, else its first check-in), each kind on one line; 🔕 stays 免打扰's sign."""
+    start = day_index(date(2026, 11, 23))
+    rows = [row("a", "安安", 0), row("b", "乐乐", 0), row("c", "果果", 0, checked=True, last=start)]
+
+    def digest(day, since, camp=True):
+        return daily.digest(
+            "一组", day, rows, {}, silent_days=3, camp_start=date(2026, 11, 23) if camp else None, since=since
+        )
+
+    assert "💤" not in digest(start, start) and "还没打过卡" not in digest(start, start)  # day one
+    assert "💤" not in digest(start + 1, start)
+    third = digest(start + 2, start)
+    assert third.count("还没打过卡") == 1 and "💤 开营 3 天还没打过卡：安安、乐乐" in third
+    assert third.count("约时间私聊") == 1 and "🔕" not in third
+    assert "💤" not in digest(start + 5, None, camp=False)  # nobody ever checked in: no record to count from
+    assert "💤 3 天来还没打过卡：安安、乐乐" in digest(start + 2, start, camp=False)
 
 
 # --- downtime, midnight, weeks --------------------------------------------------------------------
@@ -594,6 +626,7 @@ def test_a_day_through_the_simulator(env, r):
             **group_env(WEBHOOK_KEY="simkey-xhs01-0001", **CAMP),
         )
         name_members(r, "xhs01")
+        goals_answered(r, "xhs01", NAMES)
         for d in (21, 22, 23):
             checkin(r, s, "xhs01", "aqing", date(2026, 11, d))
         checkin(r, s, "xhs01", "xiaolu", date(2026, 11, 24), "http://xhslink.com/a/Qw12Er")
@@ -623,14 +656,16 @@ def test_a_failing_group_does_not_hold_up_the_others_and_is_retried(env, r, sent
     real = schedule.daily_chain
     calls = {"bad": 0}
 
-    def flaky(rr, group, day):
+    def flaky(rr, group, day, *args, **kwargs):
         if group.key == "bad":
             calls["bad"] += 1
             if calls["bad"] == 1:
                 raise RuntimeError("boom")
-        return real(rr, group, day)
+        return real(rr, group, day, *args, **kwargs)
 
     monkeypatch.setattr(schedule, "daily_chain", flaky)
+    goals_answered(r, "ok1", NAMES)
+    goals_answered(r, "bad", NAMES)
     schedule.tick(local_ts(SH, 2026, 11, 24, 7, 0))
     schedule.tick(local_ts(SH, 2026, 11, 24, 8, 0))
     assert sent.ids() == ["slot:ok1:chain:2026-11-24"]

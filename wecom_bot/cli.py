@@ -13,9 +13,11 @@ import sys
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
+from config import readiness, running
 from config.settings import ConfigError, Group, Settings, get_settings, load, reset
 from handlers.calendar import day_index, day_of, parse_instant
 from wecom_bot.logs import SecretMasker, configure_logging
+from wecom_bot.terminal import display_width, pad, sources_of
 from workers.connection import get_redis
 
 SIGPIPE_EXIT = 141  # 128 + SIGPIPE: what a shell reports for a command whose reader went away
@@ -31,6 +33,28 @@ def _settings(strict: bool = False) -> Settings:
         reset(s)
         return s
     return get_settings()
+
+
+# Commands that choose their settings themselves: `run` decides the env file it runs with (and notes it
+# for the others), `demo` brings its own, `check-config` checks what a fresh start would read.
+OWN_SETTINGS = frozenset({"run", "demo", "check-config"})
+
+
+def _find_service_env_file() -> None:
+    """With BOT_ENV_FILE unset and no ./.env, read the env file the service on this machine runs with
+    (noted by `wecom-bot run` under var/, config/running.py), and say so once, on stderr."""
+    if os.environ.get("BOT_ENV_FILE") or running.in_effect(os.environ) is not None:
+        return
+    path = running.recalled()
+    if path is None:
+        return
+    os.environ["BOT_ENV_FILE"] = str(path)
+    reset()
+    print(
+        f"wecom-bot: using {path}, the env file the service was started with ({running.MARKER}); "
+        "set BOT_ENV_FILE to read another",
+        file=sys.stderr,
+    )
 
 
 def _group(settings: Settings, key: str) -> Group:
@@ -95,12 +119,26 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(json.dumps(data, ensure_ascii=False))
         return 0
     print(f"{group.display}（{group.key}） {data['date']}")
-    print(f"{'成员':<12}{'今日':<6}{'连续':>4}{'最长':>6}{'累计':>6}{'本周':>8}")
+    names = [str(m["name"]) for m in data["members"]]
+    width = max([12, *(display_width(n) + 2 for n in names)])
+    print(
+        pad("成员", width)
+        + pad("今日", 6)
+        + pad("连续", 6, ">")
+        + pad("最长", 6, ">")
+        + pad("累计", 6, ">")
+        + pad("本周", 8, ">")
+    )
     for m in data["members"]:
         mark = "✅" if m["checked_in"] else "—"
+        week = f"{m['week_count']}/{m['week_goal']}"
         print(
-            f"{m['name']:<12}{mark:<6}{m['streak']:>4}{m['longest_streak']:>6}{m['total']:>6}"
-            f"{m['week_count']:>5}/{m['week_goal']}"
+            pad(str(m["name"]), width)
+            + pad(mark, 6)
+            + pad(str(m["streak"]), 6, ">")
+            + pad(str(m["longest_streak"]), 6, ">")
+            + pad(str(m["total"]), 6, ">")
+            + pad(week, 8, ">")
         )
     return 0
 
@@ -202,20 +240,34 @@ def cmd_dead(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     from workers import archive
+    from workers.pictures import fonts
 
     settings = load()
     settings.problems.extend(archive.library_problems(settings))  # the SDK loads and has its functions
+    sources = sources_of(settings)
+    missing = [] if settings.problems else readiness.gaps(settings, sources)
     for note in settings.notes:
-        print(f"note: {note}")
-    sources = archive.sources_line(settings)
-    if settings.aibot_token and settings.aibot_aes_key:  # the 智能机器人 (/wecom/aibot)
-        sources = "AI bot callback" if sources == "none" else f"{sources}, AI bot callback"
+        if not (missing and settings.simulated and note.startswith("no WECOM_CORP_ID")):  # a warning says more
+            print(f"note: {note}")
     print(f"sources: {sources}")
+    if (font := fonts.font_problem(settings.font_path)) is not None:  # only the pictures need it: a note
+        print(f"note: {font}")
     if settings.problems:
         for problem in settings.problems:
             print(f"error: {problem}", file=sys.stderr)
         print(f"{len(settings.problems)} problem(s); fix the variables named above", file=sys.stderr)
         return 1
+    for tip in readiness.advice(settings):
+        print(f"note: {tip}")
+    if missing:
+        # valid, so exit 0 (1 is for wrong variables), but not called OK: a camp of nobody is no camp
+        for gap in missing:
+            print(f"warning: {gap}")
+        print(
+            f"configuration valid but not ready for a camp ({len(missing)} warning(s) above): "
+            f"{len(settings.groups)} group(s), timezone {settings.timezone}"
+        )
+        return 0
     print(f"configuration OK: {len(settings.groups)} group(s), timezone {settings.timezone}")
     return 0
 
@@ -363,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_run)
 
     args = parser.parse_args(argv)
+    if args.command not in OWN_SETTINGS:
+        _find_service_env_file()
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows up here, while we can still handle it

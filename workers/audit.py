@@ -1,7 +1,8 @@
 """The audit trail: every change of goals, credits, roster and profiles, with who, when and why.
 
 One Redis list per group (`keys.audit`), oldest first, of JSON entries:
-    {"id", "who", "at", "what", "why", "target", "undo": [op, ...], "undoes"?}
+    {"id", "who", "at", "what", "why", "target", "undo": [op, ...], "undoes"?, "via"?}
+`via` is the channel the change came through ("console" for the leader console's web page).
 `undo` holds the operations that restore the state from before the change; each carries what the
 change left behind ("expect"), so an undo that would clobber a later change is refused instead.
 An undo is itself an entry (what "undo", undoes = the entry's id), so the trail stays append-only.
@@ -11,6 +12,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -19,6 +23,21 @@ import redis
 from workers import keys
 
 MAX_ENTRIES = 10_000
+
+# The channel the change came through ("robot", "app", "aibot", "console"), set by
+# workers.commands.execute around one command, so that every entry it writes says where it came from
+# without each handler passing it along.
+_VIA: ContextVar[str] = ContextVar("audit_via", default="")
+
+
+@contextmanager
+def via(channel: str) -> Iterator[None]:
+    token = _VIA.set(channel)
+    try:
+        yield
+    finally:
+        _VIA.reset(token)
+
 
 WHAT_CN = {
     "goal": "目标",
@@ -37,7 +56,9 @@ WHAT_CN = {
     "private": "不公开",
     "notice": "通知",
     "propose": "目标提议",
+    "choose": "自定目标",
 }
+OTHER_CN = "其他改动"  # a kind without a label (tests/test_rough_edges.py guards that none lacks one)
 
 
 def record(
@@ -65,6 +86,8 @@ def record(
     }
     if undoes:
         entry["undoes"] = undoes
+    if _VIA.get():
+        entry["via"] = _VIA.get()
     r.rpush(keys.audit(group), json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
     r.ltrim(keys.audit(group), -MAX_ENTRIES, -1)
     return entry
@@ -166,9 +189,11 @@ def check(p, ops: list[dict]) -> bool:
 
 def format_entry(e: dict, tz: ZoneInfo, undone: bool = False) -> str:
     when = datetime.fromtimestamp(e.get("at", 0), tz=timezone.utc).astimezone(tz).strftime("%Y-%m-%d %H:%M")
-    what = WHAT_CN.get(e.get("what", ""), e.get("what", ""))
+    what = WHAT_CN.get(e.get("what", ""), OTHER_CN)  # never the raw English kind
     target = f"  → {e['target']}" if e.get("target") else ""
     tail = "  (已撤销)" if undone else ""
+    if e.get("via") == "console":
+        tail += "  [控制台]"
     if e.get("what") == "undo" and e.get("undoes"):
         tail += f"  [撤销 {e['undoes']}]"
     return f"{when}  {e.get('who', '')}  {what}{target}  「{e.get('why', '')}」{tail}"

@@ -2,7 +2,7 @@
 
 A backup holds members' names, profile notes and the audit trail: it is written for its owner only
 (0600), and caches are left out: the app's access_token (a live credential), the inbox's dedupe keys
-and the outbox's rate-limit windows, all of which rebuild themselves.
+the outbox's rate-limit windows and rendered pictures, all of which rebuild themselves.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from workers import keys
 from workers.files import private_file
 
 # key prefixes that are caches, not state (see the module docstring)
-CACHE_PREFIXES = (keys.TOKEN_PREFIX, keys.SEEN_PREFIX, keys.RATE_PREFIX)
+CACHE_PREFIXES = (keys.TOKEN_PREFIX, keys.SEEN_PREFIX, keys.RATE_PREFIX, keys.PICTURE_PREFIX)
 
 
 def dump(r: redis.Redis, path: str) -> int:

@@ -18,16 +18,16 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
 from config.settings import Group
-from handlers.calendar import day_date, day_index, day_of, days_left, week_start
-from handlers.command_texts import week_mark
-from handlers.streaks import DayBits, goal_for_week, parse_goals, record
+from handlers.calendar import day_date, day_index, day_of, week_start
+from handlers.streaks import MET, MISSED, OFF, OPEN, DayBits, parse_goals, record, week_goal, week_result
 from workers import connection, keys
 from workers.files import private_file
-from workers.register import member_ids
+from workers.register import camp_days, member_ids
 
 REGISTER_SHEET = "学员目标／监督登记"
 NOTES_SHEET = "学员档案记录"
 FORMATS = ("xlsx", "csv")
+WEEK_MARKS = {MET: "✅", MISSED: "❌", OPEN: "⏳", OFF: "🌴"}  # reached, out of reach, still possible, all off
 
 
 @dataclass
@@ -122,18 +122,14 @@ def register_table(
     header += ["连续天数", "最长连续", "累计天数", "状态", "档案"]
     rows = []
     this_week = week_start(today)
+    camp = camp_days(group)
     for p in persons:
         rec = record(p.days, p.off, today)
-        row = [p.name, p.userid, goal_for_week(p.goals, this_week, group.weekly_goal)]
+        # the goal in force, days off and camp dates included: the one the chat and the review show
+        row = [p.name, p.userid, week_goal(p.goals, p.off, this_week, group.weekly_goal, camp)]
         for w in wks:
-            goal = goal_for_week(p.goals, w, group.weekly_goal)
-            if w == this_week:
-                count = p.days.count(w, today)
-                mark = week_mark(count, goal, days_left(today, today_open=today not in p.days))
-            else:
-                count = p.days.count(w, w + 6)
-                mark = "✅" if count >= goal else "❌"
-            row += [count, mark]
+            res = week_result(p.days, p.off, p.goals, w, group.weekly_goal, today, camp)
+            row += [res.count, WEEK_MARKS[res.status]]
         notes = "\n".join(f"{_when(n.at, group)[:10]} {n.text}".strip() for n in p.notes)
         row += [rec.streak, rec.longest_streak, rec.total, "已移除" if p.removed else "在营", notes]
         rows.append(row)

@@ -21,13 +21,14 @@ from zoneinfo import ZoneInfo
 import redis
 
 from config.settings import Group, Settings, get_settings
-from handlers import praise, texts
+from handlers import messages, praise, texts
 from handlers.calendar import day_of, week_start
 from handlers.router import (
     AskIfCheckin,
     Checkin,
     Command,
     Context,
+    GoalAnswer,
     Hint,
     ReportUnknownChat,
     Send,
@@ -42,6 +43,7 @@ from workers import (
     announce,
     commands,
     directory,
+    goal_ask,
     jobs,
     keys,
     newcomers,
@@ -101,8 +103,12 @@ def process_batch(r: redis.Redis, entries: list[tuple[str, dict]]) -> list[str]:
     announce.track(r, settings, batch.posts)
     counted = _count_checkins(r, settings, batch.planned)
     outgoing = _respond(r, settings, batch, counted)
+    pictures = [m for m in outgoing if m.get("to") == messages.RENDER]
+    outgoing = [m for m in outgoing if m.get("to") != messages.RENDER]
     if outgoing:
         outbound.post_many(r, outgoing)
+    for m in pictures:  # after their texts, at the lowest priority: drawing never delays a reply
+        jobs.enqueue("default", "workers.pictures.send.render_job", m["render"], m["users"][0], m["args"])
     # the `checkins` metric is counted by checkin.lua, atomically with the day it counts: exact after a crash
     return batch.done
 
@@ -482,6 +488,8 @@ def _other_effects(r: redis.Redis, settings: Settings, event: dict, actions: lis
                 )
         elif isinstance(a, Command):
             out += commands.execute(r, settings, event, a.text)
+        elif isinstance(a, GoalAnswer):
+            out += goal_ask.answer(r, settings, event, a)
     return out
 
 

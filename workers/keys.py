@@ -140,6 +140,15 @@ def praise_last(group: str) -> str:
     return f"wb:g:{group}:praise_last"
 
 
+PRAISE_GROUP_TTL = 8 * 24 * 3600  # the group's last praise: past that, a repeat is no longer "in a row"
+
+
+def praise_group_last(group: str) -> str:
+    """The praise the group read last, whoever it was for: `<msgid>|<kind>:<template index>` (kept
+    PRAISE_GROUP_TTL), so that two members in a row are not praised in the same words."""
+    return f"wb:g:{group}:praise_group"
+
+
 def replies_recent(group: str) -> str:
     """Instant replies queued for the group's robot in the last minute (sorted set, score = time)."""
     return f"wb:g:{group}:replies"
@@ -191,6 +200,19 @@ CMD_GUARD_TTL = 8 * 24 * 3600  # a command's guard outlives any replay of its me
 def cmd_guard(msgid: str) -> str:
     """Set, with the reply, by the transaction that carried out a command's change (exactly once)."""
     return f"wb:cmd:{msgid}"
+
+
+# --- the leader console (wecom_bot/console/, workers/console_store.py) -------------------------------
+# The key that signs console cookies when BOT_SECRET_KEY is unset: generated once, kept without a TTL
+# under TOKEN_PREFIX, so that (like the access_token, a credential) it never goes into a backup.
+CONSOLE_SECRET = f"{TOKEN_PREFIX}console:secret"
+CONSOLE_STATE_TTL = 600  # an OAuth state not come back from WeCom within ten minutes is refused
+CONSOLE_SESSION_TTL = 12 * 3600  # a console session (its signed cookie) lasts twelve hours
+
+
+def console_state(state: str) -> str:
+    """One OAuth `state`: JSON {browser (a hash of the browser's cookie), next}; taken once (GETDEL)."""
+    return f"wb:console:state:{state}"
 
 
 # --- the inbox and outbox streams (their Stream objects: workers/streams.py) -----------------------
@@ -340,3 +362,54 @@ def archive_recalled(msgid: str) -> str:
     """Set once a post was recalled (ARCHIVE_RECALLED_TTL): a crash re-read that files it again never
     lets it carry a day."""
     return f"wb:archive:x:{msgid}"
+
+
+# --- the camp's routine: the bot's own private notes, goals asked privately ------------------------
+
+INITIATIVE_TTL = 2 * 24 * 3600  # a member's day budget outlives the local day in every timezone
+
+
+def initiative(userid: str, local_day: str) -> str:
+    """The private notes the bot sent `userid` on its own initiative on one local day (hash note id ->
+    1; workers/lua/initiative.lua keeps it within the day's budget, workers/initiative.py)."""
+    return f"wb:init:{userid}:{local_day}"
+
+
+GOAL_ASK_TTL = 400 * 24 * 3600  # a camp's question state outlives the camp; renewed on each write
+
+
+def goal_ask(group: str) -> str:
+    """Hash userid -> `asked:<day>` / `reminded:<day>` / `done:<day>`: the private question about a
+    member's weekly goal (workers/goal_ask.py)."""
+    return f"wb:g:{group}:goalask"
+
+
+def ann_chased(group: str) -> str:
+    """Hash announcement msgid -> how many silent members the bot chased privately (workers.announce)."""
+    return f"wb:g:{group}:ann:chased"
+
+
+# --- pictures (workers/pictures) -------------------------------------------------------------------
+
+PICTURE_PREFIX = "wb:pic:"  # rendered pictures (a cache: rendered again if lost)
+PICTURE_TTL = 6 * 3600  # outlives a send's retries (~3 min) and rate-limit delays; short, the bytes are big
+BADGE_DAY_TTL = 2 * 24 * 3600  # one badge picture per member and local day, in every timezone
+
+
+def picture(render_id: str) -> str:
+    """The PNG bytes of one rendered picture (`slot:xhs01:summary:2026-11-29:wall`, ...): rendered at
+    most once per slot and group, read by every send and retry of the messages that show it."""
+    return f"{PICTURE_PREFIX}{render_id}"
+
+
+def badge_day(group: str, userid: str, local_day: str) -> str:
+    """The decision (a check-in's msgid, or the weekly slot's id for 本周之星) that earned a member's
+    badge picture on one local day, kept BADGE_DAY_TTL (workers/lua/badge_claim.lua: one a day; the
+    same decision asked again is granted again, so its retry re-sends the same message id)."""
+    return f"wb:badge:{group}:{userid}:{local_day}"
+
+
+# A milestone's badge waits for the next minute tick (after its text reply, off the reply's path):
+BADGE_PENDING = "wb:badge:pending"  # list of JSON badges claimed, not yet queued; kept BADGE_QUEUE_TTL
+BADGE_SENDING = "wb:badge:sending"  # the batch a tick took and is queueing (taken again by a retry)
+BADGE_QUEUE_TTL = 24 * 3600  # refreshed at each push; a badge a day late is noise, dropped with the key

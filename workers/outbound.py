@@ -6,10 +6,11 @@ An outbound message is a JSON dict:
      "to": "group" | "user",
      "group": "xhs01",                         for "group"
      "users": ["zhangsan", ...],               for "user"
-     "msgtype": "text" | "markdown" | "file",
+     "msgtype": "text" | "markdown" | "file" | "image",
      "content": "...",
      "mentions": [["zhangsan", "张三"], ...],  group posts: who to @
      "file": {"path": "...", "name": "..."},  msgtype file
+     "image": {"key": "wb:pic:...", "name": "..."},  msgtype image: PNG bytes cached in Redis (workers.pictures)
      "aibot": "<msgid>",                       answers that AI-bot post (optional)
      "not_before": unix ts (optional), "created": unix ts}
 
@@ -62,6 +63,7 @@ from workers import jobs, keys, scripts, streams
 from workers.connection import get_redis
 from workers.sender import (
     CONFIG_ERRCODES,
+    MEDIA_TYPES,
     Outcome,
     Sender,
     byte_limit,
@@ -89,7 +91,7 @@ STALE_SENDING = 45.0  # longer than any one attempt, shorter than streams.RECLAI
 FAILURE_RUN = 10
 PUMP_BATCH = 1000
 
-MSGTYPES = ("text", "markdown", "file")
+MSGTYPES = ("text", "markdown", "file", "image")
 
 
 def _dumps(obj) -> str:
@@ -151,7 +153,7 @@ def split_text(text: str, limit: int, first_limit: int | None = None) -> list[st
 def parts_of(msg: dict, settings: Settings | None = None) -> list[dict]:
     """The message as it will be queued: itself, or parts `<id>#1..n` that each fit the limit
     (room is kept in the first part for the @-prefix whichever route the group takes)."""
-    if msg.get("msgtype", "text") == "file":
+    if msg.get("msgtype", "text") in MEDIA_TYPES:
         return [msg]
     settings = settings or get_settings()
     content = msg.get("content") or ""
@@ -212,6 +214,8 @@ def _validate(msg: dict) -> None:
         raise ValueError(f"outbound {msg['id']}: msgtype must be one of {MSGTYPES}")
     if msg.get("msgtype") == "file" and not (msg.get("file") or {}).get("path"):
         raise ValueError(f"outbound {msg['id']}: a file message needs file.path")
+    if msg.get("msgtype") == "image" and not (msg.get("image") or {}).get("key"):
+        raise ValueError(f"outbound {msg['id']}: an image message needs image.key (its bytes in Redis)")
 
 
 def _post(r: redis.Redis, msg: dict, wake: bool, remove_failed: str = "", now: float | None = None) -> bool:

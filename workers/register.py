@@ -8,7 +8,7 @@ import redis
 
 from config.settings import Group
 from handlers.calendar import day_date, day_index, week_start
-from handlers.streaks import DayBits, Record, goal_for_week, parse_goals, record
+from handlers.streaks import DayBits, Record, parse_goals, record, week_goal
 from workers import directory, keys
 from workers.connection import as_text
 
@@ -65,7 +65,9 @@ class MemberState:
     off: DayBits
     goals: dict[int, int]
 
-    def row(self, day: int, default_goal: int) -> MemberRow:
+    def row(self, day: int, default_goal: int, camp: tuple[int | None, int | None] = (None, None)) -> MemberRow:
+        """The record on `day`; its `week_goal` is the goal in force that week, days off and the camp's
+        dates taken into account (handlers.streaks.week_goal), as the chat, the review and the export show it."""
         rec: Record = record(self.days, self.off, day)
         checked = [d for d in self.days.days() if d <= day]
         return MemberRow(
@@ -75,7 +77,7 @@ class MemberState:
             rec.longest_streak,
             rec.total,
             rec.week_count,
-            goal_for_week(self.goals, week_start(day), default_goal),
+            week_goal(self.goals, self.off, week_start(day), default_goal, camp),
             rec.checked_in,
             checked[-1] if checked else None,
         )
@@ -123,7 +125,8 @@ def load_members(r: redis.Redis, group: Group) -> list[MemberState]:
 
 
 def rows(r: redis.Redis, group: Group, day: int) -> list[MemberRow]:
-    return [m.row(day, group.weekly_goal) for m in load_members(r, group)]
+    camp = camp_days(group)
+    return [m.row(day, group.weekly_goal, camp) for m in load_members(r, group)]
 
 
 def stats_json(r: redis.Redis, group: Group, day: int) -> dict:

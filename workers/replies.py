@@ -7,6 +7,9 @@
   20 messages a minute (keeping `reserve(settings)` sends for everything else), gathers it
   (keys.reply_buffer) into one message that the next tick posts (`flush_all_replies`). The choice is
   kept per message (keys.reply_route), so a message processed again goes the same way.
+- A streak milestone or a new personal best also earns a badge picture (勋章, workers/pictures/badges.py):
+  claimed in `PraiseBook.flush`'s round trip, drawn and queued by the next minute tick
+  (`flush_all_replies`), after the reply.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from handlers.streaks import DayBits, leave_goal, unavailable_days
 from handlers.texts import ANONYMOUS
 from workers import keys, outbound, register, scripts
 from workers.connection import as_text
+from workers.pictures import badges
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +52,24 @@ class PraiseBook:
     def __init__(self, r: redis.Redis, settings: Settings, members: list[tuple[str, str]]):
         self.r, self.settings = r, settings
         wanted = sorted(set(members))
+        groups = sorted({group for group, _ in wanted})
         self.last: dict[tuple[str, str], str] = {}
         self.writes: dict[tuple[str, str], str] = {}
+        # the group's last praise (keys.praise_group_last): the next member gets other words
+        self.group_last: dict[str, str] = {}
+        self.group_writes: dict[str, str] = {}
         if wanted:
             with r.pipeline(transaction=False) as p:
                 for group, uid in wanted:
                     p.hget(keys.praise_last(group), uid)
+                for group in groups:
+                    p.get(keys.praise_group_last(group))
                 found = p.execute()
-            self.last = {k: as_text(v) for k, v in zip(wanted, found, strict=True) if v is not None}
+            self.last = {k: as_text(v) for k, v in zip(wanted, found[: len(wanted)], strict=True) if v is not None}
+            self.group_last = {g: as_text(v) for g, v in zip(groups, found[len(wanted) :], strict=True) if v}
+        # the badges (勋章) this batch's milestones earned, claimed in `flush`
+        self.badges: dict[str, badges.Candidate] = {}
+        self.with_badges = badges.enabled(settings)
 
     def reply(self, action: Checkin, res: dict, msgid: str) -> tuple[str, str]:
         """The instant reply to one check-in and the few words a gathered reply gives it. `res` is
@@ -67,6 +81,12 @@ class PraiseBook:
             return texts.already_reply(action.name, rec.streak, rec.week_count, res["goal"]), praise.already_short()
         m = self._milestone(action, res)
         idx = self._choice(action, m.kind, msgid)
+        if self.with_badges:
+            badge = badges.candidate(
+                action.group, action.userid, action.name, m.kind, m.n, m.prev, action.day, msgid, action.reply_to
+            )
+            if badge is not None:
+                self.badges[badge.id] = badge
         text = texts.checkin_reply(
             action.name,
             rec.streak,
@@ -96,7 +116,7 @@ class PraiseBook:
 
     def _choice(self, action: Checkin, kind: str, msgid: str) -> int:
         """The template of `kind` for this message: the same one again for the same message, else
-        one the member did not read last time (recorded for `flush`)."""
+        one neither the member nor the group read last time (recorded for `flush`)."""
         key = (action.group, action.userid)
         last_msgid, _, last_choice = self.last.get(key, "").rpartition("|")
         if last_msgid == msgid and last_choice.startswith(kind + ":"):
@@ -104,17 +124,25 @@ class PraiseBook:
                 return int(last_choice.split(":", 1)[1])  # the same message again: the same words
             except ValueError:
                 pass
-        idx = praise.choose(kind, msgid, last_choice or None)
+        group_choice = self.group_last.get(action.group, "").rpartition("|")[2]
+        idx = praise.choose(kind, msgid, last_choice or None, group_choice or None)
         self.last[key] = self.writes[key] = f"{msgid}|{kind}:{idx}"
+        self.group_last[action.group] = self.group_writes[action.group] = self.last[key]
         return idx
 
     def flush(self) -> None:
-        if self.writes:
+        """Write the praise chosen and claim the badges earned, in one round trip."""
+        if self.writes or self.group_writes or self.badges:
             with self.r.pipeline(transaction=False) as p:
                 for (group, uid), value in self.writes.items():
                     p.hset(keys.praise_last(group), uid, value)
+                for group, value in self.group_writes.items():
+                    p.set(keys.praise_group_last(group), value, ex=keys.PRAISE_GROUP_TTL)
+                badges.claim(self.r, list(self.badges.values()), client=p)
                 p.execute()
             self.writes.clear()
+            self.group_writes.clear()
+            self.badges.clear()
 
 
 def checkin_reply(r: redis.Redis, settings: Settings, action: Checkin, res: dict, msgid: str) -> tuple[str, str]:
@@ -210,7 +238,8 @@ def flush_replies(r: redis.Redis, settings: Settings, group: str) -> int:
 
 def flush_all_replies(r: redis.Redis, settings: Settings) -> int:
     """The minute tick: post every group's gathered replies (the robot's minute has passed, or it has
-    room again; either way it is one message)."""
+    room again; either way it is one message), then the badges the last minute's milestones earned
+    (after their replies). Returns the gathered replies posted."""
     n = 0
     for raw in r.smembers(keys.REPLY_GROUPS):
         group = as_text(raw)
@@ -218,4 +247,10 @@ def flush_all_replies(r: redis.Redis, settings: Settings) -> int:
             n += flush_replies(r, settings, group)
         except Exception:
             log.exception("could not post the gathered replies of group %s", group)
+    try:
+        sent = badges.send_pending(r, settings, time.time())  # the robot's minute, as route_replies counts it
+        if sent:
+            log.info("%d badge picture(s) queued", sent)
+    except Exception:  # the batch stays taken: the next tick queues it (same ids)
+        log.exception("could not queue the waiting badges")
     return n

@@ -43,18 +43,24 @@ import redis
 
 from config.settings import SLOTS, Group, Settings, Slot, get_settings
 from handlers import daily, messages
+from handlers import routine as routine_texts
 from handlers.calendar import day_date, day_index, in_quiet_hours
-from handlers.streaks import DayBits
+from handlers.links import group_page_url
+from handlers.streaks import BACKFILL_DAYS, DayBits
+from handlers.texts import local_note
 from workers import (
     announce,
     archive,
     directory,
+    goal_ask,
+    initiative,
     jobs,
     keys,
     maintenance,
     outbound,
     register,
     replies,
+    routine,
     scripts,
     weekly,
 )
@@ -341,10 +347,20 @@ def _sort_claims(due: list[Due], values: list[str], claims: list[Claim]) -> _Cla
     return out
 
 
+# Slots due in the same tick go out in the order of their instants; in the same minute (two slots set
+# to one time), in this order: the weekly review before the evening reminder, the leaders' digest last.
+POST_ORDER = ("chain", "midweek", "summary", "remind", "digest", "final")
+
+
+def _post_order(slot: str, d: date, items: list[Due]) -> tuple[date, float, int, str]:
+    rank = POST_ORDER.index(slot) if slot in POST_ORDER else len(POST_ORDER)
+    return (d, min(x.at for x in items) // 60 * 60, rank, slot)
+
+
 def _enqueue_sends(r: redis.Redis, ts: float, send: dict[tuple[str, date], list[Due]], result: dict) -> None:
     """One run_slot_batch job per BATCH groups of a slot and day; a batch that cannot be enqueued
     gives its claims back, so that the next tick tries again."""
-    for (slot, d), items in sorted(send.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    for (slot, d), items in sorted(send.items(), key=lambda kv: _post_order(kv[0][0], kv[0][1], kv[1])):
         groups = [x.group for x in items]
         for i in range(0, len(groups), BATCH):
             batch = groups[i : i + BATCH]
@@ -495,7 +511,7 @@ def run_slot_batch(slot: str, date_iso: str, group_keys: list[str], ts: float | 
             log.warning("slot %s %s: group %s is no longer configured", slot, date_iso, key)
             continue
         try:
-            built = build_slot(r, settings, group, slot, day, now)
+            built = build_slot(r, settings, group, slot, day, now, forced=bool(suffix))
         except Exception:
             log.exception("slot %s %s: could not build the posts of group %s", slot, date_iso, key)
             failed.append(key)
@@ -543,17 +559,21 @@ def post(r: redis.Redis, msgs: list[dict]) -> None:
 # --- what each slot says ---------------------------------------------------------------------------
 
 
-def build_slot(r: redis.Redis, settings: Settings, group: Group, slot: str, day: int, now: float) -> list[dict]:
+def build_slot(
+    r: redis.Redis, settings: Settings, group: Group, slot: str, day: int, now: float, forced: bool = False
+) -> list[dict]:
+    """A slot's posts. `forced` (`tick --force`): the posts again, without the private notes of the
+    bot's own initiative (a goal question or a word of recognition is never sent twice)."""
     if slot == "chain":
-        return daily_chain(r, group, day)
+        return daily_chain(r, group, day, now, own_notes=not forced)
     if slot == "remind":
         return daily_remind(r, group, day, now)
     if slot == "digest":
-        return daily_digest(r, group, day)
+        return daily_digest(r, group, day, now, own_notes=not forced)
     if slot == "midweek":
         return weekly_midweek(r, group, day, now)
     if slot == "summary":
-        return weekly_summary(r, group, day)
+        return weekly_summary(r, group, day, now, own_notes=not forced)
     if slot == "final":
         return weekly_final(r, group, day)
     raise ValueError(f"unknown slot {slot!r}")
@@ -567,7 +587,7 @@ def _rows(r: redis.Redis, group: Group, day: int) -> tuple[list[MemberState], li
         # tick's CPU. An empty bitmap gives the same record from any base, so start it at `day`.
         if s.days.first is None and s.days.base < day:
             s.days = DayBits(None, day)
-    rows = [s.row(day, group.weekly_goal) for s in states]
+    rows = [s.row(day, group.weekly_goal, register.camp_days(group)) for s in states]
     on_leave = {s.userid for s in states if day in s.off}
     return states, rows, on_leave
 
@@ -576,12 +596,16 @@ def _links(r: redis.Redis, group: Group, day: int) -> dict[str, str]:
     return {as_text(k): as_text(v) for k, v in r.hgetall(keys.links(group.key, day)).items()}
 
 
-def daily_chain(r: redis.Redis, group: Group, day: int) -> list[dict]:
-    """The morning 接龙 in the group, with whoever has checked in so far."""
-    _, rows, _ = _rows(r, group, day)
+def daily_chain(r: redis.Redis, group: Group, day: int, now: float | None = None, own_notes: bool = True) -> list[dict]:
+    """The morning 接龙 in the group, with whoever has checked in so far, and the morning's private
+    notes (workers/routine.py: the goal question, the tight-day and weekend nudges)."""
+    states, rows, _ = _rows(r, group, day)
     entries = daily.chain_entries(rows, _links(r, group, day), register.hidden(r, group.key))
     text = daily.chain_text(day, group.camp_start, entries, group.chain_template or daily.CHAIN_TEMPLATE)
-    return [messages.to_group(slot_id(group.key, "chain", day_date(day)), group.key, text)]
+    base = slot_id(group.key, "chain", day_date(day))
+    now = time.time() if now is None else now
+    notes = routine.morning(r, get_settings(), group, day, now, states, base) if own_notes else []
+    return [messages.to_group(base, group.key, text), *notes]
 
 
 def daily_remind(r: redis.Redis, group: Group, day: int, now: float) -> list[dict]:
@@ -603,23 +627,58 @@ def daily_remind(r: redis.Redis, group: Group, day: int, now: float) -> list[dic
         return []
     base = slot_id(group.key, "remind", day_date(day))
     out = [messages.to_group(base, group.key, rem.content, rem.mentions)]
-    out += [messages.to_user(f"{base}:nudge:{uid}", uid, text) for uid, text in rem.nudges]
-    return out
+    notes = [
+        initiative.Note(kind, uid, messages.to_user(f"{base}:nudge:{uid}", uid, text)) for uid, text, kind in rem.nudges
+    ]
+    return out + initiative.admit(r, settings, group, notes, now, register.flagged(prefs, "mute"))
 
 
-def daily_digest(r: redis.Redis, group: Group, day: int) -> list[dict]:
-    """Each leader's private end-of-day report."""
+def daily_digest(
+    r: redis.Redis, group: Group, day: int, now: float | None = None, own_notes: bool = True
+) -> list[dict]:
+    """Each leader's private end-of-day report, with who has not answered the goal question and whom
+    to invite to share (today's personal bests and long streaks, who also get a private word)."""
     settings = get_settings()
-    _, rows, on_leave = _rows(r, group, day)
+    states, rows, on_leave = _rows(r, group, day)
     links = _links(r, group, day)
     with r.pipeline(transaction=False) as p:
         for row in rows:
             p.lrange(keys.notes(group.key, row.userid), -NOTES_SHOWN, -1)
         raw = p.execute() if rows else []
-    notes = {row.userid: [as_text(n) for n in items] for row, items in zip(rows, raw, strict=True) if items}
-    text = daily.digest(group.display, day, rows, links, notes, settings.silent_days, on_leave, group.camp_start)
+    notes = {
+        row.userid: [local_note(n, group.tz) for n in items] for row, items in zip(rows, raw, strict=True) if items
+    }
+    text = daily.digest(
+        group.display, day, rows, links, notes, settings.silent_days, on_leave, group.camp_start, _since(r, group)
+    )
     base = slot_id(group.key, "digest", day_date(day))
-    return [messages.to_user(f"{base}:{uid}", uid, text) for uid in settings.leaders_of(group)]
+    feats = routine.feats_today(group, states, day, settings.praise_streaks)
+    now = time.time() if now is None else now
+    kudos = routine.recognize(r, settings, group, feats, base, now) if own_notes else []
+    extra = []
+    if feats:
+        told = {m["users"][0] for m in kudos}
+        extra += routine_texts.invite_lines(feats, [f.name for f in feats if f.userid in told], notes)
+    chosen = goal_ask.chosen_on(r, group, day)
+    if chosen:
+        extra.append(routine_texts.chosen_line(chosen))
+    waiting = routine.unanswered(r, group, states, day)
+    if waiting:
+        extra.append(routine_texts.unanswered_line(waiting))
+    page = group_page_url(settings.public_url, group.key)
+    if page:
+        extra.append(f"🔗 本组登记表：{page}")
+    text = "\n".join([text, *extra])
+    return [messages.to_user(f"{base}:{uid}", uid, text) for uid in settings.leaders_of(group)] + kudos
+
+
+def _since(r: redis.Redis, group: Group) -> int | None:
+    """The first day of the group's record: the camp's start, else the day of its first check-in
+    (its base day is BACKFILL_DAYS before it: handlers.streaks.first_base); None before any."""
+    if group.camp_start is not None:
+        return day_index(group.camp_start)
+    raw = r.get(keys.base(group.key))
+    return int(raw) + BACKFILL_DAYS if raw is not None else None
 
 
 def weekly_midweek(r: redis.Redis, group: Group, day: int, now: float | None = None) -> list[dict]:
@@ -629,10 +688,12 @@ def weekly_midweek(r: redis.Redis, group: Group, day: int, now: float | None = N
     return weekly.midweek(r, get_settings(), group, day, now, slot_id(group.key, "midweek", day_date(day)))
 
 
-def weekly_summary(r: redis.Redis, group: Group, day: int) -> list[dict]:
+def weekly_summary(
+    r: redis.Redis, group: Group, day: int, now: float | None = None, own_notes: bool = True
+) -> list[dict]:
     """The weekend slot: the review in the group (✅/❌ n/goal, streaks, praise, 尖子生) and each
     leader's weekly register with its 退阶 / 目标 suggestions."""
-    return weekly.summary(r, get_settings(), group, day, slot_id(group.key, "summary", day_date(day)))
+    return weekly.summary(r, get_settings(), group, day, slot_id(group.key, "summary", day_date(day)), now, own_notes)
 
 
 def weekly_final(r: redis.Redis, group: Group, day: int) -> list[dict]:

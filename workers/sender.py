@@ -38,6 +38,7 @@ sends nothing and logs what would have gone out.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
@@ -78,6 +79,8 @@ TOKEN_WAIT = 10.0
 TEXT_LIMIT = 2048
 MARKDOWN_LIMIT = 4096  # robot markdown, and the AI bot's response_url (markdown only)
 APP_MARKDOWN_LIMIT = 2048  # message/send and appchat markdown
+IMAGE_LIMIT = 2 * 1024 * 1024  # a robot's image message (base64 of at most 2 MB of JPG/PNG), and ours everywhere
+MEDIA_TYPES = ("file", "image")  # carry no text: no @-prefix, no splitting, never through a response_url
 
 RETRY_ERRCODES = {-1, 45009, 45033}  # busy, frequency limit, too many concurrent calls
 TOKEN_ERRCODES = {40014, 42001}
@@ -233,7 +236,7 @@ def message_route(settings: Settings, msg: dict) -> tuple[str, str]:
     """How a group post goes out: its group's route, except a text answering an AI-bot post
     (`msg["aibot"]`) in a group without a robot: ("aibot", that post's msgid)."""
     route, target = group_route(settings, msg.get("group", ""))
-    if route == "appchat" and msg.get("aibot") and msg.get("msgtype", "text") != "file":
+    if route == "appchat" and msg.get("aibot") and msg.get("msgtype", "text") not in MEDIA_TYPES:
         return "aibot", str(msg["aibot"])
     return route, target
 
@@ -250,7 +253,7 @@ def mention_prefix(route: str, msgtype: str, mentions) -> str:
     """What goes before the content to @ people: `<@uid>` in robot markdown, plain `@名字` in appchat
     and AI-bot replies (which cannot @). Robot text uses mentioned_list instead, so no prefix."""
     mentions = [m for m in (mentions or []) if m]
-    if not mentions or msgtype == "file":
+    if not mentions or msgtype in MEDIA_TYPES:
         return ""
     if route == "robot" and msgtype == "markdown":
         return " ".join(f"<@{_uid(m)}>" for m in mentions) + "\n"
@@ -539,7 +542,7 @@ class Sender:
     def _send(self, msg: dict) -> Outcome:
         s = self.settings
         msgtype = msg.get("msgtype", "text")
-        if msgtype not in ("text", "markdown", "file"):
+        if msgtype not in ("text", "markdown", *MEDIA_TYPES):
             return Outcome("fatal", error=f"unsupported msgtype {msgtype!r}")
         if msg.get("to") == "user":
             users = [u for u in msg.get("users") or [] if u]
@@ -553,7 +556,7 @@ class Sender:
         content = self._content(route, msg)
         where = _describe(route, msg)
         if s.dry_run:
-            preview = (msg.get("file") or {}).get("name") if msgtype == "file" else content[:200]
+            preview = (msg.get(msgtype) or {}).get("name") if msgtype in MEDIA_TYPES else content[:200]
             log.info("dry run: would send %s %s to %s: %s", msg.get("id"), msgtype, where, preview)
             return Outcome("ok", dry_run=True)
 
@@ -581,7 +584,7 @@ class Sender:
         """The text as it goes out on `route`: the @-prefix first, cut to the route's byte limit."""
         msgtype = msg.get("msgtype", "text")
         content = msg.get("content") or ""
-        if msgtype == "file":
+        if msgtype in MEDIA_TYPES:
             return content
         content = mention_prefix(route, msgtype, msg.get("mentions") or []) + content
         limit = byte_limit(route, msgtype)
@@ -599,6 +602,9 @@ class Sender:
         if msgtype == "file":
             media_id = self._upload("webhook/upload_media", {"key": key, "type": "file"}, msg)
             body["file"] = {"media_id": media_id}
+        elif msgtype == "image":
+            data = self._image_bytes(msg)
+            body["image"] = {"base64": base64.b64encode(data).decode(), "md5": hashlib.md5(data).hexdigest()}
         elif msgtype == "text":
             body["text"] = {"content": content}
             ids = [_uid(m) for m in msg.get("mentions") or [] if m]
@@ -612,7 +618,7 @@ class Sender:
         """message/send or appchat/send through wechatpy (`send(client, part)`, part the msgtype's
         object), a file uploaded first (media/upload); one token refetch for the whole attempt."""
         self.client.begin()
-        if msgtype == "file":
+        if msgtype in MEDIA_TYPES:
             part = {"media_id": self._app_upload(msg)}
         else:
             part = {"content": content}
@@ -628,8 +634,9 @@ class Sender:
     def _app_upload(self, msg: dict) -> str:
         """media/upload through wechatpy: the media_id, or a SendError (nothing was sent to anyone yet:
         a failed or timed-out upload is retried)."""
-        name, content = _file_of(msg)
-        up = self.api("media/upload", lambda c: c.media.upload("file", (name, content)), "upload")
+        kind = "image" if msg.get("msgtype") == "image" else "file"
+        name, content = (_image_name(msg), self._image_bytes(msg)) if kind == "image" else _file_of(msg)
+        up = self.api("media/upload", lambda c: c.media.upload(kind, (name, content)), "upload")
         if up.ok and up.data.get("media_id"):
             return str(up.data["media_id"])
         if up.ok:
@@ -638,6 +645,15 @@ class Sender:
             up.kind = "retry"
         up.error = "upload failed: " + up.error
         raise SendError(up)
+
+    def _image_bytes(self, msg: dict) -> bytes:
+        """The picture's bytes, rendered once for its slot and cached in Redis (workers.pictures)."""
+        data = self.r.get(str((msg.get("image") or {}).get("key") or ""))
+        if data is None:
+            raise SendError(Outcome("fatal", error="the picture is no longer cached (expired after its slot)"))
+        if len(data) > IMAGE_LIMIT:
+            raise SendError(Outcome("fatal", error=f"the picture is {len(data)} bytes, over WeCom's 2 MB"))
+        return data if isinstance(data, bytes) else data.encode()
 
     def _upload(self, path: str, params: dict, msg: dict) -> str:
         """The robot's upload (webhook/upload_media): the media_id, or a SendError."""
@@ -782,6 +798,10 @@ def _file_of(msg: dict) -> tuple[str, bytes]:
         return name, file_path.read_bytes()
     except OSError as exc:
         raise SendError(Outcome("fatal", error=f"cannot read the file to send: {exc.strerror}")) from None
+
+
+def _image_name(msg: dict) -> str:
+    return str((msg.get("image") or {}).get("name") or "picture.png")
 
 
 def _agentid(agent_id: str):

@@ -30,6 +30,8 @@ from config.settings import Group, Settings, get_settings
 from handlers import messages
 from handlers import weekly as hw
 from handlers.calendar import day_date, day_index, day_of, in_quiet_hours, week_start
+from handlers.links import group_page_url
+from handlers.routine import Feat, Kind
 from handlers.streaks import (
     BACKFILL_DAYS,
     MISSED,
@@ -43,8 +45,11 @@ from handlers.streaks import (
     unavailable_days,
     week_result,
 )
-from workers import keys, outbound, register
+from handlers.texts import local_note
+from workers import initiative, keys, outbound, register, routine
 from workers.connection import as_text, get_redis
+from workers.pictures import badges
+from workers.pictures import send as pictures
 from workers.register import MemberState, camp_days, load_members
 
 log = logging.getLogger(__name__)
@@ -116,7 +121,9 @@ def group_weeks(r: redis.Redis, group: Group, day: int, with_notes: bool = False
             for st in states:
                 p.lrange(keys.notes(group.key, st.userid), -NOTES_SHOWN, -1)
             raw = p.execute()
-        notes = {st.userid: [as_text(n) for n in items] for st, items in zip(states, raw, strict=True) if items}
+        notes = {
+            st.userid: [local_note(n, group.tz) for n in items] for st, items in zip(states, raw, strict=True) if items
+        }
     first = first_week(r, group, day)
     return [member_week(st, group, day, first, prefs, notes.get(st.userid)) for st in states]
 
@@ -126,43 +133,87 @@ def group_weeks(r: redis.Redis, group: Group, day: int, with_notes: bool = False
 
 def midweek(r: redis.Redis, settings: Settings, group: Group, day: int, now: float, base_id: str) -> list[dict]:
     """Each leader privately: who is behind the pace, with numbers and notes. Each member behind:
-    an encouraging private nudge (not to 免打扰, not on a day off; in quiet hours it waits as a
-    notice for the hours to end)."""
+    an encouraging private nudge (not to 免打扰, not on a day off, within the member's daily budget
+    of the bot's own notes: workers/initiative.py; in quiet hours it is dropped, not kept)."""
     members = group_weeks(r, group, day, with_notes=True)
     late = [m for m in members if hw.behind(m, day)]
-    nudges: list[dict] = []
+    notes: list[initiative.Note] = []
     if settings.midweek_nudge:
         for m in late:
             if m.muted or m.off_today:
                 continue
             text = hw.midweek_nudge(m, day, f"{base_id}:{m.userid}")
-            nudges.append(messages.to_user(f"{base_id}:nudge:{m.userid}", m.userid, text))
+            msg = messages.to_user(f"{base_id}:nudge:{m.userid}", m.userid, text)
+            notes.append(initiative.Note(Kind.MIDWEEK, m.userid, msg))
+    # the member's daily budget decides (none in quiet hours): the leader hears who was told
+    nudges = initiative.admit(r, settings, group, notes, now, {m.userid for m in members if m.muted})
     text = hw.midweek_leader(
         group.display, day, members, group.camp_start, NOTES_SHOWN, nudged=[m["users"][0] for m in nudges]
     )
     out = [messages.to_user(f"{base_id}:{uid}", uid, text) for uid in settings.leaders_of(group)]
-    if nudges and quiet_at(settings, group, now):
-        defer(r, group.key, nudges)
-        return out
     return out + nudges
 
 
 # --- the weekend review ------------------------------------------------------------------------------
 
 
-def summary(r: redis.Redis, settings: Settings, group: Group, day: int, base_id: str) -> list[dict]:
+def summary(
+    r: redis.Redis,
+    settings: Settings,
+    group: Group,
+    day: int,
+    base_id: str,
+    now: float | None = None,
+    own_notes: bool = True,
+) -> list[dict]:
     """The group's review post, and each leader's weekly register with suggestions (recorded for
     the admins' overview)."""
+    now = time.time() if now is None else now
     members = group_weeks(r, group, day, with_notes=True)
     closing = group.camp_end is not None and week_start(day) + 6 >= day_index(group.camp_end)
     post = hw.review(day, members, group.camp_start, seed=base_id, closing=closing, top=settings.top_performers)
     tips = [] if closing else hw.suggest(members, settings.downgrade_after_weeks, settings.upgrade_after_weeks)
+    kudos = _congratulate_stars(r, settings, group, members, base_id, now, day) if own_notes else []
     report = hw.leader_report(
-        group.display, day, members, tips, group.camp_start, NOTES_SHOWN, top=settings.top_performers
+        group.display,
+        day,
+        members,
+        tips,
+        group.camp_start,
+        NOTES_SHOWN,
+        top=settings.top_performers,
+        congratulated=[m["users"][0] for m in kudos if m.get("msgtype") != "image"],
     )
+    page = group_page_url(settings.public_url, group.key)
+    if page:
+        report += f"\n🔗 本周登记表和往周记录：{page}"
     record_suggestions(r, group, week_start(day), tips)
     out = [messages.to_group(base_id, group.key, post)]
     out += [messages.to_user(f"{base_id}:{uid}", uid, report) for uid in settings.leaders_of(group)]
+    out += pictures.summary(r, settings, group, day, base_id, members)  # the wall and the register, after the texts
+    return out + kudos
+
+
+def _congratulate_stars(
+    r: redis.Redis,
+    settings: Settings,
+    group: Group,
+    members: list[hw.MemberWeek],
+    base_id: str,
+    now: float,
+    day: int | None = None,
+) -> list[dict]:
+    """开小灶: the week's stars each get a private word in the leader's voice (within their budget),
+    and after it their badge (勋章), within their one badge picture of the day."""
+    stars = hw.top_performers(members, settings.top_performers)
+    feats = [Feat(m.userid, m.name, "star", m.week.count, m.week.goal) for m in stars if m.userid not in group.leaders]
+    kudos = routine.recognize(r, settings, group, feats, base_id, now)
+    by_user = {f.userid: f for f in feats}
+    day = day_of(now, group.tz) if day is None else day  # the slot's day: a retry claims the same one
+    out = []
+    for m in kudos:
+        f = by_user[m["users"][0]]
+        out += [m, *badges.star(r, settings, group, f.userid, f.name, f.n, f.before, base_id, day)]
     return out
 
 
@@ -267,6 +318,7 @@ def camp_overview(week_iso: str, ts: float | None = None) -> int:
     text = hw.overview(week, rows)
     base = f"slot:_camp:overview:{week_iso}"
     _post(r, [messages.to_user(f"{base}:{uid}", uid, text) for uid in settings.admins])
+    _post(r, pictures.overview(r, settings, week_iso, now))  # each group's completion rate over the weeks
     return len(settings.admins)
 
 
@@ -378,7 +430,14 @@ def flush_notices(r: redis.Redis, settings: Settings, ts: float) -> int:
             done.append(value)
             continue
         group = settings.group(item.get("group", ""))
-        if group is not None and quiet_at(settings, group, ts):
+        if group is None:
+            # A group this process does not know (taken out of BOT_GROUPS, or a command line run with
+            # another env file): its member still sleeps, so quiet hours hold in BOT_TIMEZONE. Held,
+            # not dropped: the notice tells a person about a change that was made (and audited).
+            if quiet_at(settings, Group(str(item.get("group", "")), timezone=settings.timezone), ts):
+                continue
+            log.info("notice %s of unknown group %r sent in BOT_TIMEZONE's day", item.get("id"), item.get("group"))
+        elif quiet_at(settings, group, ts):
             continue
         msgs.append(messages.to_user(item["id"], item["user"], item["text"]))
         done.append(value)

@@ -7,7 +7,9 @@ config/demo.env: one demo group, talking to the simulator that the web process s
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from honcho.manager import Manager
 from honcho.printer import Printer
 
 import config.settings as settings_mod
+from config import readiness, running
+from wecom_bot.terminal import sources_of
 from workers.connection import redis_url, stop_embedded
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: Procfile, config/demo.env
@@ -29,6 +33,30 @@ def _procfile() -> list[tuple[str, str]]:
     return out
 
 
+def port_busy(host: str, port: int) -> str:
+    """Why `host:port` cannot be listened on (another process has it), or "" when it is free. Bound
+    the way gunicorn binds (SO_REUSEADDR), so a port only in TIME_WAIT counts as free."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "in use by another process"
+            return exc.strerror or str(exc)
+    return ""
+
+
+def busy_text(port: int, host: str, why: str) -> str:
+    other = port + 1 if port < 65535 else 8001
+    return (
+        f"wecom-bot: port {port} on {host} is not free ({why}): is the service already running?\n"
+        f"  Stop it, or pick another port: `scripts/run --port {other}` (or `PORT={other} scripts/run`,"
+        f" `wecom-bot run --port {other}`)."
+    )
+
+
 def run(port: int | None = None) -> int:
     """The Procfile's processes under honcho until they end; with nothing configured, the demo group."""
     env = dict(os.environ)
@@ -39,6 +67,9 @@ def run(port: int | None = None) -> int:
         env["BOT_ENV_FILE"] = str(ROOT / "config" / "demo.env")
         os.environ["BOT_ENV_FILE"] = env["BOT_ENV_FILE"]
     env["PORT"] = str(port or env.get("PORT") or 8000)
+    if not env["PORT"].isdigit() or not 0 < int(env["PORT"]) < 65536:
+        print(f"wecom-bot: PORT={env['PORT']!r}: expected a port number such as 8000", file=sys.stderr)
+        return 2
     os.environ["PORT"] = env["PORT"]
     settings_mod.reset()
     settings = settings_mod.get_settings()
@@ -47,10 +78,18 @@ def run(port: int | None = None) -> int:
         for p in settings.problems:
             print("  " + p, file=sys.stderr)
         return 2
+    bind = env.get("BOT_BIND") or ("127.0.0.1" if settings.simulated else "0.0.0.0")
+    busy = port_busy(bind, int(env["PORT"]))
+    if busy:
+        print(busy_text(int(env["PORT"]), bind, busy), file=sys.stderr)
+        return 2
+    for gap in readiness.gaps(settings, sources_of(settings)):
+        print(f"wecom-bot: warning: {gap}", file=sys.stderr)
+    # a `wecom-bot` command in another terminal reads the same settings (config/running.py)
+    running.remember(running.in_effect(env))
     env["REDIS_URL"] = redis_url()  # start the embedded Redis once, share it with every process
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     base = f"http://127.0.0.1:{env['PORT']}"
-    bind = env.get("BOT_BIND") or ("127.0.0.1" if settings.simulated else "0.0.0.0")
     print(f"wecom-bot: web on {base}, listening on {bind}  (callbacks: {base}/wecom/robot and {base}/wecom/callback)")
     where = env["REDIS_URL"] if settings.redis_url else "embedded, " + settings.data_dir + "/redis"
     print(f"wecom-bot: Redis at {where}")
@@ -59,6 +98,7 @@ def run(port: int | None = None) -> int:
             f"wecom-bot: no WeCom account configured: using the built-in simulator. Post as a member and "
             f"see what the bot sends at {base}/_sim/"
         )
+        print(f"wecom-bot: the leader console: {base}/console/ (the simulator asks who you are)")
         print("wecom-bot: try `wecom-bot demo` in another terminal for a scripted camp week")
     if settings.simulated:
         env.setdefault("WEB_CONCURRENCY", "1")  # the simulator keeps what it received in memory

@@ -11,8 +11,14 @@ under https://qyapi.weixin.qq.com/cgi-bin/:
     POST media/upload?access_token=&type=file     multipart upload, gives a media_id
     POST webhook/upload_media?key=&type=file      the robot's upload, gives a media_id
     GET  user/get?access_token=&userid=           the directory: {userid, name, ...}; 60111 unknown userid
+    GET  auth/getuserinfo?access_token=&code=     网页授权: {userid}; 40029 an unknown, used or expired code
     POST batch/openuserid_to_userid?access_token= {userid_list: [{open_userid, userid}], invalid_open_userid_list}
     POST aibot/response?response_code=            the AI bot's response_url: markdown, once, within an hour
+
+Pictures: webhook/send takes msgtype image {base64, md5} (md5 checked, at most 2 MB: errcode 40009 else);
+media/upload?type=image keeps the bytes, and message/send / appchat/send take msgtype image {media_id}.
+A recorded picture has content "[图片]" and `image` {md5, size, url}: `url` is the path under which
+GET _control/images/<md5> serves its bytes (image/png), so `sent` stays small and readable.
 
 Token errors: 40014 unknown token, 42001 expired token. Robots: 93000 unknown key, 45009 over 20
 messages a minute per key, 40058 content over 2048 bytes (text) / 4096 bytes (markdown). App
@@ -34,7 +40,10 @@ the app sets one (create_simulator_app does), else the module-level `DEFAULT_STA
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
+import hashlib
 import json
 import secrets
 import socket
@@ -43,7 +52,7 @@ import time
 from collections import deque
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, has_app_context, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, has_app_context, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -57,6 +66,7 @@ TOKEN_LIFETIME = 7200
 RESPONSE_URL_LIFETIME = 3600
 RESPONSE_URL_REFUSED = 600101  # the simulator's errcode for a used or expired response_url
 OPENUSERID_BATCH = 1000
+OAUTH_CODE_LIFETIME = 300  # WeCom's 网页授权 code: five minutes, once
 
 
 class SimState:
@@ -94,11 +104,13 @@ class SimState:
         self.faults: list[dict[str, Any]] = []
         self.tokens: dict[str, float] = {}
         self.media: dict[str, dict[str, Any]] = {}
+        self.images: dict[str, bytes] = {}  # md5 -> the bytes of a picture sent or uploaded (_control/images/<md5>)
         self.token_fetches = 0
         self.offset = 0.0
         self._windows: dict[str, deque[float]] = {}
         self.response_codes: dict[str, float] = {}  # response_code -> when it expires
         self.used_codes: set[str] = set()
+        self.oauth_codes: dict[str, tuple[str, float]] = {}  # 网页授权 code -> (userid, when it expires)
 
     # -- control -------------------------------------------------------------------------------
     def now(self) -> float:
@@ -160,6 +172,19 @@ class SimState:
             if self.valid_keys is None:
                 self.valid_keys = set()
             self.valid_keys.discard(key)
+
+    def issue_oauth_code(self, userid: str) -> str:
+        """A 网页授权 code for `userid`, as the authorize page gives one: valid once, for five minutes."""
+        with self.lock:
+            code = secrets.token_urlsafe(24)
+            self.oauth_codes[code] = (userid, self.now() + OAUTH_CODE_LIFETIME)
+            return code
+
+    def take_oauth_code(self, code: str) -> str | None:
+        """The userid of a code not used nor expired (auth/getuserinfo), else None."""
+        with self.lock:
+            userid, expires = self.oauth_codes.pop(code, ("", 0.0))
+            return userid if userid and expires > self.now() else None
 
     def sent_messages(self, path: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
@@ -297,7 +322,7 @@ def _content_of(body: dict[str, Any], msgtype: str) -> tuple[str | None, dict[st
     part = body.get(msgtype)
     if not isinstance(part, dict):
         return None, {}
-    content = part.get("media_id" if msgtype == "file" else "content")
+    content = part.get("media_id" if msgtype in ("file", "image") else "content")
     return (content if isinstance(content, str) else None), part
 
 
@@ -346,7 +371,7 @@ def message_send() -> ResponseReturnValue:
     if body is None:
         return _err(state, path, 47001, "data format error")
     msgtype = body.get("msgtype")
-    if msgtype not in ("text", "markdown", "file"):
+    if msgtype not in ("text", "markdown", "file", "image"):
         return _err(state, path, 40008, "invalid message type")
     agentid = str(body.get("agentid", ""))
     if not agentid or (state.agent_id is not None and agentid != str(state.agent_id)):
@@ -358,7 +383,13 @@ def message_send() -> ResponseReturnValue:
     if not content:
         return _err(state, path, 44004, "empty content")
     truncated = False
-    if msgtype == "file":
+    picture = None
+    if msgtype == "image":
+        picture = _uploaded_image(state, content)
+        if picture is None:
+            return _err(state, path, 40007, "invalid media_id")
+        content = "[图片]"
+    elif msgtype == "file":
         name = _media_name(state, content)
         if name is None:
             return _err(state, path, 40007, "invalid media_id")
@@ -376,6 +407,8 @@ def message_send() -> ResponseReturnValue:
         "truncated": truncated,
         "duplicate_check": bool(body.get("enable_duplicate_check")),
     }
+    if picture is not None:
+        entry["image"] = picture
     if fault:
         return _finish_timeout(state, path, fault, entry)
     if not state.rate_ok([f"user:{u}" for u in touser], USER_PER_MINUTE):
@@ -397,13 +430,19 @@ def appchat_send() -> ResponseReturnValue:
     if not chatid:
         return _err(state, path, 86003, "chat not exist")
     msgtype = body.get("msgtype")
-    if msgtype not in ("text", "markdown", "file"):
+    if msgtype not in ("text", "markdown", "file", "image"):
         return _err(state, path, 40008, "invalid message type")
     content, _part = _content_of(body, msgtype)
     if not content:
         return _err(state, path, 44004, "empty content")
     truncated = False
-    if msgtype == "file":
+    picture = None
+    if msgtype == "image":
+        picture = _uploaded_image(state, content)
+        if picture is None:
+            return _err(state, path, 40007, "invalid media_id")
+        content = "[图片]"
+    elif msgtype == "file":
         name = _media_name(state, content)
         if name is None:
             return _err(state, path, 40007, "invalid media_id")
@@ -420,6 +459,8 @@ def appchat_send() -> ResponseReturnValue:
         "mentioned_list": [],
         "truncated": truncated,
     }
+    if picture is not None:
+        entry["image"] = picture
     if fault:
         return _finish_timeout(state, path, fault, entry)
     state.record(entry)
@@ -438,6 +479,8 @@ def webhook_send() -> ResponseReturnValue:
     if body is None:
         return _err(state, path, 40035, "invalid json")
     msgtype = body.get("msgtype")
+    if msgtype == "image":
+        return _webhook_image(state, path, key, body, fault)
     if msgtype not in ("text", "markdown", "file"):
         return _err(state, path, 40008, "invalid message type")
     content, part = _content_of(body, msgtype)
@@ -468,6 +511,48 @@ def webhook_send() -> ResponseReturnValue:
     return _ok(state, path)
 
 
+IMAGE_LIMIT = 2 * 1024 * 1024
+
+
+def _keep_image(state: SimState, data: bytes) -> dict[str, Any]:
+    """Keep a picture's bytes and describe it for `sent`: {md5, size, url} (url serves the bytes)."""
+    md5 = hashlib.md5(data).hexdigest()
+    with state.lock:
+        state.images[md5] = data
+    return {"md5": md5, "size": len(data), "url": url_for(".control_image", md5=md5)}
+
+
+def _uploaded_image(state: SimState, media_id: str) -> dict[str, Any] | None:
+    with state.lock:
+        media = state.media.get(media_id)
+    if not media or media.get("type") != "image":
+        return None
+    return {"md5": media["md5"], "size": media["size"], "url": url_for(".control_image", md5=media["md5"])}
+
+
+def _webhook_image(
+    state: SimState, path: str, key: str, body: dict[str, Any], fault: dict[str, Any] | None
+) -> ResponseReturnValue:
+    """A robot's image message: base64 of a JPG/PNG of at most 2 MB, and the md5 of those bytes."""
+    part: dict[str, Any] = body["image"] if isinstance(body.get("image"), dict) else {}
+    try:
+        data = base64.b64decode(str(part.get("base64") or ""), validate=True)
+    except (binascii.Error, ValueError):
+        return _err(state, path, 40009, "invalid image base64")
+    if not data or len(data) > IMAGE_LIMIT or not data.startswith((b"\x89PNG", b"\xff\xd8")):
+        return _err(state, path, 40009, "invalid image size or type")
+    if hashlib.md5(data).hexdigest() != str(part.get("md5") or ""):
+        return _err(state, path, 40009, "image md5 mismatch")
+    entry: dict[str, Any] = {"path": path, "channel": "robot", "key": key, "msgtype": "image", "content": "[图片]"}
+    entry.update(mentioned_list=[], image=_keep_image(state, data))
+    if fault:
+        return _finish_timeout(state, path, fault, entry)
+    if not state.rate_ok([f"key:{key}"], ROBOT_PER_MINUTE):
+        return _err(state, path, 45009, "api freq out of limit")
+    state.record(entry)
+    return _ok(state, path)
+
+
 def _upload(state: SimState, path: str) -> ResponseReturnValue:
     if request.args.get("type") not in ("file", "image", "voice", "video"):
         return _err(state, path, 40004, "invalid media type")
@@ -478,8 +563,13 @@ def _upload(state: SimState, path: str) -> ResponseReturnValue:
     if not data:
         return _err(state, path, 40005, "invalid file size")
     media_id = "sim-media-" + secrets.token_hex(12)
+    kind = request.args.get("type")
+    if kind == "image" and (len(data) > IMAGE_LIMIT or not data.startswith((b"\x89PNG", b"\xff\xd8"))):
+        return _err(state, path, 40009, "invalid image size or type")
     with state.lock:
-        state.media[media_id] = {"name": f.filename or "file", "size": len(data), "time": state.now()}
+        state.media[media_id] = {"name": f.filename or "file", "size": len(data), "time": state.now(), "type": kind}
+    if kind == "image":
+        state.media[media_id]["md5"] = _keep_image(state, data)["md5"]
     return _ok(state, path, type=request.args.get("type"), media_id=media_id, created_at=str(int(state.now())))
 
 
@@ -521,6 +611,21 @@ def user_get() -> ResponseReturnValue:
         return _err(state, path, 60111, "userid not found")
     # since WeCom's 2022 privacy change an app gets no avatar, mobile or email: only these
     return _ok(state, path, userid=userid, name=name, department=[1], status=1)
+
+
+@bp.get("/auth/getuserinfo")
+def auth_getuserinfo() -> ResponseReturnValue:
+    """网页授权: a code (from the authorize page) -> the member's userid; 40029 an unknown or used code."""
+    state = get_state()
+    path = "auth/getuserinfo"
+    fault = _begin(state, path)
+    _token_check(state, path)
+    if fault:
+        return _finish_timeout(state, path, fault, None)
+    userid = state.take_oauth_code(request.args.get("code", ""))
+    if userid is None:
+        return _err(state, path, 40029, "invalid code")
+    return _ok(state, path, userid=userid, user_ticket=secrets.token_urlsafe(16), expires_in=1800)
 
 
 @bp.post("/batch/openuserid_to_userid")
@@ -606,6 +711,17 @@ def control_open_userids() -> ResponseReturnValue:
 @bp.get("/_control/sent")
 def control_sent() -> ResponseReturnValue:
     return jsonify(get_state().sent_messages(request.args.get("path")))
+
+
+@bp.get("/_control/images/<md5>")
+def control_image(md5: str) -> ResponseReturnValue:
+    """The bytes of a picture the bot sent or uploaded, by md5 (the `url` of its entry in `sent`)."""
+    with get_state().lock:
+        data = get_state().images.get(md5)
+    if data is None:
+        return jsonify({"error": "no such picture"}), 404
+    kind = "image/jpeg" if data.startswith(b"\xff\xd8") else "image/png"
+    return Response(data, mimetype=kind)
 
 
 @bp.get("/_control/calls")

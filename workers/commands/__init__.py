@@ -25,12 +25,15 @@ from handlers import command_texts as t
 from handlers.command_table import SPECS, Role, parse
 from handlers.commands import split_group_key
 from handlers.messages import Message
+from workers import audit
 from workers.commands import days, goals, notice, people, roles, undo, views
 from workers.commands.core import GUARD_TTL, Answer, Ctx, Refuse, guard_key, reply
 
 __all__ = ["COMMANDS", "GUARD_TTL", "SOURCES", "execute", "guard_key"]
 
-SOURCES = ("robot", "app", "aibot")  # the channels for commands (the archive also sees group posts: not a command)
+# the channels for commands (the archive also sees group posts: not a command); "console" is the leader
+# console's web page (wecom_bot/console/), whose changes are commands like any other
+SOURCES = ("robot", "app", "aibot", "console")
 
 # A handler is given what its role resolves to (handlers.command_table): a Group for LEADER and
 # MEMBER, a list of Groups for LEADER_ALL and MEMBER_ALL, None for ANYONE.
@@ -97,7 +100,8 @@ def execute(r: redis.Redis, settings: Settings, event: dict, text: str) -> list[
         role = spec.roles[0] if spec.decide is None else spec.decide(args, ctx)
         if role is None:
             raise Refuse(t.usage(spec.word))
-        answer = COMMANDS[spec.word][role](ctx, roles.resolve(ctx, role))
+        with audit.via(str(event.get("source"))):
+            answer = COMMANDS[spec.word][role](ctx, roles.resolve(ctx, role))
     except Refuse as exc:
         answer = exc.text
     if isinstance(answer, str):

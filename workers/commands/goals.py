@@ -16,6 +16,7 @@ from handlers.calendar import day_date, day_index, week_start
 from handlers.command_plans import confirm_command, downgrade_refusal, proposal_confirmed, set_goal_from
 from handlers.commands import parse_number
 from handlers.messages import Message
+from handlers.routine import goal_answered
 from handlers.streaks import MAX_GOAL, DayBits, goal_for_week, parse_goals
 from workers import keys
 from workers.commands.core import Change, Ctx, Refuse, commit, goals, notice_ops, reply, target
@@ -135,3 +136,24 @@ def downgrade(ctx: Ctx, group: Group) -> str:
         )
 
     return commit(ctx, group, [gkey], plan)
+
+
+def choose(ctx: Ctx, group: Group, n: int) -> str:
+    """A member's answer to the private question about their weekly goal: `n` from this week on, the
+    question closed (keys.goal_ask, `done:<today>`, which the day's digest reads), in one audited
+    change. Returns the reply."""
+    today = ctx.today(group)
+    gkey, akey = keys.goals(group.key, ctx.uid), keys.goal_ask(group.key)
+
+    def plan(p) -> Change:
+        ops, undo = set_goal_from(gkey, week_start(today), n, goals(p, gkey))
+        asked = p.hget(akey, ctx.uid)
+        ops.append({"op": "hset", "key": akey, "field": ctx.uid, "value": f"done:{today}"})
+        undo.append(
+            {"op": "hset", "key": akey, "field": ctx.uid, "value": asked.decode(), "expect": f"done:{today}"}
+            if asked is not None
+            else {"op": "hdel", "key": akey, "field": ctx.uid, "expect": f"done:{today}"}
+        )
+        return Change("choose", ctx.uid, ops, undo, goal_answered(n))
+
+    return commit(ctx, group, [gkey, akey], plan)

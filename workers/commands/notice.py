@@ -32,8 +32,9 @@ def announce(ctx: Ctx, group: Group) -> list[Message]:
         raise Refuse(a.too_long())
     posted = ctx.chat_group is None
     answer = _register(ctx, group, body, posted)
-    sees_all = _archive_configured(ctx.settings)
-    text = a.group_post(body, sees_all) if posted else a.group_ack_request(sees_all)
+    sees_all = ctx.settings.archive_configured()
+    chase_hours = ctx.settings.notice_ack_hours if ctx.settings.chases(group) else 0
+    text = a.group_post(body, sees_all, chase_hours) if posted else a.group_ack_request(sees_all, chase_hours)
     return [
         messages.to_group(f"notice:{ctx.msgid}", group.key, text),
         messages.to_user(f"cmd:{ctx.msgid}", ctx.uid, answer),
@@ -64,12 +65,6 @@ def track_from_archive(r: redis.Redis, settings: Settings, event: dict, group: G
     return [messages.to_user(f"cmd:{ctx.msgid}", uid, answer)]
 
 
-def _archive_configured(settings: Settings) -> bool:
-    """The message archive sees every group post (else only posts that @ the robot reach the bot).
-    Read from the settings: workers.archive imports the inbox, which imports the commands."""
-    return bool(settings.archive_sdk_path and settings.archive_secret and settings.archive_private_key)
-
-
 def _register(ctx: Ctx, group: Group, body: str, posted: bool) -> str:
     hours = ctx.settings.notice_ack_hours
     due = ctx.ts + hours * 3600
@@ -83,6 +78,12 @@ def _register(ctx: Ctx, group: Group, body: str, posted: bool) -> str:
             {"op": "zadd", "key": keys.ANN_DUE, "member": f"{group.key}|{ctx.msgid}", "score": due},
         ]
         undo: list[Op] = [{"op": "srem", "key": open_key, "member": ctx.msgid, "expect": True}]
-        return Change("notice", a.preview(body), ops, undo, a.leader_confirm(group.display, hours, posted))
+        return Change(
+            "notice",
+            a.preview(body),
+            ops,
+            undo,
+            a.leader_confirm(group.display, hours, posted, ctx.settings.chases(group)),
+        )
 
     return commit(ctx, group, [open_key], plan)

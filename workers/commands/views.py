@@ -19,6 +19,7 @@ from handlers.streaks import goal_for_week, record, week_goal
 from workers import export as spreadsheet
 from workers import keys, register
 from workers.commands.core import Answer, Ctx, reply
+from workers.pictures import send as pictures
 from workers.register import camp_days, load_members
 
 EXPORT_KEEP_SECONDS = 7 * 24 * 3600
@@ -55,7 +56,8 @@ def me(ctx: Ctx, groups: list[Group]) -> Answer:
                 off_until(state.off, today),
             )
         )
-    return t.my_text(items)
+    # the month as a calendar comes privately after the text (none without a CJK font)
+    return [reply(ctx, t.my_text(items)), *pictures.month(ctx.r, ctx.settings, ctx.uid, ctx.msgid, groups, ctx.ts)]
 
 
 def week(ctx: Ctx, group: Group) -> str:
