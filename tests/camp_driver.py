@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import itertools
 import time
+import types
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from wecom_bot import cli, create_app
 from wecom_bot.crypto import CallbackCrypto
 from wecom_bot.sim.builders import app_xml, robot_xml, sign
-from workers import outbound
+from workers import jobs, outbound, replies
 
 from conftest import SIM_CORP_ID, SIM_ROBOT_KEY
 
@@ -92,3 +93,17 @@ class Camp:
 
     def to(self, uid: str) -> list[dict]:
         return [m for m in self.arrived() if m.get("channel") == "app" and uid in (m.get("touser") or [])]
+
+
+def start_camp(
+    sim, env, r, capsys, monkeypatch, names: dict[str, str], first: date, last: date | None, chats=None, **settings
+) -> Camp:
+    """The service configured for a camp from `first` to `last` (callback keys, camp dates and
+    `settings`), with the outbox and the robot's minute on the simulated clock."""
+    dates = {"BOT_CAMP_START": first.isoformat(), "BOT_CAMP_END": last.isoformat() if last else ""}
+    env(**CALLBACK_ENV, **dates, **settings)
+    jobs.set_inline(True, defer=("outbox",))  # the outbox runs on the simulated clock
+    c = Camp(sim, r, capsys, names, chats)
+    # the robot's minute as the reply router counts it: the simulated clock, like the outbox's
+    monkeypatch.setattr(replies, "time", types.SimpleNamespace(time=lambda: c.now))
+    return c

@@ -9,19 +9,18 @@ property on the real Redis; and a two-week camp is played end to end through enc
 from __future__ import annotations
 
 import random
-import types
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 
 import pytest
-from camp_driver import CALLBACK_ENV, TZ, Camp, local, with_text
+from camp_driver import TZ, Camp, local, start_camp, with_text
 
 from config.settings import get_settings
 from handlers import messages
 from handlers import routine as hr
 from handlers.calendar import day_index, week_start
 from handlers.streaks import DayBits, week_result
-from workers import initiative, jobs, keys, replies, schedule
+from workers import initiative, keys, schedule
 from workers.register import stats_json
 
 from schedule_helpers import group_env
@@ -216,19 +215,21 @@ def day(n: int) -> date:
 
 @pytest.fixture
 def camp(sim, env, r, capsys, monkeypatch):
-    env(
-        **CALLBACK_ENV,
-        BOT_CAMP_START=START.isoformat(),
-        BOT_CAMP_END=END.isoformat(),
+    members = ",".join(f"{uid}:{name}" for uid, name in NAMES.items())
+    return start_camp(
+        sim,
+        env,
+        r,
+        capsys,
+        monkeypatch,
+        {**NAMES, "lily": "Lily"},
+        START,
+        END,
         BOT_NOTICE_CHASE="on",
         GROUP_XHS01_NAME="读书营·3组",
-        GROUP_XHS01_MEMBERS=",".join(f"{uid}:{name}" for uid, name in NAMES.items()),
+        GROUP_XHS01_MEMBERS=members,
         GROUP_XHS01_LEADERS="lily",
     )
-    jobs.set_inline(True, defer=("outbox",))
-    c = Camp(sim, r, capsys, {**NAMES, "lily": "Lily"})
-    monkeypatch.setattr(replies, "time", types.SimpleNamespace(time=lambda: c.now))
-    return c
 
 
 def play(c: Camp, first: int, last: int, extra=()) -> set[float]:

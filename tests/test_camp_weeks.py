@@ -11,16 +11,15 @@ a higher goal for 小鹿; the leader applies the 退阶, which takes effect on M
 
 from __future__ import annotations
 
-import types
 from datetime import date, timedelta
 
 import pytest
-from camp_driver import CALLBACK_ENV, Camp, local, with_text
+from camp_driver import Camp, local, start_camp, with_text
 
 from config.settings import get_settings
 from handlers import praise
 from handlers.calendar import day_index
-from workers import jobs, keys, replies
+from workers import keys
 from workers.register import stats_json
 
 START = date(2026, 11, 16)  # Monday of week 1; the camp runs four weeks
@@ -48,7 +47,7 @@ G1 = {
     "keke": "可可",
 }
 G2 = {"nana": "娜娜", "beibei": "贝贝"}
-ROBOT_CHAT, APPCHAT = "wrchat01", "wrchat02"
+APPCHAT = "wrchat02"  # 写作营·2组 has no robot; the robot's group is the driver's default, wrchat01
 
 
 def plan() -> dict[str, list[int]]:
@@ -73,10 +72,16 @@ def day(n: int) -> date:
 
 @pytest.fixture
 def camp(sim, env, r, capsys, monkeypatch):
-    env(
-        **CALLBACK_ENV,
-        BOT_CAMP_START=START.isoformat(),
-        BOT_CAMP_END=END.isoformat(),
+    return start_camp(
+        sim,
+        env,
+        r,
+        capsys,
+        monkeypatch,
+        {**G1, **G2},
+        START,
+        END,
+        chats={uid: APPCHAT for uid in G2},
         GROUP_XHS01_NAME="写作营·1组",
         GROUP_XHS01_MEMBERS=",".join(G1),
         GROUP_XHS01_LEADERS="lily",
@@ -84,11 +89,6 @@ def camp(sim, env, r, capsys, monkeypatch):
         GROUP_XHS02_MEMBERS=",".join(G2),
         GROUP_XHS02_LEADERS="leader2",
     )
-    jobs.set_inline(True, defer=("outbox",))  # the outbox runs on the simulated clock
-    c = Camp(sim, r, capsys, {**G1, **G2}, {uid: APPCHAT for uid in G2}, chat=ROBOT_CHAT)
-    # the robot's minute as the reply router counts it: the simulated clock, like the outbox's
-    monkeypatch.setattr(replies, "time", types.SimpleNamespace(time=lambda: c.now))
-    return c
 
 
 def run_days(c: Camp, first: int, last: int, extra: list[tuple[float, str, str, str]] = ()) -> None:

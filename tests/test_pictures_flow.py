@@ -10,17 +10,16 @@ import os
 import re
 import subprocess
 import sys
-import types
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 import requests
-from camp_driver import CALLBACK_ENV, Camp, local
+from camp_driver import Camp, local, start_camp
 
 from handlers.calendar import day_index
 from handlers.texts import ANONYMOUS
-from workers import commands, ingest, jobs, keys, outbound, replies, schedule, weekly
+from workers import commands, ingest, keys, outbound, schedule, weekly
 from workers.pictures import charts, fonts
 
 from schedule_helpers import checkin
@@ -182,17 +181,19 @@ NAMES = {"xiaolu": "小鹿", "aqing": "阿青", "momo": "Momo", "lily": "Lily", 
 
 @pytest.fixture
 def driven(sim, env, r, capsys, monkeypatch):
-    env(
-        **CALLBACK_ENV,
+    return start_camp(
+        sim,
+        env,
+        r,
+        capsys,
+        monkeypatch,
+        NAMES,
+        WEEK[0],
+        None,
         BOT_FONT_PATH="",
-        BOT_CAMP_START=WEEK[0].isoformat(),
         GROUP_XHS01_MEMBERS="xiaolu:小鹿,aqing:阿青,momo:Momo",
         GROUP_XHS01_LEADERS="lily,leader1",
     )
-    jobs.set_inline(True, defer=("outbox",))  # the outbox runs on the simulated clock
-    c = Camp(sim, r, capsys, NAMES)
-    monkeypatch.setattr(replies, "time", types.SimpleNamespace(time=lambda: c.now))  # the robot's minute too
-    return c
 
 
 def images(msgs: list[dict]) -> list[dict]:

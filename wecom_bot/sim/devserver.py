@@ -102,6 +102,8 @@ def run(port: int | None = None) -> int:
         print("wecom-bot: try `wecom-bot demo` in another terminal for a scripted camp week")
     if settings.simulated:
         env.setdefault("WEB_CONCURRENCY", "1")  # the simulator keeps what it received in memory
+        if not settings.public_url:  # the digests link to the console on this machine
+            env["BOT_PUBLIC_URL"] = base
         # the simulator's keys are public (config/demo.env): anyone who reaches the port could post as
         # any leader, so it listens on this machine only unless BOT_BIND says otherwise
         env.setdefault("BOT_BIND", "127.0.0.1")
