@@ -64,6 +64,11 @@ def parse_args(argv=None):
         help="e2e: comma-separated check-ins per second (default 50,100,200,300,400)",
     )
     p.add_argument(
+        "--e2e-sender",
+        action="store_true",
+        help="e2e: run the worker with --sender (the outbox sent from a thread beside the jobs)",
+    )
+    p.add_argument(
         "--redis-unix",
         action="store_true",
         help="give the service its Redis on a unix socket, as the embedded Redis is (default TCP)",
