@@ -6,8 +6,9 @@ with the docs) or var/bench/<date>-quick.json (a smoke run: not part of the chec
     .venv/bin/python bench/run.py --only ingest,memory --profile
 
 Benchmarks (each starts its own redis-server on a free port in a temp dir, its own processes, and
-cleans up): ingest, processing, fanout, memory; detection (precision and recall on the labeled corpus,
-no processes). See docs/PERFORMANCE.md for what each measures.
+cleans up): ingest, processing, fanout, memory, e2e (post -> reply latency through the deployed
+processes); detection (precision and recall on the labeled corpus, no processes). See
+docs/PERFORMANCE.md for what each measures.
 
 Targets are reported as met / missed, never asserted: the exit status is 0 when every benchmark ran
 (a benchmark that cannot run yet reports "skipped: ..."), 1 when one crashed, 2 on bad arguments.
@@ -37,7 +38,7 @@ if str(ROOT) not in sys.path:
 from bench import common, profiling  # noqa: E402
 from bench.common import Result  # noqa: E402
 
-BENCHMARKS = ("ingest", "processing", "fanout", "memory", "detection", "pictures")
+BENCHMARKS = ("ingest", "processing", "fanout", "memory", "detection", "pictures", "e2e")
 
 
 def parse_args(argv=None):
@@ -57,6 +58,16 @@ def parse_args(argv=None):
     p.add_argument("--fanout-groups", type=int, default=None, help="fanout: groups (default 10,000; --quick 500)")
     p.add_argument("--messages", type=int, default=None, help="processing: messages (default 50,000; --quick 5,000)")
     p.add_argument("--members", type=int, default=None, help="memory: members (default 10,000; --quick 1,000)")
+    p.add_argument(
+        "--e2e-rates",
+        default=None,
+        help="e2e: comma-separated check-ins per second (default 50,100,200,300,400)",
+    )
+    p.add_argument(
+        "--e2e-sender",
+        action="store_true",
+        help="e2e: run the worker with --sender (the outbox sent from a thread beside the jobs)",
+    )
     p.add_argument(
         "--redis-unix",
         action="store_true",
@@ -79,6 +90,8 @@ def parse_args(argv=None):
     )
     args = p.parse_args(argv)
     args.only = [b.strip() for b in args.only.split(",") if b.strip()]
+    if args.e2e_rates:
+        args.e2e_rates = [int(x) for x in args.e2e_rates.split(",") if x.strip()]
     unknown = [b for b in args.only if b not in BENCHMARKS]
     if unknown:
         p.error(f"unknown benchmark(s): {', '.join(unknown)}")

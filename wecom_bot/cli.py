@@ -74,7 +74,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings(strict=True)
     configure_logging(settings)
     worker = SimpleWorker(list(QUEUES), connection=get_redis())
-    worker.work(burst=args.burst, with_scheduler=True)
+    sender = None
+    if args.sender and not args.burst:
+        from workers.outbox_sender import OutboxSender
+
+        # the outbox sent beside the jobs, as soon as it is queued (issue 18; opt-in for now)
+        sender = OutboxSender(get_redis(), settings)
+        sender.start()
+    try:
+        worker.work(burst=args.burst, with_scheduler=True)
+    finally:
+        if sender is not None:
+            sender.stop()
     return 0
 
 
@@ -350,6 +361,11 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("worker", help="an RQ worker on all of the service's queues")
     p.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    p.add_argument(
+        "--sender",
+        action="store_true",
+        help="also send the outbox from a thread of this process as soon as it is queued (experimental, issue 18)",
+    )
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("cron", help="`rq cron` with the service's Redis: enqueues the tick every minute")
