@@ -364,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--sender",
         action="store_true",
-        help="also send the outbox from a thread of this process as soon as it is queued (experimental, issue 18)",
+        help="experimental, not for production yet: also send the outbox from a thread of this process as soon "
+        "as it is queued (a crash test sent one reply of 20,000 twice with it: docs/PERFORMANCE.md, issue 18)",
     )
     p.set_defaults(func=cmd_worker)
 
