@@ -534,3 +534,20 @@ def wait_workers(r: redis.Redis, n: int, timeout: float = 30.0, procs: list[subp
                 raise RuntimeError(f"worker exited with {p.returncode} before registering")
         time.sleep(0.05)
     raise RuntimeError(f"{n} RQ worker(s) did not register within {timeout:.0f} s")
+
+
+def start_sim_server(procs: Procs, workdir: Path, latency: float) -> tuple[subprocess.Popen, str]:
+    """The WeCom API stand-in (bench/sim_server.py) in a process of its own, answering each call
+    after `latency` seconds; returns the process and its base URL once it listens."""
+    url_file = workdir / "sim.url"
+    sim = procs.start(
+        [sys.executable, "-m", "bench.sim_server", "--latency", str(latency), "--url-file", str(url_file)],
+        clean_environ(),
+        "simulator",
+    )
+    deadline = time.monotonic() + 20
+    while not url_file.exists():
+        if sim.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"simulator did not start\n{procs.tail('simulator')}")
+        time.sleep(0.05)
+    return sim, url_file.read_text().strip()

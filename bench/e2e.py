@@ -37,7 +37,6 @@ import json
 import multiprocessing as mp
 import os
 import re
-import sys
 import threading
 import time
 from contextlib import ExitStack
@@ -279,18 +278,7 @@ def run(quick: bool, opts) -> Result:
         r = rs.client()
         stack.callback(r.close)
 
-        url_file = workdir / "sim.url"
-        sim = procs.start(
-            [sys.executable, "-m", "bench.sim_server", "--latency", str(LATENCY), "--url-file", str(url_file)],
-            common.clean_environ(),
-            "simulator",
-        )
-        deadline = time.monotonic() + 20
-        while not url_file.exists():
-            if sim.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"simulator did not start\n{procs.tail('simulator')}")
-            time.sleep(0.05)
-        sim_url = url_file.read_text().strip()
+        sim, sim_url = common.start_sim_server(procs, workdir, LATENCY)
 
         env_file = workdir / "groups.env"
         write_env(env_file, steps, PROBE_MEMBERS)

@@ -14,7 +14,6 @@ If the tick fails, the benchmark reports "skipped: ..." instead of failing.
 
 from __future__ import annotations
 
-import sys
 import time
 from contextlib import ExitStack
 from datetime import datetime
@@ -56,18 +55,7 @@ def run(quick: bool, opts) -> Result:
         r = rs.client()
         stack.callback(r.close)
 
-        url_file = workdir / "sim.url"
-        sim = procs.start(
-            [sys.executable, "-m", "bench.sim_server", "--latency", str(LATENCY), "--url-file", str(url_file)],
-            common.clean_environ(),
-            "simulator",
-        )
-        deadline = time.monotonic() + 20
-        while not url_file.exists():
-            if sim.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"simulator did not start\n{procs.tail('simulator')}")
-            time.sleep(0.05)
-        sim_url = url_file.read_text().strip()
+        sim, sim_url = common.start_sim_server(procs, workdir, LATENCY)
 
         env_file = workdir / "groups.env"
         t0 = time.perf_counter()

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import math
 import random
 import sys
@@ -32,17 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.detection import split  # noqa: E402  (the corpus's one split, tests/data/detection_corpus/split.py)
 from handlers.checkin import scorer  # noqa: E402
 from handlers.checkin.entry import _read_post, _rule_detection  # noqa: E402
 from handlers.checkin.links import note_link_hosts  # noqa: E402
 from handlers.checkin.scorer import features  # noqa: E402
 from handlers.checkin.sentence import _analyse  # noqa: E402
-
-_spec = importlib.util.spec_from_file_location(
-    "detection_corpus_split", ROOT / "tests" / "data" / "detection_corpus" / "split.py"
-)
-split = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(split)
 
 OUT = ROOT / "handlers" / "checkin" / "weights.py"
 CASES = ROOT / "tests" / "data" / "detection_cases.tsv"

@@ -92,3 +92,9 @@ def in_quiet_hours(hour: int, minute: int, quiet: tuple[int, int, int, int] | No
     if start < end:
         return start <= t < end
     return t >= start or t < end
+
+
+def quiet_at(ts: float, tz: ZoneInfo, quiet: tuple[int, int, int, int] | None) -> bool:
+    """Whether the instant `ts` falls in quiet hours in the timezone `tz` (a group's)."""
+    local = datetime.fromtimestamp(ts, tz=timezone.utc).astimezone(tz)
+    return in_quiet_hours(local.hour, local.minute, quiet)

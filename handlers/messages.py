@@ -53,7 +53,7 @@ RENDER = "render"  # `to` of a picture still to draw: never posted, handed to a 
 
 
 def picture_request(msg_id: str, userid: str, kind: str, args: dict[str, Any]) -> Message:
-    """A picture to draw for `userid` after the texts of the same batch are posted: workers/ingest.py
-    hands it to a low-priority job (workers.pictures.send.render_job), so that drawing (tens of ms)
-    never holds up check-in replies, and the picture arrives after its text. `args`: plain ids."""
+    """A picture to draw for `userid` after the texts posted with it: workers.outbound.post_many hands
+    it to a low-priority job (workers.pictures.send.render_job), so that drawing (tens of ms) never
+    holds up check-in replies, and the picture arrives after its text. `args`: plain ids."""
     return {"id": msg_id, "to": RENDER, "users": [userid], "render": kind, "args": dict(args)}

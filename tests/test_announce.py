@@ -9,6 +9,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from events import text_event
 
 from handlers import announce as a
 from handlers import command_table, command_texts
@@ -42,20 +43,8 @@ def s(env, r, tmp_path):
 
 
 def ev(text, uid, chat="", ts=TS, source=None, msgid=None, name=None):
-    return {
-        "source": source or ("robot" if chat else "app"),
-        "msgid": msgid or f"a{next(_ids)}",
-        "chat_id": chat,
-        "chat_type": "group" if chat else "single",
-        "userid": uid,
-        "name": name or NAMES.get(uid, uid),
-        "alias": "",
-        "msgtype": "text",
-        "text": text,
-        "has_image": False,
-        "event": "",
-        "ts": ts,
-    }
+    name = name or NAMES.get(uid, uid)
+    return text_event(text, uid, chat=chat, ts=ts, msgid=msgid or f"a{next(_ids)}", name=name, source=source)
 
 
 def process(r, *events):

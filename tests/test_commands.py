@@ -9,6 +9,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from events import text_event
 
 from handlers import command_table, command_texts
 from handlers import commands as h
@@ -51,20 +52,7 @@ def s(env, r, tmp_path):
 
 
 def ev(text, uid="leader1", chat="", msgid=None, ts=TS, name=None, source=None):
-    return {
-        "source": source or ("robot" if chat else "app"),
-        "msgid": msgid or f"m{next(_ids)}",
-        "chat_id": chat,
-        "chat_type": "group" if chat else "single",
-        "userid": uid,
-        "name": name or uid,
-        "alias": "",
-        "msgtype": "text",
-        "text": text,
-        "has_image": False,
-        "event": "",
-        "ts": ts,
-    }
+    return text_event(text, uid, chat=chat, ts=ts, msgid=msgid or f"m{next(_ids)}", name=name, source=source)
 
 
 def strip(text):

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from events import text_event
 
 from handlers import praise
 from handlers.calendar import day_index
@@ -39,20 +40,8 @@ def group(env, r):
 
 
 def ev(uid, d: date, hour=12, msgid=None, chat=CHAT, text="@打卡助手 打卡"):
-    return {
-        "source": "robot" if chat else "app",
-        "msgid": msgid or f"p{next(_ids)}",
-        "chat_id": chat,
-        "chat_type": "group" if chat else "single",
-        "userid": uid,
-        "name": NAMES.get(uid, uid),
-        "alias": "",
-        "msgtype": "text",
-        "text": text,
-        "has_image": False,
-        "event": "",
-        "ts": local_ts(SH, d.year, d.month, d.day, hour),
-    }
+    ts = local_ts(SH, d.year, d.month, d.day, hour)
+    return text_event(text, uid, chat=chat, ts=ts, msgid=msgid or f"p{next(_ids)}", name=NAMES.get(uid, uid))
 
 
 def reply_to(r, sent, event) -> str:

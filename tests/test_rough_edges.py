@@ -13,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from events import text_event
 
 import config.settings as settings_mod
 from handlers import texts
@@ -50,20 +51,7 @@ def s(env, r, tmp_path):
 
 
 def ev(text, uid="leader1", chat="", ts=TS, msgid=None):
-    return {
-        "source": "robot" if chat else "app",
-        "msgid": msgid or f"re{next(_ids)}",
-        "chat_id": chat,
-        "chat_type": "group" if chat else "single",
-        "userid": uid,
-        "name": NAMES.get(uid, uid),
-        "alias": "",
-        "msgtype": "text",
-        "text": text,
-        "has_image": False,
-        "event": "",
-        "ts": ts,
-    }
+    return text_event(text, uid, chat=chat, ts=ts, msgid=msgid or f"re{next(_ids)}", name=NAMES.get(uid, uid))
 
 
 def say(r, s, text, **kw):

@@ -15,6 +15,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from events import text_event
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -65,20 +66,7 @@ def s(env, r, tmp_path):
 
 
 def ev(text, uid="leader1", chat="", name=None, ts=TS, msgid=None):
-    return {
-        "source": "robot" if chat else "app",
-        "msgid": msgid or f"t{next(_ids)}",
-        "chat_id": chat,
-        "chat_type": "group" if chat else "single",
-        "userid": uid,
-        "name": name or uid,
-        "alias": "",
-        "msgtype": "text",
-        "text": text,
-        "has_image": False,
-        "event": "",
-        "ts": ts,
-    }
+    return text_event(text, uid, chat=chat, ts=ts, msgid=msgid or f"t{next(_ids)}", name=name)
 
 
 def run(r, s, text, **kw):

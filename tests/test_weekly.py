@@ -12,6 +12,7 @@ import json
 from datetime import date, timedelta
 
 import pytest
+from events import text_event
 
 from handlers import weekly as hw
 from handlers.calendar import day_index
@@ -44,20 +45,7 @@ def camp(env, r, **extra):
 
 
 def ev(uid, text, ts, chat=CHAT, msgid=None):
-    return {
-        "source": "robot" if chat else "app",
-        "msgid": msgid or f"w{next(_ids)}",
-        "chat_id": chat,
-        "chat_type": "group" if chat else "single",
-        "userid": uid,
-        "name": NAMES.get(uid, uid),
-        "alias": "",
-        "msgtype": "text",
-        "text": text,
-        "has_image": False,
-        "event": "",
-        "ts": ts,
-    }
+    return text_event(text, uid, chat=chat, ts=ts, msgid=msgid or f"w{next(_ids)}", name=NAMES.get(uid, uid))
 
 
 def send(r, event):

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
 
 import redis
 
 from config.settings import Settings
 from handlers import announce as a
 from handlers import messages
-from handlers.calendar import in_quiet_hours
+from handlers.calendar import quiet_at
 from handlers.routine import Kind
 from workers import initiative, keys, outbound
 from workers.connection import as_text
@@ -103,8 +102,7 @@ def follow_up(r: redis.Redis, settings: Settings, ts: float) -> int:
         if group is None or not r.sismember(keys.ann_open(gkey), mid) or stored is None:
             _close(r, gkey, mid, member)
             continue
-        local = datetime.fromtimestamp(ts, timezone.utc).astimezone(group.tz)
-        if in_quiet_hours(local.hour, local.minute, settings.quiet_hours):
+        if quiet_at(ts, group.tz, settings.quiet_hours):
             continue  # stays due: the leader hears about it when the quiet hours end
         ann = json.loads(stored)
         silent, total = _silent(r, group, mid, ann)

@@ -4,7 +4,7 @@ asked how many days a week they will post (workers/routine.py asks on the camp's
 In every group where the question waits (keys.goal_ask), the goal is set from this week on through
 the command core (workers.commands.goals.choose: one audited transaction, exactly once per message)
 and the member is answered in the leader's voice; the leaders read who chose what in that day's
-digest (`chosen_on`). A number with no question
+digest (workers.routine.goal_answers). A number with no question
 waiting is not taken as a change: the member learns how to propose one (`目标 N`, which a leader
 confirms), the flow for later changes.
 """
@@ -18,15 +18,12 @@ import redis
 from config.settings import Group, Settings
 from handlers import messages
 from handlers import routine as hr
-from handlers.calendar import week_start
 from handlers.command_table import parse
 from handlers.router import GoalAnswer
-from handlers.streaks import goal_for_week, parse_goals
 from workers import keys
 from workers.commands import goals
 from workers.commands.core import Ctx
 from workers.connection import as_text
-from workers.register import member_ids
 
 
 def answer(r: redis.Redis, settings: Settings, event: dict, action: GoalAnswer) -> list[dict]:
@@ -40,28 +37,6 @@ def answer(r: redis.Redis, settings: Settings, event: dict, action: GoalAnswer) 
         # one transaction (and exactly-once guard) per group the question waits in
         reply = goals.choose(replace(ctx, msgid=f"{msgid}:{group.key}"), group, action.days)
     return [messages.to_user(f"goal:{msgid}", action.userid, reply)]
-
-
-def chosen_on(r: redis.Redis, group: Group, day: int) -> list[tuple[str, int]]:
-    """(name, goal) of the members who answered the goal question on `day`, for the leader's digest:
-    leaders hear of it once a day, not once per answer (only what asks them to act comes at once)."""
-    answered = [
-        as_text(uid)
-        for uid, value in r.hgetall(keys.goal_ask(group.key)).items()
-        if hr.ask_state(as_text(value)) == (hr.DONE, day)
-    ]
-    if not answered:
-        return []
-    names = member_ids(r, group)
-    week = week_start(day)
-    with r.pipeline(transaction=False) as p:
-        for uid in answered:
-            p.hgetall(keys.goals(group.key, uid))
-        histories = p.execute()
-    return [
-        (names.get(uid, uid), goal_for_week(parse_goals(h), week, group.weekly_goal))
-        for uid, h in zip(answered, histories, strict=True)
-    ]
 
 
 def _waiting(r: redis.Redis, settings: Settings, action: GoalAnswer) -> list[Group]:

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import redis
 
 from config.settings import Group, Settings, get_settings
-from handlers import messages, praise, texts
+from handlers import praise, texts
 from handlers.calendar import day_of, week_start
 from handlers.router import (
     AskIfCheckin,
@@ -103,12 +103,8 @@ def process_batch(r: redis.Redis, entries: list[tuple[str, dict]]) -> list[str]:
     announce.track(r, settings, batch.posts)
     counted = _count_checkins(r, settings, batch.planned)
     outgoing = _respond(r, settings, batch, counted)
-    pictures = [m for m in outgoing if m.get("to") == messages.RENDER]
-    outgoing = [m for m in outgoing if m.get("to") != messages.RENDER]
     if outgoing:
         outbound.post_many(r, outgoing)
-    for m in pictures:  # after their texts, at the lowest priority: drawing never delays a reply
-        jobs.enqueue("default", "workers.pictures.send.render_job", m["render"], m["users"][0], m["args"])
     # the `checkins` metric is counted by checkin.lua, atomically with the day it counts: exact after a crash
     return batch.done
 

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 import redis
 
 from config.settings import Group, Settings
-from handlers.calendar import in_quiet_hours
+from handlers.calendar import quiet_at
 from handlers.routine import Kind, ceiling
 from workers import keys, register, scripts
 
@@ -39,11 +39,6 @@ class Note:
     kind: Kind
     userid: str
     msg: dict  # the outbound message (handlers.messages), to this member only
-
-
-def quiet_now(settings: Settings, group: Group, ts: float) -> bool:
-    local = datetime.fromtimestamp(ts, tz=timezone.utc).astimezone(group.tz)
-    return in_quiet_hours(local.hour, local.minute, settings.quiet_hours)
 
 
 def local_day(group: Group, ts: float) -> str:
@@ -64,7 +59,7 @@ def admit(
     notes = sorted(notes, key=lambda n: (n.kind, n.userid, n.msg["id"]))
     if not notes:
         return []
-    if quiet_now(settings, group, ts):
+    if quiet_at(ts, group.tz, settings.quiet_hours):
         log.info("%s: %d private note(s) of the bot's own dropped in quiet hours", group.key, len(notes))
         return []
     if muted is None:

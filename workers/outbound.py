@@ -59,6 +59,7 @@ from zoneinfo import ZoneInfo
 import redis
 
 from config.settings import Settings, get_settings
+from handlers.messages import RENDER
 from workers import jobs, keys, scripts, streams
 from workers.connection import get_redis
 from workers.sender import (
@@ -186,9 +187,18 @@ def post(r: redis.Redis | None, msg: dict) -> bool:
 
 def post_many(r: redis.Redis | None, msgs) -> int:
     """post() many messages in one round trip; returns how many were new. Order is kept, and one
-    drain is woken at most."""
+    drain is woken at most. Pictures still to draw (handlers.messages.picture_request) go to a
+    low-priority job once the rest are posted: drawing never holds up a reply, and the picture
+    comes after its text."""
     r = r or get_redis()
     msgs = list(msgs)
+    pictures = [m for m in msgs if m.get("to") == RENDER]
+    if pictures:
+        msgs = [m for m in msgs if m.get("to") != RENDER]
+        posted = post_many(r, msgs)
+        for m in pictures:
+            jobs.enqueue("default", "workers.pictures.send.render_job", m["render"], m["users"][0], m["args"])
+        return posted
     if len(msgs) <= 1:
         return sum(1 for m in msgs if post(r, m))
     now = time.time()

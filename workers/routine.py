@@ -18,7 +18,7 @@ from config.settings import Group, Settings
 from handlers import messages
 from handlers import routine as hr
 from handlers.calendar import week_start
-from handlers.streaks import current_run_start, longest, streak, week_result
+from handlers.streaks import current_run_start, goal_for_week, longest, streak, week_result
 from workers import initiative, keys, register
 from workers.connection import as_text
 from workers.register import MemberState, camp_days
@@ -79,13 +79,6 @@ def _remember_questions(
             p.execute()
 
 
-def unanswered(r: redis.Redis, group: Group, states: list[MemberState], day: int) -> list[str]:
-    """The names of the members asked for their goal before `day` who have not answered (for the
-    digest: the day they were asked gives them the day to answer)."""
-    asks = {as_text(k): as_text(v) for k, v in r.hgetall(keys.goal_ask(group.key)).items()}
-    return [s.name for s in states if hr.pending(asks.get(s.userid), before=day) and not s.goals]
-
-
 def feats_today(group: Group, states: list[MemberState], day: int, milestones: tuple[int, ...]) -> list[hr.Feat]:
     """Today's personal bests and long-streak milestones among the group's members."""
     out = []
@@ -101,9 +94,16 @@ def feats_today(group: Group, states: list[MemberState], day: int, milestones: t
 
 
 def recognize(
-    r: redis.Redis, settings: Settings, group: Group, feats: list[hr.Feat], base_id: str, ts: float
+    r: redis.Redis,
+    settings: Settings,
+    group: Group,
+    feats: list[hr.Feat],
+    base_id: str,
+    ts: float,
+    muted: set[str] | None = None,
 ) -> list[dict]:
-    """开小灶: the private word for each feat, within the members' budgets (ids `<base_id>:kudos:<uid>`)."""
+    """开小灶: the private word for each feat, within the members' budgets (ids `<base_id>:kudos:<uid>`).
+    `muted`: the group's 免打扰 members when the caller has them (else they are read)."""
     notes = [
         initiative.Note(
             hr.Kind.RECOGNITION,
@@ -112,4 +112,49 @@ def recognize(
         )
         for f in feats
     ]
-    return initiative.admit(r, settings, group, notes, ts)
+    return initiative.admit(r, settings, group, notes, ts, muted)
+
+
+def goal_answers(
+    r: redis.Redis, group: Group, states: list[MemberState], day: int
+) -> tuple[list[tuple[str, int]], list[str]]:
+    """For the digest, from one read of the question's state: (name, goal) of the members who chose
+    their goal on `day`, and the names of those asked before `day` who have not answered yet (the day
+    they were asked gives them the day to answer). Leaders hear of the answers once a day, not once
+    per answer: only what asks them to act comes at once."""
+    asks = {as_text(k): as_text(v) for k, v in r.hgetall(keys.goal_ask(group.key)).items()}
+    week = week_start(day)
+    chosen = [
+        (s.name, goal_for_week(s.goals, week, group.weekly_goal))
+        for s in states
+        if hr.ask_state(asks.get(s.userid)) == (hr.DONE, day)
+    ]
+    waiting = [s.name for s in states if hr.pending(asks.get(s.userid), before=day) and not s.goals]
+    return chosen, waiting
+
+
+def digest_lines(
+    r: redis.Redis,
+    settings: Settings,
+    group: Group,
+    day: int,
+    states: list[MemberState],
+    notes: dict[str, list],
+    base_id: str,
+    ts: float | None,
+) -> tuple[list[str], list[dict]]:
+    """The routine's lines in a leader's digest (whom to invite to share, the goals chosen today, who
+    has not answered) and the private words of recognition behind the first (`ts` None: none sent,
+    as when a slot is forced again)."""
+    feats = feats_today(group, states, day, settings.praise_streaks)
+    kudos = recognize(r, settings, group, feats, base_id, ts) if ts is not None else []
+    lines = []
+    if feats:
+        told = {m["users"][0] for m in kudos}
+        lines += hr.invite_lines(feats, [f.name for f in feats if f.userid in told], notes)
+    chosen, waiting = goal_answers(r, group, states, day)
+    if chosen:
+        lines.append(hr.chosen_line(chosen))
+    if waiting:
+        lines.append(hr.unanswered_line(waiting))
+    return lines, kudos

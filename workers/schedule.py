@@ -43,8 +43,7 @@ import redis
 
 from config.settings import SLOTS, Group, Settings, Slot, get_settings
 from handlers import daily, messages
-from handlers import routine as routine_texts
-from handlers.calendar import day_date, day_index, in_quiet_hours
+from handlers.calendar import day_date, day_index, quiet_at
 from handlers.links import group_page_url
 from handlers.streaks import BACKFILL_DAYS, DayBits
 from handlers.texts import local_note
@@ -52,7 +51,6 @@ from workers import (
     announce,
     archive,
     directory,
-    goal_ask,
     initiative,
     jobs,
     keys,
@@ -614,8 +612,7 @@ def daily_remind(r: redis.Redis, group: Group, day: int, now: float) -> list[dic
     settings = get_settings()
     _, rows, on_leave = _rows(r, group, day)
     prefs = register.prefs(r, group.key)
-    local = datetime.fromtimestamp(now, tz=timezone.utc).astimezone(group.tz)
-    quiet = in_quiet_hours(local.hour, local.minute, settings.quiet_hours)
+    quiet = quiet_at(now, group.tz, settings.quiet_hours)
     rem = daily.remind(
         rows,
         muted=register.flagged(prefs, "mute"),
@@ -652,19 +649,8 @@ def daily_digest(
         group.display, day, rows, links, notes, settings.silent_days, on_leave, group.camp_start, _since(r, group)
     )
     base = slot_id(group.key, "digest", day_date(day))
-    feats = routine.feats_today(group, states, day, settings.praise_streaks)
     now = time.time() if now is None else now
-    kudos = routine.recognize(r, settings, group, feats, base, now) if own_notes else []
-    extra = []
-    if feats:
-        told = {m["users"][0] for m in kudos}
-        extra += routine_texts.invite_lines(feats, [f.name for f in feats if f.userid in told], notes)
-    chosen = goal_ask.chosen_on(r, group, day)
-    if chosen:
-        extra.append(routine_texts.chosen_line(chosen))
-    waiting = routine.unanswered(r, group, states, day)
-    if waiting:
-        extra.append(routine_texts.unanswered_line(waiting))
+    extra, kudos = routine.digest_lines(r, settings, group, day, states, notes, base, now if own_notes else None)
     page = group_page_url(settings.public_url, group.key)
     if page:
         extra.append(f"🔗 本组登记表：{page}")

@@ -343,23 +343,11 @@ class WeComClient(WeChatClient):
             raise SendError(Outcome("retry", error=f"gettoken failed: {_exc_text(exc)}")) from None
         finally:
             log.debug("GET %s%s (%.0f ms)", redact_url(url), _qs(params), (time.monotonic() - started) * 1000)
-        if resp.status_code >= 500 or resp.status_code == 429:
-            raise SendError(Outcome("retry", http_status=resp.status_code, error=f"gettoken: HTTP {resp.status_code}"))
+        _retry_on_http(resp, "gettoken")
         data = _json(resp)
         if data is None:
             raise SendError(Outcome("retry", http_status=resp.status_code, error="gettoken: not JSON"))
-        code = _errcode(data)
-        if code != 0 or not data.get("access_token"):
-            kind = "retry" if code in RETRY_ERRCODES else "fatal"
-            raise SendError(
-                Outcome(
-                    kind,
-                    errcode=code,
-                    http_status=resp.status_code,
-                    error=f"gettoken: errcode {code} {scrub(str(data.get('errmsg', '')))[:200]}",
-                )
-            )
-        token = str(data["access_token"])
+        token = _required(resp, data, "gettoken", "access_token")
         _remember_token(token)
         expires_in = int(data.get("expires_in") or 7200)
         ttl = max(60, expires_in - TOKEN_MARGIN)
@@ -663,21 +651,8 @@ class Sender:
         except requests.RequestException as exc:
             # Nothing was sent to anyone yet: an upload that failed or timed out is retried.
             raise SendError(Outcome("retry", error=f"upload failed: {_exc_text(exc)}")) from None
-        if resp.status_code >= 500 or resp.status_code == 429:
-            raise SendError(Outcome("retry", http_status=resp.status_code, error=f"upload: HTTP {resp.status_code}"))
-        data = _json(resp) or {}
-        code = _errcode(data)
-        if code != 0 or not data.get("media_id"):
-            kind = "retry" if code in RETRY_ERRCODES else "fatal"
-            raise SendError(
-                Outcome(
-                    kind,
-                    errcode=code,
-                    http_status=resp.status_code,
-                    error=f"upload: errcode {code} {scrub(str(data.get('errmsg', '')))[:200]}",
-                )
-            )
-        return str(data["media_id"])
+        _retry_on_http(resp, "upload")
+        return _required(resp, _json(resp) or {}, "upload", "media_id")
 
     # -- the AI bot's response_url ----------------------------------------------------------------
     def _aibot(self, msg: dict, post: str, content: str, where: str) -> Outcome:
@@ -788,6 +763,25 @@ def _response_target(settings: Settings, url: str) -> tuple[str, dict[str, str]]
             if path.startswith("aibot/") and ".." not in path:
                 return path, dict(parse_qsl(query, keep_blank_values=True))
     return None
+
+
+def _retry_on_http(resp: requests.Response, what: str) -> None:
+    """A server error or a throttle from WeCom's side: worth another try."""
+    if resp.status_code >= 500 or resp.status_code == 429:
+        raise SendError(Outcome("retry", http_status=resp.status_code, error=f"{what}: HTTP {resp.status_code}"))
+
+
+def _required(resp: requests.Response, data: dict, what: str, field: str) -> str:
+    """`data[field]` of a WeCom answer, or a SendError: retried for the errcodes that pass, fatal
+    for the others (the errmsg scrubbed of anything secret)."""
+    code = _errcode(data)
+    if code != 0 or not data.get(field):
+        kind = "retry" if code in RETRY_ERRCODES else "fatal"
+        errmsg = scrub(str(data.get("errmsg", "")))[:200]
+        raise SendError(
+            Outcome(kind, errcode=code, http_status=resp.status_code, error=f"{what}: errcode {code} {errmsg}")
+        )
+    return str(data[field])
 
 
 def _file_of(msg: dict) -> tuple[str, bytes]:

@@ -23,13 +23,14 @@ import logging
 import time
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import redis
 
 from config.settings import Group, Settings, get_settings
 from handlers import messages
 from handlers import weekly as hw
-from handlers.calendar import day_date, day_index, day_of, in_quiet_hours, week_start
+from handlers.calendar import day_date, day_index, day_of, quiet_at, week_start
 from handlers.links import group_page_url
 from handlers.routine import Feat, Kind
 from handlers.streaks import (
@@ -56,11 +57,6 @@ log = logging.getLogger(__name__)
 
 NOTES_SHOWN = 3
 NOTICE_BATCH = 500
-
-
-def quiet_at(settings: Settings, group: Group, ts: float) -> bool:
-    local = datetime.fromtimestamp(ts, tz=timezone.utc).astimezone(group.tz)
-    return in_quiet_hours(local.hour, local.minute, settings.quiet_hours)
 
 
 def _post(r: redis.Redis, msgs: list[dict]) -> None:
@@ -207,7 +203,7 @@ def _congratulate_stars(
     and after it their badge (勋章), within their one badge picture of the day."""
     stars = hw.top_performers(members, settings.top_performers)
     feats = [Feat(m.userid, m.name, "star", m.week.count, m.week.goal) for m in stars if m.userid not in group.leaders]
-    kudos = routine.recognize(r, settings, group, feats, base_id, now)
+    kudos = routine.recognize(r, settings, group, feats, base_id, now, {m.userid for m in members if m.muted})
     by_user = {f.userid: f for f in feats}
     day = day_of(now, group.tz) if day is None else day  # the slot's day: a retry claims the same one
     out = []
@@ -434,10 +430,10 @@ def flush_notices(r: redis.Redis, settings: Settings, ts: float) -> int:
             # A group this process does not know (taken out of BOT_GROUPS, or a command line run with
             # another env file): its member still sleeps, so quiet hours hold in BOT_TIMEZONE. Held,
             # not dropped: the notice tells a person about a change that was made (and audited).
-            if quiet_at(settings, Group(str(item.get("group", "")), timezone=settings.timezone), ts):
+            if quiet_at(ts, ZoneInfo(settings.timezone), settings.quiet_hours):
                 continue
             log.info("notice %s of unknown group %r sent in BOT_TIMEZONE's day", item.get("id"), item.get("group"))
-        elif quiet_at(settings, group, ts):
+        elif quiet_at(ts, group.tz, settings.quiet_hours):
             continue
         msgs.append(messages.to_user(item["id"], item["user"], item["text"]))
         done.append(value)

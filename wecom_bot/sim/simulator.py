@@ -382,21 +382,9 @@ def message_send() -> ResponseReturnValue:
     content, _part = _content_of(body, msgtype)
     if not content:
         return _err(state, path, 44004, "empty content")
-    truncated = False
-    picture = None
-    if msgtype == "image":
-        picture = _uploaded_image(state, content)
-        if picture is None:
-            return _err(state, path, 40007, "invalid media_id")
-        content = "[图片]"
-    elif msgtype == "file":
-        name = _media_name(state, content)
-        if name is None:
-            return _err(state, path, 40007, "invalid media_id")
-        content = name
-    elif len(content.encode()) > TEXT_LIMIT:
-        content = content.encode()[:TEXT_LIMIT].decode(errors="ignore")
-        truncated = True
+    content, truncated, picture = _media_or_text(state, msgtype, content, TEXT_LIMIT)
+    if content is None:
+        return _err(state, path, 40007, "invalid media_id")
     entry = {
         "path": path,
         "channel": "app",
@@ -417,6 +405,19 @@ def message_send() -> ResponseReturnValue:
     return _ok(state, path, invaliduser="", msgid=secrets.token_hex(8))
 
 
+def _media_or_text(state, msgtype: str, content: str, limit: int) -> tuple[str | None, bool, dict | None]:
+    """What an app message shows: an uploaded picture (`[图片]` and its record) or file (its name), or
+    the text cut to TEXT_LIMIT bytes when over `limit`; (None, ...) for a media_id never uploaded."""
+    if msgtype == "image":
+        picture = _uploaded_image(state, content)
+        return ("[图片]" if picture is not None else None), False, picture
+    if msgtype == "file":
+        return _media_name(state, content), False, None
+    if len(content.encode()) > limit:
+        return content.encode()[:TEXT_LIMIT].decode(errors="ignore"), True, None
+    return content, False, None
+
+
 @bp.post("/appchat/send")
 def appchat_send() -> ResponseReturnValue:
     state = get_state()
@@ -435,21 +436,10 @@ def appchat_send() -> ResponseReturnValue:
     content, _part = _content_of(body, msgtype)
     if not content:
         return _err(state, path, 44004, "empty content")
-    truncated = False
-    picture = None
-    if msgtype == "image":
-        picture = _uploaded_image(state, content)
-        if picture is None:
-            return _err(state, path, 40007, "invalid media_id")
-        content = "[图片]"
-    elif msgtype == "file":
-        name = _media_name(state, content)
-        if name is None:
-            return _err(state, path, 40007, "invalid media_id")
-        content = name
-    elif len(content.encode()) > (TEXT_LIMIT if msgtype == "text" else APP_MARKDOWN_LIMIT):
-        content = content.encode()[:TEXT_LIMIT].decode(errors="ignore")
-        truncated = True
+    limit = TEXT_LIMIT if msgtype == "text" else APP_MARKDOWN_LIMIT
+    content, truncated, picture = _media_or_text(state, msgtype, content, limit)
+    if content is None:
+        return _err(state, path, 40007, "invalid media_id")
     entry = {
         "path": path,
         "channel": "appchat",
