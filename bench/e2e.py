@@ -27,7 +27,8 @@ A separate gathered-reply probe (not part of the knee): one group's 30 members a
 second, more than its robot's minute allows; it reports when the last of them is answered (the
 gathered ones wait for the next minute tick, up to 60 s; --quick waits 15 s for them).
 
-`--e2e-sender` (bench/run.py) starts the worker with `--sender` (workers/outbox_sender.py).
+The worker runs as the Procfile starts it, its outbox sender included (workers/outbox_sender.py);
+`--e2e-no-sender` (bench/run.py) starts it with `--no-sender`, the drain-job path, for comparison.
 """
 
 from __future__ import annotations
@@ -287,7 +288,7 @@ def run(quick: bool, opts) -> Result:
         port = common.free_port()
         web_args = common.procfile_web_args(port, None, env)
         web = procs.start(web_args, env, "web")
-        worker_args = ["worker"] + (["--sender"] if getattr(opts, "e2e_sender", False) else [])
+        worker_args = ["worker"] + (["--no-sender"] if getattr(opts, "e2e_no_sender", False) else [])
         worker = procs.start(common.wecom_bot_cmd() + worker_args, env, "worker")
         cron = procs.start(common.wecom_bot_cmd() + ["cron"], env, "cron")
         try:

@@ -64,9 +64,9 @@ def parse_args(argv=None):
         help="e2e: comma-separated check-ins per second (default 50,100,200,300,400)",
     )
     p.add_argument(
-        "--e2e-sender",
+        "--e2e-no-sender",
         action="store_true",
-        help="e2e: run the worker with --sender (the outbox sent from a thread beside the jobs)",
+        help="e2e: run the worker with --no-sender (replies sent by drain_outbox jobs: the path before issue 18)",
     )
     p.add_argument(
         "--redis-unix",

@@ -339,6 +339,36 @@ def test_worker_killed_mid_send_counts_as_unknown(sim, r):
     assert len(sent(sim)) == 1 and outbound.state_of(r, "dead")["status"] == "sent"
 
 
+def test_two_reclaimers_of_a_dead_send_let_one_through(sim, r):
+    """A dead worker's 'sending' state found by two reclaimers at once (the minute tick and a live
+    sender): the first takes the claim and retries once, the second finds it busy and leaves it, so
+    the retry cannot overwrite a send that finished meanwhile (the double send of issue 18)."""
+    msg = out("dead2")
+    r.hset(keys.out_state("dead2"), mapping={"status": "sending", "updated": time.time() - 100, "attempts": 1})
+    settings = get_settings()
+    ch = outbound.channel_of(msg, settings)
+    now = time.time()
+    first = outbound._take(r, settings, ch, msg, now)
+    second = outbound._take(r, settings, ch, msg, now + 0.01)
+    assert (first[0], second[0]) == ("stale", "busy")
+    assert outbound._handle_one(r, settings, outbound.default_sender(), msg, time.time) is None  # busy: left
+    assert sent(sim) == [] and outbound.state_of(r, "dead2")["status"] == "sending"
+
+
+def test_sends_cut_off_by_a_crash_are_no_failure_run(sim, r):
+    """A worker killed mid-send leaves many 'sending' states on one channel; retrying them once is not
+    a run of failures of that channel, so admins get no "failed in a row" alert for a crash."""
+    t = time.time()
+    for i in range(outbound.FAILURE_RUN + 2):
+        outbound.post(r, out(f"cut{i}", not_before=t + 3600))
+        r.hset(keys.out_state(f"cut{i}"), mapping={"status": "sending", "updated": t - 100, "attempts": 1})
+    for step in range(60):  # each one found stale, retried 2 s later, the channel's others held behind it
+        run_forward(r, 3601 + 3 * step, start=t)
+    assert outbound.metrics(r)["sends_unknown"] == outbound.FAILURE_RUN + 2
+    assert r.get(keys.out_streak("robot:xhs01")) is None
+    assert [m["path"] for m in sent(sim)] == ["webhook/send"] * (outbound.FAILURE_RUN + 2)  # no admin alert
+
+
 def test_not_before_waits(sim, r):
     t = time.time()
     outbound.post(r, out("later", not_before=t + 0.5))

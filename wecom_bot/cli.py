@@ -78,7 +78,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.sender and not args.burst:
         from workers.outbox_sender import OutboxSender
 
-        # the outbox sent beside the jobs, as soon as it is queued (issue 18; opt-in for now)
+        # the outbox sent beside the jobs, as soon as it is queued (issue 18)
         sender = OutboxSender(get_redis(), settings)
         sender.start()
     try:
@@ -363,9 +363,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     p.add_argument(
         "--sender",
-        action="store_true",
-        help="experimental, not for production yet: also send the outbox from a thread of this process as soon "
-        "as it is queued (a crash test sent one reply of 20,000 twice with it: docs/PERFORMANCE.md, issue 18)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="send the outbox from a thread of this process as soon as it is queued (default); with "
+        "--no-sender replies wait for `drain_outbox` jobs between the other jobs (docs/PERFORMANCE.md, issue 18)",
     )
     p.set_defaults(func=cmd_worker)
 

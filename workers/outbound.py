@@ -90,6 +90,7 @@ SLEEP_HORIZON = 15.0
 MAX_JOB_SECONDS = 600.0
 STALE_SENDING = 45.0  # longer than any one attempt, shorter than streams.RECLAIM_IDLE_MS
 FAILURE_RUN = 10
+CUT_OFF = "a worker stopped while sending it; outcome unknown"
 PUMP_BATCH = 1000
 
 MSGTYPES = ("text", "markdown", "file", "image")
@@ -318,14 +319,6 @@ def robot_capacity(r: redis.Redis | None, group: str, now: float | None = None) 
     return max(0, ch.limit - used)
 
 
-def _acquire(r: redis.Redis, ch: Channel, msg: dict, now: float) -> tuple[bool, float, str]:
-    member = f"{msg['id']}|{uuid.uuid4().hex[:8]}"
-    allowed, due, member = scripts.script("out_rate", r)(
-        keys=list(ch.rate_keys), args=[repr(now), WINDOW, ch.limit, msg.get("_rsv") or "", member, RESERVATION_GRACE]
-    )
-    return bool(int(allowed)), float(_s(due) or now), _s(member)
-
-
 # -- sending a batch ---------------------------------------------------------------------------------
 def _handle_batch(r: redis.Redis, settings: Settings, sender: Sender, entries, clock) -> list[str]:
     channels: dict[str, list] = {}
@@ -365,6 +358,27 @@ def _run_channel(r, settings, sender, items, clock) -> list[str]:
     return finished
 
 
+def _take(r: redis.Redis, settings: Settings, ch: Channel, msg: dict, now: float) -> tuple[str, int, int, str, str]:
+    """One round trip (workers/lua/out_take.lua): the message's state, the channel's rate window
+    (none in dry-run) and the claim. (verdict, attempts, unknown, due, reservation)."""
+    mid = msg["id"]
+    rate_keys = list(ch.rate_keys) if not settings.dry_run else []
+    verdict, attempts, unknown, due, member = scripts.script("out_take", r)(
+        keys=[keys.out_state(mid), *rate_keys],
+        args=[
+            repr(now),
+            STALE_SENDING,
+            keys.OUT_STATE_TTL,
+            WINDOW,
+            ch.limit,
+            msg.get("_rsv") or "",
+            f"{mid}|{uuid.uuid4().hex[:8]}",
+            RESERVATION_GRACE,
+        ],
+    )
+    return _s(verdict), int(attempts), int(unknown), _s(due), _s(member)
+
+
 def _done(r: redis.Redis, msg: dict) -> bool:
     status = r.hget(keys.out_state(msg.get("id") or ""), "status")
     return status in (b"sent", b"failed")
@@ -382,31 +396,26 @@ def _handle_one(r, settings: Settings, sender: Sender, msg: dict, clock) -> floa
             clock(),
         )
         return None
-    if _done(r, msg):
-        log.debug("outbound %s already done; skipped", mid)
-        return None
     now = clock()
     not_before = float(msg.get("not_before") or 0)
     if not_before > now:
+        if _done(r, msg):
+            return None
         _delay(r, msg, not_before)
         return None
     ch = channel_of(msg, settings)
-    if ch.rate_keys and not settings.dry_run:
-        allowed, due, member = _acquire(r, ch, msg, now)
-        if not allowed:
-            msg = dict(msg, _rsv=member)
-            _delay(r, msg, due)
-            r.hincrby(keys.METRICS, "sends_delayed", 1)
-            log.info("outbound %s: %s is at its limit; delayed %.0f s", mid, ch.alert, due - now)
-            return None
-    verdict, attempts, unknown = scripts.script("out_claim", r)(
-        keys=[keys.out_state(mid)], args=[repr(now), STALE_SENDING, keys.OUT_STATE_TTL]
-    )
-    verdict, attempts, unknown = _s(verdict), int(attempts), int(unknown)
+    verdict, attempts, unknown, due, member = _take(r, settings, ch, msg, now)
     if verdict in ("sent", "failed", "busy"):
+        log.debug("outbound %s %s; skipped", mid, verdict)
+        return None
+    if verdict == "wait":
+        due_at = float(due)
+        _delay(r, dict(msg, _rsv=member), due_at)
+        r.hincrby(keys.METRICS, "sends_delayed", 1)
+        log.info("outbound %s: %s is at its limit; delayed %.0f s", mid, ch.alert, due_at - now)
         return None
     if verdict == "stale":
-        outcome = Outcome("unknown", error="a worker stopped while sending it; outcome unknown")
+        outcome = Outcome("unknown", error=CUT_OFF)
     else:
         outcome = sender.send_once(msg)
     return _record(r, settings, msg, ch, outcome, attempts, unknown, clock())
@@ -419,20 +428,21 @@ def _record(
     key = keys.out_state(mid)
     msg = {k: v for k, v in msg.items() if k != "_rsv"}
     if outcome.kind == "ok":
-        with r.pipeline() as p:
-            p.hset(
-                key,
-                mapping={"status": "sent", "updated": repr(now), "sent_at": repr(now), "dry_run": int(outcome.dry_run)},
-            )
-            p.expire(key, keys.OUT_STATE_TTL)
-            p.hincrby(keys.METRICS, "sends_dry_run" if outcome.dry_run else "sends_ok", 1)
-            p.delete(keys.out_streak(ch.alert))
-            p.execute()
+        scripts.script("out_sent", r)(
+            keys=[key, keys.METRICS, keys.out_streak(ch.alert)],
+            args=[
+                repr(now),
+                keys.OUT_STATE_TTL,
+                "sends_dry_run" if outcome.dry_run else "sends_ok",
+                int(outcome.dry_run),
+            ],
+        )
         if not outcome.dry_run:
             log.info("sent %s via %s", mid, ch.alert)
         return None
 
-    _failure_streak(r, settings, msg, ch, now)
+    if outcome.error != CUT_OFF:  # a worker's crash says nothing of the channel: no failure-run alert
+        _failure_streak(r, settings, msg, ch, now)
     if outcome.errcode in CONFIG_ERRCODES:
         _alert(
             r,

@@ -20,13 +20,14 @@ inbox: at 200 check-ins a second replies took 3-5 s. Here sending runs beside th
   process dies the flag lapses and posts wake drain jobs again (the minute tick also wakes one for a
   stream with unread entries and no flag: workers/maintenance.py).
 
-Opt-in (`wecom-bot worker --sender`), not the default yet: the RQ job `drain_outbox` stays the
-path of every worker without it (and of `--burst`, and of tests in inline mode) and the fallback
-after a sender's death. Both may run at once: the consumer group gives each entry to one consumer,
-and the state claim (out_claim) lets one attempt at a time through. Open (issue 18): with a sender
-in the SIGKILLed worker of tests/test_reliability.py's crash test (its sends under way reclaimed once
-stale, as the tick would after RECLAIM_IDLE_MS) one reply of 20,000 was counted sent twice
-(sends_dry_run); until that is explained the sender stays off by default.
+The default of `wecom-bot worker` (`--no-sender` turns it off): the RQ job `drain_outbox` stays the
+path of `--burst`, of `--no-sender`, of tests in inline mode, and the fallback after a sender's death.
+Both may run at once: the consumer group gives each entry to one consumer, and the one-step take
+(workers/lua/out_take.lua) lets one attempt at a time through. A send cut off by a kill stays
+'sending' in its state; the tick reclaims its entry after streams.RECLAIM_IDLE_MS, past
+outbound.STALE_SENDING, and the first reclaimer takes the claim ('stale': retried once, counted
+`sends_unknown`) while any other finds it busy, so two reclaimers cannot both retry it (which once
+sent one reply of 20,000 twice in tests/test_reliability.py's crash test).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class OutboxSender:
         self._finished: list[str] = []
         self._in_flight = 0
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="outbox-send")
+        self._tls = threading.local()
         self._thread: threading.Thread | None = None
 
     # -- the reader -------------------------------------------------------------------------------
@@ -160,12 +162,24 @@ class OutboxSender:
                     return
             finished: list[str] = []
             try:
-                finished = outbound._run_channel(self.r, self.settings, self.sender, items, time.time)
+                finished = outbound._run_channel(self._thread_redis(), self.settings, self.sender, items, time.time)
             except Exception:  # _run_channel logs and leaves pending what it could not finish
                 log.exception("outbox sender: channel %s", channel)
             with self._lock:
                 self._finished += finished
                 self._in_flight -= len(items)
+
+    def _thread_redis(self) -> redis.Redis:
+        """This send thread's own client and connection: with one pool shared by all the threads, its
+        lock (held while redis-py records its connection metrics) made the threads queue behind each
+        other, and that queueing cost more of the process's CPU than the sends (bench/profile_sending.py)."""
+        client = getattr(self._tls, "r", None)
+        if client is None:
+            pool = self.r.connection_pool
+            client = self._tls.r = redis.Redis(
+                connection_pool=type(pool)(connection_class=pool.connection_class, **pool.connection_kwargs)
+            )
+        return client
 
     def _ack(self) -> None:
         with self._lock:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import os
 import re
@@ -50,12 +51,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
+import certifi
 import redis
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
 from urllib3.util.retry import Retry
 from wechatpy.enterprise import WeChatClient
 from wechatpy.exceptions import WeChatClientException
@@ -71,6 +74,8 @@ from workers.scripts import script
 log = logging.getLogger(__name__)
 
 POOL_SIZE = 64
+USER_AGENT = "wecom-checkin-bot"
+_JSON_HEADERS = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
 DEFAULT_TIMEOUT = 10.0  # read timeout of one call; BOT_HTTP_TIMEOUT overrides
 CONNECT_TIMEOUT = 3.05
 TOKEN_MARGIN = 300
@@ -412,7 +417,14 @@ class Sender:
         )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self.session.headers["User-Agent"] = "wecom-checkin-bot"
+        self.session.headers["User-Agent"] = USER_AGENT
+        # Every call of this session goes to the one API base: read the proxy and CA settings of the
+        # environment once here, not on each call (requests looks them up per call, ~8 % of a busy
+        # worker's CPU in bench/e2e.py's profile)
+        self.session.proxies = requests.utils.get_environ_proxies(self.settings.api_base_url)
+        self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self.session.trust_env = False
+        self._json_pool = _json_pool(self.session, self.settings.api_base_url, pool_size)
         self.client = WeComClient(self)
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -436,6 +448,28 @@ class Sender:
         finally:
             log.debug("%s %s%s (%.0f ms)", method, redact_url(url), _qs(params), (time.monotonic() - started) * 1000)
         return resp
+
+    def _post_json(self, path: str, params: dict, body: dict) -> tuple[int, bytes]:
+        """POST a JSON body (robot webhooks, the AI bot's response_url): (HTTP status, body bytes).
+
+        The hot path of every group reply, so it goes straight to urllib3 (the pool requests itself
+        sits on): requests' per-call preparation (its hooks, cookies, header dicts and protocol
+        isinstance checks) cost more CPU than the call itself (bench/profile_sending.py). Raises
+        urllib3's HTTPError (see _transport_outcome)."""
+        url = self.url(path) + ("?" + urlencode(params) if params else "")
+        started = time.monotonic()
+        try:
+            resp = self._json_pool.request(
+                "POST",
+                url,
+                body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                headers=_JSON_HEADERS,
+                timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=http_timeout()),
+            )
+        finally:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("POST %s%s (%.0f ms)", redact_url(url), _qs(params), (time.monotonic() - started) * 1000)
+        return resp.status, resp.data
 
     # -- access token --------------------------------------------------------------------------
     def access_token(self, force: bool = False, bad: str | None = None) -> str:
@@ -707,18 +741,12 @@ class Sender:
 
     def _call(self, path: str, params: dict, body: dict, where: str) -> Outcome:
         try:
-            resp = self._request("POST", path, params, json=body)
-        except requests.RequestException as exc:
-            text = f"{path} to {where}: {_exc_text(exc)}"
-            if _connect_failure(exc):
-                return Outcome("retry", error=text)
-            if isinstance(exc, requests.exceptions.Timeout):
-                return Outcome("unknown", error=f"{path} to {where}: timed out; outcome unknown")
-            return Outcome("unknown", error=text)
-        status = resp.status_code
+            status, payload = self._post_json(path, params, body)
+        except HTTPError as exc:
+            return _transport_outcome(exc, f"{path} to {where}")
         if status >= 500 or status == 429:
             return Outcome("retry", http_status=status, error=f"{path} to {where}: HTTP {status}")
-        data = _json(resp)
+        data = _json_bytes(payload)
         if data is None:
             if status >= 400:
                 return Outcome("fatal", http_status=status, error=f"{path} to {where}: HTTP {status}")
@@ -729,6 +757,35 @@ class Sender:
             return Outcome("ok", errcode=0, http_status=status, data={k: data[k] for k in ("msgid",) if k in data})
         kind = "retry" if code in RETRY_ERRCODES else "fatal"
         return Outcome(kind, errcode=code, http_status=status, error=f"{path} to {where}: errcode {code} {errmsg}")
+
+
+def _transport_outcome(exc: HTTPError, what: str) -> Outcome:
+    """A JSON post that got no HTTP answer: nothing sent when the connection was never made (retry),
+    else the outcome is unknown (a timeout after the request went out, a connection cut mid-way)."""
+    text = f"{what}: {_exc_text(exc)}"
+    if _connect_failure(exc):
+        return Outcome("retry", error=text)
+    if _timed_out(exc):
+        return Outcome("unknown", error=f"{what}: timed out; outcome unknown")
+    return Outcome("unknown", error=text)
+
+
+def _json_pool(session: requests.Session, base_url: str, size: int) -> urllib3.PoolManager:
+    """urllib3's pool for the JSON posts, with the session's proxy and CA settings (read once from the
+    environment in Sender.__init__) and its retry rule: one more try of a connection never made."""
+    retries = urllib3.Retry(total=1, connect=1, read=0, status=0, redirect=0, other=0, raise_on_status=False)
+    verify = session.verify
+    tls: dict[str, Any] = {}
+    if base_url.startswith("https:"):
+        tls = (
+            {"cert_reqs": "CERT_NONE"}
+            if verify is False
+            else {"cert_reqs": "CERT_REQUIRED", "ca_certs": verify if isinstance(verify, str) else certifi.where()}
+        )
+    proxy = session.proxies.get("https" if base_url.startswith("https:") else "http")
+    if proxy:
+        return urllib3.ProxyManager(proxy, num_pools=4, maxsize=size, block=False, retries=retries, **tls)
+    return urllib3.PoolManager(num_pools=4, maxsize=size, block=False, retries=retries, **tls)
 
 
 def _client_failure(path: str, where: str, exc: WeChatClientException) -> Outcome:
@@ -815,6 +872,14 @@ def _qs(params: dict) -> str:
     return "?" + "&".join(f"{k}={'***' if k in SECRET_PARAMS else v}" for k, v in params.items())
 
 
+def _json_bytes(payload: bytes) -> dict | None:
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _json(resp: requests.Response) -> dict | None:
     try:
         data = resp.json()
@@ -830,11 +895,22 @@ def _errcode(data: dict) -> int:
         return -1
 
 
+def _timed_out(exc: BaseException) -> bool:
+    """A timeout of requests or of urllib3 (a MaxRetryError carries urllib3's in its reason)."""
+    return isinstance(exc, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)) or isinstance(
+        getattr(exc, "reason", None), urllib3.exceptions.TimeoutError
+    )
+
+
 def _exc_text(exc: BaseException) -> str:
     kind = type(exc).__name__
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
+    if isinstance(getattr(exc, "reason", exc), NewConnectionError):  # urllib3's subclass of its connect timeout
+        return f"{kind}: connection failed"
+    if isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(
+        getattr(exc, "reason", exc), ConnectTimeoutError
+    ):
         return f"{kind}: connect timed out"
-    if isinstance(exc, requests.exceptions.Timeout):
+    if _timed_out(exc):
         return f"{kind}: timed out"
     if _connect_failure(exc):
         return f"{kind}: connection failed"
