@@ -48,6 +48,12 @@ DONE_WITHOUT_THE_WORD = [
     (1, "刚跑完5公里"),
     (1, "今天的单词背完了"),
     (0, "今天的单词还没背完"),
+    # a practice and how much of it: the act done, with its amount
+    (1, "下雨出不去，在跑步机上跑了8公里"),
+    (1, "多宝塔碑临了五遍，手腕酸"),
+    (1, "晨跑返嚟啦，今日跑咗6公里，補給帶咗兩包"),  # Cantonese in traditional characters (OpenCC, 咗 = 了)
+    (0, "明天跑了10公里再说"),
+    (0, "他今天跑了10公里，太强了"),
 ]
 MISSPELT_AND_CUTE = [
     (1, "打咔 今天跑了3公里"),
