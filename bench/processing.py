@@ -21,7 +21,10 @@ is reported apart. Then, with that same worker:
   processed, so message k counts as processed at the first poll where accepted - XLEN >= k.
 
 Outbound: BOT_DRY_RUN=1, so replies go through the real outbox code (claim, state, metrics) but are
-not sent over HTTP and are not rate-limited; sending is the fan-out benchmark's subject.
+not sent over HTTP and are not rate-limited; sending is the fan-out benchmark's subject. The worker
+runs with `--no-sender`, so that its replies wait for the inbox as they did before the outbox
+sender (issue 18) and this figure stays the inbox's alone; post -> reply with the sender is
+bench/e2e.py's.
 """
 
 from __future__ import annotations
@@ -126,7 +129,9 @@ class _Worker:
     def __init__(self, procs: Procs, env: dict, r, name: str = "worker"):
         self.procs, self.r, self.name = procs, r, name
         self.t_spawn = time.perf_counter()
-        self.proc = procs.start(common.wecom_bot_cmd() + ["worker"], env, name)
+        # --no-sender: the inbox alone, its replies drained after it by drain jobs (the inbox queue has
+        # priority); the worker as deployed, its outbox sender sending beside it, is bench/e2e.py's subject
+        self.proc = procs.start(common.wecom_bot_cmd() + ["worker", "--no-sender"], env, name)
         common.wait_workers(r, 1, 60, [self.proc])
         self.t_registered = time.perf_counter()
         self.key = next(iter(r.smembers("rq:workers"))).decode()

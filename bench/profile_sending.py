@@ -31,6 +31,7 @@ def main(argv=None) -> None:
     ap.add_argument("n", nargs="?", type=int, default=3000)
     ap.add_argument("--groups", type=int, default=200)
     ap.add_argument("--latency", type=float, default=0.1)
+    ap.add_argument("--rate", type=float, default=300.0, help="replies posted per second")
     ap.add_argument("--threads", type=int, default=None, help="the sender's send threads (default its THREADS)")
     ap.add_argument("--cprofile", action="store_true")
     ap.add_argument("--top", type=int, default=35)
@@ -76,17 +77,18 @@ def main(argv=None) -> None:
             outbound._run_channel = profiled
         cpu0, t0 = time.process_time(), time.perf_counter()
         sender.start()
-        # posted in batches of 100 per 1/3 s (300 a second), as the inbox drain posts replies
-        for i in range(0, args.n, 100):
-            outbound.post_many(r, msgs[i : i + 100])
-            time.sleep(max(0.0, t0 + (i + 100) / 300 - time.perf_counter()))
+        # posted in batches of a tenth of a second's worth, as the inbox drain posts replies
+        step = max(1, int(args.rate / 10))
+        for i in range(0, args.n, step):
+            outbound.post_many(r, msgs[i : i + step])
+            time.sleep(max(0.0, t0 + (i + step) / args.rate - time.perf_counter()))
         while int(r.hget(keys.METRICS, "sends_ok") or 0) + int(r.hget(keys.METRICS, "sends_delayed") or 0) < args.n:
             time.sleep(0.01)
         el, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         sender.stop()
         sent = int(r.hget(keys.METRICS, "sends_ok") or 0)
         print(
-            f"{sent} sent ({args.n - sent} delayed by the robots' minute) in {el:.2f} s at 300 posted/s: "
+            f"{sent} sent ({args.n - sent} delayed by the robots' minute) in {el:.2f} s at {args.rate:.0f} posted/s: "
             f"{cpu / max(1, sent) * 1e6:,.0f} us of this process's CPU per send"
         )
         if profilers:

@@ -68,6 +68,8 @@ from workers.register import MemberRow, MemberState, load_members
 log = logging.getLogger(__name__)
 
 BATCH = 250  # groups per run_slot_batch job
+GROUP_POSTS_PER_SECOND = 300  # what one worker's outbox sender sends (docs/PERFORMANCE.md, issue 18)
+NOTES_LAG_MIN = 2.0  # seconds: a camp whose group posts go out faster sends the private notes with them
 CLAIM_CHUNK = 2000  # claims per Lua call
 NOTES_SHOWN = 3  # latest profile notes per member in a digest
 
@@ -519,7 +521,7 @@ def run_slot_batch(slot: str, date_iso: str, group_keys: list[str], ts: float | 
             for m in built:
                 m["id"] = base + ":" + suffix + m["id"][len(base) :]
         msgs += built
-    post(r, msgs)
+    post(r, _groups_first(msgs, settings))
     if not suffix and ts is not None:
         _done_pending(r, slot, date_iso, group_keys, ts)  # posted (or given back just below)
     if failed:
@@ -528,6 +530,23 @@ def run_slot_batch(slot: str, date_iso: str, group_keys: list[str], ts: float | 
             _release(r, [keys.slot(k, slot, date_iso) for k in failed])
         raise RuntimeError(f"slot {slot} {date_iso}: {len(failed)} group(s) failed: {', '.join(failed[:10])}")
     return len(msgs)
+
+
+def _groups_first(msgs: list[dict], settings: Settings) -> list[dict]:
+    """A slot's group posts before its private notes (the goal question, the morning nudges). With
+    thousands of groups the slot is posted by many batch jobs, each with both kinds, and the outbox
+    sends in the order posted: the last groups' mornings waited behind the first groups' notes (10,000
+    groups: 145 s, bench/fanout.py). So when the camp's group posts take more than a few seconds to
+    send, the notes wait that long (not_before, on the real clock: it is the outbox's time, not the
+    slot's, which a catch-up tick or `tick --at` may have in the past); a smaller camp's go at once."""
+    lag = len(settings.groups) / GROUP_POSTS_PER_SECOND
+    ordered = sorted(msgs, key=lambda m: m.get("to") != "group")
+    if lag < NOTES_LAG_MIN:
+        return ordered
+    return [
+        m if m.get("to") == "group" else dict(m, not_before=max(float(m.get("not_before") or 0), time.time() + lag))
+        for m in ordered
+    ]
 
 
 def notify_skipped_batch(items: list) -> int:
