@@ -268,8 +268,10 @@ def fetch_sent(sim_url: str) -> list[dict]:
 # -- the run ------------------------------------------------------------------------------------------------
 def run(quick: bool, opts) -> Result:
     res = Result("e2e")
+    global GROUPS  # the helpers above read the camp's size from here
+    GROUPS = getattr(opts, "e2e_groups", None) or GROUPS
     rates = tuple(getattr(opts, "e2e_rates", None) or RATES)
-    seconds = 3.0 if quick else None  # None: the whole camp (1,000 callbacks) per step
+    seconds = 3.0 if quick else None  # None: the whole camp (GROUPS x 10 callbacks) per step
     settle = 30.0 if quick else 70.0
     steps = len(rates) + 1  # set 0: warm-up and baseline
     with ExitStack() as stack:

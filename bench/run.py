@@ -59,6 +59,12 @@ def parse_args(argv=None):
     p.add_argument("--messages", type=int, default=None, help="processing: messages (default 50,000; --quick 5,000)")
     p.add_argument("--members", type=int, default=None, help="memory: members (default 10,000; --quick 1,000)")
     p.add_argument(
+        "--e2e-groups",
+        type=int,
+        default=None,
+        help="e2e: groups of 10 members per step (default 100: 1,000 check-ins a step; 300 holds 300/s for 10 s)",
+    )
+    p.add_argument(
         "--e2e-rates",
         default=None,
         help="e2e: comma-separated check-ins per second (default 50,100,200,300,400)",

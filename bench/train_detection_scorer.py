@@ -24,6 +24,7 @@ import argparse
 import hashlib
 import math
 import random
+import subprocess
 import sys
 from pathlib import Path
 
@@ -155,6 +156,9 @@ def write(model: tuple[dict[str, float], float], rule_weight: tuple[float, float
     lines += [f"    {f!r}: {v!r}," for f, v in kept]
     lines += ["}", ""]
     OUT.write_text("\n".join(lines), encoding="utf-8")
+    ruff = Path(sys.executable).parent / "ruff"  # the project's formatter (scripts/lint checks the file)
+    if ruff.exists():
+        subprocess.run([str(ruff), "format", "-q", str(OUT)], check=False)
     print(f"wrote {OUT.relative_to(ROOT)}: {len(kept)} weights, rule weight {rule_weight}")
 
 
