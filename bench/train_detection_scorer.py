@@ -41,7 +41,7 @@ from handlers.checkin.sentence import _analyse  # noqa: E402
 
 OUT = ROOT / "handlers" / "checkin" / "weights.py"
 CASES = ROOT / "tests" / "data" / "detection_cases.tsv"
-FRESH_HANDS = ("h", "i", "j", "k", "l", "m")  # written after the rules: where the rules' weight is measured
+FRESH_HANDS = ("h", "i", "j", "k", "l", "m", "n", "o", "p", "q")  # written after the rules: where the rules' weight is measured
 EPOCHS, RATE, DECAY, SEED, FOLDS = 60, 0.3, 1e-4, 1, 5
 RULE_WEIGHTS = [(w, s) for w in (0.0, 0.5, 1.0, 1.5, 2.0) for s in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0) if s >= w]
 CHOSEN = (1.0, 3.0)
@@ -70,7 +70,7 @@ def prepare(text: str) -> tuple[list[str], tuple[bool, str, bool]]:
 def combined(z: float, vote: tuple[bool, str, bool], weights: tuple[float, float]) -> bool:
     """detect()'s decision from the scorer's logit and the rules' answer, under (rule, strong) weights."""
     checkin, reason, unsure = vote
-    if unsure:
+    if unsure or scorer.vetoed(checkin, reason):
         return False
     scorer.RULE_WEIGHT, scorer.STRONG_RULE_WEIGHT = weights
     return z + scorer.rule_vote(checkin, reason) > 0

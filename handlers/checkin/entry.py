@@ -12,7 +12,7 @@ from .links import _links_in, note_link_hosts
 from .model import Credit, Detection
 from .normalize import _normalize
 from .ownlink import _not_own_note
-from .scorer import LINK_MARK, URL_MARK, contributions, explain, probability, rule_vote, score, scorer_text
+from .scorer import LINK_MARK, URL_MARK, contributions, explain, probability, rule_vote, score, scorer_text, vetoed
 from .sentence import _analyse
 from .spans import _Verdict
 from .weights import UNSURE_MARGIN
@@ -143,7 +143,7 @@ def _second_opinion(
     Where the two disagree and the sum is close, the post is unsure: the member is asked; a post the
     rules are already unsure about stays so."""
     rule_pos = ruled.kind == "checkin"
-    if ruled.unsure:
+    if ruled.unsure or vetoed(rule_pos, ruled.reason):
         return ruled
     total = score(scored) + rule_vote(rule_pos, ruled.reason)
     if (total > 0) == rule_pos:

@@ -60,6 +60,9 @@ URL_MARK = "\u2043"  # any other URL
 # the rules' answers that the scorer needs more to overrule: an explicit check-in word of the sender's, the
 # sender's own note link, and an act whose subject is someone else
 _STRONG_REASONS = ("keyword", "note link", "someone else", "praise of someone else")
+# the rules' answers the scorer may not turn into the sender's check-in: the sentence reading found someone
+# else doing it (character n-grams cannot tell "Lisa finished the book" from "finished the book")
+_VETO_REASONS = ("someone else", "praise of someone else", "for someone else")
 MAX_CHARS = 400  # characters read by the scorer: a long post's start carries its point
 
 # the word classes the scorer sees (name: the rules' regex); a name is part of the weights: keep them stable
@@ -138,6 +141,11 @@ def rule_vote(checkin: bool, reason: str) -> float:
     """The rules' vote in the scorer's sum: + for a check-in, - for none; stronger for a decided reason."""
     weight = STRONG_RULE_WEIGHT if reason.startswith(_STRONG_REASONS) else RULE_WEIGHT
     return weight if checkin else -weight
+
+
+def vetoed(checkin: bool, reason: str) -> bool:
+    """True when the rules' "none" stands whatever the scorer says (someone else's act)."""
+    return not checkin and reason.startswith(_VETO_REASONS)
 
 
 def _readable(f: str) -> str:
