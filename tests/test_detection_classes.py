@@ -16,6 +16,11 @@ SOMEONE_ELSES_CHECKIN = [
     (0, "佳怡的新作品出来啦，大家快去点赞"),
     (0, "我们组今天已经有7个人交了"),
     (1, "看大家都交了，我也赶紧打个卡"),
+    # on someone's behalf: a relative named before the check-in word
+    (0, "帮我对象打个卡，她今天练了半小时"),
+    (0, "给我外公打卡 他今天走了八千步"),
+    # the scorer cannot overturn someone else's act, in any language
+    (0, "Wow Ken finished the whole course this week, so proud of him"),
 ]
 PLANS_AND_LATER = [
     (0, "要是今晚能画完就来打卡"),
@@ -38,6 +43,9 @@ TASKS_AND_RULES = [
     (0, "本周任务：每天背30个单词，背完截图打卡"),
     (0, "打卡规则：每天跑满3公里即可"),
     (0, "新同学注意：作品发群里就算打卡"),
+    (0, "【本周作业】\n1. 临帖两张\n2. 拍照发群里打卡"),
+    (0, "今日待办：\n1. 单词\n2. 听力\n3. 打卡"),
+    (0, "reading plan for this week: one chapter a day, check in after each"),
     (0, "流程：练习→录音→发群里→打卡"),
     (1, "打卡✅ 今天的任务完成了"),
 ]

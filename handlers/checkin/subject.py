@@ -76,8 +76,8 @@ _VOCATIVE_END_RE = re.compile(
 # task descriptions and rules: a header ("本周任务：", "打卡说明：") and generic wording, or a rule's phrasing
 # the header nouns of a task or rule text, in Chinese and English, and an explanation frame ("是这样的：")
 _RULE_HEADER_RE = re.compile(
-    r"(?:规则|说明|步骤|流程|安排|任务|作业|主题|格式|要求|须知|示例|题目|画题|题|课表|日程|计划表|时间表|清单|玩法|方式|训练"
-    r"|(?<![a-z])(?:task|tasks|rules?|homework|assignment|todo|to-do|challenge))\s*(?::|是)"
+    r"(?:规则|说明|步骤|流程|安排|任务|作业|主题|格式|要求|须知|示例|题目|画题|题|课表|日程|计划表|时间表|清单|玩法|方式|训练|待办|タスク"
+    r"|(?<![a-z])(?:task|tasks|rules?|homework|assignment|todo|to-do|challenge|plan|schedule|prompts?))\s*(?::|是|】)"
     r"|(?:这样的|如下|以下)\s*:"
 )
 # words addressed to newcomers ("新同学别慌", "新朋友看这里"): with generic wording, a description of the rules
