@@ -41,7 +41,8 @@ from handlers.checkin.sentence import _analyse  # noqa: E402
 
 OUT = ROOT / "handlers" / "checkin" / "weights.py"
 CASES = ROOT / "tests" / "data" / "detection_cases.tsv"
-FRESH_HANDS = ("h", "i", "j", "k", "l", "m", "n", "o", "p", "q")  # written after the rules: where the rules' weight is measured
+# written after the rules: where the rules' weight is measured
+FRESH_HANDS = ("h", "i", "j", "k", "l", "m", "n", "o", "p", "q")
 EPOCHS, RATE, DECAY, SEED, FOLDS = 60, 0.3, 1e-4, 1, 5
 RULE_WEIGHTS = [(w, s) for w in (0.0, 0.5, 1.0, 1.5, 2.0) for s in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0) if s >= w]
 CHOSEN = (1.0, 3.0)
