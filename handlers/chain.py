@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import NamedTuple
 
 __all__ = [
@@ -104,6 +105,7 @@ def _is_mention_token(tok: str) -> bool:
     return len(tok) >= 2 and tok[0] in "@＠"
 
 
+@lru_cache(maxsize=4096)  # the router's handlers each ask it of the same post
 def strip_mentions(text: str) -> str:
     """Remove leading and trailing ``@名字`` mentions; return the rest, stripped.
 

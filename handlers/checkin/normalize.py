@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import opencc
 
@@ -62,6 +63,7 @@ def _fix_misspelt(m: re.Match[str]) -> str:
     return "打" + (m.group(1) or "") + "卡"
 
 
+@lru_cache(maxsize=4096)  # a post is normalised by several readers in turn: once is enough
 def _normalize(s: str) -> str:
     s = _T2S.convert(unicodedata.normalize("NFKC", s).casefold().translate(_ZERO_WIDTH).replace("係", "是"))
     s = s.replace("打咭", "打卡").replace("甚么", "什么")

@@ -155,7 +155,7 @@ def _readable(f: str) -> str:
 def explain(contrib: list[tuple[float, str]], positive: bool, top: int = 3) -> str:
     """The features that pushed most towards the decision: "+读完 +今天 -L:later:<"."""
     side = [c for c in contrib if (c[0] > 0) == positive and _readable(c[1]).strip("，。,.!！?？~～ ")]
-    side.sort(key=lambda c: -abs(c[0]))
+    side.sort(key=lambda c: (-abs(c[0]), c[1]))  # ties by name: the same reason in every process
     return " ".join(("+" if w > 0 else "-") + _readable(f) for w, f in side[:top])
 
 
