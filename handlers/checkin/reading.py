@@ -12,8 +12,8 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from .context import _Context
 from .lexicon import (
     _BARE_DAY_RE,
     _DONE_AFTER_RE,
@@ -57,9 +57,6 @@ from .subject import (
     _WEAK_RE,
     _WS_RE,
 )
-
-if TYPE_CHECKING:
-    from .clause import _Context
 
 _HURRY = ("赶紧", "赶快", "抓紧")  # hurry words: to others, or to oneself after 我
 SUBJECT_REACH = 200  # characters back that a sentence's subject carries over to a clause without one

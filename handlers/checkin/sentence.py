@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from .clause import _analyse_clause, _clauses, _Context
+from .clause import _analyse_clause, _clauses
+from .context import _Context
 from .lexicon import _NEUTRAL_RE, _PAST_RE, _PROXY_RE, _keyword_re
 from .normalize import _normalize
 from .spans import _blank, _is_ack, _Verdict

@@ -1,7 +1,8 @@
 """The detection corpus and its fixed development / held-out split (used by bench/detection.py and
 tests/test_detection.py).
 
-hand_<x>.jsonl: labeled posts by independent writers, one file each (id, label, text, camp, cls, reason).
+hand_<x>.jsonl: labeled posts by independent writers, one file each (id, label, text, camp, cls, reason);
+BRIEF.md is what the writers were asked.
 A post is held out when sha1(id) mod 10 < 4 (about 40 %): a stable hash of the id alone, so the split
 never depends on file order, and with a few hundred posts per writer every writer and every class
 lands in both parts (checked by the tests). Rules are tuned on the development part only; the
