@@ -475,6 +475,17 @@ class RedisServer:
         return redis.Redis(port=self.port, socket_timeout=30)
 
 
+def own_service_redis(stack: ExitStack, name: str, keep: bool = False) -> tuple[Path, Procs, RedisServer, redis.Redis]:
+    """A benchmark's temp dir, its list of processes (stopped on exit), its own redis-server and a client
+    of it (closed on exit)."""
+    workdir = temp_workdir(stack, name, keep=keep)
+    procs = Procs(stack, workdir)
+    rs = RedisServer(workdir, procs)
+    r = rs.client()
+    stack.callback(r.close)
+    return workdir, procs, rs, r
+
+
 def temp_workdir(stack: ExitStack, name: str, keep: bool = False) -> Path:
     path = Path(tempfile.mkdtemp(prefix=f"wb-bench-{name}-"))
     if not keep:

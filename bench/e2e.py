@@ -46,7 +46,7 @@ from pathlib import Path
 import requests
 
 from bench import common, profiling
-from bench.common import Procs, RedisServer, Result, met, percentile
+from bench.common import Result, met, percentile
 from wecom_bot.crypto import CallbackCrypto
 from wecom_bot.sim.builders import robot_xml, sign
 
@@ -275,11 +275,7 @@ def run(quick: bool, opts) -> Result:
     settle = 30.0 if quick else 70.0
     steps = len(rates) + 1  # set 0: warm-up and baseline
     with ExitStack() as stack:
-        workdir = common.temp_workdir(stack, "e2e", keep=opts.keep)
-        procs = Procs(stack, workdir)
-        rs = RedisServer(workdir, procs)
-        r = rs.client()
-        stack.callback(r.close)
+        workdir, procs, rs, r = common.own_service_redis(stack, "e2e", keep=opts.keep)
 
         sim, sim_url = common.start_sim_server(procs, workdir, LATENCY)
 

@@ -23,9 +23,9 @@ import requests
 
 import config.settings as settings_mod
 from bench import common, profiling
-from bench.common import InProcessEnv, Procs, RedisServer, Result, met
+from bench.common import InProcessEnv, Result, met
 from config.settings import get_settings, load
-from workers import jobs, streams
+from workers import jobs, keys, streams
 from workers.schedule import tick
 
 TARGET_TICK = 1.0
@@ -37,8 +37,8 @@ LATENCY = 0.1
 def _outbox_empty(r) -> bool:
     """Nothing queued, delayed or being sent, and no job waiting to post more."""
     with r.pipeline(transaction=False) as p:
-        p.xlen("wb:outbox")
-        p.zcard("wb:out:delayed")
+        p.xlen(streams.OUTBOX.key)
+        p.zcard(keys.OUT_DELAYED)
         for queue in jobs.QUEUES:
             p.llen(f"rq:queue:{queue}")
         lengths = p.execute()
@@ -61,11 +61,7 @@ def run(quick: bool, opts) -> Result:
     n_workers = max(1, opts.fanout_workers)
     timeout = 90.0 if quick else 300.0
     with ExitStack() as stack:
-        workdir = common.temp_workdir(stack, "fanout", keep=opts.keep)
-        procs = Procs(stack, workdir)
-        rs = RedisServer(workdir, procs)
-        r = rs.client()
-        stack.callback(r.close)
+        workdir, procs, rs, r = common.own_service_redis(stack, "fanout", keep=opts.keep)
 
         sim, sim_url = common.start_sim_server(procs, workdir, LATENCY)
 

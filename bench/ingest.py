@@ -18,7 +18,7 @@ from pathlib import Path
 import requests
 
 from bench import common, loadgen, profiling
-from bench.common import Procs, RedisServer, Result, fmt_num, met
+from bench.common import Procs, Result, fmt_num, met
 from wecom_bot.crypto import CallbackCrypto
 from wecom_bot.sim.builders import robot_xml, sign
 
@@ -135,11 +135,7 @@ def run(quick: bool, opts) -> Result:
     groups, per_group = 200, 10
     use_wrk = not opts.no_wrk
     with ExitStack() as stack:
-        workdir = common.temp_workdir(stack, "ingest", keep=opts.keep)
-        procs = Procs(stack, workdir)
-        rs = RedisServer(workdir, procs)
-        r = rs.client()
-        stack.callback(r.close)
+        workdir, procs, rs, r = common.own_service_redis(stack, "ingest", keep=opts.keep)
         env_file = workdir / "groups.env"
         common.write_groups_env(env_file, groups, per_group, webhook=True)
 

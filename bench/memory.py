@@ -34,7 +34,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bench import common
-from bench.common import InProcessEnv, Procs, RedisServer, Result, fmt_num, met
+from bench.common import InProcessEnv, Result, fmt_num, met
 from config.settings import get_settings
 from handlers.calendar import day_index
 from handlers.router import Checkin
@@ -118,11 +118,7 @@ def run(quick: bool, opts) -> Result:
     n_groups = max(1, members // PER_GROUP)
     members = n_groups * PER_GROUP
     with ExitStack() as stack:
-        workdir = common.temp_workdir(stack, "memory", keep=opts.keep)
-        procs = Procs(stack, workdir)
-        rs = RedisServer(workdir, procs)
-        r = rs.client()
-        stack.callback(r.close)
+        workdir, procs, rs, r = common.own_service_redis(stack, "memory", keep=opts.keep)
         env_file = workdir / "groups.env"
         camp_end = CAMP_START + timedelta(days=DAYS - 1)
         groups = common.write_groups_env(

@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 from rq import Queue
 
 from bench import common, profiling
-from bench.common import InProcessEnv, Procs, RedisServer, Result, fmt_num, met, percentile
+from bench.common import InProcessEnv, Procs, Result, fmt_num, met, percentile
 from handlers.checkin import detect
 from workers import ingest, streams
 from workers.connection import get_redis
@@ -186,11 +186,7 @@ def run(quick: bool, opts) -> Result:
     n_warm = 300 if quick else 1000
     lag_rate, lag_seconds = 1000, (5.0 if quick else 20.0)
     with ExitStack() as stack:
-        workdir = common.temp_workdir(stack, "processing", keep=opts.keep)
-        procs = Procs(stack, workdir)
-        rs = RedisServer(workdir, procs)
-        r = rs.client()
-        stack.callback(r.close)
+        workdir, procs, rs, r = common.own_service_redis(stack, "processing", keep=opts.keep)
         env_file = workdir / "groups.env"
         common.write_groups_env(env_file, GROUPS, PER_GROUP, webhook=True)
         svc = common.service_env(rs.url, env_file, BOT_DRY_RUN="1")

@@ -90,7 +90,6 @@ SLEEP_HORIZON = 15.0
 MAX_JOB_SECONDS = 600.0
 STALE_SENDING = 45.0  # longer than any one attempt, shorter than streams.RECLAIM_IDLE_MS
 FAILURE_RUN = 10
-CUT_OFF = "a worker stopped while sending it; outcome unknown"
 PUMP_BATCH = 1000
 
 MSGTYPES = ("text", "markdown", "file", "image")
@@ -415,15 +414,25 @@ def _handle_one(r, settings: Settings, sender: Sender, msg: dict, clock) -> floa
         log.info("outbound %s: %s is at its limit; delayed %.0f s", mid, ch.alert, due_at - now)
         return None
     if verdict == "stale":
-        outcome = Outcome("unknown", error=CUT_OFF)
+        outcome = Outcome("unknown", error="a worker stopped while sending it; outcome unknown")
     else:
         outcome = sender.send_once(msg)
-    return _record(r, settings, msg, ch, outcome, attempts, unknown, clock())
+    return _record(r, settings, msg, ch, outcome, attempts, unknown, clock(), cut_off=verdict == "stale")
 
 
 def _record(
-    r, settings: Settings, msg: dict, ch: Channel, outcome: Outcome, attempts: int, unknown: int, now: float
+    r,
+    settings: Settings,
+    msg: dict,
+    ch: Channel,
+    outcome: Outcome,
+    attempts: int,
+    unknown: int,
+    now: float,
+    cut_off: bool = False,
 ) -> float | None:
+    """The outcome of an attempt: sent, retried later, or failed. `cut_off`: no attempt was made here, a
+    dead worker's was found unfinished - which says nothing of the channel (no failure-run alert)."""
     mid = msg["id"]
     key = keys.out_state(mid)
     msg = {k: v for k, v in msg.items() if k != "_rsv"}
@@ -441,7 +450,7 @@ def _record(
             log.info("sent %s via %s", mid, ch.alert)
         return None
 
-    if outcome.error != CUT_OFF:  # a worker's crash says nothing of the channel: no failure-run alert
+    if not cut_off:
         _failure_streak(r, settings, msg, ch, now)
     if outcome.errcode in CONFIG_ERRCODES:
         _alert(

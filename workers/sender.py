@@ -75,6 +75,8 @@ log = logging.getLogger(__name__)
 
 POOL_SIZE = 64
 USER_AGENT = "wecom-checkin-bot"
+# one more try of a connection never made (nothing was sent); a request that went out is never repeated here
+RETRIES = Retry(total=1, connect=1, read=0, status=0, redirect=0, other=0, raise_on_status=False)
 _JSON_HEADERS = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
 DEFAULT_TIMEOUT = 10.0  # read timeout of one call; BOT_HTTP_TIMEOUT overrides
 CONNECT_TIMEOUT = 3.05
@@ -413,7 +415,7 @@ class Sender:
             pool_connections=4,
             pool_maxsize=pool_size,
             pool_block=False,
-            max_retries=Retry(total=1, connect=1, read=0, status=0, redirect=0, other=0, raise_on_status=False),
+            max_retries=RETRIES,
         )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -772,8 +774,7 @@ def _transport_outcome(exc: HTTPError, what: str) -> Outcome:
 
 def _json_pool(session: requests.Session, base_url: str, size: int) -> urllib3.PoolManager:
     """urllib3's pool for the JSON posts, with the session's proxy and CA settings (read once from the
-    environment in Sender.__init__) and its retry rule: one more try of a connection never made."""
-    retries = urllib3.Retry(total=1, connect=1, read=0, status=0, redirect=0, other=0, raise_on_status=False)
+    environment in Sender.__init__) and the same retry rule (RETRIES)."""
     verify = session.verify
     tls: dict[str, Any] = {}
     if base_url.startswith("https:"):
@@ -784,8 +785,8 @@ def _json_pool(session: requests.Session, base_url: str, size: int) -> urllib3.P
         )
     proxy = session.proxies.get("https" if base_url.startswith("https:") else "http")
     if proxy:
-        return urllib3.ProxyManager(proxy, num_pools=4, maxsize=size, block=False, retries=retries, **tls)
-    return urllib3.PoolManager(num_pools=4, maxsize=size, block=False, retries=retries, **tls)
+        return urllib3.ProxyManager(proxy, num_pools=4, maxsize=size, block=False, retries=RETRIES, **tls)
+    return urllib3.PoolManager(num_pools=4, maxsize=size, block=False, retries=RETRIES, **tls)
 
 
 def _client_failure(path: str, where: str, exc: WeChatClientException) -> Outcome:

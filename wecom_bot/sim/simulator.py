@@ -347,6 +347,14 @@ def gettoken() -> ResponseReturnValue:
     return _ok(state, path, access_token=token, expires_in=TOKEN_LIFETIME)
 
 
+def _app_read(state: SimState, path: str) -> Response | None:
+    """The start of an app call that records nothing: latency and faults, then the token; a timeout
+    fault answers too late (the view returns it), else None."""
+    fault = _begin(state, path)
+    _token_check(state, path)
+    return _finish_timeout(state, path, fault, None) if fault else None
+
+
 def _token_check(state: SimState, path: str) -> None:
     code = state.check_token(request.args.get("access_token", ""))
     if code == 40014:
@@ -567,10 +575,9 @@ def _upload(state: SimState, path: str) -> ResponseReturnValue:
 def media_upload() -> ResponseReturnValue:
     state = get_state()
     path = "media/upload"
-    fault = _begin(state, path)
-    _token_check(state, path)
-    if fault:
-        return _finish_timeout(state, path, fault, None)
+    late = _app_read(state, path)
+    if late is not None:
+        return late
     return _upload(state, path)
 
 
@@ -590,10 +597,9 @@ def webhook_upload_media() -> ResponseReturnValue:
 def user_get() -> ResponseReturnValue:
     state = get_state()
     path = "user/get"
-    fault = _begin(state, path)
-    _token_check(state, path)
-    if fault:
-        return _finish_timeout(state, path, fault, None)
+    late = _app_read(state, path)
+    if late is not None:
+        return late
     userid = request.args.get("userid", "")
     with state.lock:
         name = state.directory.get(userid)
@@ -608,10 +614,9 @@ def auth_getuserinfo() -> ResponseReturnValue:
     """网页授权: a code (from the authorize page) -> the member's userid; 40029 an unknown or used code."""
     state = get_state()
     path = "auth/getuserinfo"
-    fault = _begin(state, path)
-    _token_check(state, path)
-    if fault:
-        return _finish_timeout(state, path, fault, None)
+    late = _app_read(state, path)
+    if late is not None:
+        return late
     userid = state.take_oauth_code(request.args.get("code", ""))
     if userid is None:
         return _err(state, path, 40029, "invalid code")
@@ -622,10 +627,9 @@ def auth_getuserinfo() -> ResponseReturnValue:
 def openuserid_to_userid() -> ResponseReturnValue:
     state = get_state()
     path = "batch/openuserid_to_userid"
-    fault = _begin(state, path)
-    _token_check(state, path)
-    if fault:
-        return _finish_timeout(state, path, fault, None)
+    late = _app_read(state, path)
+    if late is not None:
+        return late
     body = _json_body()
     ids = body.get("open_userid_list") if body is not None else None
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
