@@ -75,15 +75,11 @@ def loadavg() -> str:
 
 
 # -- the camp ------------------------------------------------------------------------------------------
-def group_index(step: int, g: int) -> int:
-    return step * GROUPS + g
-
-
-def write_env(path: Path, steps: int, probe_members: int) -> None:
-    """Groups g00000.. : `steps` sets of 100 groups x 10 members, then one probe group of
+def write_env(path: Path, steps: int, per_step: int, probe_members: int) -> None:
+    """Groups g00000.. : `steps` sets of `per_step` groups x 10 members, then one probe group of
     `probe_members` members."""
-    groups = common.write_groups_env(path, steps * GROUPS, PER_GROUP, webhook=True)
-    g = steps * GROUPS
+    groups = common.write_groups_env(path, steps * per_step, PER_GROUP, webhook=True)
+    g = steps * per_step
     key = common.group_key(g)
     p = f"GROUP_{key.upper()}_"
     first = g * PER_GROUP
@@ -96,7 +92,7 @@ def write_env(path: Path, steps: int, probe_members: int) -> None:
     text = path.read_text(encoding="utf-8")
     line = next(t for t in text.splitlines() if t.startswith("BOT_GROUPS="))
     path.write_text(text.replace(line, line + "," + key, 1), encoding="utf-8")
-    assert len(groups) == steps * GROUPS
+    assert len(groups) == steps * per_step
 
 
 def make_callbacks(crypto: CallbackCrypto, plan: list[tuple[int, int]], tag: str) -> list[dict]:
@@ -119,12 +115,13 @@ def make_callbacks(crypto: CallbackCrypto, plan: list[tuple[int, int]], tag: str
     return out
 
 
-def step_plan(step: int, n: int) -> list[tuple[int, int]]:
-    """n callbacks round the step's 100 groups: member m of group g is callback m * 100 + g."""
+def step_plan(step: int, n: int, per_step: int) -> list[tuple[int, int]]:
+    """n callbacks round the step's `per_step` groups: member m of the step's group g is callback
+    m * per_step + g."""
     plan = []
-    for k in range(min(n, GROUPS * PER_GROUP)):
-        g = group_index(step, k % GROUPS)
-        plan.append((g, g * PER_GROUP + k // GROUPS))
+    for k in range(min(n, per_step * PER_GROUP)):
+        g = step * per_step + k % per_step
+        plan.append((g, g * PER_GROUP + k // per_step))
     return plan
 
 
@@ -268,10 +265,9 @@ def fetch_sent(sim_url: str) -> list[dict]:
 # -- the run ------------------------------------------------------------------------------------------------
 def run(quick: bool, opts) -> Result:
     res = Result("e2e")
-    global GROUPS  # the helpers above read the camp's size from here
-    GROUPS = getattr(opts, "e2e_groups", None) or GROUPS
+    groups = getattr(opts, "e2e_groups", None) or GROUPS  # per step
     rates = tuple(getattr(opts, "e2e_rates", None) or RATES)
-    seconds = 3.0 if quick else None  # None: the whole camp (GROUPS x 10 callbacks) per step
+    seconds = 3.0 if quick else None  # None: the whole camp (groups x 10 callbacks) per step
     settle = 30.0 if quick else 70.0
     steps = len(rates) + 1  # set 0: warm-up and baseline
     with ExitStack() as stack:
@@ -280,7 +276,7 @@ def run(quick: bool, opts) -> Result:
         sim, sim_url = common.start_sim_server(procs, workdir, LATENCY)
 
         env_file = workdir / "groups.env"
-        write_env(env_file, steps, PROBE_MEMBERS)
+        write_env(env_file, steps, groups, PROBE_MEMBERS)
         env = common.clean_environ()
         env.update(common.service_env(rs.url, env_file, api_base_url=sim_url))
         port = common.free_port()
@@ -303,7 +299,7 @@ def run(quick: bool, opts) -> Result:
                     raise RuntimeError(f"{name} exited with {p.returncode}\n{procs.tail(name)}")
 
         # -- warm-up, then the baseline: 5 a second on set 0 ------------------------------------------------
-        plan0 = step_plan(0, 2 * BASE_N + 40)
+        plan0 = step_plan(0, 2 * BASE_N + 40, groups)
         warm = make_callbacks(crypto, plan0[:40], "w")
         send_at_rate(port, warm, 40, workdir, "warm")
         wait_answered(r, warm, settle)
@@ -316,8 +312,8 @@ def run(quick: bool, opts) -> Result:
         # -- the rates ----------------------------------------------------------------------------------------
         per_rate = []
         for i, rate in enumerate(rates, 1):
-            n = GROUPS * PER_GROUP if seconds is None else int(rate * seconds)
-            calls = make_callbacks(crypto, step_plan(i, n), f"s{i}")
+            n = groups * PER_GROUP if seconds is None else int(rate * seconds)
+            calls = make_callbacks(crypto, step_plan(i, n, groups), f"s{i}")
             prof = profiling.out_path(opts, f"e2e-worker-{rate}") if opts.profile else None
             spy = profiling.start(worker.pid, prof, len(calls) / rate + 2, subprocesses=False) if prof else None
             load0 = loadavg()
@@ -359,7 +355,7 @@ def run(quick: bool, opts) -> Result:
             check_alive()
 
         # -- the gathered-reply probe: one group, 30 members in one second -----------------------------------
-        g = steps * GROUPS
+        g = steps * groups
         probe = make_callbacks(crypto, [(g, g * PER_GROUP + m) for m in range(PROBE_MEMBERS)], "p")
         got = send_at_rate(port, probe, PROBE_MEMBERS, workdir, "probe")
         wait_answered(r, probe, 15.0 if quick else 75.0)
@@ -382,7 +378,7 @@ def run(quick: bool, opts) -> Result:
     res.data.update(
         {
             "latency": LATENCY,
-            "groups_per_step": GROUPS,
+            "groups_per_step": groups,
             "members_per_group": PER_GROUP,
             "rates": per_rate,
             "baseline": {
@@ -426,7 +422,7 @@ def run(quick: bool, opts) -> Result:
     res.row(
         "knee (highest rate with p99 <= 1 s)",
         f"{knee}/s",
-        f"{GROUPS} groups x {PER_GROUP} members per step, stand-in {LATENCY * 1000:.0f} ms/call, "
+        f"{groups} groups x {PER_GROUP} members per step, stand-in {LATENCY * 1000:.0f} ms/call, "
         f"1 worker ({' '.join(worker_args)})",
         f">= {TARGET_RATE}/s",
         met(knee >= TARGET_RATE),
