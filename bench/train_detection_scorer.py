@@ -42,10 +42,14 @@ from handlers.checkin.sentence import _analyse  # noqa: E402
 OUT = ROOT / "handlers" / "checkin" / "weights.py"
 CASES = ROOT / "tests" / "data" / "detection_cases.tsv"
 # written after the rules: where the rules' weight is measured
-FRESH_HANDS = ("h", "i", "j", "k", "l", "m", "n", "o", "p", "q")
+TUNED_HANDS = ("a", "b", "c", "d", "e", "f", "g")
+FRESH_HANDS = tuple(h for h in split.HANDS if h not in TUNED_HANDS)
 EPOCHS, RATE, DECAY, SEED, FOLDS = 60, 0.3, 1e-4, 1, 5
-RULE_WEIGHTS = [(w, s) for w in (0.0, 0.5, 1.0, 1.5, 2.0) for s in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0) if s >= w]
-CHOSEN = (1.0, 3.0)
+# (silent, rule, strong): the vote of the rules' "no keyword", of any other answer, of a decided one
+RULE_WEIGHTS = [
+    (q, w, s) for q in (0.0, 0.5, 1.0) for w in (0.5, 1.0, 1.5, 2.0) for s in (1.0, 1.5, 2.0, 3.0) if q <= w <= s
+]
+CHOSEN = (0.5, 1.0, 1.0)
 UNSURE_MARGIN = 0.5
 PRUNE = 0.02  # weights smaller than this are dropped (a smaller file, the same decisions within noise)
 
@@ -60,20 +64,26 @@ def load_cases() -> list[tuple[int, str]]:
     return out
 
 
-def prepare(text: str) -> tuple[list[str], tuple[bool, str, bool]]:
-    """(scorer features, the rules' answer: check-in, reason, unsure) of a post, as detect() reads a
-    member's text post."""
+Vote = tuple[bool, str, bool, bool]  # the rules' answer: check-in, reason, unsure, and whether it stands
+
+
+def prepare(text: str) -> tuple[list[str], Vote]:
+    """(scorer features, the rules' answer) of a post, as detect() reads a member's text post."""
     nbody, links, scored = _read_post(text, note_link_hosts(None))
     ruled = _rule_detection(_analyse(nbody, None), "text", nbody, links, "u1", False)
-    return sorted(features(scored)), (ruled.kind == "checkin", ruled.reason, ruled.unsure)
+    checkin = ruled.kind == "checkin"
+    stands = scorer.vetoed(checkin, ruled.reason) or not scorer.has_words(scored)
+    return sorted(features(scored)), (checkin, ruled.reason, ruled.unsure, stands)
 
 
-def combined(z: float, vote: tuple[bool, str, bool], weights: tuple[float, float]) -> bool:
-    """detect()'s decision from the scorer's logit and the rules' answer, under (rule, strong) weights."""
-    checkin, reason, unsure = vote
-    if unsure or scorer.vetoed(checkin, reason):
+def combined(z: float, vote: Vote, weights: tuple[float, float, float]) -> bool:
+    """detect()'s decision from the scorer's logit and the rules' answer, under (silent, rule, strong) weights."""
+    checkin, reason, unsure, stands = vote
+    if unsure:
         return False
-    scorer.RULE_WEIGHT, scorer.STRONG_RULE_WEIGHT = weights
+    if stands:
+        return checkin
+    scorer.SILENT_RULE_WEIGHT, scorer.RULE_WEIGHT, scorer.STRONG_RULE_WEIGHT = weights
     return z + scorer.rule_vote(checkin, reason) > 0
 
 
@@ -126,7 +136,7 @@ def cross_validate(rows: list[dict], xs: list[list[str]], cases: list[tuple[list
     return oof
 
 
-def show_rule_weights(rows: list[dict], oof: list[float], votes: list[tuple[bool, str, bool]]) -> tuple[float, float]:
+def show_rule_weights(rows: list[dict], oof: list[float], votes: list[Vote]) -> tuple[float, float, float]:
     fresh = [i for i, r in enumerate(rows) if r["hand"] in FRESH_HANDS]
     old = [i for i, r in enumerate(rows) if r["hand"] not in FRESH_HANDS]
     for rw in RULE_WEIGHTS:
@@ -134,13 +144,13 @@ def show_rule_weights(rows: list[dict], oof: list[float], votes: list[tuple[bool
         line = []
         for sel in (fresh, old):
             line.append(errors([rows[i] for i in sel], [pred[i] for i in sel]))
-        print(f"  rule weights {rw[0]:3.1f}/{rw[1]:3.1f}  fresh hands {line[0]}   tuned hands {line[1]}")
+        print(f"  rule weights {rw[0]:3.1f}/{rw[1]:3.1f}/{rw[2]:3.1f}  fresh hands {line[0]}   tuned hands {line[1]}")
     print(f"  rules alone  fresh hands  {errors([rows[i] for i in fresh], [votes[i][0] for i in fresh])}")
     print(f"  chosen rule weights {CHOSEN}")
     return CHOSEN
 
 
-def write(model: tuple[dict[str, float], float], rule_weight: tuple[float, float], n_posts: int) -> None:
+def write(model: tuple[dict[str, float], float], rule_weight: tuple[float, float, float], n_posts: int) -> None:
     w, b = model
     kept = sorted((f, round(v, 4)) for f, v in w.items() if abs(v) >= PRUNE)
     lines = [
@@ -149,8 +159,9 @@ def write(model: tuple[dict[str, float], float], rule_weight: tuple[float, float
         '"""',
         "",
         f"BIAS = {round(b, 4)!r}",
-        f"RULE_WEIGHT = {rule_weight[0]!r}  # the rules' vote, added to the scorer's sum (+ check-in, - none)",
-        f"STRONG_RULE_WEIGHT = {rule_weight[1]!r}  # the vote of an explicit keyword or someone else's act",
+        f"SILENT_RULE_WEIGHT = {rule_weight[0]!r}  # the vote of the rules' 'no keyword' (they read nothing)",
+        f"RULE_WEIGHT = {rule_weight[1]!r}  # the rules' vote, added to the scorer's sum (+ check-in, - none)",
+        f"STRONG_RULE_WEIGHT = {rule_weight[2]!r}  # the vote of an explicit keyword or someone else's act",
         f"UNSURE_MARGIN = {UNSURE_MARGIN!r}  # overruled and this close: ask the member",
         "WEIGHTS: dict[str, float] = {",
     ]

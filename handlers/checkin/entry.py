@@ -11,8 +11,20 @@ from .chains import _chain_detection
 from .links import _links_in, note_link_hosts
 from .model import Credit, Detection
 from .normalize import _normalize
-from .ownlink import _not_own_note
-from .scorer import LINK_MARK, URL_MARK, contributions, explain, probability, rule_vote, score, scorer_text, vetoed
+from .ownlink import _OWN_TODAY_RE, _not_own_note
+from .scorer import (
+    LINK_MARK,
+    OWN_NOTE_REASON,
+    URL_MARK,
+    contributions,
+    explain,
+    has_words,
+    probability,
+    rule_vote,
+    score,
+    scorer_text,
+    vetoed,
+)
 from .sentence import _analyse
 from .spans import _Verdict
 from .weights import UNSURE_MARGIN
@@ -127,9 +139,15 @@ def _rule_detection(
         if decisive:
             return Detection("none", (), f"note link, {verdict.reason}", addressed)
         if verdict.status != "pos" or verdict.category in ("done", "weak"):  # a keyword of one's own decides
-            shared = _not_own_note(_normalize(nbody))
+            t = _normalize(nbody)
+            shared = _not_own_note(t)
             if shared:
                 return Detection("none", (), f"note link shared for others: {shared.strip()}", addressed)
+            own = _OWN_TODAY_RE.search(t)
+            if own:  # the sender says it is today's own work: see scorer._KEEP_REASONS
+                return Detection(
+                    "checkin", (Credit(None, uid, links),), f"{OWN_NOTE_REASON}: {own.group(0)}", addressed
+                )
         return Detection("checkin", (Credit(None, uid, links),), "note link", addressed)
     if verdict.status == "pos":
         return Detection("checkin", (Credit(None, uid),), verdict.reason, addressed)
@@ -143,7 +161,7 @@ def _second_opinion(
     Where the two disagree and the sum is close, the post is unsure: the member is asked; a post the
     rules are already unsure about stays so."""
     rule_pos = ruled.kind == "checkin"
-    if ruled.unsure or vetoed(rule_pos, ruled.reason):
+    if ruled.unsure or vetoed(rule_pos, ruled.reason) or not has_words(scored):
         return ruled
     total = score(scored) + rule_vote(rule_pos, ruled.reason)
     if (total > 0) == rule_pos:

@@ -345,6 +345,10 @@ READERS: tuple[Callable[[_Scan, _Word], _Verdict | None], ...] = (
 )
 
 
+MINE_REASON = "keyword, said by me:"
+_MINE_BEFORE_RE = re.compile(r"(?:我|俺|本人)(?:也|就|先|来|今天|今日){0,2}$")
+
+
 def read_keywords(c: str, at: int, q_end: int, words: list[re.Match[str]], ctx: _Context) -> _Verdict:
     """The verdict on a clause's keywords (`words`, in order): the first reader's "none", else a check-in
     named after the first keyword."""
@@ -358,4 +362,7 @@ def read_keywords(c: str, at: int, q_end: int, words: list[re.Match[str]], ctx: 
     first = words[0]
     if first.lastgroup == "done":
         return _Verdict("pos", f"done: {first.group(0).strip()}", "done")
+    if _MINE_BEFORE_RE.search(c, max(0, first.start() - 6), first.start()):
+        # "我也打个卡", "俺今天打卡": the sender names themself the subject - see scorer._KEEP_REASONS
+        return _Verdict("pos", f"{MINE_REASON} {first.group(0).strip()}", "")
     return _Verdict("pos", f"keyword {first.group(0).strip()}", "weak" if _WEAK_RE.match(first.group(0)) else "")

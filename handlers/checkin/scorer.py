@@ -34,6 +34,7 @@ from .lexicon import (
     _WH_BEFORE_RE,
 )
 from .ownlink import _NOT_OWN_NOTE_RE, _OWN_TODAY_RE, _SHARE_NOTE_RE
+from .reading import MINE_REASON
 from .subject import (
     _ASK_OPENER_RE,
     _BARE_LATER_RE,
@@ -53,16 +54,21 @@ from .subject import (
     _SELF_RE,
     _TODAY_MAKEUP_RE,
 )
-from .weights import BIAS, RULE_WEIGHT, STRONG_RULE_WEIGHT, WEIGHTS
+from .weights import BIAS, RULE_WEIGHT, SILENT_RULE_WEIGHT, STRONG_RULE_WEIGHT, WEIGHTS
 
 LINK_MARK = "\u2023"  # a note link in the scorer's text
 URL_MARK = "\u2043"  # any other URL
 # the rules' answers that the scorer needs more to overrule: an explicit check-in word of the sender's, the
 # sender's own note link, and an act whose subject is someone else
 _STRONG_REASONS = ("keyword", "note link", "someone else", "praise of someone else")
+_SILENT_REASON = "no keyword"  # the rules' answer when no clause held a check-in word or a done sentence
 # the rules' answers the scorer may not turn into the sender's check-in: the sentence reading found someone
 # else doing it (character n-grams cannot tell "Lisa finished the book" from "finished the book")
 _VETO_REASONS = ("someone else", "praise of someone else", "for someone else")
+# the rules' answer the scorer may not turn into "none": a note link the sender calls today's own work
+# ("今天整理的学习方法 <link> 大家可以参考" - its share words read like someone else's resource to n-grams)
+OWN_NOTE_REASON = "note link, today's own"
+_KEEP_REASONS = (OWN_NOTE_REASON, MINE_REASON)
 MAX_CHARS = 400  # characters read by the scorer: a long post's start carries its point
 
 # the word classes the scorer sees (name: the rules' regex); a name is part of the weights: keep them stable
@@ -102,6 +108,7 @@ WORD_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 _DIGITS_RE = re.compile(r"[0-9]+")
 _SPACES_RE = re.compile(r"\s+")
+_WORD_RE = re.compile(r"[^\W_]")  # a letter, a digit or a CJK character (the link marks are not)
 
 
 def scorer_text(normalised: str) -> str:
@@ -126,6 +133,12 @@ def features(t: str) -> set[str]:
     return out
 
 
+def has_words(t: str) -> bool:
+    """False for a scorer text of links, emoji and punctuation alone: nothing for the scorer to read, so
+    the rules' answer stands (a bare non-note URL is no check-in, whatever URLs meant in training)."""
+    return _WORD_RE.search(t) is not None
+
+
 def score(t: str) -> float:
     """The scorer's logit for a scorer text (> 0: a check-in)."""
     get = WEIGHTS.get
@@ -139,13 +152,16 @@ def contributions(t: str) -> list[tuple[float, str]]:
 
 def rule_vote(checkin: bool, reason: str) -> float:
     """The rules' vote in the scorer's sum: + for a check-in, - for none; stronger for a decided reason."""
+    if reason == _SILENT_REASON:
+        return -SILENT_RULE_WEIGHT  # the rules read nothing: a weaker "none" (the scorer reads what they missed)
     weight = STRONG_RULE_WEIGHT if reason.startswith(_STRONG_REASONS) else RULE_WEIGHT
     return weight if checkin else -weight
 
 
 def vetoed(checkin: bool, reason: str) -> bool:
-    """True when the rules' "none" stands whatever the scorer says (someone else's act)."""
-    return not checkin and reason.startswith(_VETO_REASONS)
+    """True when the rules' answer stands whatever the scorer says: a "none" for someone else's act, a
+    check-in for a note link the sender calls today's own."""
+    return reason.startswith(_KEEP_REASONS) if checkin else reason.startswith(_VETO_REASONS)
 
 
 def _readable(f: str) -> str:
