@@ -80,7 +80,7 @@ def combined(z: float, vote: Vote, weights: tuple[float, float, float]) -> bool:
     """detect()'s decision from the scorer's logit and the rules' answer, under (silent, rule, strong) weights."""
     checkin, reason, unsure, stands = vote
     if unsure:
-        return False
+        return False  # the member is asked: counted as no check-in, as bench/detection.py counts it
     if stands:
         return checkin
     scorer.SILENT_RULE_WEIGHT, scorer.RULE_WEIGHT, scorer.STRONG_RULE_WEIGHT = weights

@@ -159,7 +159,7 @@ def _second_opinion(
 ) -> Detection:
     """The rules' answer, unless the scorer is clearly of the other mind (see handlers.checkin.scorer).
     Where the two disagree and the sum is close, the post is unsure: the member is asked; a post the
-    rules are already unsure about stays so."""
+    rules are already unsure about (a bare 看完了, a bare weekday) stays so."""
     rule_pos = ruled.kind == "checkin"
     if ruled.unsure or vetoed(rule_pos, ruled.reason) or not has_words(scored):
         return ruled

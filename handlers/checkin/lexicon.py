@@ -27,7 +27,7 @@ _DEFAULT_KEYWORDS = r"""
     | 交稿 | 交付(?!时间|日期)
 """
 # Today's work reported done without a check-in word ("今天的两章读完啦", "素描作业画完了", "跑完5公里",
-# "今天游了1000米", "5:40就起了", "finished today's reading"). Read with the same checks as a keyword
+# "今天游了1000米", "5:40就起了", "finished today's reading", "ran 8k this morning"). Read with the same checks as a keyword
 # (question, negation, another day, plan, someone else...), and named "done" in the reason.
 # practice verbs of the camps (reading, writing, drawing, sport, music, language, coding, meditation, diet)
 # (one-character verbs as a character class: one test per position, which keeps the keyword scan fast)
@@ -59,6 +59,9 @@ _DONE_WORDS = rf"""
     | (?<![a-z])(?:finished|completed|complete|posted|published|submitted|uploaded|nailed\ it
         |(?:post|note|video|article|essay|homework|workout)s?\ +(?:is|are)\ +up
         |up\ +at\ +\d|woke\ +up\ +at)(?![a-z])
+    | (?<![a-z])(?:ran|swam|walked|hiked|biked|cycled|rode|lifted|stretched|trained|meditated|journaled
+        |wrote|drew|painted|sketched|read|studied|learned|learnt|reviewed|memori[sz]ed|practi[cs]ed
+        |shadowed|recorded|cooked|baked|played|did)(?![a-z'’])
 """
 _KEYWORDS_RE = re.compile(_DEFAULT_KEYWORDS + " | (?P<done>" + _DONE_WORDS + ")", re.VERBOSE)
 

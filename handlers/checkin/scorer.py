@@ -64,7 +64,9 @@ _STRONG_REASONS = ("keyword", "note link", "someone else", "praise of someone el
 _SILENT_REASON = "no keyword"  # the rules' answer when no clause held a check-in word or a done sentence
 # the rules' answers the scorer may not turn into the sender's check-in: the sentence reading found someone
 # else doing it (character n-grams cannot tell "Lisa finished the book" from "finished the book")
-_VETO_REASONS = ("someone else", "praise of someone else", "for someone else")
+# (a bare "someone else" is not among them: the subject carried over from an earlier clause is wrong as
+# often as not - "群里好多大佬，我也..." - and the scorer reads those posts better; its strong vote stays)
+_VETO_REASONS = ("praise of someone else", "for someone else")
 # the rules' answer the scorer may not turn into "none": a note link the sender calls today's own work
 # ("今天整理的学习方法 <link> 大家可以参考" - its share words read like someone else's resource to n-grams)
 OWN_NOTE_REASON = "note link, today's own"

@@ -26,6 +26,9 @@ _OTHER_RE = re.compile(
     # a surname or given name with a kinship or role title: "王姐", "李哥", "张老师", "陈总"
     r"|(?<![我你他她大小老师学表堂])[\u4e00-\u9fff](?:姐|哥|叔|姨|婶|伯)(?![们妹弟])"
     r"|(?<![a-z])(?:she|he|they|her|his|their|you|your)(?![a-z])"
+    # an English relation as the subject: "my roommate finished...", "my son read..." ("with my son" is company)
+    r"|(?<![a-z])(?<!with\s)my\s+(?:sister|brother|mom|mum|dad|mother|father|friend|wife|husband|son|daughter|kids?"
+    r"|colleague|roommate|flatmate|partner|boyfriend|girlfriend|team|classmate|buddy)(?![a-z])"
 )
 _NAME_RE = re.compile(
     r"@(?!打卡|机器人|助手|bot)[^\s@]{1,12}"
