@@ -27,8 +27,8 @@ _DEFAULT_KEYWORDS = r"""
     | 交稿 | 交付(?!时间|日期)
 """
 # Today's work reported done without a check-in word ("今天的两章读完啦", "素描作业画完了", "跑完5公里",
-# "今天游了1000米", "5:40就起了", "finished today's reading", "ran 8k this morning"). Read with the same checks as a keyword
-# (question, negation, another day, plan, someone else...), and named "done" in the reason.
+# "今天游了1000米", "5:40就起了", "finished today's reading", "ran 8k this morning"). Read with the same
+# checks as a keyword (question, negation, another day, plan, someone else...), named "done" in the reason.
 # practice verbs of the camps (reading, writing, drawing, sport, music, language, coding, meditation, diet)
 # (one-character verbs as a character class: one test per position, which keeps the keyword scan fast)
 _ACTS = (
