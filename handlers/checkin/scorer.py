@@ -7,9 +7,12 @@ are 0) and which word classes of the rules occur, and whether before or after th
 word (someone else, another day, a plan, a rule header ...) - with weights learned on the
 development part of the corpus (bench/train_detection_scorer.py writes handlers/checkin/weights.py).
 
-detect() adds the rules' vote (RULE_WEIGHT, + for a check-in, - for none) to the scorer's sum: the
-scorer overrules the rules only when it is clearly of the other mind, and then the reason names the
-features that decided (`scorer 0.93: +读完 +今天 -等; rules: no keyword`). Pure and dependency-free:
+detect() adds the rules' vote (RULE_WEIGHT, + for a check-in, - for none; weaker when the rules read
+nothing, stronger for an explicit keyword) to the scorer's sum: the scorer overrules the rules only when
+it is clearly of the other mind, and then the reason names the features that decided (`scorer 0.93:
++读完 +今天 -等; rules: no keyword`). A few answers of the rules stand whatever the scorer says
+(vetoed()): who the act is for or by (a proxy, praise of someone else), the sender's own word that the
+work is theirs (今天整理的 <link>, 我也打个卡), and a post with no words to read. Pure and dependency-free:
 a post costs one pass over its characters and one search per word class.
 """
 
