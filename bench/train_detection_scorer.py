@@ -51,7 +51,7 @@ EPOCHS, RATE, DECAY, SEED, FOLDS = 60, 0.3, 1e-4, 1, 5
 RULE_WEIGHTS = [
     (q, w, s) for q in (0.0, 0.5, 1.0) for w in (0.5, 1.0, 1.5, 2.0) for s in (1.0, 1.5, 2.0, 3.0) if q <= w <= s
 ]
-CHOSEN = (0.5, 1.0, 1.0)
+CHOSEN = (0.5, 1.0, 1.5)
 UNSURE_MARGIN = 0.5
 PRUNE = 0.02  # weights smaller than this are dropped (a smaller file, the same decisions within noise)
 
