@@ -49,7 +49,11 @@ FRESH_HANDS = tuple(h for h in split.HANDS if h not in TUNED_HANDS)
 EPOCHS, RATE, DECAY, SEED, FOLDS = 60, 0.3, 1e-4, 1, 5
 # (silent, rule, strong): the vote of the rules' "no keyword", of any other answer, of a decided one
 RULE_WEIGHTS = [
-    (q, w, s) for q in (0.0, 0.25, 0.5, 1.0) for w in (0.25, 0.5, 1.0, 1.5, 2.0) for s in (1.0, 1.5, 2.0, 3.0) if q <= w <= s
+    (q, w, s)
+    for q in (0.0, 0.25, 0.5, 1.0)
+    for w in (0.25, 0.5, 1.0, 1.5, 2.0)
+    for s in (1.0, 1.5, 2.0, 3.0)
+    if q <= w <= s
 ]
 CHOSEN = (0.5, 1.0, 1.5)
 UNSURE_MARGIN = 0.5
