@@ -150,7 +150,7 @@ def show_rule_weights(rows: list[dict], oof: list[float], votes: list[Vote]) -> 
         line = []
         for sel in (fresh, old):
             line.append(errors([rows[i] for i in sel], [pred[i] for i in sel]))
-        print(f"  rule weights {rw[0]:3.1f}/{rw[1]:3.1f}/{rw[2]:3.1f}  fresh hands {line[0]}   tuned hands {line[1]}")
+        print(f"  rule weights {rw[0]:4.2f}/{rw[1]:4.2f}/{rw[2]:4.2f}  fresh hands {line[0]}   tuned hands {line[1]}")
     print(f"  rules alone  fresh hands  {errors([rows[i] for i in fresh], [votes[i][0] for i in fresh])}")
     print(f"  chosen rule weights {CHOSEN}")
     return CHOSEN

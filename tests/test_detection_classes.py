@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.checkin import detect, scorer
+from handlers.checkin import detect, scorer, weights
 
 SOMEONE_ELSES_CHECKIN = [
     (0, "小雅太自律了，连着三周天天打卡"),
@@ -129,3 +129,41 @@ def test_a_close_overruling_is_asked_about():
     assert d.kind in ("checkin", "none")
     if d.kind == "none":
         assert d.reason.startswith("scorer") and (d.unsure or "rules: done" in d.reason)
+
+
+def test_the_senders_own_word_stands_against_the_scorer():
+    # n-grams cannot tell "my note of today, have a look" from "a useful note, have a look", nor "我也打个卡"
+    # after praise of the group from praise alone: the rules' reading of who owns the act stands
+    for text, prefix in (
+        ("今天整理的学习方法 http://xhslink.com/a/Ab5 大家可以参考", "note link, today's own"),
+        ("群里大家都好拼，我也打个卡", "keyword, said by me"),
+    ):
+        d = detect(text, "text", sender_userid="u1")
+        assert d.kind == "checkin" and d.reason.startswith(prefix), d
+        assert scorer.vetoed(True, d.reason)
+    assert scorer.vetoed(False, "for someone else: 帮小王打卡")
+    assert not scorer.vetoed(False, "someone else: 老师 今日打卡")  # a carried-over subject is the scorer's to weigh
+
+
+def test_a_post_of_links_alone_keeps_the_rules_answer():
+    assert not scorer.has_words(scorer.scorer_text(f"{scorer.URL_MARK} {scorer.LINK_MARK} 👍"))
+    assert scorer.has_words(scorer.scorer_text(f"今天的 {scorer.LINK_MARK}"))
+    assert detect("https://example.com/day3", "text", sender_userid="u1").kind == "none"
+
+
+def test_english_practice_in_the_past_tense_is_done():
+    for text in (
+        "ran 8k this morning",
+        "did my 20 min pronunciation drill",
+        "Read 3 picture books with my son tonight.",
+    ):
+        assert detect(text, "text", sender_userid="u1").kind == "checkin", text
+    for text in ("I didn't run today", "will read tonight", "my roommate finished her 100-day streak today!!"):
+        assert detect(text, "text", sender_userid="u1").kind == "none", text
+
+
+def test_the_rules_silence_is_a_weaker_vote_than_their_answer():
+    assert 0 < weights.SILENT_RULE_WEIGHT <= weights.RULE_WEIGHT <= weights.STRONG_RULE_WEIGHT
+    assert scorer.rule_vote(False, "no keyword") == -weights.SILENT_RULE_WEIGHT
+    assert scorer.rule_vote(True, "keyword 打卡") == weights.STRONG_RULE_WEIGHT
+    assert scorer.rule_vote(False, "negated: 没跑") == -weights.RULE_WEIGHT
