@@ -55,7 +55,7 @@ RULE_WEIGHTS = [
     for s in (1.0, 1.5, 2.0, 3.0)
     if q <= w <= s
 ]
-CHOSEN = (0.25, 0.5, 1.5)
+CHOSEN = (0.5, 1.0, 1.5)
 UNSURE_MARGIN = 0.5
 PRUNE = 0.02  # weights smaller than this are dropped (a smaller file, the same decisions within noise)
 

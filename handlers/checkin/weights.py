@@ -3,8 +3,8 @@ bench/train_detection_scorer.py from 17027 development posts and table cases: do
 """
 
 BIAS = -1.0589
-SILENT_RULE_WEIGHT = 0.25  # the vote of the rules' 'no keyword' (they read nothing)
-RULE_WEIGHT = 0.5  # the rules' vote, added to the scorer's sum (+ check-in, - none)
+SILENT_RULE_WEIGHT = 0.5  # the vote of the rules' 'no keyword' (they read nothing)
+RULE_WEIGHT = 1.0  # the rules' vote, added to the scorer's sum (+ check-in, - none)
 STRONG_RULE_WEIGHT = 1.5  # the vote of an explicit keyword or someone else's act
 UNSURE_MARGIN = 0.5  # overruled and this close: ask the member
 WEIGHTS: dict[str, float] = {
