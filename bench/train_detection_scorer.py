@@ -78,8 +78,7 @@ def prepare(text: str) -> tuple[list[str], Vote]:
     nbody, links, scored = _read_post(text, note_link_hosts(None))
     ruled = _rule_detection(_analyse(nbody, None), "text", nbody, links, "u1", False)
     checkin = ruled.kind == "checkin"
-    stands = scorer.vetoed(checkin, ruled.reason) or not scorer.has_words(scored)
-    return sorted(features(scored)), (checkin, ruled.reason, ruled.unsure, stands)
+    return sorted(features(scored)), (checkin, ruled.reason, ruled.unsure, scorer.stands(checkin, ruled.reason, scored))
 
 
 def combined(z: float, vote: Vote, weights: tuple[float, float, float]) -> bool:

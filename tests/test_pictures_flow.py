@@ -10,9 +10,8 @@ import os
 import re
 import subprocess
 import sys
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -60,8 +59,7 @@ def served(sim, entry) -> bytes:
 def summary(r, settings, key):
     group = settings.group(key)
     # the review's own hour, not the test run's: a private word waits out the members' quiet night
-    tz = group.tz if isinstance(group.tz, ZoneInfo) else ZoneInfo(group.tz)
-    now = datetime.combine(SUNDAY, time(20, 0), tzinfo=tz).timestamp()
+    now = local(SUNDAY, 20)
     return weekly.summary(r, settings, group, day_index(SUNDAY), schedule.slot_id(key, "summary", SUNDAY), now)
 
 

@@ -11,19 +11,17 @@ from .chains import _chain_detection
 from .links import _links_in, note_link_hosts
 from .model import Credit, Detection
 from .normalize import _normalize
-from .ownlink import _OWN_TODAY_RE, _not_own_note
+from .ownlink import OWN_NOTE_REASON, _note_owner
 from .scorer import (
     LINK_MARK,
-    OWN_NOTE_REASON,
     URL_MARK,
     contributions,
     explain,
-    has_words,
     probability,
     rule_vote,
     score,
     scorer_text,
-    vetoed,
+    stands,
 )
 from .sentence import _analyse
 from .spans import _Verdict
@@ -139,15 +137,11 @@ def _rule_detection(
         if decisive:
             return Detection("none", (), f"note link, {verdict.reason}", addressed)
         if verdict.status != "pos" or verdict.category in ("done", "weak"):  # a keyword of one's own decides
-            t = _normalize(nbody)
-            shared = _not_own_note(t)
+            shared, own = _note_owner(_normalize(nbody))
             if shared:
                 return Detection("none", (), f"note link shared for others: {shared.strip()}", addressed)
-            own = _OWN_TODAY_RE.search(t)
             if own:  # the sender says it is today's own work: see scorer._KEEP_REASONS
-                return Detection(
-                    "checkin", (Credit(None, uid, links),), f"{OWN_NOTE_REASON}: {own.group(0)}", addressed
-                )
+                return Detection("checkin", (Credit(None, uid, links),), f"{OWN_NOTE_REASON}: {own}", addressed)
         return Detection("checkin", (Credit(None, uid, links),), "note link", addressed)
     if verdict.status == "pos":
         return Detection("checkin", (Credit(None, uid),), verdict.reason, addressed)
@@ -161,7 +155,7 @@ def _second_opinion(
     Where the two disagree and the sum is close, the post is unsure: the member is asked; a post the
     rules are already unsure about (a bare 看完了, a bare weekday) stays so."""
     rule_pos = ruled.kind == "checkin"
-    if ruled.unsure or vetoed(rule_pos, ruled.reason) or not has_words(scored):
+    if ruled.unsure or stands(rule_pos, ruled.reason, scored):
         return ruled
     total = score(scored) + rule_vote(rule_pos, ruled.reason)
     if (total > 0) == rule_pos:

@@ -32,11 +32,16 @@ _MADE_BY_ME_RE = re.compile(r"我|今|刚|新")
 _NAME_OWNS_RE = re.compile(r"\s*(?:的|那篇|这篇|写的|画的|发的|今天这篇)")
 
 
-def _not_own_note(t: str) -> str | None:
-    """Why a note link in normalised text t is not the sender's own work of today, else None."""
+# the rules' answer for a note link the sender calls today's own work (it stands: scorer._KEEP_REASONS)
+OWN_NOTE_REASON = "note link, today's own"
+
+
+def _note_owner(t: str) -> tuple[str | None, str | None]:
+    """Whose note link in normalised text t: (why it is not the sender's own work of today, else None;
+    the words by which the sender calls it today's own, else None)."""
     m = _NOT_OWN_NOTE_RE.search(t)
     if m:
-        return m.group(0)
+        return m.group(0), None
     own = _OWN_TODAY_RE.search(t)
     if own:  # the sender's own today: only an old-time word on that same line says otherwise
         lo = t.rfind("\n", 0, own.start()) + 1
@@ -45,16 +50,16 @@ def _not_own_note(t: str) -> str | None:
     else:
         m = _PAST_RE.search(t)
     if m:
-        return m.group(0)
+        return m.group(0), None
     for m in _MADE_THE_RE.finditer(t):
         if not _MADE_BY_ME_RE.search(t, max(0, m.start() - 4), m.start()):
-            return m.group(0)
+            return m.group(0), None
     for n in _NAME_RE.finditer(t):
         if (
             n.group(0)[0] == "@" or n.group(0)[0] != n.group(0)[-1] or n.group(0)[0] not in _REDUP_COMMON
         ) and _NAME_OWNS_RE.match(t, n.end()):
-            return t[n.start() : n.end() + 2]
+            return t[n.start() : n.end() + 2], None
     m = _SHARE_NOTE_RE.search(t)
     if m and not own:  # "今天用了新标题，大家看看效果" is one's own
-        return m.group(0)
-    return None
+        return m.group(0), None
+    return None, own.group(0) if own else None

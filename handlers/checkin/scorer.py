@@ -36,8 +36,9 @@ from .lexicon import (
     _TODAY_RE,
     _WH_BEFORE_RE,
 )
-from .ownlink import _NOT_OWN_NOTE_RE, _OWN_TODAY_RE, _SHARE_NOTE_RE
+from .ownlink import _NOT_OWN_NOTE_RE, _OWN_TODAY_RE, _SHARE_NOTE_RE, OWN_NOTE_REASON
 from .reading import MINE_REASON
+from .sentence import NO_KEYWORD
 from .subject import (
     _ASK_OPENER_RE,
     _BARE_LATER_RE,
@@ -64,15 +65,13 @@ URL_MARK = "\u2043"  # any other URL
 # the rules' answers that the scorer needs more to overrule: an explicit check-in word of the sender's, the
 # sender's own note link, and an act whose subject is someone else
 _STRONG_REASONS = ("keyword", "note link", "someone else", "praise of someone else")
-_SILENT_REASON = "no keyword"  # the rules' answer when no clause held a check-in word or a done sentence
 # the rules' answers the scorer may not turn into the sender's check-in: the sentence reading found someone
 # else doing it (character n-grams cannot tell "Lisa finished the book" from "finished the book")
 # (a bare "someone else" is not among them: the subject carried over from an earlier clause is wrong as
 # often as not - "群里好多大佬，我也..." - and the scorer reads those posts better; its strong vote stays)
 _VETO_REASONS = ("praise of someone else", "for someone else")
-# the rules' answer the scorer may not turn into "none": a note link the sender calls today's own work
+# the rules' answers the scorer may not turn into "none": the sender's own word that the work is theirs
 # ("今天整理的学习方法 <link> 大家可以参考" - its share words read like someone else's resource to n-grams)
-OWN_NOTE_REASON = "note link, today's own"
 _KEEP_REASONS = (OWN_NOTE_REASON, MINE_REASON)
 MAX_CHARS = 400  # characters read by the scorer: a long post's start carries its point
 
@@ -147,7 +146,9 @@ def has_words(t: str) -> bool:
 def score(t: str) -> float:
     """The scorer's logit for a scorer text (> 0: a check-in)."""
     get = WEIGHTS.get
-    return BIAS + sum(get(f, 0.0) for f in features(t))
+    # fsum: exactly rounded whatever the set's order (string hashing differs by process), so a sum on a
+    # threshold gives the same answer in every worker
+    return BIAS + math.fsum(get(f, 0.0) for f in features(t))
 
 
 def contributions(t: str) -> list[tuple[float, str]]:
@@ -157,7 +158,7 @@ def contributions(t: str) -> list[tuple[float, str]]:
 
 def rule_vote(checkin: bool, reason: str) -> float:
     """The rules' vote in the scorer's sum: + for a check-in, - for none; stronger for a decided reason."""
-    if reason == _SILENT_REASON:
+    if reason == NO_KEYWORD:
         return -SILENT_RULE_WEIGHT  # the rules read nothing: a weaker "none" (the scorer reads what they missed)
     weight = STRONG_RULE_WEIGHT if reason.startswith(_STRONG_REASONS) else RULE_WEIGHT
     return weight if checkin else -weight
@@ -167,6 +168,12 @@ def vetoed(checkin: bool, reason: str) -> bool:
     """True when the rules' answer stands whatever the scorer says: a "none" for someone else's act, a
     check-in for a note link the sender calls today's own."""
     return reason.startswith(_KEEP_REASONS) if checkin else reason.startswith(_VETO_REASONS)
+
+
+def stands(checkin: bool, reason: str, t: str) -> bool:
+    """True when the rules' answer is the decision whatever the scorer's sum for scorer text t: vetoed,
+    or nothing in t for the scorer to read."""
+    return vetoed(checkin, reason) or not has_words(t)
 
 
 def _readable(f: str) -> str:

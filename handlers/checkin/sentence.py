@@ -11,6 +11,8 @@ from .normalize import _normalize
 from .spans import _blank, _is_ack, _Verdict
 from .subject import _CLOCK_RE, _DONE_EVIDENCE_RE, _Q_MARK_RE, _QUOTED_RE, _TODAY_MAKEUP_RE
 
+NO_KEYWORD = "no keyword"  # the reading's answer when no clause held a check-in word or a done sentence
+
 
 def _core(t: str) -> str:
     """Letters and digits only (emoji, punctuation and spaces dropped)."""
@@ -81,4 +83,4 @@ def _analyse(body: str, keywords: tuple[str, ...] | None) -> _Verdict:
         return done
     if weak and not cats & {"reminder", "rule", "other", "later", "question"}:
         return weak
-    return first_neg or unsure or _Verdict("neutral", "no keyword")
+    return first_neg or unsure or _Verdict("neutral", NO_KEYWORD)
