@@ -46,7 +46,7 @@ CASES = ROOT / "tests" / "data" / "detection_cases.tsv"
 # written after the rules: where the rules' weight is measured
 TUNED_HANDS = ("a", "b", "c", "d", "e", "f", "g")
 FRESH_HANDS = tuple(h for h in split.HANDS if h not in TUNED_HANDS)
-EPOCHS, RATE, DECAY, SEED, FOLDS = 60, 0.3, 1e-4, 1, 5
+EPOCHS, RATE, DECAY, SEED, FOLDS = 60, 0.6, 1e-3, 1, 5
 # (silent, rule, strong): the vote of the rules' "no keyword", of any other answer, of a decided one
 RULE_WEIGHTS = [
     (q, w, s)
@@ -55,7 +55,7 @@ RULE_WEIGHTS = [
     for s in (1.0, 1.5, 2.0, 3.0)
     if q <= w <= s
 ]
-CHOSEN = (0.5, 1.0, 1.5)
+CHOSEN = (0.25, 1.0, 1.0)
 UNSURE_MARGIN = 0.5
 PRUNE = 0.02  # weights smaller than this are dropped (a smaller file, the same decisions within noise)
 
@@ -84,8 +84,8 @@ def prepare(text: str) -> tuple[list[str], Vote]:
 def combined(z: float, vote: Vote, weights: tuple[float, float, float]) -> bool:
     """detect()'s decision from the scorer's logit and the rules' answer, under (silent, rule, strong) weights."""
     checkin, reason, unsure, stands = vote
-    if unsure:
-        return False  # the member is asked: counted as no check-in, as bench/detection.py counts it
+    if unsure:  # asked (no check-in, as bench/detection.py counts it) unless the scorer is sure: entry._settled
+        return not stands and scorer.confident(z) and z > 0
     if stands:
         return checkin
     scorer.SILENT_RULE_WEIGHT, scorer.RULE_WEIGHT, scorer.STRONG_RULE_WEIGHT = weights

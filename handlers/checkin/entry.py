@@ -15,8 +15,10 @@ from .ownlink import OWN_NOTE_REASON, _note_owner
 from .scorer import (
     LINK_MARK,
     URL_MARK,
+    confident,
     contributions,
     explain,
+    has_words,
     probability,
     rule_vote,
     score,
@@ -155,7 +157,9 @@ def _second_opinion(
     Where the two disagree and the sum is close, the post is unsure: the member is asked; a post the
     rules are already unsure about (a bare 看完了, a bare weekday) stays so."""
     rule_pos = ruled.kind == "checkin"
-    if ruled.unsure or stands(rule_pos, ruled.reason, scored):
+    if ruled.unsure:
+        return _settled(ruled, scored, links, uid, addressed)
+    if stands(rule_pos, ruled.reason, scored):
         return ruled
     total = score(scored) + rule_vote(rule_pos, ruled.reason)
     if (total > 0) == rule_pos:
@@ -164,3 +168,15 @@ def _second_opinion(
     if total > 0:
         return Detection("checkin", (Credit(None, uid, links),), why, addressed)
     return Detection("none", (), why, addressed, unsure=total > -UNSURE_MARGIN)
+
+
+def _settled(ruled: Detection, scored: str, links: tuple[str, ...], uid: str | None, addressed: bool) -> Detection:
+    """A post the rules are unsure of: the scorer decides it when it is sure (scorer.confident), else the
+    member is asked (a bare 看完了 - what was watched? - stays a question)."""
+    z = score(scored)
+    if not has_words(scored) or not confident(z):
+        return ruled
+    why = f"scorer {probability(z):.2f}: {explain(contributions(scored), z > 0)}; rules: {ruled.reason}"
+    if z > 0:
+        return Detection("checkin", (Credit(None, uid, links),), why, addressed)
+    return Detection("none", (), why, addressed)

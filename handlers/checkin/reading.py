@@ -346,7 +346,10 @@ READERS: tuple[Callable[[_Scan, _Word], _Verdict | None], ...] = (
 
 
 MINE_REASON = "keyword, said by me:"
-_MINE_BEFORE_RE = re.compile(r"(?:我|俺|本人)(?:也|就|先|来|今天|今日){0,2}$")
+# not "(如果…)我就打卡" (a promise) nor "看我打卡" (someone else watching)
+_MINE_BEFORE_RE = re.compile(
+    r"(?<![看等让叫陪带帮和跟])(?:我|俺|本人)(?:也|先|来|今天|今日|赶紧|赶快|终于|准时|按时|顺便){0,2}$"
+)
 
 
 def read_keywords(c: str, at: int, q_end: int, words: list[re.Match[str]], ctx: _Context) -> _Verdict:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from config.settings import Group
 from handlers.chain import MAX_TEXT
 from handlers.checkin import detect
+from handlers.router import command_word
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,10 @@ def _mixed(mixed: dict) -> tuple[str, bool]:
 
 
 def checks_in(group: Group, sender: str, post: Body) -> bool:
-    """Whether the post looks like a check-in of its sender (handlers.checkin, no I/O)."""
+    """Whether the post looks like a check-in of its sender (handlers.checkin, no I/O). A command is never
+    one, wherever it is posted: the router reads a post's command word before anything else."""
+    if post.kind in ("text", "mixed") and command_word(post.text) is not None:
+        return False
     try:
         found = detect(
             post.text,
