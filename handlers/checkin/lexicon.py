@@ -170,7 +170,9 @@ _MODAL_NEAR_RE = re.compile(r"(?<![不没])能够?|估计|可能|大概|预计|�
 _KIN = "们妈爸家闺朋同室老儿女娃对外妹姐弟哥孩宝奶爷姥舅姨叔婶公婆舍媳"
 # 代 not in 代码 or 代表; 给 only when a check-in or make-up follows soon ("给老婆打卡", not "读给孩子听",
 # "发给老师改了", "给闺女读完了")
-_PROXY_RE = re.compile(rf"(?:帮|替|代(?![码表谢价数词])|给(?=[^\s,.!?;，。！？；]{{0,6}}?[打补签]))(?!我(?![{_KIN}])|大家|自己)")
+_PROXY_RE = re.compile(
+    rf"(?:帮|替|代(?![码表谢价数词])|给(?=[^\s,.!?;，。！？；]{{0,6}}?[打补签]))(?!我(?![{_KIN}])|大家|自己)"
+)
 _TODAY_RE = re.compile(r"今天|今日|今儿|现在|刚刚|刚才|今早|today")
 # an evening or after-work time before the keyword is a plan, unless the keyword says it is done ("今晚打卡了")
 _SOFT_LATER_RE = re.compile(r"今晚|晚上|夜里|睡前|下班|下课|下午|中午|等下班")
