@@ -1351,3 +1351,16 @@ def test_a_lost_cursor_starts_again_from_the_camps_start(setup, r, monkeypatch):
     assert r.get(keys.ARCHIVE_FROM) is None and int(r.get(keys.ARCHIVE_SEQ)) == 4
     rows = {m["userid"]: m for m in register_rows(r, settings, "2026-11-27")}
     assert rows["aqing"]["total"] == 1 and rows["momo"]["total"] == 1 and rows["xiaolu"]["total"] == 0
+
+
+def test_a_command_is_never_an_archive_check_in():
+    # the archive learns a new member from their first check-in; a command posted there (where commands
+    # do not run) is none, whatever the detector would read into "goal xiaolu 6"
+    from config.model import Group
+    from workers.archive import posts
+
+    group = Group("xhs01", name="小红书01", leaders=("leader1",))
+    for text in ("goal xiaolu 6", "档案 @小鹿 今天已打卡✅", "@打卡助手 目标 小鹿 5", "补卡 阿青 2026-11-22", "本周"):
+        assert not posts.checks_in(group, "admin1", posts.Body("text", text, False)), text
+    assert posts.checks_in(group, "xiaolu", posts.Body("text", "打卡 今天读了两章", False))
+    assert posts.checks_in(group, "xiaolu", posts.Body("image", "", True))

@@ -167,3 +167,36 @@ def test_the_rules_silence_is_a_weaker_vote_than_their_answer():
     assert scorer.rule_vote(False, "no keyword") == -weights.SILENT_RULE_WEIGHT
     assert scorer.rule_vote(True, "keyword 打卡") == weights.STRONG_RULE_WEIGHT
     assert scorer.rule_vote(False, "negated: 没跑") == -weights.RULE_WEIGHT
+
+
+def test_a_sure_scorer_settles_what_the_rules_are_unsure_of():
+    # a bare "done" the rules cannot place is asked about - unless the scorer is at least 19 in 20 sure
+    # either way (scorer.CONFIDENT); then it decides, and its reason names the rules' doubt
+    settled = [detect(text, "text", sender_userid="u1") for text in ("练完了 腿已经不是自己的了", "跳完了 衣服全湿透")]
+    for d in settled:
+        assert d.kind == "checkin" and not d.unsure and "rules: unsure" in d.reason, d
+    for text in ("看完了", "写好了"):
+        d = detect(text, "text", sender_userid="u1")
+        assert d.kind == "none" and d.unsure and not scorer.confident(scorer.score(scorer.scorer_text(text))), d
+    assert scorer.confident(scorer.CONFIDENT) and scorer.confident(-scorer.CONFIDENT)
+    assert not scorer.confident(scorer.CONFIDENT - 0.01)
+    assert abs(scorer.probability(scorer.CONFIDENT) - 0.95) < 1e-9
+
+
+def test_who_it_is_for_reads_the_word_not_the_character():
+    # 代 in 代码 is no proxy; 给 is one before a check-in (给我姐打个卡), not before a reader (给儿子读完)
+    for text in ("今天的代码打卡：登录接口写完了", "给儿子讲完了三个绘本故事，亲子共读完成"):
+        d = detect(text, "text", sender_userid="u1")
+        assert d.kind == "checkin" and not d.reason.startswith("for someone else"), d
+    for text in ("给我姐打个卡，她今天跑了5公里", "代小周打卡", "替同桌打个卡"):
+        d = detect(text, "text", sender_userid="u1")
+        assert d.kind == "none" and d.reason.startswith("for someone else"), d
+
+
+def test_a_promise_is_not_the_senders_own_word():
+    # "我就打卡" after a condition is a promise, "看我打卡" someone else watching: neither stands as the
+    # sender's own check-in (scorer._KEEP_REASONS); "我也赶紧打个卡" does
+    for text in ("要是今晚能把PPT改完，我就打卡", "同事看我打卡也想报名，她今天问了链接"):
+        d = detect(text, "text", sender_userid="u1")
+        assert d.kind == "none" and "said by me" not in d.reason, d
+    assert detect("大家都好早，我也赶紧打个卡", "text", sender_userid="u1").reason.startswith("keyword, said by me")
