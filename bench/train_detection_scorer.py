@@ -84,10 +84,10 @@ def prepare(text: str) -> tuple[list[str], Vote]:
 def combined(z: float, vote: Vote, weights: tuple[float, float, float]) -> bool:
     """detect()'s decision from the scorer's logit and the rules' answer, under (silent, rule, strong) weights."""
     checkin, reason, unsure, stands = vote
-    if unsure:  # asked (no check-in, as bench/detection.py counts it) unless the scorer is sure: entry._settled
-        return not stands and scorer.confident(z) and z > 0
     if stands:
         return checkin
+    if unsure:  # asked (no check-in, as bench/detection.py counts it) unless the scorer is sure
+        return scorer.confident(z) and z > 0
     scorer.SILENT_RULE_WEIGHT, scorer.RULE_WEIGHT, scorer.STRONG_RULE_WEIGHT = weights
     return z + scorer.rule_vote(checkin, reason) > 0
 

@@ -18,7 +18,6 @@ from .scorer import (
     confident,
     contributions,
     explain,
-    has_words,
     probability,
     rule_vote,
     score,
@@ -154,29 +153,32 @@ def _second_opinion(
     ruled: Detection, scored: str, links: tuple[str, ...], uid: str | None, addressed: bool
 ) -> Detection:
     """The rules' answer, unless the scorer is clearly of the other mind (see handlers.checkin.scorer).
-    Where the two disagree and the sum is close, the post is unsure: the member is asked; a post the
-    rules are already unsure about (a bare 看完了, a bare weekday) stays so."""
+    Where the two disagree and the sum is close, the post is unsure: the member is asked. A post the
+    rules are unsure about (a bare 看完了, a bare weekday) is the scorer's only when it is sure
+    (scorer.confident), else it stays a question."""
     rule_pos = ruled.kind == "checkin"
-    if ruled.unsure:
-        return _settled(ruled, scored, links, uid, addressed)
     if stands(rule_pos, ruled.reason, scored):
         return ruled
+    if ruled.unsure:
+        z = score(scored)
+        return _scorer_decides(ruled, scored, z, links, uid, addressed) if confident(z) else ruled
     total = score(scored) + rule_vote(rule_pos, ruled.reason)
     if (total > 0) == rule_pos:
         return ruled
+    return _scorer_decides(ruled, scored, total, links, uid, addressed, unsure=total > -UNSURE_MARGIN)
+
+
+def _scorer_decides(
+    ruled: Detection,
+    scored: str,
+    total: float,
+    links: tuple[str, ...],
+    uid: str | None,
+    addressed: bool,
+    unsure: bool = False,
+) -> Detection:
+    """The scorer's answer for its sum `total`, its reason naming the features that decided and the rules'."""
     why = f"scorer {probability(total):.2f}: {explain(contributions(scored), total > 0)}; rules: {ruled.reason}"
     if total > 0:
         return Detection("checkin", (Credit(None, uid, links),), why, addressed)
-    return Detection("none", (), why, addressed, unsure=total > -UNSURE_MARGIN)
-
-
-def _settled(ruled: Detection, scored: str, links: tuple[str, ...], uid: str | None, addressed: bool) -> Detection:
-    """A post the rules are unsure of: the scorer decides it when it is sure (scorer.confident), else the
-    member is asked (a bare 看完了 - what was watched? - stays a question)."""
-    z = score(scored)
-    if not has_words(scored) or not confident(z):
-        return ruled
-    why = f"scorer {probability(z):.2f}: {explain(contributions(scored), z > 0)}; rules: {ruled.reason}"
-    if z > 0:
-        return Detection("checkin", (Credit(None, uid, links),), why, addressed)
-    return Detection("none", (), why, addressed)
+    return Detection("none", (), why, addressed, unsure=unsure)
